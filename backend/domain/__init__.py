@@ -1,0 +1,1 @@
+"""The backend's domain: plain data and pure logic, importing only the standard library."""

@@ -1,0 +1,52 @@
+"""A reading as the backend stores it: validated, placed in the registry, time-stamped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Value = float | int | bool | None
+
+# Measured fields per kind, in the order the stores keep them.
+LAMP_FIELDS: tuple[str, ...] = ("on", "current_a", "voltage_v", "lux", "fault", "rssi")
+BIN_FIELDS: tuple[str, ...] = (
+    "fill_pct",
+    "distance_cm",
+    "battery_v",
+    "temp_c",
+    "tilt_deg",
+    "rssi",
+)
+FIELDS: dict[str, tuple[str, ...]] = {"lamp": LAMP_FIELDS, "bin": BIN_FIELDS}
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReading:
+    """One reading; ``(device_id, boot, seq)`` is its identity, so storing it twice is harmless.
+
+    ``ts`` is the effective time in Unix seconds: the node's clock when it was synced, otherwise
+    the gateway's receive time (and ``synced`` is False).
+    """
+
+    device_id: str
+    kind: Literal["lamp", "bin"]
+    village_id: str
+    place_id: str
+    boot: int
+    seq: int
+    ts: int
+    synced: bool
+    values: dict[str, Value] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        return (self.device_id, self.boot, self.seq)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusEvent:
+    """A node's birth (online) or last will (offline), as seen by the gateway."""
+
+    device_id: str
+    online: bool
+    ts: int

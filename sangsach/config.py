@@ -1,0 +1,166 @@
+"""Settings from ``SANGSACH_*`` environment variables: one class per process, checked at start-up.
+
+docs/configuration.md lists every setting; tests/unit/test_config.py fails when it drifts from
+these classes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Self, TypeVar
+
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .registry_file import SAMPLE_REGISTRY
+
+DEV_INGEST_TOKEN = "dev-ingest-token-change-me"  # noqa: S105 - refused outside development
+
+Env = Literal["development", "production"]
+
+
+class _Base(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SANGSACH_", extra="ignore", frozen=True)
+
+    env: Env = Field(
+        default="development",
+        description="`production` refuses development secrets such as the default ingest token",
+    )
+    data_dir: Path = Field(
+        default=Path("var"), description="where the embedded databases and the spool are kept"
+    )
+
+
+class MqttSettings(_Base):
+    mqtt_host: str = Field(default="127.0.0.1", description="MQTT broker host")
+    mqtt_port: int = Field(default=1883, ge=1, le=65535, description="MQTT broker port")
+    mqtt_username: str | None = Field(default=None, description="MQTT user name, if required")
+    mqtt_password: SecretStr | None = Field(default=None, description="MQTT password")
+    mqtt_keepalive_s: int = Field(default=30, ge=5, le=3600, description="MQTT keepalive")
+
+
+class GatewaySettings(MqttSettings):
+    gateway_id: str = Field(
+        default="gw-1",
+        pattern=r"^[A-Za-z0-9_-]{1,32}$",
+        description="name of this gateway; also its MQTT client id suffix",
+    )
+    backend_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("http://127.0.0.1:8000"), description="where batches are sent"
+    )
+    ingest_token: SecretStr = Field(
+        default=SecretStr(DEV_INGEST_TOKEN), description="bearer token for the ingest API"
+    )
+    share_group: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{1,32}$",
+        description="MQTT shared-subscription group; set it to run several gateways",
+    )
+    session_expiry_s: int = Field(
+        default=7 * 86_400, ge=60, description="how long the broker keeps the session offline"
+    )
+    receive_maximum: int = Field(
+        default=1000, ge=1, le=65535, description="unacknowledged messages in flight, at most"
+    )
+    batch_max: int = Field(default=500, ge=1, le=10_000, description="readings per HTTP batch")
+    commit_interval_ms: int = Field(
+        default=50, ge=1, le=5000, description="longest wait before spooled messages are acked"
+    )
+    max_payload_bytes: int = Field(
+        default=65_536, ge=256, description="larger messages are rejected as oversized"
+    )
+    max_future_s: int = Field(
+        default=300, ge=0, description="a reading further ahead of the gateway clock is rejected"
+    )
+    max_age_s: int = Field(
+        default=30 * 86_400, ge=60, description="an older reading is rejected as stale"
+    )
+    dedup_window: int = Field(
+        default=200_000, ge=1000, description="reading keys remembered to drop duplicates"
+    )
+    spool_max_rows: int = Field(
+        default=5_000_000, ge=1000, description="spool size at which intake pauses"
+    )
+    retry_max_s: float = Field(
+        default=30.0, ge=0.1, description="longest pause between retries to the backend"
+    )
+
+    @model_validator(mode="after")
+    def _no_dev_secret_in_production(self) -> Self:
+        _refuse_dev_token(self.env, self.ingest_token)
+        return self
+
+    @property
+    def spool_path(self) -> Path:
+        return self.data_dir / f"spool-{self.gateway_id}.sqlite"
+
+
+class BackendSettings(_Base):
+    http_host: str = Field(default="127.0.0.1", description="address the API listens on")
+    http_port: int = Field(default=8000, ge=1, le=65535, description="port the API listens on")
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL of the registry database; empty: SQLite in data_dir",
+    )
+    registry_file: Path = Field(
+        default=SAMPLE_REGISTRY, description="the commune registry (YAML) loaded at start-up"
+    )
+    timeseries: Literal["sqlite", "influxdb"] = Field(
+        default="sqlite", description="time-series store: embedded SQLite or InfluxDB"
+    )
+    influx_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("http://127.0.0.1:8086"), description="InfluxDB v1 HTTP API"
+    )
+    influx_db: str = Field(
+        default="sangsach", pattern=r"^[A-Za-z0-9_]{1,64}$", description="InfluxDB database"
+    )
+    influx_username: str | None = Field(default=None, description="InfluxDB user, if any")
+    influx_password: SecretStr | None = Field(default=None, description="InfluxDB password")
+    ingest_token: SecretStr = Field(
+        default=SecretStr(DEV_INGEST_TOKEN), description="bearer token gateways must present"
+    )
+
+    @model_validator(mode="after")
+    def _no_dev_secret_in_production(self) -> Self:
+        _refuse_dev_token(self.env, self.ingest_token)
+        return self
+
+    @property
+    def sql_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'sangsach.sqlite'}"
+
+
+class SimulatorSettings(MqttSettings):
+    registry_file: Path = Field(
+        default=SAMPLE_REGISTRY, description="the commune whose devices are simulated"
+    )
+
+
+def _refuse_dev_token(env: Env, token: SecretStr) -> None:
+    if env == "production" and token.get_secret_value() in ("", DEV_INGEST_TOKEN):
+        raise ValueError(
+            "SANGSACH_INGEST_TOKEN must be set to a secret of your own when SANGSACH_ENV=production"
+        )
+
+
+ALL_SETTINGS: tuple[type[_Base], ...] = (GatewaySettings, BackendSettings, SimulatorSettings)
+
+
+class SettingsError(Exception):
+    """An invalid setting; the message names the environment variable."""
+
+
+T = TypeVar("T", bound=_Base)
+
+
+def load(cls: type[T], **overrides: object) -> T:
+    """Build settings from the environment, or raise SettingsError naming each bad variable."""
+    try:
+        return cls(**overrides)  # type: ignore[arg-type]
+    except ValidationError as err:
+        lines = []
+        for error in err.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "settings"
+            name = f"SANGSACH_{field.upper()}" if error["loc"] else "settings"
+            lines.append(f"invalid setting {name}: {error['msg']}")
+        raise SettingsError("\n".join(lines)) from err

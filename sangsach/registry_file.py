@@ -1,0 +1,262 @@
+"""The commune registry file: villages, gathering points, lamps, bins, teams and census.
+
+One human-editable YAML file. Errors name the file, the line and the field, e.g.
+``commune.yaml:41: villages[2].lanes[0].lamps[3].lat: Input should be less than or equal to 90``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .contract.limits import DEVICE_ID_PATTERN
+from .contract.messages import LightingWindow
+
+SAMPLE_REGISTRY = Path(__file__).with_name("data") / "chi-lang-bac.yaml"
+
+_VN_PHONE = re.compile(r"^(?:\+84|84|0)([35789]\d{8})$")
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
+DeviceId = Annotated[str, Field(pattern=DEVICE_ID_PATTERN)]
+Latitude = Annotated[float, Field(ge=-90, le=90)]
+Longitude = Annotated[float, Field(ge=-180, le=180)]
+
+
+class Person(BaseModel):
+    model_config = _STRICT
+
+    name: str = Field(min_length=1, max_length=60)
+    phone: str = Field(description="Vietnamese mobile number, stored as +84xxxxxxxxx")
+
+    @field_validator("phone")
+    @classmethod
+    def _e164(cls, value: str) -> str:
+        match = _VN_PHONE.match(value.replace(" ", "").replace(".", ""))
+        if not match:
+            raise ValueError(f"{value!r} is not a Vietnamese mobile number such as 0912345678")
+        return f"+84{match.group(1)}"
+
+
+class Census(BaseModel):
+    """Household counts from the commune's census, for the bin-coverage indicator."""
+
+    model_config = _STRICT
+
+    households: int = Field(ge=0)
+    main_road_households: int = Field(ge=0)
+    main_road_standard_bins: int = Field(
+        ge=0, description="households on main roads that have a standard bin"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.main_road_households > self.households:
+            raise ValueError("main_road_households exceeds households")
+        if self.main_road_standard_bins > self.main_road_households:
+            raise ValueError("main_road_standard_bins exceeds main_road_households")
+        return self
+
+
+class Lamp(BaseModel):
+    model_config = _STRICT
+
+    id: DeviceId
+    lat: Latitude
+    lon: Longitude
+    watts: int = Field(default=40, ge=1, le=1000)
+
+
+class Lane(BaseModel):
+    model_config = _STRICT
+
+    id: Slug
+    name: str = Field(min_length=1, max_length=60)
+    lamps: list[Lamp] = Field(default_factory=list)
+
+
+class Bin(BaseModel):
+    model_config = _STRICT
+
+    id: DeviceId
+    depth_cm: float = Field(ge=20, le=400)
+    capacity_l: int = Field(default=660, ge=10, le=20_000)
+
+
+class GatheringPoint(BaseModel):
+    model_config = _STRICT
+
+    id: Slug
+    name: str = Field(min_length=1, max_length=60)
+    lat: Latitude
+    lon: Longitude
+    households_served: int = Field(ge=0, description="households that bring waste here")
+    bins: list[Bin] = Field(min_length=1)
+
+
+class Village(BaseModel):
+    model_config = _STRICT
+
+    id: Slug
+    name: str = Field(min_length=1, max_length=40)
+    head: Person
+    census: Census
+    lighting: list[LightingWindow] | None = Field(
+        default=None, description="part-night programme; absent: dusk to dawn"
+    )
+    lanes: list[Lane] = Field(default_factory=list)
+    points: list[GatheringPoint] = Field(default_factory=list)
+
+
+class Team(BaseModel):
+    model_config = _STRICT
+
+    id: Slug
+    name: str = Field(min_length=1, max_length=60)
+    role: Literal["collection", "lighting"]
+    villages: list[Slug] = Field(min_length=1)
+    members: list[Person] = Field(min_length=1)
+
+
+class CommuneInfo(BaseModel):
+    model_config = _STRICT
+
+    name: str = Field(min_length=1, max_length=60)
+    district: str
+    province: str
+    latitude: Latitude
+    longitude: Longitude
+    timezone: str = "Asia/Ho_Chi_Minh"
+
+
+class DeviceRef(BaseModel):
+    """A device with where it stands: what the backend and simulators need of each node."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    kind: Literal["lamp", "bin"]
+    village_id: str
+    place_id: str  # lane id for a lamp, gathering point id for a bin
+    lat: float
+    lon: float
+
+
+class Commune(BaseModel):
+    model_config = _STRICT
+
+    commune: CommuneInfo
+    villages: list[Village] = Field(min_length=1)
+    teams: list[Team] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _ids_unique_and_known(self) -> Self:
+        _no_duplicates("village id", (v.id for v in self.villages))
+        _no_duplicates("device id", (d.id for d in self.devices()))
+        _no_duplicates("team id", (t.id for t in self.teams))
+        _no_duplicates("gathering point id", (p.id for v in self.villages for p in v.points))
+        known = {v.id for v in self.villages}
+        for team in self.teams:
+            unknown = sorted(set(team.villages) - known)
+            if unknown:
+                raise ValueError(f"team {team.id} serves unknown village(s) {', '.join(unknown)}")
+        return self
+
+    def devices(self) -> Iterator[DeviceRef]:
+        for village in self.villages:
+            for lane in village.lanes:
+                for lamp in lane.lamps:
+                    yield DeviceRef(
+                        id=lamp.id, kind="lamp", village_id=village.id, place_id=lane.id,
+                        lat=lamp.lat, lon=lamp.lon,
+                    )
+            for point in village.points:
+                for bin_ in point.bins:
+                    yield DeviceRef(
+                        id=bin_.id, kind="bin", village_id=village.id, place_id=point.id,
+                        lat=point.lat, lon=point.lon,
+                    )
+
+
+def _no_duplicates(what: str, values: Iterator[str]) -> None:
+    repeated = sorted(value for value, count in Counter(values).items() if count > 1)
+    if repeated:
+        raise ValueError(f"duplicate {what}: {', '.join(repeated)}")
+
+
+class RegistryFileError(Exception):
+    """The registry file cannot be used; the message gives file, line and field."""
+
+
+Path_ = tuple[str | int, ...]
+
+
+def _to_python(
+    node: yaml.Node, path: Path_, lines: dict[Path_, int], loader: yaml.SafeLoader
+) -> Any:
+    """Build plain data from the YAML node tree, remembering the line of every path."""
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            if key in result:
+                raise RegistryFileError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
+            result[key] = _to_python(value_node, (*path, key), lines, loader)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(item, (*path, i), lines, loader) for i, item in enumerate(node.value)]
+    return loader.construct_object(node)  # type: ignore[no-untyped-call]
+
+
+def _describe(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def parse_registry(text: str, source: str = "<registry>") -> Commune:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise RegistryFileError(f"{source}{line}: not valid YAML: {err}") from err
+    if root is None:
+        raise RegistryFileError(f"{source}: the file is empty")
+    lines: dict[Path_, int] = {}
+    try:
+        data = _to_python(root, (), lines, yaml.SafeLoader(""))
+    except RegistryFileError as err:
+        raise RegistryFileError(f"{source}:{str(err).removeprefix('line ')}") from err
+    try:
+        return Commune.model_validate(data)
+    except ValidationError as err:
+        messages = []
+        for error in err.errors():
+            loc = tuple(part for part in error["loc"] if not isinstance(part, str) or part)
+            line = _nearest_line(loc, lines)
+            messages.append(f"{source}:{line}: {_describe(loc)}: {error['msg']}")
+        raise RegistryFileError("\n".join(messages)) from err
+
+
+def _nearest_line(loc: tuple[int | str, ...], lines: dict[Path_, int]) -> int:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return 1
+
+
+def load_registry(path: Path) -> Commune:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise RegistryFileError(f"{path}: cannot read the registry file: {err.strerror}") from err
+    return parse_registry(text, source=str(path))
