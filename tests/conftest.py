@@ -1,0 +1,26 @@
+"""Shared fixtures: real Mosquitto and influxd on free loopback ports, temporary data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sangsach.localbroker import LocalBroker
+from tests.services import InfluxD
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[LocalBroker]:
+    """A fresh Mosquitto per test, with the project's broker policy."""
+    with LocalBroker(tmp_path / "mosquitto") as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxD]:
+    """One influxd for the session; tests use their own database names."""
+    server = InfluxD(tmp_path_factory.mktemp("influxd")).start()
+    yield server
+    server.stop()
