@@ -173,14 +173,22 @@ class Commune(BaseModel):
             for lane in village.lanes:
                 for lamp in lane.lamps:
                     yield DeviceRef(
-                        id=lamp.id, kind="lamp", village_id=village.id, place_id=lane.id,
-                        lat=lamp.lat, lon=lamp.lon,
+                        id=lamp.id,
+                        kind="lamp",
+                        village_id=village.id,
+                        place_id=lane.id,
+                        lat=lamp.lat,
+                        lon=lamp.lon,
                     )
             for point in village.points:
                 for bin_ in point.bins:
                     yield DeviceRef(
-                        id=bin_.id, kind="bin", village_id=village.id, place_id=point.id,
-                        lat=point.lat, lon=point.lon,
+                        id=bin_.id,
+                        kind="bin",
+                        village_id=village.id,
+                        place_id=point.id,
+                        lat=point.lat,
+                        lon=point.lon,
                     )
 
 
@@ -207,12 +215,14 @@ def _to_python(
         for key_node, value_node in node.value:
             key = str(key_node.value)
             if key in result:
-                raise RegistryFileError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
+                raise RegistryFileError(
+                    f"line {key_node.start_mark.line + 1}: duplicate key {key!r}"
+                )
             result[key] = _to_python(value_node, (*path, key), lines, loader)
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_to_python(item, (*path, i), lines, loader) for i, item in enumerate(node.value)]
-    return loader.construct_object(node)  # type: ignore[no-untyped-call]
+    return loader.construct_object(node)
 
 
 def _describe(loc: tuple[int | str, ...]) -> str:
@@ -227,8 +237,8 @@ def parse_registry(text: str, source: str = "<registry>") -> Commune:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise RegistryFileError(f"{source}{line}: not valid YAML: {err}") from err
+        where = f":{mark.line + 1}" if mark else ""
+        raise RegistryFileError(f"{source}{where}: not valid YAML: {err}") from err
     if root is None:
         raise RegistryFileError(f"{source}: the file is empty")
     lines: dict[Path_, int] = {}

@@ -35,7 +35,7 @@ class InfluxD:
             f'bind-address = "127.0.0.1:{free_port()}"\n'
             f'[meta]\n  dir = "{self.root}/meta"\n'
             f'[data]\n  dir = "{self.root}/data"\n  wal-dir = "{self.root}/wal"\n'
-            '  query-log-enabled = false\n  trace-logging-enabled = false\n'
+            "  query-log-enabled = false\n  trace-logging-enabled = false\n"
             f'[http]\n  bind-address = "127.0.0.1:{self.port}"\n  log-enabled = false\n'
             "[monitor]\n  store-enabled = false\n"
             "[continuous_queries]\n  enabled = false\n",

@@ -11,7 +11,7 @@ from .limits import DEVICE_ID_PATTERN, EARLIEST_SYNCED_TS, LIMITS, MAX_COUNTER, 
 
 def _measure(name: str) -> float | None:
     limit = LIMITS[name]
-    return Field(  # type: ignore[no-any-return]
+    return Field(
         default=None,
         ge=limit.low,
         le=limit.high,
