@@ -17,6 +17,8 @@ from .registry_file import SAMPLE_REGISTRY
 DEV_INGEST_TOKEN = "dev-ingest-token-change-me"  # noqa: S105 - refused outside development
 
 Env = Literal["development", "production"]
+REGISTRY_FILE_HELP = "the commune registry file (YAML): villages, devices, teams, census"
+INGEST_TOKEN_HELP = "bearer token of the gateways for the ingest API"  # noqa: S105
 
 
 class _Base(BaseSettings):
@@ -49,7 +51,7 @@ class GatewaySettings(MqttSettings):
         default=AnyHttpUrl("http://127.0.0.1:8000"), description="where batches are sent"
     )
     ingest_token: SecretStr = Field(
-        default=SecretStr(DEV_INGEST_TOKEN), description="bearer token for the ingest API"
+        default=SecretStr(DEV_INGEST_TOKEN), description=INGEST_TOKEN_HELP
     )
     share_group: str | None = Field(
         default=None,
@@ -63,9 +65,6 @@ class GatewaySettings(MqttSettings):
         default=1000, ge=1, le=65535, description="unacknowledged messages in flight, at most"
     )
     batch_max: int = Field(default=500, ge=1, le=10_000, description="readings per HTTP batch")
-    commit_interval_ms: int = Field(
-        default=50, ge=1, le=5000, description="longest wait before spooled messages are acked"
-    )
     max_payload_bytes: int = Field(
         default=65_536, ge=256, description="larger messages are rejected as oversized"
     )
@@ -94,6 +93,10 @@ class GatewaySettings(MqttSettings):
     def spool_path(self) -> Path:
         return self.data_dir / f"spool-{self.gateway_id}.sqlite"
 
+    @property
+    def health_path(self) -> Path:
+        return self.data_dir / f"gateway-{self.gateway_id}.json"
+
 
 class BackendSettings(_Base):
     http_host: str = Field(default="127.0.0.1", description="address the API listens on")
@@ -102,9 +105,7 @@ class BackendSettings(_Base):
         default="",
         description="SQLAlchemy URL of the registry database; empty: SQLite in data_dir",
     )
-    registry_file: Path = Field(
-        default=SAMPLE_REGISTRY, description="the commune registry (YAML) loaded at start-up"
-    )
+    registry_file: Path = Field(default=SAMPLE_REGISTRY, description=REGISTRY_FILE_HELP)
     timeseries: Literal["sqlite", "influxdb"] = Field(
         default="sqlite", description="time-series store: embedded SQLite or InfluxDB"
     )
@@ -117,7 +118,7 @@ class BackendSettings(_Base):
     influx_username: str | None = Field(default=None, description="InfluxDB user, if any")
     influx_password: SecretStr | None = Field(default=None, description="InfluxDB password")
     ingest_token: SecretStr = Field(
-        default=SecretStr(DEV_INGEST_TOKEN), description="bearer token gateways must present"
+        default=SecretStr(DEV_INGEST_TOKEN), description=INGEST_TOKEN_HELP
     )
 
     @model_validator(mode="after")
@@ -131,9 +132,7 @@ class BackendSettings(_Base):
 
 
 class SimulatorSettings(MqttSettings):
-    registry_file: Path = Field(
-        default=SAMPLE_REGISTRY, description="the commune whose devices are simulated"
-    )
+    registry_file: Path = Field(default=SAMPLE_REGISTRY, description=REGISTRY_FILE_HELP)
 
 
 def _refuse_dev_token(env: Env, token: SecretStr) -> None:

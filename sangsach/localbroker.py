@@ -6,6 +6,7 @@ a loopback listener on a free port and its own data directory.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -54,8 +55,11 @@ class LocalBroker:
 
     def _write_conf(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        # Started as root, Mosquitto switches to the user "mosquitto", who cannot write our
+        # private data directory: persistence would fail. Stay the user who started it.
+        user = "user root\n" if os.geteuid() == 0 else ""
         self.conf_path.write_text(
-            f"listener {self.port} {self.host}\n"
+            f"{user}listener {self.port} {self.host}\n"
             "allow_anonymous true\n"
             f"persistence_location {self.data_dir}/\n"
             f"log_dest file {self.data_dir / 'mosquitto.log'}\n"

@@ -160,7 +160,10 @@ class Commune(BaseModel):
         _no_duplicates("village id", (v.id for v in self.villages))
         _no_duplicates("device id", (d.id for d in self.devices()))
         _no_duplicates("team id", (t.id for t in self.teams))
-        _no_duplicates("gathering point id", (p.id for v in self.villages for p in v.points))
+        _no_duplicates(
+            "lane or gathering point id",
+            (place for v in self.villages for place in _place_ids(v)),
+        )
         known = {v.id for v in self.villages}
         for team in self.teams:
             unknown = sorted(set(team.villages) - known)
@@ -190,6 +193,10 @@ class Commune(BaseModel):
                         lat=point.lat,
                         lon=point.lon,
                     )
+
+
+def _place_ids(village: Village) -> list[str]:
+    return [lane.id for lane in village.lanes] + [point.id for point in village.points]
 
 
 def _no_duplicates(what: str, values: Iterator[str]) -> None:

@@ -1,0 +1,111 @@
+"""Request and response bodies of the API; the ingest body extends the wire contract."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sangsach.contract import BinReading, LampReading, Reason, Status
+
+
+class LampIn(LampReading):
+    received_at: float = Field(ge=0, description="gateway receive time, Unix seconds")
+
+
+class BinIn(BinReading):
+    received_at: float = Field(ge=0, description="gateway receive time, Unix seconds")
+
+
+ReadingIn = Annotated[LampIn | BinIn, Field(discriminator="kind")]
+
+
+class StatusIn(Status):
+    received_at: float = Field(ge=0)
+    retained: bool = Field(default=False, description="a retained copy replayed on subscribe")
+
+
+class RejectionIn(BaseModel):
+    """A message the gateway refused, with its reason: a dead letter."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1, max_length=64)
+    topic: str = Field(max_length=1024)
+    device_id: str | None = Field(default=None, max_length=64)
+    reason: Reason
+    detail: str = Field(max_length=2000)
+    payload: str = Field(max_length=8192)
+    payload_bytes: int = Field(ge=0)
+    received_at: float = Field(ge=0)
+
+
+class IngestBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    gateway: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    readings: list[ReadingIn] = Field(default_factory=list, max_length=10_000)
+    statuses: list[StatusIn] = Field(default_factory=list, max_length=10_000)
+    rejections: list[RejectionIn] = Field(default_factory=list, max_length=10_000)
+
+
+class IngestResult(BaseModel):
+    stored: int = Field(description="readings written (a reading sent again counts again)")
+    rejected: int = Field(description="readings refused here: unknown device or wrong kind")
+    statuses: int
+    dead_letters: int = Field(description="rejections kept, from the gateway and from here")
+
+
+class VillagePublic(BaseModel):
+    id: str
+    name: str
+    head_name: str
+    households: int
+    main_road_households: int
+    main_road_standard_bins: int
+    lamps: int
+    bins: int
+
+
+class DevicePublic(BaseModel):
+    id: str
+    kind: Literal["lamp", "bin"]
+    village_id: str
+    place_id: str
+    place_name: str
+    lat: float
+    lon: float
+    online: bool | None = Field(description="from birth and last will; null: never heard from")
+    last_seen: float | None
+    ts: int | None = Field(description="time of the latest reading, Unix seconds")
+    boot: int | None
+    seq: int | None
+    values: dict[str, Any] | None = Field(description="fields of the latest reading")
+
+
+class DeadLetterPublic(BaseModel):
+    id: str
+    received_at: float
+    gateway: str
+    topic: str
+    device_id: str | None
+    reason: Reason
+    detail: str
+    payload: str
+    payload_bytes: int
+
+
+class ReadingPublic(BaseModel):
+    device_id: str
+    kind: Literal["lamp", "bin"]
+    boot: int
+    seq: int
+    ts: int
+    synced: bool
+    values: dict[str, Any]
+
+
+class Stats(BaseModel):
+    readings: dict[str, int] = Field(description="readings stored, per kind")
+    dead_letters: dict[str, int] = Field(description="dead letters, per reason")
+    devices: dict[str, int] = Field(description="registered devices: online, offline, never")

@@ -1,0 +1,40 @@
+"""The FastAPI application: routers, start-up and shutdown."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from sangsach.config import BackendSettings
+
+from .api import deadletters, ingest, readings, registry
+from .services import Services, bootstrap
+from .timeseries.port import TimeSeriesStore
+
+
+def create_app(settings: BackendSettings, store: TimeSeriesStore | None = None) -> FastAPI:
+    """Build the app; the registry is loaded and the stores connected before it serves."""
+    services: Services = bootstrap(settings, store)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        services.close()
+
+    app = FastAPI(
+        title="sangsach",
+        summary="Sáng – Sạch: streetlights and waste bins of the commune",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    for module in (ingest, registry, readings, deadletters):
+        app.include_router(module.router)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

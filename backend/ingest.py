@@ -1,0 +1,214 @@
+"""Ingest a gateway batch: place readings in the registry, store them, track device state.
+
+Idempotent: the time-series store keeps one copy per ``(device_id, boot, seq)``, a dead letter
+is keyed by its id, and device state only moves forward. A gateway may resend a batch whose
+answer it lost without changing anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+
+from sangsach.contract import Reason
+
+from . import db
+from .api.schemas import IngestBatch, IngestResult, RejectionIn, StatusIn
+from .domain.readings import FIELDS, StatusEvent, StoredReading
+from .timeseries.port import TimeSeriesStore
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    kind: str
+    village_id: str
+    place_id: str
+
+
+def load_placements(engine: Engine) -> dict[str, Placement]:
+    with engine.connect() as conn:
+        table = db.devices
+        rows = conn.execute(select(table.c.id, table.c.kind, table.c.village_id, table.c.place_id))
+        return {row.id: Placement(row.kind, row.village_id, row.place_id) for row in rows}
+
+
+def _insert(conn: Connection, table: Any) -> Any:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+class Ingest:
+    def __init__(self, engine: Engine, store: TimeSeriesStore) -> None:
+        self.engine = engine
+        self.store = store
+        self.placements = load_placements(engine)
+
+    def reload_registry(self) -> None:
+        self.placements = load_placements(self.engine)
+
+    def handle(self, batch: IngestBatch) -> IngestResult:
+        stored: list[StoredReading] = []
+        received: dict[str, float] = {}
+        dead = list(batch.rejections)
+        for reading in batch.readings:
+            placement = self.placements.get(reading.id)
+            problem = self._misplaced(reading.id, reading.kind, placement)
+            if problem:
+                dead.append(problem.from_reading(reading, batch.gateway))
+                continue
+            assert placement is not None
+            data = reading.model_dump()
+            stored.append(
+                StoredReading(
+                    device_id=reading.id,
+                    kind=reading.kind,
+                    village_id=placement.village_id,
+                    place_id=placement.place_id,
+                    boot=reading.boot,
+                    seq=reading.seq,
+                    ts=reading.ts,
+                    synced=reading.synced,
+                    values={name: data.get(name) for name in FIELDS[reading.kind]},
+                )
+            )
+            received[reading.id] = max(received.get(reading.id, 0.0), reading.received_at)
+        # Time series first: if it is down the whole batch fails and the gateway resends it.
+        self.store.write(stored)
+        statuses = [s for s in batch.statuses if s.id in self.placements]
+        dead.extend(
+            _Misplaced(
+                Reason.UNKNOWN_DEVICE, f"device {s.id!r} is not in the registry"
+            ).from_status(s, batch.gateway)
+            for s in batch.statuses
+            if s.id not in self.placements
+        )
+        with self.engine.begin() as conn:
+            self._keep_dead_letters(conn, dead, batch.gateway)
+            self._advance_state(conn, stored, received)
+            events = self._apply_statuses(conn, statuses)
+        self.store.write_statuses(events)
+        return IngestResult(
+            stored=len(stored),
+            rejected=len(batch.readings) - len(stored),
+            statuses=len(statuses),
+            dead_letters=len(dead),
+        )
+
+    def _misplaced(
+        self, device_id: str, kind: str, placement: Placement | None
+    ) -> _Misplaced | None:
+        if placement is None:
+            return _Misplaced(Reason.UNKNOWN_DEVICE, f"device {device_id!r} is not in the registry")
+        if placement.kind != kind:
+            return _Misplaced(
+                Reason.KIND_MISMATCH,
+                f"device {device_id!r} is registered as a {placement.kind}, "
+                f"but sent a {kind} reading",
+            )
+        return None
+
+    @staticmethod
+    def _keep_dead_letters(conn: Connection, dead: list[RejectionIn], gateway: str) -> None:
+        if not dead:
+            return
+        rows = [{**letter.model_dump(), "gateway": gateway} for letter in dead]
+        conn.execute(_insert(conn, db.dead_letters).on_conflict_do_nothing(), rows)
+
+    @staticmethod
+    def _advance_state(
+        conn: Connection, stored: Iterable[StoredReading], received: dict[str, float]
+    ) -> None:
+        latest: dict[str, StoredReading] = {}
+        for reading in stored:
+            current = latest.get(reading.device_id)
+            if current is None or (reading.ts, reading.boot, reading.seq) > (
+                current.ts, current.boot, current.seq,
+            ):  # fmt: skip
+                latest[reading.device_id] = reading
+        if not latest:
+            return
+        table = db.device_state
+        rows = [
+            {
+                "device_id": r.device_id, "ts": r.ts, "boot": r.boot, "seq": r.seq,
+                "synced": r.synced, "values": r.values, "last_seen": received[r.device_id],
+            }
+            for r in latest.values()
+        ]  # fmt: skip
+        stmt = _insert(conn, table)
+        newer = table.c.ts.is_(None) | (
+            tuple_(stmt.excluded.ts, stmt.excluded.boot, stmt.excluded.seq)
+            > tuple_(table.c.ts, table.c.boot, table.c.seq)
+        )
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[table.c.device_id],
+                set_={
+                    "ts": stmt.excluded.ts, "boot": stmt.excluded.boot, "seq": stmt.excluded.seq,
+                    "synced": stmt.excluded.synced, "values": stmt.excluded["values"],
+                    "last_seen": stmt.excluded.last_seen,
+                },
+                where=newer,
+            ),
+            rows,
+        )  # fmt: skip
+
+    @staticmethod
+    def _apply_statuses(conn: Connection, statuses: list[StatusIn]) -> list[StatusEvent]:
+        """Record births and last wills; return the ones that changed a device's state."""
+        events = []
+        table = db.device_state
+        for status in sorted(statuses, key=lambda s: s.received_at):
+            online = status.state == "online"
+            row = conn.execute(
+                select(table.c.online, table.c.status_at).where(table.c.device_id == status.id)
+            ).first()
+            if row is not None and (
+                row.online == online or (row.status_at or 0) > status.received_at
+            ):
+                continue  # a retained replay or an older message: nothing changes
+            values: dict[str, object] = {"online": online, "status_at": status.received_at}
+            if status.fw:
+                values["fw"] = status.fw
+            stmt = _insert(conn, table).values(device_id=status.id, **values)
+            conn.execute(
+                stmt.on_conflict_do_update(index_elements=[table.c.device_id], set_=values)
+            )
+            events.append(StatusEvent(status.id, online, int(status.ts or status.received_at)))
+        return events
+
+
+@dataclass(frozen=True, slots=True)
+class _Misplaced:
+    reason: Reason
+    detail: str
+
+    def from_reading(self, reading: Any, gateway: str) -> RejectionIn:
+        body = reading.model_dump_json(exclude={"received_at"}, exclude_none=True)
+        return RejectionIn(
+            id=f"{self.reason}:{reading.id}:{reading.boot}:{reading.seq}"[:64],
+            topic=f"sangsach/v1/{reading.id}/telemetry",
+            device_id=reading.id,
+            reason=self.reason,
+            detail=self.detail,
+            payload=body,
+            payload_bytes=len(body),
+            received_at=reading.received_at,
+        )
+
+    def from_status(self, status: StatusIn, gateway: str) -> RejectionIn:
+        body = status.model_dump_json(exclude={"received_at", "retained"}, exclude_none=True)
+        return RejectionIn(
+            id=f"{self.reason}:{status.id}:status:{status.state}:{status.received_at}"[:64],
+            topic=f"sangsach/v1/{status.id}/status",
+            device_id=status.id,
+            reason=self.reason,
+            detail=self.detail,
+            payload=body,
+            payload_bytes=len(body),
+            received_at=status.received_at,
+        )

@@ -1,0 +1,1 @@
+"""The commune registry inside the backend: loaded from the registry file, read by the API."""

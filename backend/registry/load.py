@@ -1,0 +1,78 @@
+"""Replace the SQL registry with the content of the registry file, in one transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, delete, insert
+
+from sangsach.registry_file import Commune
+
+from .. import db
+
+
+def load_commune(engine: Engine, commune: Commune) -> None:
+    rows: dict[str, list[dict[str, Any]]] = {
+        "villages": [],
+        "places": [],
+        "devices": [],
+        "teams": [],
+        "team_members": [],
+    }
+    for village in commune.villages:
+        rows["villages"].append(
+            {
+                "id": village.id,
+                "name": village.name,
+                "head_name": village.head.name,
+                "head_phone": village.head.phone,
+                "households": village.census.households,
+                "main_road_households": village.census.main_road_households,
+                "main_road_standard_bins": village.census.main_road_standard_bins,
+                "lighting": [w.model_dump() for w in village.lighting]
+                if village.lighting
+                else None,
+            }
+        )
+        for lane in village.lanes:
+            rows["places"].append(
+                {"id": lane.id, "village_id": village.id, "kind": "lane", "name": lane.name}
+            )
+            for lamp in lane.lamps:
+                rows["devices"].append(
+                    {
+                        "id": lamp.id, "kind": "lamp", "village_id": village.id,
+                        "place_id": lane.id, "lat": lamp.lat, "lon": lamp.lon,
+                        "watts": lamp.watts, "depth_cm": None,
+                    }
+                )  # fmt: skip
+        for point in village.points:
+            rows["places"].append(
+                {
+                    "id": point.id, "village_id": village.id, "kind": "point",
+                    "name": point.name, "lat": point.lat, "lon": point.lon,
+                    "households_served": point.households_served,
+                }
+            )  # fmt: skip
+            for bin_ in point.bins:
+                rows["devices"].append(
+                    {
+                        "id": bin_.id, "kind": "bin", "village_id": village.id,
+                        "place_id": point.id, "lat": point.lat, "lon": point.lon,
+                        "watts": None, "depth_cm": bin_.depth_cm,
+                    }
+                )  # fmt: skip
+    for team in commune.teams:
+        rows["teams"].append(
+            {"id": team.id, "name": team.name, "role": team.role, "villages": team.villages}
+        )
+        for member in team.members:
+            rows["team_members"].append(
+                {"team_id": team.id, "name": member.name, "phone": member.phone}
+            )
+    with engine.begin() as conn:
+        for table in db.REGISTRY_TABLES:
+            conn.execute(delete(table))
+        for table in reversed(db.REGISTRY_TABLES):
+            if rows[table.name]:
+                conn.execute(insert(table), rows[table.name])

@@ -1,0 +1,125 @@
+"""Wire the gateway's parts together and run them until stopped."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+from dataclasses import asdict
+from types import FrameType
+
+from sangsach.config import GatewaySettings
+
+from .dedup import RecentKeys
+from .forwarder import Forwarder
+from .intake import Intake
+from .mqtt import GatewayClient
+from .spool import Spool
+from .validate import Limits, Validator
+
+log = logging.getLogger(__name__)
+
+
+class Gateway:
+    def __init__(self, settings: GatewaySettings) -> None:
+        self.settings = settings
+        self.spool = Spool(settings.spool_path, max_rows=settings.spool_max_rows)
+        limits = Limits(
+            max_payload_bytes=settings.max_payload_bytes,
+            max_future_s=settings.max_future_s,
+            max_age_s=settings.max_age_s,
+        )
+        self.intake = Intake(
+            Validator(limits), RecentKeys(settings.dedup_window), self.spool, self._ack
+        )
+        self.client = GatewayClient(settings, self.intake.on_message)
+        self.forwarder = Forwarder(
+            self.spool,
+            gateway_id=settings.gateway_id,
+            backend_url=str(settings.backend_url),
+            token=settings.ingest_token.get_secret_value(),
+            batch_max=settings.batch_max,
+            retry_max_s=settings.retry_max_s,
+        )
+        self.stop_event = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def _ack(self, mid: int, generation: int) -> None:
+        self.client.ack(mid, generation)
+
+    def start(self) -> None:
+        backlog = len(self.spool)
+        if backlog:
+            log.info("spool holds %d entries from before; forwarding them first", backlog)
+        for name, target in (("intake", self.intake.run), ("forwarder", self.forwarder.run)):
+            thread = threading.Thread(
+                target=target, args=(self.stop_event,), name=name, daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        self.client.start()
+
+    def stop(self) -> None:
+        self.client.stop()
+        self.stop_event.set()
+        for thread in self._threads:
+            thread.join(10)
+        self.forwarder.close()
+        self.spool.close()
+
+    def run_forever(self) -> None:
+        """Run until SIGINT or SIGTERM; what is spooled stays for the next start."""
+
+        def _stop(signum: int, frame: FrameType | None) -> None:
+            log.info("signal %d: stopping", signum)
+            self.stop_event.set()
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+        self.start()
+        log.info(
+            "gateway %s: broker %s:%s -> backend %s",
+            self.settings.gateway_id,
+            self.settings.mqtt_host,
+            self.settings.mqtt_port,
+            self.settings.backend_url,
+        )
+        ticks = 0
+        while not self.stop_event.wait(2):
+            self.write_health()
+            ticks += 1
+            if ticks % 30 == 0:
+                self._log_progress()
+        self.stop()
+
+    def health(self) -> dict[str, object]:
+        return {
+            "gateway": self.settings.gateway_id,
+            "updated_at": time.time(),
+            "connected": self.client.connected,
+            "subscribed": self.client.subscribed,
+            "spooled": len(self.spool),
+            "intake": asdict(self.intake.stats),
+            "forwarder": asdict(self.forwarder.stats),
+        }
+
+    def write_health(self) -> None:
+        """A small JSON file next to the spool, for health checks and tests; replaced atomically."""
+        path = self.settings.health_path
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self.health(), indent=1), encoding="utf-8")
+        temporary.replace(path)
+
+    def _log_progress(self) -> None:
+        s, f = self.intake.stats, self.forwarder.stats
+        log.info(
+            "received %d, accepted %d, duplicates %d, rejected %d, forwarded %d, spooled %d",
+            s.received,
+            s.accepted,
+            s.duplicates,
+            s.rejected,
+            f.forwarded,
+            len(self.spool),
+        )

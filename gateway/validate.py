@@ -1,0 +1,197 @@
+"""Check one MQTT message against the wire contract. Pure: no I/O, the clock is an argument.
+
+Every message ends up either as accepted readings and statuses, or as rejections that carry a
+reason code and a detail naming the field. Nothing is dropped without a trace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from sangsach.contract import Reading, Reason, Status, Topic, TopicError
+from sangsach.contract.limits import MAX_BATCH_READINGS
+
+_READING: TypeAdapter[Any] = TypeAdapter(Reading)
+_STATUS = TypeAdapter(Status)
+KEPT_PAYLOAD_CHARS = 4096  # a rejected payload is kept up to this many characters
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    topic: str
+    payload: bytes
+    received_at: float
+    retained: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A dead letter: what arrived, where, when, and why it was refused."""
+
+    id: str
+    topic: str
+    device_id: str | None
+    reason: Reason
+    detail: str
+    payload: str
+    payload_bytes: int
+    received_at: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class Checked:
+    readings: list[dict[str, Any]] = field(default_factory=list)
+    statuses: list[dict[str, Any]] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    dropped: int = 0  # readings the node itself reported as discarded from its buffer
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_payload_bytes: int = 65_536
+    max_future_s: int = 300
+    max_age_s: int = 30 * 86_400
+
+
+def _reject(
+    msg: Incoming, device_id: str | None, reason: Reason, detail: str, part: str = ""
+) -> Rejection:
+    text = msg.payload.decode("utf-8", errors="replace")
+    # The same bytes on the same topic make the same dead letter: a redelivery stores it once.
+    digest = hashlib.sha256(msg.topic.encode() + b"\0" + msg.payload + part.encode()).hexdigest()
+    return Rejection(
+        id=digest[:32],
+        topic=msg.topic,
+        device_id=device_id,
+        reason=reason,
+        detail=detail,
+        payload=text[:KEPT_PAYLOAD_CHARS],
+        payload_bytes=len(msg.payload),
+        received_at=msg.received_at,
+    )
+
+
+def describe(err: ValidationError, prefix: str = "") -> str:
+    """``readings[2].fill_pct: Input should be less than or equal to 100 (got 150)``."""
+    parts = []
+    for error in err.errors()[:5]:
+        loc = prefix
+        for item in error["loc"]:
+            if item in ("lamp", "bin"):  # the discriminator's branch name adds nothing
+                continue
+            loc += f"[{item}]" if isinstance(item, int) else (f".{item}" if loc else str(item))
+        got = repr(error.get("input"))
+        got = got if len(got) <= 40 else got[:37] + "..."
+        where = f"{loc}: " if loc else ""
+        parts.append(f"{where}{error['msg']} (got {got})")
+    return "; ".join(parts)
+
+
+class Validator:
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+
+    def check(self, msg: Incoming) -> Checked:
+        out = Checked()
+        try:
+            topic = Topic.parse(msg.topic)
+        except TopicError as err:
+            out.rejections.append(_reject(msg, None, Reason.BAD_TOPIC, str(err)))
+            return out
+        device_id = topic.device_id
+        if len(msg.payload) > self.limits.max_payload_bytes:
+            detail = f"{len(msg.payload)} bytes, more than {self.limits.max_payload_bytes}"
+            out.rejections.append(_reject(msg, device_id, Reason.OVERSIZED, detail))
+            return out
+        try:
+            body = json.loads(msg.payload.decode("utf-8"))
+        except UnicodeDecodeError as err:
+            detail = f"payload is not UTF-8: {err}"
+            out.rejections.append(_reject(msg, device_id, Reason.MALFORMED_JSON, detail))
+            return out
+        except json.JSONDecodeError as err:
+            out.rejections.append(_reject(msg, device_id, Reason.MALFORMED_JSON, str(err)))
+            return out
+        if not isinstance(body, dict):
+            detail = f"expected a JSON object, got {type(body).__name__}"
+            out.rejections.append(_reject(msg, device_id, Reason.MALFORMED_JSON, detail))
+            return out
+        if topic.channel == "telemetry":
+            self._telemetry(msg, device_id, body, out)
+        elif topic.channel == "status":
+            self._status(msg, device_id, body, out)
+        else:
+            detail = f"channel {topic.channel!r} carries messages to nodes, not from them"
+            out.rejections.append(_reject(msg, device_id, Reason.BAD_TOPIC, detail))
+        return out
+
+    def _telemetry(self, msg: Incoming, device_id: str, body: dict[str, Any], out: Checked) -> None:
+        if "readings" not in body:
+            self._reading(msg, device_id, body, "", out)
+            return
+        items, extra = body["readings"], set(body) - {"readings", "dropped"}
+        dropped = body.get("dropped", 0)
+        problem = ""
+        if extra:
+            problem = f"unknown batch field(s): {', '.join(sorted(extra))}"
+        elif not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH_READINGS:
+            problem = f"readings: expected a list of 1 to {MAX_BATCH_READINGS} readings"
+        elif type(dropped) is not int or dropped < 0:
+            problem = f"dropped: expected a non-negative integer (got {dropped!r})"
+        if problem:
+            out.rejections.append(_reject(msg, device_id, Reason.SCHEMA, problem))
+            return
+        out.dropped += dropped
+        for index, item in enumerate(items):
+            self._reading(msg, device_id, item, f"readings[{index}]", out)
+
+    def _reading(self, msg: Incoming, device_id: str, item: Any, where: str, out: Checked) -> None:
+        try:
+            reading: BaseModel = _READING.validate_python(item)
+        except ValidationError as err:
+            out.rejections.append(
+                _reject(msg, device_id, Reason.SCHEMA, describe(err, where), where)
+            )
+            return
+        data = reading.model_dump(exclude_none=True)
+        prefix = f"{where}: " if where else ""
+        if data["id"] != device_id:
+            detail = f"{prefix}id {data['id']!r} is not the topic's device {device_id!r}"
+            out.rejections.append(_reject(msg, device_id, Reason.ID_MISMATCH, detail, where))
+            return
+        if not data["synced"]:
+            data["ts"] = int(msg.received_at)  # the node's clock is unset: use arrival time
+        ahead = data["ts"] - msg.received_at
+        if ahead > self.limits.max_future_s:
+            detail = f"{prefix}ts {data['ts']} is {ahead:.0f} s ahead of the gateway clock"
+            out.rejections.append(_reject(msg, device_id, Reason.FUTURE_TS, detail, where))
+            return
+        if -ahead > self.limits.max_age_s:
+            detail = f"{prefix}ts {data['ts']} is {-ahead / 86400:.1f} days old"
+            out.rejections.append(_reject(msg, device_id, Reason.STALE_TS, detail, where))
+            return
+        data["received_at"] = msg.received_at
+        out.readings.append(data)
+
+    def _status(self, msg: Incoming, device_id: str, body: dict[str, Any], out: Checked) -> None:
+        try:
+            status = _STATUS.validate_python(body)
+        except ValidationError as err:
+            out.rejections.append(_reject(msg, device_id, Reason.SCHEMA, describe(err)))
+            return
+        if status.id != device_id:
+            detail = f"id {status.id!r} is not the topic's device {device_id!r}"
+            out.rejections.append(_reject(msg, device_id, Reason.ID_MISMATCH, detail))
+            return
+        data = status.model_dump(exclude_none=True)
+        data["received_at"] = msg.received_at
+        data["retained"] = msg.retained
+        out.statuses.append(data)

@@ -1,0 +1,3 @@
+from sangsach.cli import main
+
+main()

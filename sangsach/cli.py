@@ -1,0 +1,205 @@
+"""The ``sangsach`` command: run the demo, the gateway, the backend or the simulators."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from .config import BackendSettings, GatewaySettings, SettingsError, SimulatorSettings, load
+from .registry_file import RegistryFileError, load_registry
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"sangsach: {message}", err=True)
+    sys.exit(2)
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """sangsach: đèn đường và thùng rác của xã (streetlights and waste bins of the commune).
+
+    Settings come from SANGSACH_* environment variables; see docs/configuration.md.
+    """
+
+
+@main.command()
+@click.option("--minutes", type=float, default=None, help="Stop after this many minutes.")
+@click.option(
+    "--speed", type=float, default=60.0, show_default=True, help="Simulated time speed-up."
+)
+@click.option("--port", type=int, default=8000, show_default=True, help="Port of the web API.")
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), default=Path("var/demo"), show_default=True
+)
+def demo(minutes: float | None, speed: float, port: int, data_dir: Path) -> None:
+    """Run everything on one machine: broker, backend (SQLite), gateway and the simulated commune.
+
+    Needs only the mosquitto binary; the demo starts its own broker on a free port.
+    """
+    from .demo import run_demo
+
+    _logging(False)
+    try:
+        run_demo(data_dir=data_dir, port=port, speed=speed, minutes=minutes)
+    except (SettingsError, RegistryFileError) as err:
+        _fail(str(err))
+
+
+@main.command()
+@click.option("-v", "--verbose", is_flag=True)
+def gateway(verbose: bool) -> None:
+    """Take device messages from the broker, check them, spool them and forward them.
+
+    Every rejected message is kept as a dead letter with its reason; nothing is acknowledged to
+    the broker before it is on disk.
+    """
+    from sangsach.gateway.service import Gateway
+
+    _logging(verbose)
+    try:
+        settings = load(GatewaySettings)
+    except SettingsError as err:
+        _fail(str(err))
+    Gateway(settings).run_forever()
+
+
+@main.command()
+@click.option("-v", "--verbose", is_flag=True)
+def backend(verbose: bool) -> None:
+    """Serve the REST API (ingest, registry, device state, dead letters) with OpenAPI docs."""
+    import uvicorn
+
+    from sangsach.backend.app import create_app
+
+    _logging(verbose)
+    try:
+        settings = load(BackendSettings)
+        app = create_app(settings)
+    except (SettingsError, RegistryFileError) as err:
+        _fail(str(err))
+    uvicorn.run(app, host=settings.http_host, port=settings.http_port, access_log=verbose)
+
+
+@main.command()
+@click.option(
+    "--speed", type=float, default=1.0, show_default=True, help="Simulated time speed-up."
+)
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed for a repeatable run.")
+@click.option("--hours", type=float, default=None, help="Simulate this many hours, then stop.")
+@click.option(
+    "--start",
+    type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]),
+    default=None,
+    help="Simulated start, UTC (default: now minus --hours).",
+)
+@click.option("--bad-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Fraction of deliberately invalid messages.")  # fmt: skip
+@click.option("--ledger", type=click.Path(path_type=Path), default=None,
+              help="Write every message sent to this JSON-lines file.")  # fmt: skip
+@click.option("--registry", type=click.Path(path_type=Path, exists=True), default=None,
+              help="Registry file (default: SANGSACH_REGISTRY_FILE or the sample commune).")  # fmt: skip
+def simulate(
+    speed: float,
+    seed: int,
+    hours: float | None,
+    start: datetime | None,
+    bad_rate: float,
+    ledger: Path | None,
+    registry: Path | None,
+) -> None:
+    """Simulate every lamp and bin of the registry as MQTT nodes speaking the wire contract.
+
+    For thousands of devices, generate a larger registry with `sangsach registry generate` and
+    load the same file into the backend.
+    """
+    from sangsach.simulators.run import run_simulation
+
+    _logging(False)
+    try:
+        settings = load(SimulatorSettings)
+        commune = load_registry(registry or settings.registry_file)
+    except (SettingsError, RegistryFileError) as err:
+        _fail(str(err))
+    result = run_simulation(
+        commune,
+        host=settings.mqtt_host,
+        port=settings.mqtt_port,
+        speed=speed,
+        seed=seed,
+        hours=hours,
+        start=start.replace(tzinfo=UTC) if start else None,
+        bad_rate=bad_rate,
+        ledger_path=ledger,
+    )
+    click.echo(result.summary())
+
+
+@main.group()
+def registry() -> None:
+    """Check or generate commune registry files."""
+
+
+@registry.command("check")
+@click.argument("path", type=click.Path(path_type=Path))
+def registry_check(path: Path) -> None:
+    """Check a registry file; errors name the line and the field."""
+    try:
+        commune = load_registry(path)
+    except RegistryFileError as err:
+        _fail(str(err))
+    devices = list(commune.devices())
+    lamps = sum(d.kind == "lamp" for d in devices)
+    click.echo(
+        f"{path}: {len(commune.villages)} thôn, {lamps} đèn, {len(devices) - lamps} thùng rác, "
+        f"{len(commune.teams)} tổ — OK"
+    )
+
+
+@registry.command("generate")
+@click.option("--villages", type=click.IntRange(1, 10_000), default=10, show_default=True)
+@click.option("--lamps", type=click.IntRange(0, 10_000), default=30, show_default=True,
+              help="Lamps per village.")  # fmt: skip
+@click.option("--bins", type=click.IntRange(1, 10_000), default=8, show_default=True,
+              help="Bins per village.")  # fmt: skip
+@click.option("--seed", type=int, default=1, show_default=True)
+def registry_generate(villages: int, lamps: int, bins: int, seed: int) -> None:
+    """Print a synthetic registry (YAML) of any size, for load tests and large simulations."""
+    from .registry_gen import generate
+
+    click.echo(generate(villages, lamps, bins, seed), nl=False)
+
+
+@main.command("settings")
+def settings_cmd() -> None:
+    """Print the table of every SANGSACH_* setting (as in docs/configuration.md)."""
+    from .configdoc import settings_table
+
+    click.echo(settings_table())
+
+
+@main.command("schema")
+@click.option("--check", is_flag=True, help="Exit 1 if the committed schema is out of date.")
+def schema_cmd(check: bool) -> None:
+    """Write the wire contract's JSON Schema (sangsach/contract/sangsach-v1.schema.json)."""
+    from .contract import schema
+
+    if check:
+        current = schema.SCHEMA_PATH.read_text(encoding="utf-8")
+        if current != schema.render():
+            _fail(f"{schema.SCHEMA_PATH} is out of date: run `sangsach schema`")
+        click.echo("schema up to date")
+        return
+    schema.write()
+    click.echo(f"wrote {schema.SCHEMA_PATH}")

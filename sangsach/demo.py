@@ -1,0 +1,128 @@
+"""The demo: the whole pipeline on one machine, on the embedded defaults.
+
+A private Mosquitto, the backend on SQLite, one gateway and the simulated sample commune, with
+simulated time running fast so that a night of lamps and a day of bins pass in minutes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from .config import SimulatorSettings, load
+from .localbroker import LocalBroker, free_port
+from .registry_file import load_registry
+
+HISTORY = timedelta(hours=12)  # simulated time starts this far back and catches up with now
+
+
+def _spawn(command: str, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    log = log_path.open("ab")
+    return subprocess.Popen(
+        [sys.executable, "-m", "sangsach", command], env=env, stdout=log, stderr=log
+    )
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the backend stopped at start-up; see {log_path}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise SystemExit(f"the backend did not answer within 60 s; see {log_path}")
+
+
+def _progress(url: str) -> str:
+    stats = httpx.get(f"{url}/api/v1/stats", timeout=5).json()
+    readings, devices = stats["readings"], stats["devices"]
+    dead = sum(stats["dead_letters"].values())
+    return (
+        f"  đã lưu {readings['lamp']} bản tin đèn, {readings['bin']} bản tin thùng rác; "
+        f"{devices['online']} thiết bị trực tuyến, {devices['offline']} ngoại tuyến; "
+        f"{dead} bản tin bị từ chối"
+    )
+
+
+def run_demo(*, data_dir: Path, port: int, speed: float, minutes: float | None) -> None:
+    from sangsach.simulators.run import run_simulation
+
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if port == 0:
+        port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    broker = LocalBroker(data_dir / "mosquitto").start()
+    env = {
+        **os.environ,
+        "SANGSACH_DATA_DIR": str(data_dir),
+        "SANGSACH_MQTT_PORT": str(broker.port),
+        "SANGSACH_HTTP_PORT": str(port),
+        "SANGSACH_BACKEND_URL": url,
+    }
+    children: list[subprocess.Popen[bytes]] = []
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        backend = _spawn("backend", env, data_dir / "backend.log")
+        children.append(backend)
+        _wait_healthy(url, backend, data_dir / "backend.log")
+        children.append(_spawn("gateway", env, data_dir / "gateway.log"))
+        settings = load(SimulatorSettings)
+        commune = load_registry(settings.registry_file)
+        devices = list(commune.devices())
+        print(_banner(url, broker.port, data_dir, len(devices), speed), flush=True)
+        simulation = threading.Thread(
+            target=run_simulation,
+            kwargs={
+                "commune": commune, "host": broker.host, "port": broker.port, "speed": speed,
+                "seed": 1, "hours": None, "start": datetime.now(UTC) - HISTORY,
+                "bad_rate": 0.002, "ledger_path": None, "stop_event": stop,
+            },
+            name="simulation",
+            daemon=True,
+        )  # fmt: skip
+        simulation.start()
+        deadline = time.monotonic() + minutes * 60 if minutes else None
+        while not stop.wait(10):
+            print(_progress(url), flush=True)
+            if deadline and time.monotonic() >= deadline:
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        print("Đang dừng (stopping)...", flush=True)
+        for child in reversed(children):
+            child.terminate()
+            child.wait(20)
+        broker.stop()
+
+
+def _banner(url: str, mqtt_port: int, data_dir: Path, devices: int, speed: float) -> str:
+    return f"""
+sangsach — bản chạy thử (demo) đang chạy / is running
+  Xã Chi Lăng Bắc: {devices} thiết bị mô phỏng (simulated devices), thời gian ×{speed:g}
+
+  Xem ở đâu (where to look):
+    API và tài liệu OpenAPI     {url}/docs
+    Thống kê (stats)            {url}/api/v1/stats
+    Thôn (villages)             {url}/api/v1/villages
+    Thiết bị và trạng thái      {url}/api/v1/devices?village=dong-ha
+    Bản tin bị từ chối          {url}/api/v1/dead-letters
+    MQTT broker                 127.0.0.1:{mqtt_port}  (mosquitto_sub -p {mqtt_port} -t 'sangsach/v1/#' -v)
+    Dữ liệu và nhật ký (logs)   {data_dir}
+
+  Ctrl-C để dừng (to stop).
+"""

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Prepare this checkout on a fresh Debian or Ubuntu machine with Python 3.11:
+# Debian packages (only those missing), then a virtual environment in .venv with the project.
+#   scripts/setup.sh          what the demo needs: mosquitto
+#   scripts/setup.sh --test   what the tests need too: influxdb, linters, type checkers
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(mosquitto mosquitto-clients)
+extras=""
+if [[ "${1:-}" == "--test" ]]; then
+  packages+=(influxdb)
+  extras="[dev]"
+fi
+
+python_ok() { python3 -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; }
+python_ok || packages+=(python3 python3-venv)
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if (( ${#missing[@]} )); then
+  sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  echo "==> apt-get install ${missing[*]}"
+  $sudo apt-get update -q
+  # Only the binaries are used: the tests and the demo start their own servers on free ports.
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+python_ok || { echo "Python 3.11 or newer is needed" >&2; exit 1; }
+
+if [[ ! -x .venv/bin/python ]]; then
+  echo "==> python3 -m venv .venv"
+  python3 -m venv .venv
+fi
+echo "==> pip install -e .${extras}"
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".${extras}"

@@ -1,0 +1,46 @@
+"""Settings: errors name the variable, production refuses dev secrets, the docs table is current."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sangsach.config import BackendSettings, GatewaySettings, SettingsError, load
+from sangsach.configdoc import BEGIN, END, settings_table
+
+DOC = Path(__file__).parents[2] / "docs" / "configuration.md"
+
+
+def test_docs_table_matches_the_settings_classes() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    table = text[text.index(BEGIN) : text.index(END) + len(END)]
+    assert table == settings_table(), "run `sangsach settings` and paste it into the docs"
+
+
+def test_invalid_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SANGSACH_MQTT_PORT", "99999")
+    monkeypatch.setenv("SANGSACH_BATCH_MAX", "many")
+    with pytest.raises(SettingsError) as err:
+        load(GatewaySettings)
+    message = str(err.value)
+    assert (
+        "invalid setting SANGSACH_MQTT_PORT: Input should be less than or equal to 65535" in message
+    )
+    assert "invalid setting SANGSACH_BATCH_MAX: Input should be a valid integer" in message
+
+
+def test_production_refuses_the_development_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SANGSACH_ENV", "production")
+    with pytest.raises(SettingsError, match="SANGSACH_INGEST_TOKEN must be set"):
+        load(BackendSettings)
+    monkeypatch.setenv("SANGSACH_INGEST_TOKEN", "a-long-secret-of-our-own")
+    assert load(BackendSettings).ingest_token.get_secret_value() == "a-long-secret-of-our-own"
+
+
+def test_unknown_choice_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SANGSACH_TIMESERIES", "mongodb")
+    with pytest.raises(
+        SettingsError, match="SANGSACH_TIMESERIES: Input should be 'sqlite' or 'influxdb'"
+    ):
+        load(BackendSettings)

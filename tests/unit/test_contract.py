@@ -1,0 +1,79 @@
+"""The wire contract: the committed JSON Schema is the models' export; topics check themselves."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from sangsach.contract import (
+    Batch,
+    DeviceConfig,
+    Reading,
+    Status,
+    Topic,
+    TopicError,
+    topic,
+    wildcard,
+)
+from sangsach.contract.schema import SCHEMA_PATH, build_schema
+
+
+def test_committed_schema_is_the_models_export() -> None:
+    committed = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    assert committed == build_schema(), "the contract changed: run `sangsach schema` and commit"
+
+
+def test_schema_names_every_message_and_limit() -> None:
+    schema = build_schema()
+    assert set(schema["messages"]) == {"reading", "batch", "status", "config", "cmd"}
+    fill = schema["$defs"]["BinReading"]["properties"]["fill_pct"]
+    assert (fill["minimum"], fill["maximum"]) == (0.0, 100.0)
+
+
+def test_reading_round_trip_and_unknown_fields_refused() -> None:
+    adapter: TypeAdapter[object] = TypeAdapter(Reading)
+    body = {"id": "bin-a-01", "kind": "bin", "boot": 1, "seq": 0, "ts": 1_780_000_000,
+            "fill_pct": 55.5, "battery_v": 3.9}  # fmt: skip
+    assert adapter.validate_python(body).fill_pct == 55.5  # type: ignore[attr-defined]
+    with pytest.raises(ValidationError, match="colour"):
+        adapter.validate_python({**body, "colour": "green"})
+
+
+def test_synced_clock_before_2020_is_refused() -> None:
+    body = {"id": "lamp-a-01", "kind": "lamp", "boot": 1, "seq": 0, "ts": 12, "on": True}
+    with pytest.raises(ValidationError, match="send synced=false"):
+        TypeAdapter(Reading).validate_python(body)
+    assert TypeAdapter(Reading).validate_python({**body, "synced": False}).ts == 12
+
+
+def test_batch_limits() -> None:
+    reading = {
+        "id": "lamp-a-01",
+        "kind": "lamp",
+        "boot": 1,
+        "seq": 0,
+        "ts": 1_780_000_000,
+        "on": True,
+    }
+    with pytest.raises(ValidationError, match="at least 1 item"):
+        Batch.model_validate({"readings": []})
+    assert Batch.model_validate({"readings": [reading], "dropped": 3}).dropped == 3
+
+
+def test_status_and_config() -> None:
+    assert Status.model_validate({"id": "lamp-a-01", "state": "offline"}).state == "offline"
+    with pytest.raises(ValidationError, match="expected local time HH:MM"):
+        DeviceConfig.model_validate(
+            {"rev": 1, "lamp": {"windows": [{"on": "25:00", "off": "06:00"}]}}
+        )
+
+
+def test_topics() -> None:
+    assert topic("lamp-a-01", "telemetry") == "sangsach/v1/lamp-a-01/telemetry"
+    assert Topic.parse("sangsach/v1/bin-b-02/status") == Topic("bin-b-02", "status")
+    assert wildcard("telemetry", "gws") == "$share/gws/sangsach/v1/+/telemetry"
+    for bad in ("sangsach/v1/Lamp#1/telemetry", "sangsach/v2/lamp-a-01/telemetry", "sangsach/v1/x"):
+        with pytest.raises(TopicError):
+            Topic.parse(bad)
