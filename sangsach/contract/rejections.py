@@ -6,12 +6,25 @@ from enum import StrEnum
 
 
 class Reason(StrEnum):
-    MALFORMED_JSON = "malformed_json"  # not UTF-8 JSON, or not an object
-    SCHEMA = "schema"  # a field is missing, of the wrong type, or outside its limits
-    UNKNOWN_DEVICE = "unknown_device"  # the id is not in the commune registry
-    KIND_MISMATCH = "kind_mismatch"  # a lamp reporting as a bin, or the reverse
-    OVERSIZED = "oversized"  # payload larger than the gateway accepts
-    ID_MISMATCH = "id_mismatch"  # the id in the payload is not the id in the topic
-    BAD_TOPIC = "bad_topic"  # the topic is not sangsach/v1/<device_id>/<channel>
-    FUTURE_TS = "future_ts"  # timestamp too far ahead of the gateway clock
-    STALE_TS = "stale_ts"  # timestamp older than the gateway keeps
+    MALFORMED_JSON = "malformed_json"
+    SCHEMA = "schema"
+    UNKNOWN_DEVICE = "unknown_device"
+    KIND_MISMATCH = "kind_mismatch"
+    OVERSIZED = "oversized"
+    ID_MISMATCH = "id_mismatch"
+    BAD_TOPIC = "bad_topic"
+    FUTURE_TS = "future_ts"
+    STALE_TS = "stale_ts"
+
+
+REASON_HELP: dict[Reason, str] = {
+    Reason.MALFORMED_JSON: "the payload is not UTF-8 JSON, or not a JSON object",
+    Reason.SCHEMA: "a field is missing, unknown, of the wrong type or outside its limits",
+    Reason.UNKNOWN_DEVICE: "the id is not in the commune registry",
+    Reason.KIND_MISMATCH: "a lamp reports as a bin, or the reverse",
+    Reason.OVERSIZED: "the payload is larger than the gateway accepts (64 KiB by default)",
+    Reason.ID_MISMATCH: "the id in the payload is not the device id in the topic",
+    Reason.BAD_TOPIC: "the topic is not sangsach/v1/<device_id>/telemetry or .../status",
+    Reason.FUTURE_TS: "a synced timestamp more than 5 minutes ahead of the gateway clock",
+    Reason.STALE_TS: "a timestamp older than 30 days",
+}

@@ -77,3 +77,49 @@ def test_topics() -> None:
     for bad in ("sangsach/v1/Lamp#1/telemetry", "sangsach/v2/lamp-a-01/telemetry", "sangsach/v1/x"):
         with pytest.raises(TopicError):
             Topic.parse(bad)
+
+
+def test_protocol_doc_tables_are_the_contracts() -> None:
+    from pathlib import Path
+
+    from sangsach.contract.doc import limits_table, reasons_table
+
+    text = (Path(__file__).parents[2] / "docs" / "protocol.md").read_text(encoding="utf-8")
+    assert limits_table() in text
+    assert reasons_table() in text
+
+
+def test_protocol_doc_examples_validate() -> None:
+    import re
+    from pathlib import Path
+
+    from sangsach.contract.schema import MESSAGES
+
+    text = (Path(__file__).parents[2] / "docs" / "protocol.md").read_text(encoding="utf-8")
+    examples = [
+        line
+        for block in re.findall(r"```json\n(.*?)```", text, re.S)
+        for line in _json_values(block)
+    ]
+    assert len(examples) >= 8
+    for example in examples:
+        assert any(_valid(type_, example) for type_ in MESSAGES.values()), example
+
+
+def _json_values(block: str) -> list[object]:
+    decoder, values, index = json.JSONDecoder(), [], 0
+    while index < len(block):
+        if block[index].isspace():
+            index += 1
+            continue
+        value, index = decoder.raw_decode(block, index)
+        values.append(value)
+    return values
+
+
+def _valid(type_: object, value: object) -> bool:
+    try:
+        TypeAdapter(type_).validate_python(value)
+    except ValidationError:
+        return False
+    return True

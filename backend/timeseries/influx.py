@@ -1,0 +1,244 @@
+"""InfluxDB through its v1 HTTP API: line protocol to ``/write``, InfluxQL on ``/query``.
+
+InfluxDB 1.x serves that API natively and 2.x/3.x through their v1 compatibility endpoints, so
+this one adapter covers all three. ``influxdb_client.Point`` serialises the line protocol; the
+HTTP calls are plain httpx, because the client library speaks only the v2 API.
+
+Schema: measurements ``lamp``, ``bin`` and ``status``; tags ``device``, ``village``, ``place``;
+fields are the kind's measured values (None is left out), ``boot``, ``seq`` and ``synced``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import httpx
+from influxdb_client.client.write.point import Point
+
+from ..domain.readings import FIELDS, StatusEvent, StoredReading, Value
+from .port import (
+    KINDS,
+    Kind,
+    TimeSeriesError,
+    TimeSeriesStore,
+    TimeSeriesUnavailable,
+    coerce,
+    kinds,
+    stored_values,
+)
+
+SECOND_NS = 1_000_000_000
+CHUNK_LINES = 5_000
+Row = dict[str, Any]
+
+
+def timestamp_ns(reading: StoredReading) -> int:
+    """The reading's time in ns, made unique per reading and the same at every rewrite.
+
+    InfluxDB keeps one point per series and timestamp, and a later write to the same timestamp
+    replaces the earlier one. At ``ts * 1e9`` two readings of one device in the same second would
+    overwrite each other; a random or arrival-time offset would store a rewritten batch twice.
+    The sub-second part is derived from the identity instead: ``(boot % 1000) * 1e6 + seq % 1e6``
+    ns, always below one second, so ``ts`` is unchanged and readings sort by (ts, boot, seq)
+    while boot < 1000 and seq < 1e6. Two readings collide only when they share a second and both
+    boot modulo 1000 and seq modulo 1e6, which one device cannot do.
+    """
+    return reading.ts * SECOND_NS + (reading.boot % 1000) * 1_000_000 + reading.seq % 1_000_000
+
+
+def reading_line(reading: StoredReading) -> str:
+    tags = {"device": reading.device_id, "village": reading.village_id, "place": reading.place_id}
+    fields = {
+        "boot": reading.boot,
+        "seq": reading.seq,
+        "synced": reading.synced,
+        **stored_values(reading),
+    }
+    return _line(reading.kind, tags, fields, timestamp_ns(reading))
+
+
+def status_line(event: StatusEvent) -> str:
+    return _line(
+        "status", {"device": event.device_id}, {"online": event.online}, event.ts * SECOND_NS
+    )
+
+
+def _line(measurement: str, tags: dict[str, str], fields: dict[str, Value], time_ns: int) -> str:
+    # Point escapes names and tag values, marks integers with "i" and leaves out None fields;
+    # an int time is written as is, in ns, Point's default precision.
+    point = Point.from_dict(
+        {"measurement": measurement, "tags": tags, "fields": fields, "time": time_ns}
+    )
+    line: str = point.to_line_protocol()
+    return line
+
+
+class InfluxStore(TimeSeriesStore):
+    def __init__(
+        self,
+        url: str,
+        db: str,
+        username: str | None = None,
+        password: str | None = None,
+        *,
+        timeout: float = 10.0,
+    ) -> None:
+        self.db = db
+        auth = httpx.BasicAuth(username, password or "") if username else None
+        self._http = httpx.Client(base_url=url, auth=auth, timeout=timeout)
+
+    def ensure_ready(self) -> None:
+        # SHOW first: a user without admin rights (or InfluxDB 2.x, whose databases are buckets
+        # mapped by DBRP) may not CREATE, but can use a database that already exists.
+        shown = self._query("SHOW DATABASES")
+        if not any(row["name"] == self.db for row in _rows(shown)):
+            self._query(f"CREATE DATABASE {_identifier(self.db)}")
+
+    def write(self, readings: Sequence[StoredReading]) -> None:
+        self._write_lines([reading_line(reading) for reading in readings])
+
+    def write_statuses(self, events: Sequence[StatusEvent]) -> None:
+        self._write_lines([status_line(event) for event in events])
+
+    def count(
+        self,
+        *,
+        kind: str | None = None,
+        device_id: str | None = None,
+        village_id: str | None = None,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> int:
+        where = _where(device=device_id, village=village_id, start=start, end=end)
+        series = self._query(f"SELECT count(seq) FROM {_measurements(kinds(kind))}{where}")  # noqa: S608
+        return sum(int(row["count"]) for row in _rows(series))
+
+    def readings(
+        self,
+        device_id: str,
+        *,
+        start: int | None = None,
+        end: int | None = None,
+        limit: int = 10_000,
+    ) -> list[StoredReading]:
+        where = _where(device=device_id, start=start, end=end)
+        # LIMIT applies per measurement; a device has one kind, but merge in case it changed.
+        q = f"SELECT * FROM {_measurements(KINDS)}{where} ORDER BY time ASC LIMIT {int(limit)}"  # noqa: S608
+        series = self._query(q)
+        found = [_reading(one["name"], row) for one in series for row in _rows([one])]
+        found.sort(key=lambda r: (r.ts, r.boot, r.seq))
+        return found[:limit]
+
+    def statuses(
+        self, device_id: str, *, start: int | None = None, end: int | None = None
+    ) -> list[StatusEvent]:
+        where = _where(device=device_id, start=start, end=end)
+        series = self._query(f'SELECT "online" FROM "status"{where} ORDER BY time ASC')  # noqa: S608
+        return [
+            StatusEvent(device_id, bool(row["online"]), row["time"] // SECOND_NS)
+            for row in _rows(series)
+        ]
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _write_lines(self, lines: list[str]) -> None:
+        # Chunks keep each request small; a failure part-way is safe to retry whole, because
+        # every point lands on its own deterministic timestamp.
+        for first in range(0, len(lines), CHUNK_LINES):
+            body = "\n".join(lines[first : first + CHUNK_LINES]).encode()
+            self._post("/write", params={"db": self.db, "precision": "ns"}, content=body)
+
+    def _query(self, q: str) -> list[Row]:
+        response = self._post("/query", params={"db": self.db, "epoch": "ns"}, data={"q": q})
+        try:
+            results = response.json().get("results") or [{}]
+        except ValueError as err:
+            raise TimeSeriesError(
+                f"InfluxDB answered {q!r} with no JSON: {response.text[:200]}"
+            ) from err
+        # A statement InfluxDB refuses still answers 200, with the reason inside the result.
+        if "error" in results[0]:
+            raise TimeSeriesError(f"InfluxDB refused {q!r}: {results[0]['error']}")
+        series: list[Row] = results[0].get("series", [])
+        return series
+
+    def _post(self, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.post(path, **kwargs)
+        except httpx.TransportError as err:
+            raise TimeSeriesUnavailable(f"InfluxDB at {self._http.base_url}: {err!r}") from err
+        try:
+            response.raise_for_status()
+        except httpx.HTTPStatusError as err:
+            error = TimeSeriesUnavailable if _retryable(response.status_code) else TimeSeriesError
+            raise error(
+                f"InfluxDB answered {response.status_code} to {path}: {_reason(response)}"
+            ) from err
+        return response
+
+
+def _retryable(status: int) -> bool:
+    return status >= 500 or status == 429
+
+
+def _reason(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["error"])
+    except (ValueError, KeyError, TypeError):
+        return response.text[:500] or response.reason_phrase
+
+
+def _rows(series: list[Row]) -> Iterator[Row]:
+    for one in series:
+        for values in one.get("values", []):
+            yield dict(zip(one["columns"], values, strict=True))
+
+
+def _reading(kind: Kind, row: Row) -> StoredReading:
+    return StoredReading(
+        device_id=row["device"],
+        kind=kind,
+        # Point leaves out an empty tag, so an empty id comes back as a missing column.
+        village_id=row.get("village") or "",
+        place_id=row.get("place") or "",
+        boot=int(row["boot"]),
+        seq=int(row["seq"]),
+        ts=row["time"] // SECOND_NS,
+        synced=bool(row["synced"]),
+        values={name: coerce(name, row.get(name)) for name in FIELDS[kind]},
+    )
+
+
+def _where(
+    *,
+    device: str | None = None,
+    village: str | None = None,
+    start: int | None = None,
+    end: int | None = None,
+) -> str:
+    """A WHERE clause; values go through _literal or int(), hence the callers' noqa: S608."""
+    conditions = [
+        f"{_identifier(tag)} = {_literal(value)}"
+        for tag, value in (("device", device), ("village", village))
+        if value is not None
+    ]
+    # The sub-second offset of timestamp_ns stays below 1 s, so whole seconds bound exactly.
+    if start is not None:
+        conditions.append(f"time >= {int(start) * SECOND_NS}")
+    if end is not None:
+        conditions.append(f"time < {int(end) * SECOND_NS}")
+    return f" WHERE {' AND '.join(conditions)}" if conditions else ""
+
+
+def _measurements(selected: tuple[Kind, ...]) -> str:
+    return ", ".join(_identifier(kind) for kind in selected)
+
+
+def _identifier(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

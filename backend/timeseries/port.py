@@ -1,0 +1,137 @@
+"""The time-series port: what the backend asks of a store of readings, whatever the engine.
+
+Times are Unix seconds; a range is ``start`` inclusive, ``end`` exclusive, either may be open.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from types import NoneType, TracebackType
+from typing import Literal, Self, get_args
+
+from pydantic import BaseModel
+
+from sangsach.contract import BinReading, LampReading
+
+from ..domain.readings import FIELDS, StatusEvent, StoredReading, Value
+
+Kind = Literal["lamp", "bin"]
+KINDS: tuple[Kind, ...] = ("lamp", "bin")
+FieldType = type[bool] | type[int] | type[float]
+
+
+class TimeSeriesError(Exception):
+    """The store refused an operation; the message carries the store's own reason."""
+
+
+class TimeSeriesUnavailable(TimeSeriesError):
+    """The store could not be reached or failed on its side: the same call may succeed later."""
+
+
+class TimeSeriesStore(ABC):
+    """Readings and status events of the nodes, kept by an adapter (SQLite, InfluxDB).
+
+    A reading's identity is ``(device_id, boot, seq)`` and its content, ``ts`` included, is fixed
+    by that key, so writing a batch again after a failure or a redelivery stores nothing twice.
+    Values are stored as the wire contract types them (``lux`` given as ``120`` reads back as
+    ``120.0``), and a kind's fields absent from ``values`` read back as None.
+    """
+
+    @abstractmethod
+    def ensure_ready(self) -> None:
+        """Create the database and tables if missing; safe to call at every start."""
+
+    @abstractmethod
+    def write(self, readings: Sequence[StoredReading]) -> None: ...
+
+    @abstractmethod
+    def write_statuses(self, events: Sequence[StatusEvent]) -> None:
+        """Keep one event per device and second; a later write for that second replaces it."""
+
+    @abstractmethod
+    def count(
+        self,
+        *,
+        kind: str | None = None,
+        device_id: str | None = None,
+        village_id: str | None = None,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> int: ...
+
+    @abstractmethod
+    def readings(
+        self,
+        device_id: str,
+        *,
+        start: int | None = None,
+        end: int | None = None,
+        limit: int = 10_000,
+    ) -> list[StoredReading]:
+        """The device's first ``limit`` readings in the range, ordered by (ts, boot, seq)."""
+
+    @abstractmethod
+    def statuses(
+        self, device_id: str, *, start: int | None = None, end: int | None = None
+    ) -> list[StatusEvent]:
+        """The device's status events in the range, oldest first."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, err: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def kinds(kind: str | None) -> tuple[Kind, ...]:
+    """The kinds a ``kind`` filter selects; an unknown kind is a caller's mistake."""
+    if kind is None:
+        return KINDS
+    for known in KINDS:
+        if kind == known:
+            return (known,)
+    raise ValueError(f"kind must be one of {', '.join(KINDS)} or None: {kind!r}")
+
+
+def _stored_type(model: type[BaseModel], name: str) -> FieldType:
+    # The wire model is the one source of truth for a field's type; `float | None` -> float.
+    annotation = model.model_fields[name].annotation
+    (stored,) = [t for t in get_args(annotation) or (annotation,) if t is not NoneType]
+    if stored is bool or stored is int or stored is float:
+        return stored
+    raise TypeError(f"field {name} of {model.__name__} has no storable type: {annotation}")
+
+
+FIELD_TYPES: dict[str, FieldType] = {
+    name: _stored_type(model, name)
+    for kind, model in (("lamp", LampReading), ("bin", BinReading))
+    for name in FIELDS[kind]
+}
+
+
+def coerce(name: str, value: object) -> Value:
+    """``value`` as field ``name``'s contract type: InfluxDB's JSON returns 1.0 as 1."""
+    if value is None:
+        return None
+    if not isinstance(value, bool | int | float):
+        raise TypeError(f"field {name} holds a {type(value).__name__}: {value!r}")
+    return FIELD_TYPES[name](value)
+
+
+def stored_values(reading: StoredReading) -> dict[str, Value]:
+    """Every field of the reading's kind, typed as the contract says, None when absent.
+
+    Typing matters beyond neatness: InfluxDB fixes a field's type at its first write, so a lux of
+    ``120`` sent as an integer would make every later ``120.5`` a field type conflict.
+    """
+    names = FIELDS[reading.kind]
+    unknown = set(reading.values) - set(names)
+    if unknown:
+        raise ValueError(f"{reading.kind} {reading.device_id} has unknown fields {sorted(unknown)}")
+    return {name: coerce(name, reading.values.get(name)) for name in names}

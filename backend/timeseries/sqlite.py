@@ -1,0 +1,224 @@
+"""The embedded default: SQLite, so one command runs the product with no server installed.
+
+One table per kind with a column per field; ``UNIQUE(device_id, boot, seq)`` with
+``INSERT OR IGNORE`` makes a rewrite harmless.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ..domain.readings import FIELDS, StatusEvent, StoredReading
+from .port import (
+    FIELD_TYPES,
+    KINDS,
+    Kind,
+    TimeSeriesError,
+    TimeSeriesStore,
+    TimeSeriesUnavailable,
+    coerce,
+    kinds,
+    stored_values,
+)
+
+KEY_COLUMNS = ("device_id", "village_id", "place_id", "boot", "seq", "ts", "synced")
+
+
+def _table(kind: Kind) -> str:
+    return f"{kind}_readings"
+
+
+def _columns(kind: Kind) -> str:
+    # Quoted: the lamp's field "on" is an SQL keyword.
+    return ", ".join(f'"{name}"' for name in (*KEY_COLUMNS, *FIELDS[kind]))
+
+
+def _schema(kind: Kind) -> str:
+    table = _table(kind)
+    fields = ", ".join(
+        f'"{name}" {"REAL" if FIELD_TYPES[name] is float else "INTEGER"}' for name in FIELDS[kind]
+    )
+    return f"""
+        CREATE TABLE IF NOT EXISTS {table} (
+            device_id TEXT NOT NULL, village_id TEXT NOT NULL, place_id TEXT NOT NULL,
+            boot INTEGER NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL,
+            synced INTEGER NOT NULL, {fields},
+            UNIQUE (device_id, boot, seq)
+        );
+        CREATE INDEX IF NOT EXISTS {table}_device_ts ON {table} (device_id, ts);
+        CREATE INDEX IF NOT EXISTS {table}_village_ts ON {table} (village_id, ts);
+    """
+
+
+STATUS_SCHEMA = """
+    CREATE TABLE IF NOT EXISTS status_events (
+        device_id TEXT NOT NULL, ts INTEGER NOT NULL, online INTEGER NOT NULL,
+        PRIMARY KEY (device_id, ts)
+    );
+"""
+
+
+class SqliteStore(TimeSeriesStore):
+    """One connection shared behind a lock: FastAPI calls it from its threadpool.
+
+    The file is opened at first use, so building the store never fails; its errors surface,
+    translated, from the first call.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._connection: sqlite3.Connection | None = None
+
+    def ensure_ready(self) -> None:
+        with self._locked() as db:
+            db.executescript("".join(_schema(kind) for kind in KINDS) + STATUS_SCHEMA)
+
+    def write(self, readings: Sequence[StoredReading]) -> None:
+        rows: dict[Kind, list[tuple[object, ...]]] = {kind: [] for kind in KINDS}
+        for reading in readings:
+            rows[reading.kind].append(_row(reading))
+        with self._locked() as db, db:  # one transaction: the batch is stored whole or not at all
+            for kind, kind_rows in rows.items():
+                marks = ", ".join("?" * (len(KEY_COLUMNS) + len(FIELDS[kind])))
+                db.executemany(
+                    f"INSERT OR IGNORE INTO {_table(kind)} ({_columns(kind)}) VALUES ({marks})",  # noqa: S608
+                    kind_rows,
+                )
+
+    def write_statuses(self, events: Sequence[StatusEvent]) -> None:
+        with self._locked() as db, db:
+            db.executemany(
+                "INSERT INTO status_events (device_id, ts, online) VALUES (?, ?, ?)"
+                " ON CONFLICT (device_id, ts) DO UPDATE SET online = excluded.online",
+                [(event.device_id, event.ts, event.online) for event in events],
+            )
+
+    def count(
+        self,
+        *,
+        kind: str | None = None,
+        device_id: str | None = None,
+        village_id: str | None = None,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> int:
+        where, params = _where(device_id=device_id, village_id=village_id, start=start, end=end)
+        total = 0
+        with self._locked() as db:
+            for selected in kinds(kind):
+                sql = f"SELECT count(*) FROM {_table(selected)}{where}"  # noqa: S608
+                (found,) = db.execute(sql, params)
+                total += int(found[0])
+        return total
+
+    def readings(
+        self,
+        device_id: str,
+        *,
+        start: int | None = None,
+        end: int | None = None,
+        limit: int = 10_000,
+    ) -> list[StoredReading]:
+        where, params = _where(device_id=device_id, start=start, end=end)
+        found: list[StoredReading] = []
+        with self._locked() as db:
+            for kind in KINDS:
+                sql = f"SELECT {_columns(kind)} FROM {_table(kind)}{where} ORDER BY ts, boot, seq"  # noqa: S608
+                cursor = db.execute(f"{sql} LIMIT ?", [*params, limit])
+                found.extend(_reading(kind, row) for row in cursor)
+        found.sort(key=lambda r: (r.ts, r.boot, r.seq))
+        return found[:limit]
+
+    def statuses(
+        self, device_id: str, *, start: int | None = None, end: int | None = None
+    ) -> list[StatusEvent]:
+        where, params = _where(device_id=device_id, start=start, end=end)
+        with self._locked() as db:
+            sql = f"SELECT device_id, online, ts FROM status_events{where} ORDER BY ts"  # noqa: S608
+            cursor = db.execute(sql, params)
+            return [StatusEvent(device, bool(online), ts) for device, online, ts in cursor]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+    @contextmanager
+    def _locked(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self._connect()
+            # Locked, unopenable, disk full, I/O error: the same call may succeed later.
+            except (sqlite3.OperationalError, OSError) as err:
+                raise TimeSeriesUnavailable(f"SQLite {self.path}: {err}") from err
+            except sqlite3.Error as err:
+                raise TimeSeriesError(f"SQLite {self.path}: {err}") from err
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._connection is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
+            # WAL lets readers run beside the writer. synchronous stays FULL: the gateway drops
+            # a batch once ingest answers, so a committed batch must survive a power cut.
+            connection.execute("PRAGMA journal_mode=WAL")
+            self._connection = connection
+        return self._connection
+
+
+def _row(reading: StoredReading) -> tuple[object, ...]:
+    return (
+        reading.device_id,
+        reading.village_id,
+        reading.place_id,
+        reading.boot,
+        reading.seq,
+        reading.ts,
+        reading.synced,
+        *stored_values(reading).values(),
+    )
+
+
+def _reading(kind: Kind, row: tuple[Any, ...]) -> StoredReading:
+    device_id, village_id, place_id, boot, seq, ts, synced, *values = row
+    return StoredReading(
+        device_id=str(device_id),
+        kind=kind,
+        village_id=str(village_id),
+        place_id=str(place_id),
+        boot=boot,
+        seq=seq,
+        ts=ts,
+        synced=bool(synced),
+        values={
+            name: coerce(name, value) for name, value in zip(FIELDS[kind], values, strict=True)
+        },
+    )
+
+
+def _where(
+    *,
+    device_id: str | None = None,
+    village_id: str | None = None,
+    start: int | None = None,
+    end: int | None = None,
+) -> tuple[str, list[object]]:
+    """A WHERE clause with bound values; table names are constants, hence the noqa: S608."""
+    conditions: list[str] = []
+    params: list[object] = []
+    for condition, value in (
+        ("device_id = ?", device_id),
+        ("village_id = ?", village_id),
+        ("ts >= ?", start),
+        ("ts < ?", end),
+    ):
+        if value is not None:
+            conditions.append(condition)
+            params.append(value)
+    return (f" WHERE {' AND '.join(conditions)}" if conditions else ""), params

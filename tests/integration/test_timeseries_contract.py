@@ -1,0 +1,286 @@
+"""One contract, two adapters: every test runs on SQLite and on a real influxd."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from uuid import uuid4
+
+import httpx
+import pytest
+
+from sangsach.backend.domain.readings import StatusEvent, StoredReading, Value
+from sangsach.backend.timeseries import TimeSeriesError, TimeSeriesStore, TimeSeriesUnavailable
+from sangsach.backend.timeseries.influx import InfluxStore
+from sangsach.backend.timeseries.sqlite import SqliteStore
+from sangsach.localbroker import free_port
+from tests.services import InfluxD
+
+pytestmark = pytest.mark.integration
+
+T0 = 1_700_000_000
+# Tag values line protocol and InfluxQL must escape: space, comma, equals, quote, backslash.
+AWKWARD = "xom 1, o'ha=2 \\ ben"
+LAMP_VALUES: dict[str, Value] = {
+    "on": True,
+    "current_a": 0.42,
+    "voltage_v": 228.5,
+    "lux": None,
+    "fault": False,
+    "rssi": -67,
+}
+BIN_VALUES: dict[str, Value] = {
+    "fill_pct": 73.5,
+    "distance_cm": 31.25,
+    "battery_v": None,
+    "temp_c": 29.0,
+    "tilt_deg": 0.0,
+    "rssi": None,
+}
+
+
+def lamp(
+    device: str = "lamp-01", *, boot: int = 1, seq: int = 0, ts: int = T0, village: str = "thon-1"
+) -> StoredReading:
+    return StoredReading(device, "lamp", village, "cho-1", boot, seq, ts, True, dict(LAMP_VALUES))
+
+
+def bin_(
+    device: str = "bin-01", *, boot: int = 1, seq: int = 0, ts: int = T0, village: str = "thon-1"
+) -> StoredReading:
+    return StoredReading(device, "bin", village, "cho-1", boot, seq, ts, False, dict(BIN_VALUES))
+
+
+def influx_store(server: InfluxD) -> Iterator[TimeSeriesStore]:
+    db = f"contract_{uuid4().hex}"
+    with InfluxStore(server.url, db) as store:
+        store.ensure_ready()
+        yield store
+    server.query(f'DROP DATABASE "{db}"', db)
+
+
+def sqlite_store(path: Path) -> Iterator[TimeSeriesStore]:
+    with SqliteStore(path / "timeseries.sqlite") as store:
+        store.ensure_ready()
+        yield store
+
+
+@pytest.fixture(params=["sqlite", "influxdb"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TimeSeriesStore]:
+    if request.param == "influxdb":
+        yield from influx_store(request.getfixturevalue("influxd"))
+    else:
+        yield from sqlite_store(tmp_path)
+
+
+@pytest.fixture(params=["sqlite", "influxdb"])
+def unreachable(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TimeSeriesStore]:
+    """A store whose engine cannot be reached: a closed port, a file that cannot be opened."""
+    if request.param == "influxdb":
+        dead: TimeSeriesStore = InfluxStore(f"http://127.0.0.1:{free_port()}", "sangsach")
+    else:
+        blocker = tmp_path / "not-a-directory"
+        blocker.write_text("", encoding="utf-8")
+        dead = SqliteStore(blocker / "timeseries.sqlite")
+    with dead:
+        yield dead
+
+
+def test_round_trip_keeps_every_field_none_and_type(store: TimeSeriesStore) -> None:
+    written = [
+        StoredReading("lamp-01", "lamp", AWKWARD, AWKWARD, 4, 17, T0, True, dict(LAMP_VALUES)),
+        StoredReading("bin-01", "bin", "thon-2", "cho-2", 0, 0, T0 + 5, False, dict(BIN_VALUES)),
+    ]
+    store.write(written)
+
+    for reading in written:
+        (got,) = store.readings(reading.device_id)
+        assert got == reading
+        # Equality alone hides 29 == 29.0 and 0 == False; the stored types must survive too.
+        assert {k: type(v) for k, v in got.values.items()} == {
+            k: type(v) for k, v in reading.values.items()
+        }
+
+
+def test_fields_left_out_read_back_as_none(store: TimeSeriesStore) -> None:
+    store.write(
+        [StoredReading("lamp-01", "lamp", "thon-1", "cho-1", 1, 0, T0, True, {"on": False})]
+    )
+
+    (got,) = store.readings("lamp-01")
+    assert got.values == {name: None for name in LAMP_VALUES} | {"on": False}
+
+
+def test_an_integer_for_a_float_field_is_stored_as_float(store: TimeSeriesStore) -> None:
+    # InfluxDB fixes a field's type at first write: an integer lux would refuse every float lux.
+    first = StoredReading("lamp-01", "lamp", "thon-1", "cho-1", 1, 0, T0, True, {"lux": 120})
+    then = StoredReading("lamp-01", "lamp", "thon-1", "cho-1", 1, 1, T0, True, {"lux": 120.5})
+    store.write([first])
+    store.write([then])
+
+    lux = [reading.values["lux"] for reading in store.readings("lamp-01")]
+    assert lux == [120.0, 120.5]
+    assert all(type(value) is float for value in lux)
+
+
+def test_unknown_field_is_refused(store: TimeSeriesStore) -> None:
+    reading = StoredReading("lamp-01", "lamp", "thon-1", "cho-1", 1, 0, T0, True, {"fill_pct": 3.0})
+    with pytest.raises(ValueError, match="fill_pct"):
+        store.write([reading])
+
+
+def test_rewriting_a_batch_stores_each_reading_once(store: TimeSeriesStore) -> None:
+    batch = [lamp(seq=seq, ts=T0 + seq) for seq in range(10)]
+    store.write(batch)
+    store.write(batch)
+    store.write([*batch[5:], lamp(seq=10, ts=T0 + 10)])
+
+    assert store.count() == 11
+    assert store.readings("lamp-01") == [*batch, lamp(seq=10, ts=T0 + 10)]
+
+
+def test_many_readings_of_one_device_in_one_second_are_all_kept(store: TimeSeriesStore) -> None:
+    batch = [lamp(boot=boot, seq=seq) for boot in (7, 8) for seq in range(300)]
+    store.write(batch)
+
+    assert store.count(device_id="lamp-01") == 600
+    assert store.readings("lamp-01") == batch
+
+
+def test_a_batch_larger_than_one_request_is_stored_whole(store: TimeSeriesStore) -> None:
+    batch = [bin_(f"bin-{n % 40:02d}", seq=n, ts=T0 + n) for n in range(12_000)]
+    store.write(batch)
+
+    assert store.count() == 12_000
+    assert store.count(device_id="bin-07") == 300
+
+
+def test_count_filters_by_kind_device_and_village(store: TimeSeriesStore) -> None:
+    store.write(
+        [
+            *(lamp("lamp-01", seq=n, village="thon-1") for n in range(3)),
+            *(lamp("lamp-02", seq=n, village="thon-2") for n in range(5)),
+            *(bin_("bin-01", seq=n, village="thon-1") for n in range(7)),
+            lamp("lamp-03", village=AWKWARD),
+        ]
+    )
+
+    assert store.count() == 16
+    assert store.count(kind="lamp") == 9
+    assert store.count(kind="bin") == 7
+    assert store.count(device_id="lamp-02") == 5
+    assert store.count(village_id="thon-1") == 10
+    assert store.count(village_id=AWKWARD) == 1
+    assert store.count(kind="lamp", village_id="thon-1") == 3
+    assert store.count(kind="bin", device_id="lamp-01") == 0
+    assert store.count(device_id="nobody") == 0
+
+
+def test_time_range_starts_inclusive_and_ends_exclusive(store: TimeSeriesStore) -> None:
+    # boot 999 and seq ...999_999 push a reading to the very end of its second in InfluxDB.
+    store.write(
+        [
+            lamp(boot=boot, seq=seq, ts=T0 + offset)
+            for offset in range(4)
+            for boot, seq in ((0, offset), (999, offset * 1_000_000 + 999_999))
+        ]
+    )
+
+    assert store.count(start=T0 + 1) == 6
+    assert store.count(end=T0 + 1) == 2
+    assert store.count(start=T0 + 1, end=T0 + 3) == 4
+    assert store.count(start=T0 + 2, end=T0 + 2) == 0
+    got = store.readings("lamp-01", start=T0 + 1, end=T0 + 2)
+    assert [(r.ts, r.boot, r.seq) for r in got] == [(T0 + 1, 0, 1), (T0 + 1, 999, 1_999_999)]
+
+
+def test_readings_are_ordered_by_ts_boot_seq_and_limited(store: TimeSeriesStore) -> None:
+    expected = [
+        lamp(boot=boot, seq=10 * ts + n, ts=T0 + ts)
+        for ts in range(5)
+        for boot in (2, 3)
+        for n in range(4)
+    ]
+    shuffled = expected.copy()
+    random.Random(7).shuffle(shuffled)
+    store.write(shuffled)
+    store.write([lamp("lamp-02"), bin_("bin-01")])
+
+    assert store.readings("lamp-01") == expected
+    assert store.readings("lamp-01", limit=7) == expected[:7]
+    assert store.readings("lamp-01", start=T0 + 3) == expected[24:]
+    assert store.readings("nobody") == []
+
+
+def test_statuses_keep_one_event_per_device_and_second(store: TimeSeriesStore) -> None:
+    store.write_statuses(
+        [
+            StatusEvent("lamp-01", True, T0),
+            StatusEvent("lamp-01", False, T0 + 60),
+            StatusEvent("lamp-02", True, T0 + 1),
+        ]
+    )
+    store.write_statuses([StatusEvent("lamp-01", True, T0 + 60), StatusEvent("lamp-01", True, T0)])
+
+    assert store.statuses("lamp-01") == [
+        StatusEvent("lamp-01", True, T0),
+        StatusEvent("lamp-01", True, T0 + 60),
+    ]
+    assert store.statuses("lamp-01", start=T0 + 1) == [StatusEvent("lamp-01", True, T0 + 60)]
+    assert store.statuses("lamp-01", end=T0 + 60) == [StatusEvent("lamp-01", True, T0)]
+    assert store.statuses("lamp-02") == [StatusEvent("lamp-02", True, T0 + 1)]
+
+
+def test_ensure_ready_again_keeps_the_data(store: TimeSeriesStore) -> None:
+    store.write([lamp()])
+    store.ensure_ready()
+
+    assert store.readings("lamp-01") == [lamp()]
+
+
+def test_unknown_kind_is_refused(store: TimeSeriesStore) -> None:
+    with pytest.raises(ValueError, match="'streetlight'"):
+        store.count(kind="streetlight")
+
+
+def test_writes_from_many_threads_are_all_kept(store: TimeSeriesStore) -> None:
+    def write_device(n: int) -> None:
+        for first in range(0, 200, 20):
+            store.write([lamp(f"lamp-{n:02d}", seq=seq) for seq in range(first, first + 20)])
+            store.count(device_id=f"lamp-{n:02d}")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(write_device, range(8)))
+
+    assert store.count() == 1600
+
+
+OPERATIONS: dict[str, Callable[[TimeSeriesStore], object]] = {
+    "ensure_ready": lambda store: store.ensure_ready(),
+    "write": lambda store: store.write([lamp()]),
+    "write_statuses": lambda store: store.write_statuses([StatusEvent("lamp-01", True, T0)]),
+    "count": lambda store: store.count(),
+    "readings": lambda store: store.readings("lamp-01"),
+    "statuses": lambda store: store.statuses("lamp-01"),
+}
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_an_unreachable_store_raises_a_retryable_error(
+    unreachable: TimeSeriesStore, operation: str
+) -> None:
+    with pytest.raises(TimeSeriesUnavailable) as caught:
+        OPERATIONS[operation](unreachable)
+    assert caught.value.__cause__ is not None
+
+
+def test_influxdb_refusal_is_not_retryable_and_carries_its_reason(influxd: InfluxD) -> None:
+    store = InfluxStore(influxd.url, f"missing_{uuid4().hex}")
+    with store, pytest.raises(TimeSeriesError) as caught:
+        store.write([lamp()])
+
+    assert not isinstance(caught.value, TimeSeriesUnavailable)
+    assert "database not found" in str(caught.value)
+    assert isinstance(caught.value.__cause__, httpx.HTTPStatusError)
