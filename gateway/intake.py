@@ -36,7 +36,7 @@ class IntakeStats:
 
 
 @dataclass(frozen=True, slots=True)
-class _Pending:
+class Pending:
     msg: Incoming
     mid: int
     generation: int
@@ -60,20 +60,20 @@ class Intake:
         self.chunk = chunk
         self.clock = clock
         self.stats = IntakeStats()
-        self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Pending] = queue.SimpleQueue()
 
     def on_message(self, msg: paho.MQTTMessage, generation: int) -> None:
         """Called in paho's network thread: stamp the time and hand over, nothing more."""
         incoming = Incoming(msg.topic, bytes(msg.payload), self.clock(), bool(msg.retain))
-        self._queue.put(_Pending(incoming, msg.mid, generation))
+        self._queue.put(Pending(incoming, msg.mid, generation))
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             batch = self._take(timeout=0.2)
             if batch:
-                self._commit(batch, stop)
+                self.commit(batch, stop)
 
-    def _take(self, timeout: float) -> list[_Pending]:
+    def _take(self, timeout: float) -> list[Pending]:
         try:
             batch = [self._queue.get(timeout=timeout)]
         except queue.Empty:
@@ -85,7 +85,7 @@ class Intake:
                 break
         return batch
 
-    def _commit(self, batch: list[_Pending], stop: threading.Event) -> None:
+    def commit(self, batch: list[Pending], stop: threading.Event) -> None:
         items = self.process([pending.msg for pending in batch])
         while True:
             try:

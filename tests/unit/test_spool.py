@@ -1,0 +1,35 @@
+"""The spool keeps entries in order across reopening, and refuses to grow past its maximum."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sangsach.gateway.spool import Spool, SpoolFull
+
+
+def test_entries_survive_reopening_in_order(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool.sqlite")
+    spool.append([("reading", {"seq": i}) for i in range(5)])
+    spool.append([("rejection", {"id": "x"})])
+    spool.close()
+
+    again = Spool(tmp_path / "spool.sqlite")
+    entries = again.peek(10)
+    assert [e.kind for e in entries] == ["reading"] * 5 + ["rejection"]
+    assert [e.body.get("seq") for e in entries[:5]] == [0, 1, 2, 3, 4]
+    again.remove_through(entries[2].id)
+    assert [e.body.get("seq") for e in again.peek(2)] == [3, 4]
+    assert len(again) == 3
+
+
+def test_full_spool_refuses_the_whole_append(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool.sqlite", max_rows=1000)
+    spool.append([("reading", {"seq": i}) for i in range(990)])
+    with pytest.raises(SpoolFull, match="990 of 1000"):
+        spool.append([("reading", {"seq": i}) for i in range(20)])
+    assert len(spool) == 990
+    spool.remove_through(spool.peek(100)[-1].id)
+    spool.append([("reading", {"seq": i}) for i in range(20)])
+    assert len(spool) == 910
