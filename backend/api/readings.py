@@ -27,7 +27,7 @@ def device_readings(
     if known is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no device {device_id!r}")
     if start is not None and end is not None and end <= start:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail="end must be after start")
+        raise HTTPException(422, detail="end must be after start")
     rows = services.store.readings(device_id, start=start, end=end, limit=limit)
     return [
         ReadingPublic(

@@ -1,0 +1,106 @@
+"""The backend's API in-process on SQLite: auth, clear errors, idempotent ingest, state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from sangsach.backend.app import create_app
+from sangsach.config import DEV_INGEST_TOKEN, BackendSettings
+
+TOKEN = {"Authorization": f"Bearer {DEV_INGEST_TOKEN}"}
+NOW = 1_780_000_000
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(BackendSettings(data_dir=tmp_path))) as client:
+        yield client
+
+
+def lamp(seq: int, device: str = "lamp-dong-ha-001", **changes: Any) -> dict[str, Any]:
+    return {"id": device, "kind": "lamp", "boot": 2, "seq": seq, "ts": NOW + seq, "on": True,
+            "received_at": NOW + seq + 0.5, **changes}  # fmt: skip
+
+
+def batch(readings: list[dict[str, Any]], **more: Any) -> dict[str, Any]:
+    return {"gateway": "gw-1", "readings": readings, **more}
+
+
+def test_ingest_needs_the_gateway_token(api: TestClient) -> None:
+    assert api.post("/api/v1/ingest", json=batch([lamp(1)])).status_code == 401
+    wrong = {"Authorization": "Bearer nope"}
+    assert api.post("/api/v1/ingest", json=batch([lamp(1)]), headers=wrong).status_code == 401
+
+
+def test_malformed_batch_names_the_field(api: TestClient) -> None:
+    response = api.post("/api/v1/ingest", json=batch([lamp(1, on="maybe")]), headers=TOKEN)
+    assert response.status_code == 422
+    errors = response.json()["detail"]
+    assert errors[0]["loc"][-1] == "on"
+    assert "boolean" in errors[0]["msg"]
+
+
+def test_ingest_is_idempotent_and_tracks_state(api: TestClient) -> None:
+    body = batch([lamp(seq) for seq in range(10)])
+    first = api.post("/api/v1/ingest", json=body, headers=TOKEN).json()
+    again = api.post("/api/v1/ingest", json=body, headers=TOKEN).json()
+    assert first == again == {"stored": 10, "rejected": 0, "statuses": 0, "dead_letters": 0}
+    assert api.get("/api/v1/stats").json()["readings"] == {"lamp": 10, "bin": 0}
+    device = api.get("/api/v1/devices/lamp-dong-ha-001").json()
+    assert (device["seq"], device["ts"], device["values"]["on"]) == (9, NOW + 9, True)
+    # An older reading arriving late does not move the state back.
+    api.post("/api/v1/ingest", json=batch([lamp(0, boot=1, ts=NOW - 100)]), headers=TOKEN)
+    assert api.get("/api/v1/devices/lamp-dong-ha-001").json()["seq"] == 9
+
+
+def test_unknown_device_and_wrong_kind_become_dead_letters(api: TestClient) -> None:
+    readings = [lamp(1, device="lamp-atlantis-001"), lamp(2, device="bin-dong-ha-01")]
+    result = api.post("/api/v1/ingest", json=batch(readings), headers=TOKEN).json()
+    assert result == {"stored": 0, "rejected": 2, "statuses": 0, "dead_letters": 2}
+    letters = {d["device_id"]: d for d in api.get("/api/v1/dead-letters").json()}
+    assert letters["lamp-atlantis-001"]["reason"] == "unknown_device"
+    assert letters["bin-dong-ha-01"]["reason"] == "kind_mismatch"
+    assert "registered as a bin" in letters["bin-dong-ha-01"]["detail"]
+    assert api.get("/api/v1/dead-letters", params={"reason": "schema"}).json() == []
+    bad = api.get("/api/v1/dead-letters", params={"reason": "nonsense"})
+    assert bad.status_code == 422
+
+
+def test_birth_and_will_set_online_state(api: TestClient) -> None:
+    status = {"id": "bin-dong-ha-01", "state": "online", "kind": "bin", "boot": 1,
+              "received_at": NOW, "retained": False}  # fmt: skip
+    will = {"id": "bin-dong-ha-01", "state": "offline", "received_at": NOW + 60}
+    api.post("/api/v1/ingest", json=batch([], statuses=[status]), headers=TOKEN)
+    assert api.get("/api/v1/devices/bin-dong-ha-01").json()["online"] is True
+    api.post("/api/v1/ingest", json=batch([], statuses=[will]), headers=TOKEN)
+    assert api.get("/api/v1/devices/bin-dong-ha-01").json()["online"] is False
+    offline = api.get("/api/v1/devices", params={"online": False}).json()
+    assert [d["id"] for d in offline] == ["bin-dong-ha-01"]
+    assert api.get("/api/v1/stats").json()["devices"] == {"online": 0, "offline": 1, "never": 379}
+
+
+def test_registry_listing_and_readings(api: TestClient) -> None:
+    villages = api.get("/api/v1/villages").json()
+    assert len(villages) == 10
+    assert sum(v["lamps"] for v in villages) == 300
+    assert sum(v["bins"] for v in villages) == 80
+    assert api.get("/api/v1/devices/nope").status_code == 404
+    api.post("/api/v1/ingest", json=batch([lamp(s) for s in range(5)]), headers=TOKEN)
+    rows = api.get("/api/v1/devices/lamp-dong-ha-001/readings", params={"start": NOW + 2}).json()
+    assert [r["seq"] for r in rows] == [2, 3, 4]
+    reversed_range = {"start": NOW + 5, "end": NOW}
+    response = api.get("/api/v1/devices/lamp-dong-ha-001/readings", params=reversed_range)
+    assert response.status_code == 422
+    assert "end must be after start" in response.text
+
+
+def test_openapi_is_served(api: TestClient) -> None:
+    paths = api.get("/openapi.json").json()["paths"]
+    assert {"/api/v1/ingest", "/api/v1/devices", "/api/v1/dead-letters", "/api/v1/stats"} <= set(
+        paths
+    )
