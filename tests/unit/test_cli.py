@@ -1,0 +1,69 @@
+"""The `sangsach` command: every sub-command explains itself; bad settings stop start-up."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sangsach.cli import main
+
+
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        ("demo", "Run everything on one machine"),
+        ("gateway", "Take device messages from the broker"),
+        ("backend", "Serve the REST API"),
+        ("simulate", "Simulate every lamp and bin"),
+        ("registry", "Check or generate commune registry files"),
+    ],
+)
+def test_help_says_what_each_command_does(command: str, says: str) -> None:
+    result = CliRunner().invoke(main, [command, "--help"])
+    assert result.exit_code == 0
+    assert says in result.output
+
+
+@pytest.mark.parametrize(
+    ("command", "variable", "value", "message"),
+    [
+        ("gateway", "SANGSACH_MQTT_PORT", "not-a-port", "invalid setting SANGSACH_MQTT_PORT"),
+        ("backend", "SANGSACH_TIMESERIES", "excel", "invalid setting SANGSACH_TIMESERIES"),
+        (
+            "backend",
+            "SANGSACH_REGISTRY_FILE",
+            "/nonexistent/commune.yaml",
+            "cannot read the registry file",
+        ),
+    ],
+)
+def test_bad_setting_stops_start_up_naming_it(
+    command: str, variable: str, value: str, message: str, tmp_path: Path
+) -> None:
+    env = {**os.environ, variable: value, "SANGSACH_DATA_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "sangsach", command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert message in done.stderr
+
+
+def test_registry_check_reports_line_and_field(tmp_path: Path) -> None:
+    broken = tmp_path / "commune.yaml"
+    broken.write_text("commune:\n  name: X\n  district: Y\n  province: Z\n  latitude: 95\n"
+                      "  longitude: 106\nvillages: []\n", encoding="utf-8")  # fmt: skip
+    result = CliRunner().invoke(main, ["registry", "check", str(broken)])
+    assert result.exit_code == 2
+    assert (
+        f"{broken}:5: commune.latitude: Input should be less than or equal to 90" in result.output
+    )
+    assert f"{broken}:7: villages: List should have at least 1 item" in result.output
