@@ -22,6 +22,11 @@ from .domain.readings import FIELDS, StatusEvent, StoredReading
 from .timeseries.port import TimeSeriesStore
 
 
+# How far back a redelivered unsynced reading's first copy is looked for: a gateway is
+# restarted within this time, or the broker's queue of it is long gone.
+RESTAMP_WINDOW_S = 7 * 86_400
+
+
 @dataclass(frozen=True, slots=True)
 class Placement:
     kind: str
@@ -76,6 +81,7 @@ class Ingest:
                 )
             )
             received[reading.id] = max(received.get(reading.id, 0.0), reading.received_at)
+        stored = self._without_restamped_copies(stored)
         # Time series first: if it is down the whole batch fails and the gateway resends it.
         self.store.write(stored)
         statuses = [s for s in batch.statuses if s.id in self.placements]
@@ -97,6 +103,29 @@ class Ingest:
             statuses=len(statuses),
             dead_letters=len(dead),
         )
+
+    def _without_restamped_copies(self, readings: list[StoredReading]) -> list[StoredReading]:
+        """Drop unsynced readings already stored under an earlier receive time.
+
+        The gateway stamps an unsynced reading with its receive time, so a copy redelivered
+        after a gateway restart carries another ``ts`` and would be a second point in a store
+        keyed by time. Only unsynced readings need this look-up, and they are rare: a node
+        sends them between boot and its first clock sync.
+        """
+        unsynced: dict[str, list[StoredReading]] = {}
+        for reading in readings:
+            if not reading.synced:
+                unsynced.setdefault(reading.device_id, []).append(reading)
+        if not unsynced:
+            return readings
+        known: set[tuple[str, int, int]] = set()
+        for device_id, items in unsynced.items():
+            times = [r.ts for r in items]
+            keys = self.store.keys(
+                device_id, start=min(times) - RESTAMP_WINDOW_S, end=max(times) + 1
+            )
+            known.update((device_id, boot, seq) for boot, seq in keys)
+        return [r for r in readings if r.synced or r.key not in known]
 
     def _misplaced(
         self, device_id: str, kind: str, placement: Placement | None

@@ -130,6 +130,13 @@ class InfluxStore(TimeSeriesStore):
         found.sort(key=lambda r: (r.ts, r.boot, r.seq))
         return found[:limit]
 
+    def keys(
+        self, device_id: str, *, start: int | None = None, end: int | None = None
+    ) -> set[tuple[int, int]]:
+        where = _where(device=device_id, start=start, end=end)
+        series = self._query(f'SELECT "boot", "seq" FROM {_measurements(KINDS)}{where}')  # noqa: S608
+        return {(int(row["boot"]), int(row["seq"])) for row in _rows(series)}
+
     def statuses(
         self, device_id: str, *, start: int | None = None, end: int | None = None
     ) -> list[StatusEvent]:

@@ -72,6 +72,12 @@ class TimeSeriesStore(ABC):
         """The device's first ``limit`` readings in the range, ordered by (ts, boot, seq)."""
 
     @abstractmethod
+    def keys(
+        self, device_id: str, *, start: int | None = None, end: int | None = None
+    ) -> set[tuple[int, int]]:
+        """The ``(boot, seq)`` of the device's readings in the range."""
+
+    @abstractmethod
     def statuses(
         self, device_id: str, *, start: int | None = None, end: int | None = None
     ) -> list[StatusEvent]:

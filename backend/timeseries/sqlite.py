@@ -135,6 +135,17 @@ class SqliteStore(TimeSeriesStore):
         found.sort(key=lambda r: (r.ts, r.boot, r.seq))
         return found[:limit]
 
+    def keys(
+        self, device_id: str, *, start: int | None = None, end: int | None = None
+    ) -> set[tuple[int, int]]:
+        where, params = _where(device_id=device_id, start=start, end=end)
+        found: set[tuple[int, int]] = set()
+        with self._locked() as db:
+            for kind in KINDS:
+                sql = f"SELECT boot, seq FROM {_table(kind)}{where}"  # noqa: S608
+                found.update((int(boot), int(seq)) for boot, seq in db.execute(sql, params))
+        return found
+
     def statuses(
         self, device_id: str, *, start: int | None = None, end: int | None = None
     ) -> list[StatusEvent]:

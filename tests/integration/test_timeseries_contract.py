@@ -214,6 +214,13 @@ def test_readings_are_ordered_by_ts_boot_seq_and_limited(store: TimeSeriesStore)
     assert store.readings("nobody") == []
 
 
+def test_keys_of_a_device_in_a_range(store: TimeSeriesStore) -> None:
+    store.write([lamp(boot=1, seq=s, ts=T0 + s) for s in range(5)] + [lamp("lamp-02", seq=9)])
+    assert store.keys("lamp-01") == {(1, s) for s in range(5)}
+    assert store.keys("lamp-01", start=T0 + 1, end=T0 + 3) == {(1, 1), (1, 2)}
+    assert store.keys("nobody") == set()
+
+
 def test_statuses_keep_one_event_per_device_and_second(store: TimeSeriesStore) -> None:
     store.write_statuses(
         [
@@ -264,6 +271,7 @@ OPERATIONS: dict[str, Callable[[TimeSeriesStore], object]] = {
     "count": lambda store: store.count(),
     "readings": lambda store: store.readings("lamp-01"),
     "statuses": lambda store: store.statuses("lamp-01"),
+    "keys": lambda store: store.keys("lamp-01"),
 }
 
 
