@@ -84,6 +84,7 @@ class InfluxStore(TimeSeriesStore):
         *,
         timeout: float = 10.0,
     ) -> None:
+        self.url = url
         self.db = db
         auth = httpx.BasicAuth(username, password or "") if username else None
         self._http = httpx.Client(base_url=url, auth=auth, timeout=timeout)
