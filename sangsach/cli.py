@@ -104,7 +104,7 @@ def backend(verbose: bool) -> None:
     default=None,
     help="Simulated start, UTC (default: now minus --hours).",
 )
-@click.option("--bad-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+@click.option("--bad-rate", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
               help="Fraction of deliberately invalid messages.")  # fmt: skip
 @click.option("--ledger", type=click.Path(path_type=Path), default=None,
               help="Write every message sent to this JSON-lines file.")  # fmt: skip
@@ -142,6 +142,9 @@ def simulate(
         start=start.replace(tzinfo=UTC) if start else None,
         bad_rate=bad_rate,
         ledger_path=ledger,
+        username=settings.mqtt_username,
+        password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
+        keepalive_s=settings.mqtt_keepalive_s,
     )
     click.echo(result.summary())
 
