@@ -21,7 +21,6 @@ from .api.schemas import IngestBatch, IngestResult, RejectionIn, StatusIn
 from .domain.readings import FIELDS, StatusEvent, StoredReading
 from .timeseries.port import TimeSeriesStore
 
-
 # How far back a redelivered unsynced reading's first copy is looked for: a gateway is
 # restarted within this time, or the broker's queue of it is long gone.
 RESTAMP_WINDOW_S = 7 * 86_400
