@@ -19,11 +19,14 @@ def _fail(message: str) -> NoReturn:
     sys.exit(2)
 
 
-def _logging(verbose: bool) -> None:
+def _logging(verbose: bool, quiet: tuple[str, ...] = ()) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # One line per HTTP request is noise; failures are logged by our own code.
+    for name in ("httpx", *quiet):
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -50,7 +53,7 @@ def demo(minutes: float | None, speed: float, port: int, data_dir: Path) -> None
     """
     from .demo import run_demo
 
-    _logging(False)
+    _logging(False, quiet=("sangsach.simulators",))
     try:
         run_demo(data_dir=data_dir, port=port, speed=speed, minutes=minutes)
     except (SettingsError, RegistryFileError) as err:

@@ -14,14 +14,19 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
 from .config import SimulatorSettings, load
 from .localbroker import LocalBroker, free_port
-from .registry_file import load_registry
+from .registry_file import Commune, load_registry
+from .sun import VIETNAM, dusk_dawn
 
-HISTORY = timedelta(hours=12)  # simulated time starts this far back and catches up with now
+if TYPE_CHECKING:
+    from sangsach.simulators.clock import SimClock
+
+BEFORE_DUSK = timedelta(minutes=30)  # the demo starts shortly before the last sunset
 
 
 def _spawn(command: str, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
@@ -44,18 +49,34 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path) ->
     raise SystemExit(f"the backend did not answer within 60 s; see {log_path}")
 
 
-def _progress(url: str) -> str:
+def demo_start(commune: Commune, now: datetime) -> datetime:
+    """Half an hour before the last sunset: the demo opens on lamps switching on at dusk."""
+    info = commune.commune
+    today = now.astimezone(VIETNAM).date()
+    for day in (today, today - timedelta(days=1)):
+        dusk, _ = dusk_dawn(info.latitude, info.longitude, day)
+        if dusk - BEFORE_DUSK <= now:
+            return dusk - BEFORE_DUSK
+    raise AssertionError("yesterday's sunset is always in the past")
+
+
+def _progress(url: str, clock: SimClock) -> str:
     stats = httpx.get(f"{url}/api/v1/stats", timeout=5).json()
     readings, devices = stats["readings"], stats["devices"]
     dead = sum(stats["dead_letters"].values())
+    lit = httpx.get(f"{url}/api/v1/devices", params={"kind": "lamp"}, timeout=5).json()
+    on = sum(1 for lamp in lit if (lamp["values"] or {}).get("on"))
+    local = datetime.fromtimestamp(clock.now(), VIETNAM).strftime("%d/%m %H:%M")
     return (
-        f"  đã lưu {readings['lamp']} bản tin đèn, {readings['bin']} bản tin thùng rác; "
+        f"[{local} giờ mô phỏng] {on}/{len(lit)} đèn đang sáng; "
+        f"đã lưu {readings['lamp']} bản tin đèn, {readings['bin']} bản tin thùng rác; "
         f"{devices['online']} thiết bị trực tuyến, {devices['offline']} ngoại tuyến; "
         f"{dead} bản tin bị từ chối"
     )
 
 
 def run_demo(*, data_dir: Path, port: int, speed: float, minutes: float | None) -> None:
+    from sangsach.simulators.clock import SimClock
     from sangsach.simulators.run import run_simulation
 
     data_dir = data_dir.resolve()
@@ -82,12 +103,14 @@ def run_demo(*, data_dir: Path, port: int, speed: float, minutes: float | None) 
         settings = load(SimulatorSettings)
         commune = load_registry(settings.registry_file)
         devices = list(commune.devices())
-        print(_banner(url, broker.port, data_dir, len(devices), speed), flush=True)
+        start = demo_start(commune, datetime.now(UTC))
+        clock = SimClock(start, speed)
+        print(_banner(url, broker.port, data_dir, len(devices), speed, start), flush=True)
         simulation = threading.Thread(
             target=run_simulation,
             kwargs={
                 "commune": commune, "host": broker.host, "port": broker.port, "speed": speed,
-                "seed": 1, "hours": None, "start": datetime.now(UTC) - HISTORY,
+                "seed": 1, "hours": None, "start": start,
                 "bad_rate": 0.002, "ledger_path": None, "stop_event": stop,
             },
             name="simulation",
@@ -96,7 +119,7 @@ def run_demo(*, data_dir: Path, port: int, speed: float, minutes: float | None) 
         simulation.start()
         deadline = time.monotonic() + minutes * 60 if minutes else None
         while not stop.wait(10):
-            print(_progress(url), flush=True)
+            print(_progress(url, clock), flush=True)
             if deadline and time.monotonic() >= deadline:
                 break
     except KeyboardInterrupt:
@@ -110,10 +133,15 @@ def run_demo(*, data_dir: Path, port: int, speed: float, minutes: float | None) 
         broker.stop()
 
 
-def _banner(url: str, mqtt_port: int, data_dir: Path, devices: int, speed: float) -> str:
+def _banner(
+    url: str, mqtt_port: int, data_dir: Path, devices: int, speed: float, start: datetime
+) -> str:
+    begins = start.astimezone(VIETNAM).strftime("%H:%M %d/%m")
     return f"""
 sangsach — bản chạy thử (demo) đang chạy / is running
-  Xã Chi Lăng Bắc: {devices} thiết bị mô phỏng (simulated devices), thời gian ×{speed:g}
+  Xã Chi Lăng Bắc: {devices} thiết bị mô phỏng (simulated devices)
+  Thời gian mô phỏng bắt đầu {begins}, trước hoàng hôn; nhanh gấp {speed:g} lần
+  (simulated time starts before the last sunset, {speed:g}x faster, then real time)
 
   Xem ở đâu (where to look):
     API và tài liệu OpenAPI     {url}/docs

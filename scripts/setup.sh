@@ -35,5 +35,11 @@ if [[ ! -x .venv/bin/python ]]; then
   python3 -m venv .venv
 fi
 echo "==> pip install -e .${extras}"
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".${extras}"
+mkdir -p var
+# pip's and setuptools' chatter goes to a log; it is shown when the install fails.
+if ! { .venv/bin/python -m pip install -q --upgrade pip \
+       && .venv/bin/python -m pip install -q -e ".${extras}"; } > var/setup.log 2>&1; then
+  cat var/setup.log >&2
+  echo "pip install failed; the log above is in var/setup.log" >&2
+  exit 1
+fi
