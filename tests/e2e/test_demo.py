@@ -1,0 +1,30 @@
+"""The README's first command: the demo runs on the embedded defaults and shows data flowing."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def test_demo_runs_and_reports_stored_readings(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "sangsach", "demo", "--minutes", "0.4", "--port", "0",
+         "--data-dir", str(tmp_path / "demo")],
+        env={**os.environ}, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    assert "bản chạy thử (demo) đang chạy" in out
+    assert re.search(r"http://127\.0\.0\.1:\d+/docs", out)
+    stored = [int(n) for n in re.findall(r"đã lưu (\d+) bản tin đèn", out)]
+    assert len(stored) >= 2 and stored[-1] > stored[0] > 0, out
+    assert "380 thiết bị trực tuyến" in out
+    assert (tmp_path / "demo" / "sangsach.sqlite").exists()
+    assert (tmp_path / "demo" / "timeseries.sqlite").exists()
