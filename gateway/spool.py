@@ -57,12 +57,15 @@ class Spool:
         return int(self._db().execute("SELECT count(*) FROM spool").fetchone()[0])
 
     def append(self, items: Sequence[tuple[Kind, dict[str, Any]]]) -> None:
-        """Append atomically and durably; raises SpoolFull instead of growing past max_rows."""
+        """Append atomically and durably; raises SpoolFull instead of growing past max_rows.
+
+        An empty spool takes any append, however large, so intake can never deadlock.
+        """
         if not items:
             return
         if self._rows + len(items) > self.max_rows:
             self._rows = self._count()  # the forwarder may have drained meanwhile
-            if self._rows + len(items) > self.max_rows:
+            if self._rows and self._rows + len(items) > self.max_rows:
                 raise SpoolFull(f"spool {self.path} holds {self._rows} of {self.max_rows} rows")
         rows = [(kind, json.dumps(body, separators=(",", ":"))) for kind, body in items]
         db = self._db()

@@ -33,3 +33,11 @@ def test_full_spool_refuses_the_whole_append(tmp_path: Path) -> None:
     spool.remove_through(spool.peek(100)[-1].id)
     spool.append([("reading", {"seq": i}) for i in range(20)])
     assert len(spool) == 910
+
+
+def test_an_empty_spool_takes_an_append_larger_than_its_maximum(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool.sqlite", max_rows=1000)
+    spool.append([("reading", {"seq": i}) for i in range(1500)])
+    assert len(spool) == 1500
+    with pytest.raises(SpoolFull):
+        spool.append([("reading", {"seq": 0})])
