@@ -125,3 +125,28 @@ def test_backend_stopped_and_gateway_killed_midway_still_exactly_once(
         "the gateway should have been spooling while the backend was down"
     )
     assert_exactly_once(stack, influx_db, result[0])
+
+
+def test_thousands_of_devices_from_a_generated_registry(
+    tmp_path: Path, broker: LocalBroker
+) -> None:
+    """`sangsach registry generate` feeds both the backend and the simulators."""
+    from sangsach.registry_file import parse_registry
+    from sangsach.registry_gen import generate
+
+    text = generate(villages=50, lamps_per_village=40, bins_per_village=10, seed=3)
+    path = tmp_path / "big.yaml"
+    path.write_text(text, encoding="utf-8")
+    commune = parse_registry(text)
+    assert len(list(commune.devices())) == 2500
+    stack = Stack(tmp_path / "stack", broker.port, {"SANGSACH_REGISTRY_FILE": str(path)}).start()
+    try:
+        ledger = run_simulation(
+            commune, host=broker.host, port=broker.port, speed=3600, seed=SEED, hours=0.5
+        )
+        assert len(ledger.readings) > 2000  # bins send hourly: some have not sent yet
+        wait_until(lambda: stack.stored() == ledger.reading_count, 180, "every reading", every=1)
+        assert stack.dead_letters() == []
+        assert stack.stats()["devices"]["never"] == 0
+    finally:
+        stack.close()
