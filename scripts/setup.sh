@@ -38,7 +38,7 @@ echo "==> pip install -e .${extras}"
 mkdir -p var
 # pip's and setuptools' chatter goes to a log; it is shown when the install fails.
 if ! { .venv/bin/python -m pip install -q --upgrade pip \
-       && .venv/bin/python -m pip install -q -e ".${extras}"; } > var/setup.log 2>&1; then
+       && .venv/bin/python -m pip install -q -c constraints.txt -e ".${extras}"; } > var/setup.log 2>&1; then
   cat var/setup.log >&2
   echo "pip install failed; the log above is in var/setup.log" >&2
   exit 1
