@@ -14,16 +14,17 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
-from sangsach.contract import Reason
+from sangsach.contract import Channel, Reason, topic
 
 from . import db
-from .api.schemas import IngestBatch, IngestResult, RejectionIn, StatusIn
+from .api.schemas import IngestBatch, IngestResult, ReadingIn, RejectionIn, StatusIn
 from .domain.readings import FIELDS, StatusEvent, StoredReading
 from .timeseries.port import TimeSeriesStore
 
 # How far back a redelivered unsynced reading's first copy is looked for: a gateway is
 # restarted within this time, or the broker's queue of it is long gone.
 RESTAMP_WINDOW_S = 7 * 86_400
+_UNKNOWN = "device {!r} is not in the registry"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +63,7 @@ class Ingest:
             placement = self.placements.get(reading.id)
             problem = self._misplaced(reading.id, reading.kind, placement)
             if problem:
-                dead.append(problem.from_reading(reading, batch.gateway))
+                dead.append(problem.from_reading(reading))
                 continue
             assert placement is not None
             data = reading.model_dump()
@@ -85,9 +86,7 @@ class Ingest:
         self.store.write(stored)
         statuses = [s for s in batch.statuses if s.id in self.placements]
         dead.extend(
-            _Misplaced(
-                Reason.UNKNOWN_DEVICE, f"device {s.id!r} is not in the registry"
-            ).from_status(s, batch.gateway)
+            _Misplaced(Reason.UNKNOWN_DEVICE, _UNKNOWN.format(s.id)).from_status(s)
             for s in batch.statuses
             if s.id not in self.placements
         )
@@ -130,7 +129,7 @@ class Ingest:
         self, device_id: str, kind: str, placement: Placement | None
     ) -> _Misplaced | None:
         if placement is None:
-            return _Misplaced(Reason.UNKNOWN_DEVICE, f"device {device_id!r} is not in the registry")
+            return _Misplaced(Reason.UNKNOWN_DEVICE, _UNKNOWN.format(device_id))
         if placement.kind != kind:
             return _Misplaced(
                 Reason.KIND_MISMATCH,
@@ -212,31 +211,30 @@ class Ingest:
 
 @dataclass(frozen=True, slots=True)
 class _Misplaced:
+    """Why the backend refuses a message the gateway accepted: a dead letter in the making."""
+
     reason: Reason
     detail: str
 
-    def from_reading(self, reading: Any, gateway: str) -> RejectionIn:
-        body = reading.model_dump_json(exclude={"received_at"}, exclude_none=True)
-        return RejectionIn(
-            id=f"{self.reason}:{reading.id}:{reading.boot}:{reading.seq}"[:64],
-            topic=f"sangsach/v1/{reading.id}/telemetry",
-            device_id=reading.id,
-            reason=self.reason,
-            detail=self.detail,
-            payload=body,
-            payload_bytes=len(body),
-            received_at=reading.received_at,
-        )
+    def from_reading(self, reading: ReadingIn) -> RejectionIn:
+        key = f"{reading.boot}:{reading.seq}"
+        return self._letter(reading, "telemetry", key, exclude={"received_at"})
 
-    def from_status(self, status: StatusIn, gateway: str) -> RejectionIn:
-        body = status.model_dump_json(exclude={"received_at", "retained"}, exclude_none=True)
+    def from_status(self, status: StatusIn) -> RejectionIn:
+        key = f"status:{status.state}:{status.received_at}"
+        return self._letter(status, "status", key, exclude={"received_at", "retained"})
+
+    def _letter(
+        self, message: ReadingIn | StatusIn, channel: Channel, key: str, exclude: set[str]
+    ) -> RejectionIn:
+        body = message.model_dump_json(exclude=exclude, exclude_none=True)
         return RejectionIn(
-            id=f"{self.reason}:{status.id}:status:{status.state}:{status.received_at}"[:64],
-            topic=f"sangsach/v1/{status.id}/status",
-            device_id=status.id,
+            id=f"{self.reason}:{message.id}:{key}"[:64],
+            topic=topic(message.id, channel),
+            device_id=message.id,
             reason=self.reason,
             detail=self.detail,
             payload=body,
-            payload_bytes=len(body),
-            received_at=status.received_at,
+            payload_bytes=len(body.encode()),
+            received_at=message.received_at,
         )
