@@ -52,20 +52,15 @@ class Ingest:
         self.store = store
         self.placements = load_placements(engine)
 
-    def reload_registry(self) -> None:
-        self.placements = load_placements(self.engine)
-
     def handle(self, batch: IngestBatch) -> IngestResult:
         stored: list[StoredReading] = []
         received: dict[str, float] = {}
         dead = list(batch.rejections)
         for reading in batch.readings:
             placement = self.placements.get(reading.id)
-            problem = self._misplaced(reading.id, reading.kind, placement)
-            if problem:
-                dead.append(problem.from_reading(reading))
+            if placement is None or placement.kind != reading.kind:
+                dead.append(_misplaced(reading.id, reading.kind, placement).from_reading(reading))
                 continue
-            assert placement is not None
             data = reading.model_dump()
             stored.append(
                 StoredReading(
@@ -81,6 +76,7 @@ class Ingest:
                 )
             )
             received[reading.id] = max(received.get(reading.id, 0.0), reading.received_at)
+        rejected = len(batch.readings) - len(stored)
         stored = self._without_restamped_copies(stored)
         # Time series first: if it is down the whole batch fails and the gateway resends it.
         self.store.write(stored)
@@ -97,7 +93,7 @@ class Ingest:
         self.store.write_statuses(events)
         return IngestResult(
             stored=len(stored),
-            rejected=len(batch.readings) - len(stored),
+            rejected=rejected,
             statuses=len(statuses),
             dead_letters=len(dead),
         )
@@ -124,19 +120,6 @@ class Ingest:
             )
             known.update((device_id, boot, seq) for boot, seq in keys)
         return [r for r in readings if r.synced or r.key not in known]
-
-    def _misplaced(
-        self, device_id: str, kind: str, placement: Placement | None
-    ) -> _Misplaced | None:
-        if placement is None:
-            return _Misplaced(Reason.UNKNOWN_DEVICE, _UNKNOWN.format(device_id))
-        if placement.kind != kind:
-            return _Misplaced(
-                Reason.KIND_MISMATCH,
-                f"device {device_id!r} is registered as a {placement.kind}, "
-                f"but sent a {kind} reading",
-            )
-        return None
 
     @staticmethod
     def _keep_dead_letters(conn: Connection, dead: list[RejectionIn], gateway: str) -> None:
@@ -207,6 +190,15 @@ class Ingest:
             )
             events.append(StatusEvent(status.id, online, int(status.ts or status.received_at)))
         return events
+
+
+def _misplaced(device_id: str, kind: str, placement: Placement | None) -> _Misplaced:
+    if placement is None:
+        return _Misplaced(Reason.UNKNOWN_DEVICE, _UNKNOWN.format(device_id))
+    return _Misplaced(
+        Reason.KIND_MISMATCH,
+        f"device {device_id!r} is registered as a {placement.kind}, but sent a {kind} reading",
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -113,7 +113,8 @@ def test_unsynced_reading_redelivered_with_a_new_receive_time_is_stored_once(
     # After a gateway restart the broker redelivers it; the new gateway stamps a later time.
     again = lamp(0, ts=NOW + 90, synced=False, received_at=NOW + 90.2)
     api.post("/api/v1/ingest", json=batch([first]), headers=TOKEN)
-    api.post("/api/v1/ingest", json=batch([again]), headers=TOKEN)
+    result = api.post("/api/v1/ingest", json=batch([again]), headers=TOKEN).json()
+    assert (result["stored"], result["rejected"]) == (0, 0)
     assert api.get("/api/v1/stats").json()["readings"]["lamp"] == 1
     rows = api.get("/api/v1/devices/lamp-dong-ha-001/readings").json()
     assert [(r["ts"], r["synced"]) for r in rows] == [(NOW, False)]
