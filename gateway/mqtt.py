@@ -40,9 +40,6 @@ class GatewayClient:
         )
         client.manual_ack_set(True)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
-        # Enough in flight to keep batches full; bounded, so a lagging gateway holds at most
-        # this many unacknowledged messages in memory and the broker queues the rest.
-        client.max_inflight_messages_set(settings.receive_maximum)
         if settings.mqtt_username:
             password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
             client.username_pw_set(settings.mqtt_username, password)
@@ -50,11 +47,14 @@ class GatewayClient:
         client.on_disconnect = self._disconnected
         client.on_message = self._message
         client.on_subscribe = self._subscribed
+        client.on_connect_fail = self._connect_failed
         self._client = client
 
     def start(self) -> None:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = self.settings.session_expiry_s
+        # Bounds the unacknowledged messages the broker sends us: a lagging gateway holds at
+        # most this many in memory, and the broker queues the rest (back-pressure).
         props.ReceiveMaximum = self.settings.receive_maximum
         self._client.connect_async(
             self.settings.mqtt_host,
@@ -96,6 +96,13 @@ class GatewayClient:
             self.settings.mqtt_host,
             self.settings.mqtt_port,
             flags.session_present,
+        )
+
+    def _connect_failed(self, client: paho.Client, userdata: object) -> None:
+        log.warning(
+            "cannot reach the broker at %s:%s; retrying",
+            self.settings.mqtt_host,
+            self.settings.mqtt_port,
         )
 
     def _disconnected(

@@ -95,13 +95,23 @@ class Gateway:
         self.stop()
 
     def health(self) -> dict[str, object]:
+        intake = self.intake.stats
         return {
             "gateway": self.settings.gateway_id,
             "updated_at": time.time(),
             "connected": self.client.connected,
             "subscribed": self.client.subscribed,
             "spooled": len(self.spool),
-            "intake": asdict(self.intake.stats),
+            # Copied field by field: the intake thread updates these while we read them.
+            "intake": {
+                "received": intake.received,
+                "accepted": intake.accepted,
+                "duplicates": intake.duplicates,
+                "rejected": intake.rejected,
+                "statuses": intake.statuses,
+                "dropped_by_nodes": intake.dropped_by_nodes,
+                "rejected_by_reason": dict(intake.rejected_by_reason),
+            },
             "forwarder": asdict(self.forwarder.stats),
         }
 

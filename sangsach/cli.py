@@ -85,6 +85,7 @@ def backend(verbose: bool) -> None:
     import uvicorn
 
     from sangsach.backend.app import create_app
+    from sangsach.backend.timeseries.port import TimeSeriesError
 
     _logging(verbose)
     try:
@@ -92,6 +93,8 @@ def backend(verbose: bool) -> None:
         app = create_app(settings)
     except (SettingsError, RegistryFileError) as err:
         _fail(str(err))
+    except TimeSeriesError as err:
+        _fail(f"the time-series store ({settings.timeseries}) is not usable: {err}")
     uvicorn.run(app, host=settings.http_host, port=settings.http_port, access_log=verbose)
 
 
@@ -127,6 +130,7 @@ def simulate(
     For thousands of devices, generate a larger registry with `sangsach registry generate` and
     load the same file into the backend.
     """
+    from sangsach.simulators.fleet import FleetError
     from sangsach.simulators.run import run_simulation
 
     _logging(False)
@@ -135,20 +139,23 @@ def simulate(
         commune = load_registry(registry or settings.registry_file)
     except (SettingsError, RegistryFileError) as err:
         _fail(str(err))
-    result = run_simulation(
-        commune,
-        host=settings.mqtt_host,
-        port=settings.mqtt_port,
-        speed=speed,
-        seed=seed,
-        hours=hours,
-        start=start.replace(tzinfo=UTC) if start else None,
-        bad_rate=bad_rate,
-        ledger_path=ledger,
-        username=settings.mqtt_username,
-        password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
-        keepalive_s=settings.mqtt_keepalive_s,
-    )
+    try:
+        result = run_simulation(
+            commune,
+            host=settings.mqtt_host,
+            port=settings.mqtt_port,
+            speed=speed,
+            seed=seed,
+            hours=hours,
+            start=start.replace(tzinfo=UTC) if start else None,
+            bad_rate=bad_rate,
+            ledger_path=ledger,
+            username=settings.mqtt_username,
+            password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
+            keepalive_s=settings.mqtt_keepalive_s,
+        )
+    except (FleetError, ValueError) as err:
+        _fail(str(err))
     click.echo(result.summary())
 
 

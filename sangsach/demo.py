@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -34,6 +35,11 @@ def _spawn(command: str, env: dict[str, str], log_path: Path) -> subprocess.Pope
     return subprocess.Popen(
         [sys.executable, "-m", "sangsach", command], env=env, stdout=log, stderr=log
     )
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
@@ -83,6 +89,8 @@ def run_demo(*, data_dir: Path, port: int, speed: float, minutes: float | None) 
     data_dir.mkdir(parents=True, exist_ok=True)
     if port == 0:
         port = free_port()
+    elif not _port_free(port):
+        raise SystemExit(f"port {port} is in use: stop what uses it, or run the demo with --port")
     url = f"http://127.0.0.1:{port}"
     broker = LocalBroker(data_dir / "mosquitto").start()
     env = {

@@ -67,3 +67,32 @@ def test_registry_check_reports_line_and_field(tmp_path: Path) -> None:
         f"{broken}:5: commune.latitude: Input should be less than or equal to 90" in result.output
     )
     assert f"{broken}:7: villages: List should have at least 1 item" in result.output
+
+
+def test_simulate_without_a_broker_says_so(tmp_path: Path) -> None:
+    from sangsach.localbroker import free_port
+
+    env = {**os.environ, "SANGSACH_MQTT_PORT": str(free_port())}
+    done = subprocess.run(
+        [sys.executable, "-m", "sangsach", "simulate", "--hours", "0.1"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "sangsach:" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_backend_with_influxdb_unreachable_says_so(tmp_path: Path) -> None:
+    from sangsach.localbroker import free_port
+
+    env = {**os.environ, "SANGSACH_DATA_DIR": str(tmp_path), "SANGSACH_TIMESERIES": "influxdb",
+           "SANGSACH_INFLUX_URL": f"http://127.0.0.1:{free_port()}"}  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "sangsach", "backend"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "the time-series store (influxdb) is not usable" in done.stderr
