@@ -12,11 +12,11 @@ from random import Random
 from typing import Final
 
 from sangsach.contract import DeviceConfig, LampReading, LightingWindow
+from sangsach.lighting import LightingSchedule
 from sangsach.sun import VIETNAM
 
 from .faults import DeviceFaults, LampFault
 from .node import Node, Output, Send
-from .schedule import LightingSchedule
 
 REPORT_INTERVAL_S: Final[int] = DeviceConfig.model_fields["report_interval_s"].default
 MAINS_V: Final = 230.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from sangsach.contract import LightingWindow
-from sangsach.simulators.schedule import LightingSchedule, window_span
+from sangsach.lighting import LightingSchedule, window_span
 from sangsach.sun import VIETNAM, dusk_dawn, is_dark
 
 LAT, LON = 20.72, 106.23

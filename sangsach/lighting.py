@@ -1,9 +1,10 @@
-"""When one lamp should be lit: from sunset to sunrise, cut to the village's programme.
+"""When a lamp must be lit: from sunset to sunrise, cut to the village's programme.
 
 A village may run a part-night programme (``lighting`` in the registry), e.g. 17:30-23:00 and
-04:00-06:30 local time; the lamp is then lit where a window and the dark overlap. Each lamp
-switches a little early or late (its timer and photocell are not exact), which the simulator
-models as a fixed shift of its on and off times.
+04:00-06:30 local time; the lamp is then lit where a window and the dark overlap. One rule for
+the whole product: the simulators switch their lamps by it, the alert engine and the Sáng score
+judge real lamps by it. A simulated lamp switches a little early or late (its timer and
+photocell are not exact), modelled as a fixed shift of its on and off times.
 """
 
 from __future__ import annotations
