@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Connection, Engine, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 
 from sangsach.contract import Channel, Reason, topic
 
 from . import db
+from .alerts.engine import AlertEngine
 from .api.schemas import IngestBatch, IngestResult, ReadingIn, RejectionIn, StatusIn
-from .domain.readings import FIELDS, StatusEvent, StoredReading
+from .domain.readings import FIELDS, AlertEvent, StatusEvent, StoredReading
+from .sql import insert_for
 from .timeseries.port import TimeSeriesStore
 
 # How far back a redelivered unsynced reading's first copy is looked for: a gateway is
@@ -41,15 +41,13 @@ def load_placements(engine: Engine) -> dict[str, Placement]:
         return {row.id: Placement(row.kind, row.village_id, row.place_id) for row in rows}
 
 
-def _insert(conn: Connection, table: Any) -> Any:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
-
-
 class Ingest:
-    def __init__(self, engine: Engine, store: TimeSeriesStore) -> None:
+    def __init__(
+        self, engine: Engine, store: TimeSeriesStore, alerts: AlertEngine | None = None
+    ) -> None:
         self.engine = engine
         self.store = store
+        self.alerts = alerts
         self.placements = load_placements(engine)
 
     def handle(self, batch: IngestBatch) -> IngestResult:
@@ -90,13 +88,29 @@ class Ingest:
             self._keep_dead_letters(conn, dead, batch.gateway)
             self._advance_state(conn, stored, received)
             events = self._apply_statuses(conn, statuses)
+            alert_events = self._judge(conn, stored, received, statuses)
         self.store.write_statuses(events)
+        self.store.write_alert_events(alert_events)
         return IngestResult(
             stored=len(stored),
             rejected=rejected,
             statuses=len(statuses),
             dead_letters=len(dead),
         )
+
+    def _judge(
+        self,
+        conn: Connection,
+        stored: list[StoredReading],
+        received: dict[str, float],
+        statuses: list[StatusIn],
+    ) -> list[AlertEvent]:
+        if self.alerts is None:
+            return []
+        for status in statuses:
+            received.setdefault(status.id, status.received_at)
+        seen = [(s.id, s.state == "online", s.received_at) for s in statuses]
+        return self.alerts.on_ingest(conn, stored, received, seen)
 
     def _without_restamped_copies(self, readings: list[StoredReading]) -> list[StoredReading]:
         """Drop unsynced readings already stored under an earlier receive time.
@@ -126,7 +140,7 @@ class Ingest:
         if not dead:
             return
         rows = [{**letter.model_dump(), "gateway": gateway} for letter in dead]
-        conn.execute(_insert(conn, db.dead_letters).on_conflict_do_nothing(), rows)
+        conn.execute(insert_for(conn, db.dead_letters).on_conflict_do_nothing(), rows)
 
     @staticmethod
     def _advance_state(
@@ -149,7 +163,7 @@ class Ingest:
             }
             for r in latest.values()
         ]  # fmt: skip
-        stmt = _insert(conn, table)
+        stmt = insert_for(conn, table)
         newer = table.c.ts.is_(None) | (
             tuple_(stmt.excluded.ts, stmt.excluded.boot, stmt.excluded.seq)
             > tuple_(table.c.ts, table.c.boot, table.c.seq)
@@ -184,7 +198,7 @@ class Ingest:
             values: dict[str, object] = {"online": online, "status_at": status.received_at}
             if status.fw:
                 values["fw"] = status.fw
-            stmt = _insert(conn, table).values(device_id=status.id, **values)
+            stmt = insert_for(conn, table).values(device_id=status.id, **values)
             conn.execute(
                 stmt.on_conflict_do_update(index_elements=[table.c.device_id], set_=values)
             )

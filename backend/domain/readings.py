@@ -44,6 +44,18 @@ class StoredReading:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertEvent:
+    """An alert opened or cleared, kept as time series for Grafana's annotations."""
+
+    alert_id: int
+    device_id: str
+    village_id: str
+    type: str
+    what: Literal["opened", "cleared"]
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
 class StatusEvent:
     """A node's birth (online) or last will (offline), as seen by the gateway."""
 

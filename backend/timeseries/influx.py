@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from influxdb_client.client.write.point import Point
 
-from ..domain.readings import FIELDS, StatusEvent, StoredReading, Value
+from ..domain.readings import FIELDS, AlertEvent, StatusEvent, StoredReading, Value
 from .port import (
     KINDS,
     Kind,
@@ -64,6 +64,17 @@ def status_line(event: StatusEvent) -> str:
     )
 
 
+def alert_line(event: AlertEvent) -> str:
+    # One point per alert and event: the id and the event set the sub-second offset.
+    offset = (event.alert_id % 1_000_000) * 1000 + (event.what == "cleared")
+    return _line(
+        "alert",
+        {"device": event.device_id, "village": event.village_id, "type": event.type},
+        {"alert_id": event.alert_id, "what": event.what},
+        event.ts * SECOND_NS + offset,
+    )
+
+
 def _line(measurement: str, tags: dict[str, str], fields: dict[str, Value], time_ns: int) -> str:
     # Point escapes names and tag values, marks integers with "i" and leaves out None fields;
     # an int time is written as is, in ns, Point's default precision.
@@ -101,6 +112,20 @@ class InfluxStore(TimeSeriesStore):
 
     def write_statuses(self, events: Sequence[StatusEvent]) -> None:
         self._write_lines([status_line(event) for event in events])
+
+    def write_alert_events(self, events: Sequence[AlertEvent]) -> None:
+        self._write_lines([alert_line(event) for event in events])
+
+    def alert_events(self, *, start: int | None = None, end: int | None = None) -> list[AlertEvent]:
+        where = _where(start=start, end=end)
+        series = self._query(f'SELECT * FROM "alert"{where} ORDER BY time ASC')  # noqa: S608
+        return [
+            AlertEvent(
+                int(row["alert_id"]), row["device"], row.get("village") or "", row["type"],
+                row["what"], row["time"] // SECOND_NS,
+            )
+            for row in _rows(series)
+        ]  # fmt: skip
 
     def count(
         self,

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from sangsach.contract import BinReading, LampReading
 
-from ..domain.readings import FIELDS, StatusEvent, StoredReading, Value
+from ..domain.readings import FIELDS, AlertEvent, StatusEvent, StoredReading, Value
 
 Kind = Literal["lamp", "bin"]
 KINDS: tuple[Kind, ...] = ("lamp", "bin")
@@ -48,6 +48,14 @@ class TimeSeriesStore(ABC):
     @abstractmethod
     def write_statuses(self, events: Sequence[StatusEvent]) -> None:
         """Keep one event per device and second; a later write for that second replaces it."""
+
+    @abstractmethod
+    def write_alert_events(self, events: Sequence[AlertEvent]) -> None:
+        """Keep alert openings and clearings; writing one twice keeps it once."""
+
+    @abstractmethod
+    def alert_events(self, *, start: int | None = None, end: int | None = None) -> list[AlertEvent]:
+        """Alert events in the range, oldest first."""
 
     @abstractmethod
     def count(

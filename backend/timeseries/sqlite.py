@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..domain.readings import FIELDS, StatusEvent, StoredReading
+from ..domain.readings import FIELDS, AlertEvent, StatusEvent, StoredReading
 from .port import (
     FIELD_TYPES,
     KINDS,
@@ -60,6 +60,11 @@ STATUS_SCHEMA = """
         device_id TEXT NOT NULL, ts INTEGER NOT NULL, online INTEGER NOT NULL,
         PRIMARY KEY (device_id, ts)
     );
+    CREATE TABLE IF NOT EXISTS alert_events (
+        alert_id INTEGER NOT NULL, what TEXT NOT NULL, device_id TEXT NOT NULL,
+        village_id TEXT NOT NULL, type TEXT NOT NULL, ts INTEGER NOT NULL,
+        PRIMARY KEY (alert_id, what)
+    );
 """
 
 
@@ -98,6 +103,24 @@ class SqliteStore(TimeSeriesStore):
                 " ON CONFLICT (device_id, ts) DO UPDATE SET online = excluded.online",
                 [(event.device_id, event.ts, event.online) for event in events],
             )
+
+    def write_alert_events(self, events: Sequence[AlertEvent]) -> None:
+        with self._locked() as db, db:
+            db.executemany(
+                "INSERT OR IGNORE INTO alert_events (alert_id, what, device_id, village_id, type, ts)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(e.alert_id, e.what, e.device_id, e.village_id, e.type, e.ts) for e in events],
+            )
+
+    def alert_events(self, *, start: int | None = None, end: int | None = None) -> list[AlertEvent]:
+        where, params = _where(start=start, end=end)
+        with self._locked() as db:
+            rows = db.execute(
+                "SELECT alert_id, device_id, village_id, type, what, ts FROM alert_events"  # noqa: S608
+                f"{where} ORDER BY ts, alert_id",
+                params,
+            ).fetchall()
+        return [AlertEvent(int(r[0]), r[1], r[2], r[3], r[4], int(r[5])) for r in rows]
 
     def count(
         self,

@@ -11,7 +11,7 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from sangsach.backend.domain.readings import StatusEvent, StoredReading, Value
+from sangsach.backend.domain.readings import AlertEvent, StatusEvent, StoredReading, Value
 from sangsach.backend.timeseries import TimeSeriesError, TimeSeriesStore, TimeSeriesUnavailable
 from sangsach.backend.timeseries.influx import InfluxStore
 from sangsach.backend.timeseries.sqlite import SqliteStore
@@ -292,3 +292,13 @@ def test_influxdb_refusal_is_not_retryable_and_carries_its_reason(influxd: Influ
     assert not isinstance(caught.value, TimeSeriesUnavailable)
     assert "database not found" in str(caught.value)
     assert isinstance(caught.value.__cause__, httpx.HTTPStatusError)
+
+
+def test_alert_events_are_kept_once_in_order(store: TimeSeriesStore) -> None:
+    opened = AlertEvent(7, "lamp-01", "thon-1", "lamp_fault", "opened", T0)
+    cleared = AlertEvent(7, "lamp-01", "thon-1", "lamp_fault", "cleared", T0 + 60)
+    other = AlertEvent(8, "bin-01", "thon-2", "bin_full", "opened", T0 + 30)
+    store.write_alert_events([cleared, opened, other])
+    store.write_alert_events([opened])
+    assert store.alert_events() == [opened, other, cleared]
+    assert store.alert_events(start=T0 + 1, end=T0 + 60) == [other]

@@ -1,0 +1,343 @@
+"""The alert engine: the I/O around the pure rules and lifecycle.
+
+On every ingested batch it updates the tracks of the devices in it and judges them at the
+time of their data; a periodic tick judges silence and sends what is due (reminders,
+escalations, messages held through quiet hours). Alerts and the SMS outbox are written in the
+ingest's own transaction, so an alert is never raised without its message, nor twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from sangsach.lighting import LightingSchedule
+from sangsach.registry_file import Commune
+
+from ..domain.readings import AlertEvent, StoredReading
+from ..sql import upsert
+from ..timeseries.port import TimeSeriesStore
+from . import tables
+from .lifecycle import (
+    Alert,
+    Level,
+    Notice,
+    NoticeKind,
+    State,
+    acknowledge,
+    apply_conditions,
+    due_notices,
+    mark_done,
+)
+from .model import LAMP_TYPES, AlertType, Policy, Thresholds
+from .rules import Track, came_online, conditions, observe, went_offline
+from .tables import from_row, to_row
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Sms:
+    """One SMS to send: ``key`` makes enqueuing it twice harmless."""
+
+    key: str
+    to: str
+    kind: str  # a template: an alert type, "reminder", "escalation" or "digest"
+    fields: dict[str, str]
+    alert_id: int | None
+
+
+class Outbox(Protocol):
+    def put(self, conn: Connection, messages: Sequence[Sms]) -> None: ...
+
+    def sent_since(self, conn: Connection, to: str, since: float) -> int: ...
+
+
+class UnknownAlert(LookupError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    village_id: str
+    village: str
+    place: str
+    kind: str
+
+
+class AlertEngine:
+    def __init__(
+        self,
+        engine: Engine,
+        store: TimeSeriesStore,
+        commune: Commune,
+        outbox: Outbox,
+        *,
+        thresholds: Thresholds | None = None,
+        policy: Policy | None = None,
+        office_phones: Sequence[str] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.outbox = outbox
+        self.th = thresholds or Thresholds()
+        self.policy = policy or Policy()
+        self.clock = clock
+        self._lock = threading.Lock()  # one judge at a time: ingest threads and the tick
+        info = commune.commune
+        self._schedules = {
+            v.id: LightingSchedule(info.latitude, info.longitude, v.lighting or ())
+            for v in commune.villages
+        }
+        self._places: dict[str, _Place] = {}
+        for village in commune.villages:
+            for lane in village.lanes:
+                for lamp in lane.lamps:
+                    self._places[lamp.id] = _Place(village.id, village.name, lane.name, "lamp")
+            for point in village.points:
+                for bin_ in point.bins:
+                    self._places[bin_.id] = _Place(village.id, village.name, point.name, "bin")
+        self._heads = {v.id: [v.head.phone] for v in commune.villages}
+        self._teams: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for team in commune.teams:
+            for village_id in team.villages:
+                self._teams[(village_id, team.role)] += [m.phone for m in team.members]
+        self._office = list(office_phones)
+
+    # -- ingest ---------------------------------------------------------------------------
+
+    def on_ingest(
+        self,
+        conn: Connection,
+        readings: Sequence[StoredReading],
+        received: dict[str, float],
+        statuses: Iterable[tuple[str, bool, float]],
+    ) -> list[AlertEvent]:
+        """Judge the devices of one batch; returns the alert events to keep as time series."""
+        by_device: dict[str, list[StoredReading]] = defaultdict(list)
+        for reading in readings:
+            by_device[reading.device_id].append(reading)
+        status_by_device: dict[str, list[tuple[bool, float]]] = defaultdict(list)
+        for device_id, online, at in statuses:
+            status_by_device[device_id].append((online, at))
+        devices = set(by_device) | set(status_by_device)
+        if not devices:
+            return []
+        with self._lock:
+            tracks = self._load_tracks(conn, devices)
+            collected: dict[str, float] = {}
+            for device_id in devices:
+                track = tracks[device_id]
+                for reading in sorted(by_device[device_id], key=lambda r: (r.ts, r.boot, r.seq)):
+                    emptied = observe(track, reading, received[device_id], self.th)
+                    if emptied is not None:
+                        collected[device_id] = emptied
+                for online, at in sorted(status_by_device[device_id], key=lambda s: s[1]):
+                    (came_online if online else went_offline)(track, at)
+            self._save_tracks(conn, tracks.values())
+            data_time = {
+                d: max([r.ts for r in by_device[d]] + [int(a) for _, a in status_by_device[d]])
+                for d in devices
+            }
+            return self._judge(conn, tracks, data_time, collected)
+
+    # -- periodic ---------------------------------------------------------------------------
+
+    def tick(self) -> list[AlertEvent]:
+        """Judge silent devices and send what is due; call every half minute or so."""
+        now = self.clock()
+        with self._lock, self.engine.begin() as conn:
+            tracks = self._load_tracks(conn, None)
+            silent = {
+                d: t
+                for d, t in tracks.items()
+                if t.last_seen is not None
+                and conditions(t, int(now), self._required(d), self.th).unknown
+            }
+            events = self._judge(conn, silent, dict.fromkeys(silent, int(now)), {})
+            self._send_due(conn, self._active(conn, None), now)
+        self.store.write_alert_events(events)
+        return events
+
+    # -- people -------------------------------------------------------------------------------
+
+    def get(self, alert_id: int) -> Alert:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(tables.alerts).where(tables.alerts.c.id == alert_id)).first()
+        if row is None:
+            raise UnknownAlert(f"no alert {alert_id}")
+        return from_row(row._mapping)
+
+    def acknowledge(self, alert_id: int, by: str) -> Alert:
+        return self._change(alert_id, lambda a, now: acknowledge(a, by, now))
+
+    def mark_done(self, alert_id: int, by: str) -> Alert:
+        return self._change(alert_id, lambda a, now: mark_done(a, by, now))
+
+    def assign(self, alert_id: int, to: str) -> Alert:
+        def _assign(alert: Alert, now: float) -> None:
+            alert.assigned_to = to
+
+        return self._change(alert_id, _assign)
+
+    def _change(self, alert_id: int, change: Callable[[Alert, float], None]) -> Alert:
+        with self._lock, self.engine.begin() as conn:
+            row = conn.execute(select(tables.alerts).where(tables.alerts.c.id == alert_id)).first()
+            if row is None:
+                raise UnknownAlert(f"no alert {alert_id}")
+            alert = from_row(row._mapping)
+            if alert.state is State.CLEARED:
+                return alert
+            change(alert, self.clock())
+            self._save(conn, [alert])
+            return alert
+
+    # -- inside ---------------------------------------------------------------------------------
+
+    def _required(self, device_id: str) -> Callable[[int], bool]:
+        place = self._places.get(device_id)
+        if place is None:
+            return lambda t: False
+        return self._schedules[place.village_id].is_lit
+
+    def _judge(
+        self,
+        conn: Connection,
+        tracks: dict[str, Track],
+        data_time: dict[str, int],
+        collected: dict[str, float],
+    ) -> list[AlertEvent]:
+        now = self.clock()
+        active = self._active(conn, set(tracks))
+        touched: list[Alert] = []
+        for device_id, track in tracks.items():
+            place = self._places.get(device_id)
+            if place is None:
+                continue
+            at = data_time[device_id]
+            found = conditions(track, at, self._required(device_id), self.th)
+            mine = active.get(device_id, {})
+            changes = apply_conditions(mine, device_id, place.village_id, found, at, clock=now)
+            for alert in changes.cleared:
+                if alert.type is AlertType.BIN_FULL and device_id in collected:
+                    alert.collected_at = collected[device_id]
+            touched += changes.opened + changes.cleared
+        self._save(conn, touched)  # gives new alerts their ids, which are their SMS codes
+        events = [
+            _event(a, "opened", a.opened_at)
+            if a.active
+            else _event(a, "cleared", a.cleared_at or now)
+            for a in touched
+        ]
+        self._send_due(conn, [a for a in touched if a.active], now)
+        return events
+
+    def _send_due(self, conn: Connection, alerts: Sequence[Alert], now: float) -> None:
+        notices = [n for alert in alerts for n in due_notices(alert, now, self.policy)]
+        if not notices:
+            return
+        per_phone: dict[str, list[Notice]] = defaultdict(list)
+        for notice in notices:
+            for level in notice.levels:
+                for phone in self._phones(notice.alert, level):
+                    per_phone[phone].append(notice)
+        messages = []
+        for phone, mine in per_phone.items():
+            urgent = any(n.alert.critical for n in mine)
+            if (
+                not urgent
+                and self.outbox.sent_since(conn, phone, now - 3600) >= self.policy.max_sms_per_hour
+            ):
+                log.info("rate limit: %d notices for %s wait", len(mine), phone)
+                for notice in mine:
+                    notice.alert.next_notice_at = now + 900
+                continue
+            messages.append(self._sms(phone, mine, now))
+        self._save(conn, [n.alert for n in notices])
+        self.outbox.put(conn, messages)
+
+    def _sms(self, phone: str, notices: list[Notice], now: float) -> Sms:
+        if len(notices) > 1:
+            codes = " ".join(str(n.alert.id) for n in notices[:8])
+            key = f"digest:{phone}:{int(now)}"
+            return Sms(key, phone, "digest", {"count": str(len(notices)), "codes": codes}, None)
+        notice = notices[0]
+        alert = notice.alert
+        place = self._places[alert.device_id]
+        kind = alert.type.value if notice.kind is NoticeKind.NEW else notice.kind.value
+        fields = {
+            "device": alert.device_id,
+            "place": place.place,
+            "village": place.village,
+            "code": str(alert.id),
+            "type": alert.type.value,
+        }
+        key = f"alert:{alert.id}:{notice.kind}:{alert.reminders}:{alert.level}:{phone}"
+        return Sms(key, phone, kind, fields, alert.id)
+
+    def _phones(self, alert: Alert, level: Level) -> list[str]:
+        place = self._places[alert.device_id]
+        if level is Level.TEAM:
+            lamp_work = alert.type in LAMP_TYPES or (
+                alert.type is AlertType.DEVICE_OFFLINE and place.kind == "lamp"
+            )
+            return self._teams.get(
+                (place.village_id, "lighting" if lamp_work else "collection"), []
+            )
+        if level is Level.HEAD:
+            return self._heads.get(place.village_id, [])
+        return self._office
+
+    def _load_tracks(self, conn: Connection, devices: set[str] | None) -> dict[str, Track]:
+        query = select(tables.alert_tracks)
+        if devices is not None:
+            query = query.where(tables.alert_tracks.c.device_id.in_(devices))
+        found = {row.device_id: Track.from_json(row.track) for row in conn.execute(query)}
+        for device_id in devices or ():
+            if device_id not in found and device_id in self._places:
+                found[device_id] = Track(device_id, self._places[device_id].kind)
+        return {d: t for d, t in found.items() if d in self._places}
+
+    @staticmethod
+    def _save_tracks(conn: Connection, tracks: Iterable[Track]) -> None:
+        table = tables.alert_tracks
+        rows = [{"device_id": t.device_id, "track": t.to_json()} for t in tracks]
+        if not rows:
+            return
+        conn.execute(upsert(conn, table, ["device_id"], ["track"]), rows)
+
+    def _active(self, conn: Connection, devices: set[str] | None) -> Any:
+        query = select(tables.alerts).where(tables.alerts.c.state != State.CLEARED.value)
+        if devices is not None:
+            query = query.where(tables.alerts.c.device_id.in_(devices))
+        alerts = [from_row(row._mapping) for row in conn.execute(query)]
+        if devices is None:
+            return alerts
+        grouped: dict[str, dict[AlertType, Alert]] = defaultdict(dict)
+        for alert in alerts:
+            grouped[alert.device_id][alert.type] = alert
+        return grouped
+
+    @staticmethod
+    def _save(conn: Connection, alerts: Iterable[Alert]) -> None:
+        for alert in {id(a): a for a in alerts}.values():
+            row = to_row(alert)
+            if alert.id is None:
+                alert.id = conn.execute(insert(tables.alerts).values(row)).inserted_primary_key[0]
+            else:
+                conn.execute(
+                    update(tables.alerts).where(tables.alerts.c.id == alert.id).values(row)
+                )
+
+
+def _event(alert: Alert, what: str, at: float) -> AlertEvent:
+    assert alert.id is not None
+    return AlertEvent(alert.id, alert.device_id, alert.village_id, alert.type.value, what, int(at))

@@ -1,0 +1,178 @@
+"""Which alert conditions hold for a device at a moment. Pure: plain data and a clock.
+
+A ``Track`` remembers what the rules need of a device's past (when its lamp went dark, when
+its bin became full, its recent switches); ``observe`` updates it with each new reading and
+``conditions`` reads it at a moment. Data older than three report intervals is unknown: the
+device is offline and nothing else is judged, neither raised nor cleared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..domain.readings import StoredReading
+from .model import AlertType, Thresholds
+
+Required = Callable[[int], bool]  # is the lamp required to be lit at this Unix second?
+
+
+@dataclass(slots=True)
+class Track:
+    device_id: str
+    kind: str
+    last_ts: int | None = None
+    last_seen: float | None = None  # gateway receive time of the latest message
+    will_at: float | None = None  # the broker announced the node offline
+    lit: bool | None = None
+    dark_since: int | None = None
+    lit_since: int | None = None
+    switches: list[int] = field(default_factory=list)
+    fill: float | None = None
+    full_since: int | None = None
+    temp: float | None = None
+    tilt: float | None = None
+    battery: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Track:
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class Conditions:
+    holding: frozenset[AlertType]
+    unknown: frozenset[AlertType]  # not judged now: the device's data is stale
+
+
+def _lamp_lit(values: dict[str, Any], th: Thresholds) -> bool:
+    current = values.get("current_a")
+    drawing = current is None or current >= th.min_lit_current_a
+    return bool(values.get("on")) and drawing and not values.get("fault")
+
+
+def observe(track: Track, reading: StoredReading, received_at: float, th: Thresholds) -> int | None:
+    """Take a reading into the track. Returns the time of a collection if it shows one.
+
+    Readings older than the latest one seen (a node's buffer replayed late) are stored, but
+    they do not move the device's state back.
+    """
+    track.last_seen = max(track.last_seen or 0.0, received_at)
+    track.will_at = None
+    if track.last_ts is not None and reading.ts < track.last_ts:
+        return None
+    track.last_ts = reading.ts
+    values = reading.values
+    if reading.kind == "lamp":
+        _observe_lamp(track, reading.ts, _lamp_lit(values, th), th)
+        return None
+    return _observe_bin(track, reading.ts, values, th)
+
+
+def _observe_lamp(track: Track, ts: int, lit: bool, th: Thresholds) -> None:
+    if track.lit is not None and lit != track.lit:
+        track.switches = [t for t in track.switches if t > ts - th.cycling_window_s] + [ts]
+    if lit:
+        track.dark_since = None
+        track.lit_since = track.lit_since if track.lit else ts
+    else:
+        track.lit_since = None
+        track.dark_since = track.dark_since if track.lit is False else ts
+    track.lit = lit
+
+
+def _observe_bin(track: Track, ts: int, values: dict[str, Any], th: Thresholds) -> int | None:
+    fill = values.get("fill_pct")
+    collected = None
+    if isinstance(fill, float | int):
+        if track.fill is not None and track.fill - fill >= th.bin_emptied_drop_pct:
+            collected = ts
+        track.full_since = (track.full_since or ts) if fill >= th.bin_full_pct else None
+        track.fill = float(fill)
+    track.temp = _number(values.get("temp_c"), track.temp)
+    track.tilt = _number(values.get("tilt_deg"), track.tilt)
+    track.battery = _number(values.get("battery_v"), track.battery)
+    return collected
+
+
+def _number(value: Any, previous: float | None) -> float | None:
+    return float(value) if isinstance(value, float | int) else previous
+
+
+def went_offline(track: Track, at: float) -> None:
+    track.will_at = at
+
+
+def came_online(track: Track, at: float) -> None:
+    track.will_at = None
+    track.last_seen = max(track.last_seen or 0.0, at)
+
+
+def conditions(track: Track, now: int, required: Required, th: Thresholds) -> Conditions:
+    judged = LAMP_JUDGED if track.kind == "lamp" else BIN_JUDGED
+    interval = th.lamp_report_interval_s if track.kind == "lamp" else th.bin_report_interval_s
+    silent = track.last_seen is None or now - track.last_seen > th.offline_intervals * interval
+    if track.will_at is not None or (silent and track.last_seen is not None):
+        return Conditions(frozenset({AlertType.DEVICE_OFFLINE}), judged)
+    if track.last_seen is None:  # never heard from: nothing to say yet
+        return Conditions(frozenset(), judged)
+    holding = _lamp(track, now, required, th) if track.kind == "lamp" else _bin(track, now, th)
+    return Conditions(frozenset(holding), frozenset())
+
+
+def _lamp(track: Track, now: int, required: Required, th: Thresholds) -> set[AlertType]:
+    found = set()
+    debounce = th.lamp_fault_debounce_s
+    if (
+        track.dark_since is not None
+        and required(now)
+        and required(now - debounce)
+        and now - track.dark_since >= debounce
+    ):
+        found.add(AlertType.LAMP_FAULT)
+    burn = th.day_burning_debounce_s
+    if (
+        track.lit_since is not None
+        and not required(now)
+        and not required(now - burn)
+        and now - track.lit_since >= burn
+    ):
+        found.add(AlertType.DAY_BURNING)
+    recent = [t for t in track.switches if t > now - th.cycling_window_s]
+    if len(recent) >= th.cycling_switches:
+        found.add(AlertType.CYCLING)
+    return found
+
+
+def _bin(track: Track, now: int, th: Thresholds) -> set[AlertType]:
+    found = set()
+    if track.fill is not None and track.fill >= th.bin_full_pct:
+        found.add(AlertType.BIN_FULL)
+    if track.fill is not None and track.fill >= th.bin_overflow_pct:
+        found.add(AlertType.BIN_OVERFLOW)
+    if track.full_since is not None and now - track.full_since >= th.collection_sla_s:
+        found.add(AlertType.BIN_OVERDUE)
+    if track.temp is not None and track.temp >= th.fire_temp_c:
+        found.add(AlertType.FIRE)
+    if track.tilt is not None and track.tilt >= th.tilt_deg:
+        found.add(AlertType.TILTED)
+    if track.battery is not None and track.battery <= th.battery_low_v:
+        found.add(AlertType.BATTERY_LOW)
+    return found
+
+
+LAMP_JUDGED = frozenset({AlertType.LAMP_FAULT, AlertType.DAY_BURNING, AlertType.CYCLING})
+BIN_JUDGED = frozenset(
+    {
+        AlertType.BIN_FULL,
+        AlertType.BIN_OVERFLOW,
+        AlertType.BIN_OVERDUE,
+        AlertType.FIRE,
+        AlertType.TILTED,
+        AlertType.BATTERY_LOW,
+    }
+)

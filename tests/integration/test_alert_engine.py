@@ -1,0 +1,171 @@
+"""The alert engine on a real SQLite registry: alerts open, notify the right people, clear."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection
+
+from sangsach.backend.alerts.engine import AlertEngine, Sms
+from sangsach.backend.alerts.lifecycle import State
+from sangsach.backend.alerts.model import AlertType, Policy
+from sangsach.backend.db import make_engine
+from sangsach.backend.domain.readings import StoredReading
+from sangsach.backend.registry.load import load_commune
+from sangsach.backend.timeseries.sqlite import SqliteStore
+from sangsach.lighting import LightingSchedule
+from sangsach.registry_file import SAMPLE_REGISTRY, load_registry
+
+COMMUNE = load_registry(SAMPLE_REGISTRY)
+LAMP, BIN = "lamp-dong-ha-001", "bin-dong-ha-01"
+COLLECTORS = {m.phone for t in COMMUNE.teams if t.id == "thu-gom-1" for m in t.members}
+ELECTRICIANS = {m.phone for t in COMMUNE.teams if t.id == "dien-1" for m in t.members}
+HEAD = COMMUNE.villages[0].head.phone
+
+
+class RecordingOutbox:
+    """Keeps what the engine would send; the real outbox is tested on its own."""
+
+    def __init__(self) -> None:
+        self.sent: list[Sms] = []
+
+    def put(self, conn: Connection, messages: Sequence[Sms]) -> None:
+        self.sent += messages
+
+    def sent_since(self, conn: Connection, to: str, since: float) -> int:
+        return 0
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def evening() -> int:
+    """Two hours after sunset on a fixed day, when every lamp must be lit."""
+    info = COMMUNE.commune
+    schedule = LightingSchedule(info.latitude, info.longitude)
+    t = 1_780_000_000
+    while schedule.is_lit(t):  # to the next day...
+        t += 600
+    while not schedule.is_lit(t):  # ...and its sunset
+        t += 600
+    return t + 7200 - (t + 7200) % 60
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[tuple[AlertEngine, RecordingOutbox, Clock, SqliteStore]]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'registry.sqlite'}")
+    load_commune(engine, COMMUNE)
+    store = SqliteStore(tmp_path / "ts.sqlite")
+    store.ensure_ready()
+    outbox, clock = RecordingOutbox(), Clock(evening())
+    quiet_never = Policy(quiet_start_min=0, quiet_end_min=0)
+    yield (
+        AlertEngine(engine, store, COMMUNE, outbox, policy=quiet_never, clock=clock),
+        outbox,
+        clock,
+        store,
+    )
+    store.close()
+
+
+def lamp(seq: int, ts: int, on: bool, current: float) -> StoredReading:
+    values = {
+        "on": on,
+        "current_a": current,
+        "voltage_v": 230.0,
+        "lux": 2.0,
+        "fault": on and current == 0,
+        "rssi": -60,
+    }
+    return StoredReading(LAMP, "lamp", "dong-ha", "dong-ha-l1", 1, seq, ts, True, values)
+
+
+def bin_(seq: int, ts: int, fill: float) -> StoredReading:
+    values = {
+        "fill_pct": fill,
+        "distance_cm": 100.0,
+        "battery_v": 3.9,
+        "temp_c": 28.0,
+        "tilt_deg": 1.0,
+        "rssi": -70,
+    }
+    return StoredReading(BIN, "bin", "dong-ha", "dong-ha-p1", 1, seq, ts, True, values)
+
+
+def feed(engine: AlertEngine, clock: Clock, readings: list[StoredReading]) -> None:
+    for reading in readings:
+        clock.now = reading.ts + 1
+        with engine.engine.begin() as conn:
+            events = engine.on_ingest(conn, [reading], {reading.device_id: clock.now}, [])
+        engine.store.write_alert_events(events)
+
+
+def test_burnt_lamp_tells_the_electricians_once_and_clears_when_fixed(setup) -> None:  # type: ignore[no-untyped-def]
+    engine, outbox, clock, store = setup
+    t = evening()
+    feed(engine, clock, [lamp(s, t + 300 * s, True, 0.0) for s in range(4)])  # 15 minutes dark
+    [alert] = [a for a in _active(engine) if a.device_id == LAMP]
+    assert alert.type is AlertType.LAMP_FAULT
+    assert {m.to for m in outbox.sent} == ELECTRICIANS
+    assert {m.kind for m in outbox.sent} == {"lamp_fault"}
+    assert all(
+        m.fields["code"] == str(alert.id) and m.fields["place"] == "Ngõ Chùa" for m in outbox.sent
+    )
+    sent = len(outbox.sent)
+    feed(engine, clock, [lamp(4, t + 1200, True, 0.0)])
+    assert len(outbox.sent) == sent, "one alert, one message per person"
+    feed(engine, clock, [lamp(5, t + 1500, True, 0.18)])
+    assert _active(engine) == []
+    assert engine.get(alert.id).state is State.CLEARED  # type: ignore[arg-type]
+    assert [e.what for e in store.alert_events()] == ["opened", "cleared"]
+
+
+def test_full_bin_tells_the_collectors_and_emptying_records_the_collection(setup) -> None:  # type: ignore[no-untyped-def]
+    engine, outbox, clock, _ = setup
+    t = evening()
+    feed(engine, clock, [bin_(0, t, 60.0), bin_(1, t + 600, 85.0)])
+    [alert] = _active(engine)
+    assert alert.type is AlertType.BIN_FULL
+    assert {m.to for m in outbox.sent} == COLLECTORS
+    feed(engine, clock, [bin_(2, t + 1200, 4.0)])
+    cleared = engine.get(alert.id)  # type: ignore[arg-type]
+    assert cleared.state is State.CLEARED and cleared.collected_at == t + 1200
+
+
+def test_unacknowledged_alert_reminds_then_escalates_to_the_village_head(setup) -> None:  # type: ignore[no-untyped-def]
+    engine, outbox, clock, _ = setup
+    t = evening()
+    feed(engine, clock, [bin_(0, t, 90.0)])
+    [alert] = _active(engine)
+    policy = engine.policy
+    first = len(outbox.sent)
+
+    def tick_at(moment: float) -> None:
+        # the bin reports hourly, so it stays known (and full) while time passes
+        feed(engine, clock, [bin_(int(moment) % 100_000, int(moment) - 1, 90.0)])
+        clock.now = moment
+        engine.tick()
+
+    tick_at(alert.raised_at + policy.reminder_s - 1)
+    assert len(outbox.sent) == first
+    tick_at(alert.raised_at + policy.reminder_s)
+    assert [m.kind for m in outbox.sent[first:]] == ["reminder"] * len(COLLECTORS)
+    tick_at(alert.raised_at + policy.escalate_to_head_s)
+    assert [(m.kind, m.to) for m in outbox.sent[-1:]] == [("escalation", HEAD)]
+    engine.acknowledge(alert.id, "+84912000181")  # type: ignore[arg-type]
+    before = len(outbox.sent)
+    tick_at(alert.raised_at + policy.escalate_to_office_s)
+    assert len(outbox.sent) == before
+    assert [a.type for a in _active(engine)] == [AlertType.BIN_FULL]
+
+
+def _active(engine: AlertEngine) -> list:  # type: ignore[type-arg]
+    with engine.engine.connect() as conn:
+        return engine._active(conn, None)  # type: ignore[no-any-return]

@@ -1,0 +1,200 @@
+"""Alert rules and lifecycle with a fake clock, at the exact edges."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from sangsach.backend.alerts.lifecycle import (
+    Alert,
+    Level,
+    NoticeKind,
+    State,
+    acknowledge,
+    apply_conditions,
+    due_notices,
+)
+from sangsach.backend.alerts.model import AlertType, Policy, Thresholds
+from sangsach.backend.alerts.rules import (
+    Conditions,
+    Track,
+    came_online,
+    conditions,
+    observe,
+    went_offline,
+)
+from sangsach.backend.domain.readings import StoredReading
+
+TH = Thresholds()
+T0 = 1_780_000_000  # the tests' own clock; "night" below is whatever `required` says
+
+
+def reading(kind: str, seq: int, ts: int, **values: object) -> StoredReading:
+    return StoredReading("dev-1", kind, "v", "p", 1, seq, ts, True, dict(values))  # type: ignore[arg-type]
+
+
+def night_from(start: int, end: int):  # type: ignore[no-untyped-def]
+    return lambda t: start <= t < end
+
+
+def lamp_track(*states: tuple[int, bool]) -> Track:
+    track = Track("dev-1", "lamp")
+    for seq, (ts, on) in enumerate(states):
+        observe(track, reading("lamp", seq, ts, on=on, current_a=0.18 if on else 0.0), ts + 1, TH)
+    return track
+
+
+def test_lamp_fault_exactly_at_the_debounce() -> None:
+    required = night_from(T0, T0 + 36_000)
+    track = lamp_track((T0 - 100, False), (T0 + 300, False))
+    debounce = TH.lamp_fault_debounce_s
+    assert AlertType.LAMP_FAULT not in conditions(track, T0 + debounce - 1, required, TH).holding
+    assert AlertType.LAMP_FAULT in conditions(track, T0 + debounce, required, TH).holding
+
+
+def test_relay_on_without_current_is_a_fault() -> None:
+    required = night_from(T0, T0 + 36_000)
+    track = Track("dev-1", "lamp")
+    observe(track, reading("lamp", 0, T0, on=True, current_a=0.0, fault=True), T0, TH)
+    observe(track, reading("lamp", 1, T0 + 300, on=True, current_a=0.0, fault=True), T0 + 300, TH)
+    assert AlertType.LAMP_FAULT in conditions(track, T0 + 600, required, TH).holding
+
+
+def test_lamp_lit_at_night_is_fine_and_day_burning_after_its_debounce() -> None:
+    dawn = T0 + 36_000
+    required = night_from(T0, dawn)
+    track = lamp_track((T0 + 10, True), (dawn + 100, True))
+    assert conditions(track, T0 + 5000, required, TH).holding == frozenset()
+    burn = TH.day_burning_debounce_s
+    track.last_seen = dawn + burn  # heartbeats keep saying "on"
+    assert AlertType.DAY_BURNING not in conditions(track, dawn + burn - 1, required, TH).holding
+    assert AlertType.DAY_BURNING in conditions(track, dawn + burn, required, TH).holding
+
+
+def test_cycling_counts_switches_in_the_window() -> None:
+    required = night_from(T0, T0 + 36_000)
+    states = [(T0 + 100 * i, i % 2 == 0) for i in range(TH.cycling_switches + 1)]
+    track = lamp_track(*states)
+    last = states[-1][0]
+    assert AlertType.CYCLING in conditions(track, last, required, TH).holding
+    first_switch = states[1][0]
+    later = first_switch + TH.cycling_window_s
+    assert AlertType.CYCLING not in conditions(track, later, required, TH).holding
+
+
+def test_offline_by_will_and_by_silence_and_nothing_else_judged() -> None:
+    required = night_from(T0, T0 + 36_000)
+    track = lamp_track((T0, False))
+    limit = TH.offline_intervals * TH.lamp_report_interval_s
+    assert AlertType.DEVICE_OFFLINE not in conditions(track, T0 + 1 + limit, required, TH).holding
+    silent = conditions(track, T0 + 2 + limit, required, TH)
+    assert silent.holding == {AlertType.DEVICE_OFFLINE}
+    assert AlertType.LAMP_FAULT in silent.unknown
+    came_online(track, T0 + 10)
+    went_offline(track, T0 + 20)
+    assert conditions(track, T0 + 30, required, TH).holding == {AlertType.DEVICE_OFFLINE}
+
+
+def test_bin_full_overflow_overdue_and_collection() -> None:
+    track = Track("bin-1", "bin")
+    assert observe(track, reading("bin", 0, T0, fill_pct=79.9), T0, TH) is None
+    assert conditions(track, T0, night_from(0, 0), TH).holding == frozenset()
+    observe(track, reading("bin", 1, T0 + 600, fill_pct=80.0), T0 + 600, TH)
+    assert conditions(track, T0 + 600, night_from(0, 0), TH).holding == {AlertType.BIN_FULL}
+    observe(track, reading("bin", 2, T0 + 1200, fill_pct=96.0, temp_c=75.0), T0 + 1200, TH)
+    overdue_at = T0 + 600 + TH.collection_sla_s
+    track.last_seen = overdue_at  # the bin reports hourly; its data is fresh
+    found = conditions(track, overdue_at - 1, night_from(0, 0), TH).holding
+    assert found == {AlertType.BIN_FULL, AlertType.BIN_OVERFLOW, AlertType.FIRE}
+    assert AlertType.BIN_OVERDUE in conditions(track, overdue_at, night_from(0, 0), TH).holding
+    collected = observe(
+        track, reading("bin", 3, overdue_at + 60, fill_pct=5.0), overdue_at + 60, TH
+    )
+    assert collected == overdue_at + 60
+    assert conditions(track, overdue_at + 60, night_from(0, 0), TH).holding == {AlertType.FIRE}
+
+
+def test_a_late_replayed_reading_does_not_move_state_back() -> None:
+    track = Track("bin-1", "bin")
+    observe(track, reading("bin", 5, T0 + 600, fill_pct=90.0), T0 + 600, TH)
+    observe(track, reading("bin", 4, T0, fill_pct=10.0), T0 + 700, TH)
+    assert track.fill == 90.0
+
+
+POLICY = Policy()
+
+
+def at_local(hour: int, minute: int = 0) -> float:
+    """A Unix time at this local (UTC+7) hour on a fixed day."""
+    return datetime(2026, 6, 1, (hour - 7) % 24, minute, tzinfo=UTC).timestamp()
+
+
+def opened(now: float, type_: AlertType = AlertType.LAMP_FAULT) -> Alert:
+    return Alert("dev-1", type_, "v", opened_at=now, raised_at=now, next_notice_at=now)
+
+
+def test_new_alert_notifies_the_team_at_once_outside_quiet_hours() -> None:
+    alert = opened(at_local(18))
+    [notice] = due_notices(alert, at_local(18), POLICY)
+    assert (notice.kind, notice.levels) == (NoticeKind.NEW, (Level.TEAM,))
+    assert due_notices(alert, at_local(18) + POLICY.reminder_s - 1, POLICY) == []
+    [reminder] = due_notices(alert, at_local(18) + POLICY.reminder_s, POLICY)
+    assert reminder.kind is NoticeKind.REMINDER and alert.reminders == 1
+
+
+@pytest.mark.parametrize(("hour", "minute"), [(21, 0), (23, 59), (0, 0), (5, 59)])
+def test_quiet_hours_across_midnight_hold_until_six(hour: int, minute: int) -> None:
+    now = at_local(hour, minute)
+    alert = opened(now)
+    assert due_notices(alert, now, POLICY) == []
+    assert alert.next_notice_at is not None
+    morning = datetime.fromtimestamp(alert.next_notice_at, UTC)
+    assert (morning.hour + 7) % 24 == 6 and morning.minute == 0
+    assert [n.kind for n in due_notices(alert, alert.next_notice_at, POLICY)] == [NoticeKind.NEW]
+
+
+def test_quiet_hours_edges() -> None:
+    assert not POLICY.is_quiet(at_local(20, 59))
+    assert POLICY.is_quiet(at_local(21, 0))
+    assert POLICY.is_quiet(at_local(5, 59))
+    assert not POLICY.is_quiet(at_local(6, 0))
+
+
+def test_fire_is_sent_in_quiet_hours_to_team_and_head() -> None:
+    active: dict[AlertType, Alert] = {}
+    fire = Conditions(frozenset({AlertType.FIRE}), frozenset())
+    [alert] = apply_conditions(active, "bin-1", "v", fire, at_local(2)).opened
+    assert alert.critical and alert.level is Level.HEAD
+    [notice] = due_notices(alert, at_local(2), POLICY)
+    assert notice.levels == (Level.TEAM, Level.HEAD)
+
+
+def test_escalation_to_head_then_office_at_exact_times() -> None:
+    start = at_local(8)
+    alert = opened(start)
+    due_notices(alert, start, POLICY)
+    head_at = start + POLICY.escalate_to_head_s
+    assert [n.kind for n in due_notices(alert, head_at - 1, POLICY)] == [NoticeKind.REMINDER]
+    [to_head] = due_notices(alert, head_at, POLICY)
+    assert (to_head.kind, to_head.levels) == (NoticeKind.ESCALATION, (Level.HEAD,))
+    office_at = start + POLICY.escalate_to_office_s
+    [to_office] = due_notices(alert, office_at, POLICY)
+    assert (to_office.kind, to_office.levels) == (NoticeKind.ESCALATION, (Level.OFFICE,))
+
+
+def test_acknowledged_alert_is_not_reminded_and_clears_when_fixed() -> None:
+    active: dict[AlertType, Alert] = {}
+    holding = Conditions(frozenset({AlertType.BIN_FULL}), frozenset())
+    changes = apply_conditions(active, "bin-1", "v", holding, at_local(9))
+    [alert] = changes.opened
+    assert apply_conditions(active, "bin-1", "v", holding, at_local(10)).opened == []
+    acknowledge(alert, "+84912000181", at_local(10))
+    assert alert.state is State.ACKED
+    assert due_notices(alert, at_local(15), POLICY) == []
+    unknown = Conditions(frozenset({AlertType.DEVICE_OFFLINE}), frozenset({AlertType.BIN_FULL}))
+    assert apply_conditions(active, "bin-1", "v", unknown, at_local(11)).cleared == []
+    gone = Conditions(frozenset(), frozenset())
+    changes = apply_conditions(active, "bin-1", "v", gone, at_local(12))
+    assert {a.type for a in changes.cleared} == {AlertType.BIN_FULL, AlertType.DEVICE_OFFLINE}
+    assert alert.state is State.CLEARED and alert.cleared_at == at_local(12)
