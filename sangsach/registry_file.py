@@ -100,6 +100,34 @@ class GatheringPoint(BaseModel):
     bins: list[Bin] = Field(min_length=1)
 
 
+class AlertThresholds(BaseModel):
+    """Alert thresholds set for the commune, or for one village; absent: the defaults.
+
+    The names are those of the backend's ``alerts.model.Thresholds`` (a test keeps them equal).
+    """
+
+    model_config = _STRICT
+
+    lamp_fault_debounce_s: int | None = Field(default=None, ge=0, le=86_400)
+    day_burning_debounce_s: int | None = Field(default=None, ge=0, le=86_400)
+    cycling_switches: int | None = Field(default=None, ge=2, le=1000)
+    cycling_window_s: int | None = Field(default=None, ge=60, le=86_400)
+    lamp_report_interval_s: int | None = Field(default=None, ge=10, le=86_400)
+    bin_report_interval_s: int | None = Field(default=None, ge=60, le=86_400)
+    offline_intervals: int | None = Field(default=None, ge=1, le=100)
+    min_lit_current_a: float | None = Field(default=None, ge=0, le=50)
+    bin_full_pct: float | None = Field(default=None, ge=10, le=100)
+    bin_overflow_pct: float | None = Field(default=None, ge=10, le=100)
+    bin_emptied_drop_pct: float | None = Field(default=None, ge=5, le=100)
+    collection_sla_s: int | None = Field(default=None, ge=600, le=30 * 86_400)
+    fire_temp_c: float | None = Field(default=None, ge=30, le=125)
+    tilt_deg: float | None = Field(default=None, ge=5, le=180)
+    battery_low_v: float | None = Field(default=None, ge=0, le=15)
+
+    def overrides(self) -> dict[str, float]:
+        return self.model_dump(exclude_none=True)
+
+
 class Village(BaseModel):
     model_config = _STRICT
 
@@ -109,6 +137,9 @@ class Village(BaseModel):
     census: Census
     lighting: list[LightingWindow] | None = Field(
         default=None, description="part-night programme; absent: dusk to dawn"
+    )
+    alerts: AlertThresholds | None = Field(
+        default=None, description="this village's own alert thresholds, over the commune's"
     )
     lanes: list[Lane] = Field(default_factory=list)
     points: list[GatheringPoint] = Field(default_factory=list)
@@ -152,6 +183,9 @@ class Commune(BaseModel):
     model_config = _STRICT
 
     commune: CommuneInfo
+    alerts: AlertThresholds | None = Field(
+        default=None, description="the commune's alert thresholds, over the defaults"
+    )
     villages: list[Village] = Field(min_length=1)
     teams: list[Team] = Field(default_factory=list)
 

@@ -13,7 +13,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, insert, select, update
@@ -93,6 +93,11 @@ class AlertEngine:
         self.clock = clock
         self._lock = threading.Lock()  # one judge at a time: ingest threads and the tick
         info = commune.commune
+        base = {**asdict(self.th), **(commune.alerts.overrides() if commune.alerts else {})}
+        self._thresholds = {
+            v.id: Thresholds(**{**base, **(v.alerts.overrides() if v.alerts else {})})
+            for v in commune.villages
+        }
         self._schedules = {
             v.id: LightingSchedule(info.latitude, info.longitude, v.lighting or ())
             for v in commune.villages
@@ -137,7 +142,7 @@ class AlertEngine:
             for device_id in devices:
                 track = tracks[device_id]
                 for reading in sorted(by_device[device_id], key=lambda r: (r.ts, r.boot, r.seq)):
-                    emptied = observe(track, reading, received[device_id], self.th)
+                    emptied = observe(track, reading, received[device_id], self._th(device_id))
                     if emptied is not None:
                         collected[device_id] = emptied
                 for online, at in sorted(status_by_device[device_id], key=lambda s: s[1]):
@@ -202,6 +207,10 @@ class AlertEngine:
 
     # -- inside ---------------------------------------------------------------------------------
 
+    def _th(self, device_id: str) -> Thresholds:
+        place = self._places.get(device_id)
+        return self._thresholds[place.village_id] if place else self.th
+
     def _required(self, device_id: str) -> Callable[[int], bool]:
         place = self._places.get(device_id)
         if place is None:
@@ -223,7 +232,7 @@ class AlertEngine:
             if place is None:
                 continue
             at = data_time[device_id]
-            found = conditions(track, at, self._required(device_id), self.th)
+            found = conditions(track, at, self._required(device_id), self._th(device_id))
             mine = active.get(device_id, {})
             changes = apply_conditions(mine, device_id, place.village_id, found, at, clock=now)
             for alert in changes.cleared:

@@ -169,3 +169,22 @@ def test_unacknowledged_alert_reminds_then_escalates_to_the_village_head(setup) 
 def _active(engine: AlertEngine) -> list:  # type: ignore[type-arg]
     with engine.engine.connect() as conn:
         return engine._active(conn, None)  # type: ignore[no-any-return]
+
+
+def test_a_village_may_set_its_own_threshold(tmp_path: Path) -> None:
+    from sangsach.registry_file import parse_registry
+
+    text = SAMPLE_REGISTRY.read_text(encoding="utf-8").replace(
+        "    name: Thôn Đông Hạ\n", "    name: Thôn Đông Hạ\n    alerts: {bin_full_pct: 95}\n", 1
+    )
+    commune = parse_registry(text)
+    engine = make_engine(f"sqlite:///{tmp_path / 'registry.sqlite'}")
+    load_commune(engine, commune)
+    store = SqliteStore(tmp_path / "ts.sqlite")
+    store.ensure_ready()
+    outbox, clock = RecordingOutbox(), Clock(evening())
+    alerts = AlertEngine(engine, store, commune, outbox, clock=clock)
+    feed(alerts, clock, [bin_(0, evening(), 90.0)])
+    assert _active(alerts) == [], "90 % is not full where the village says 95 %"
+    feed(alerts, clock, [bin_(1, evening() + 600, 96.0)])
+    assert {a.type for a in _active(alerts)} == {AlertType.BIN_FULL, AlertType.BIN_OVERFLOW}

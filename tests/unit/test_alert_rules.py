@@ -198,3 +198,11 @@ def test_acknowledged_alert_is_not_reminded_and_clears_when_fixed() -> None:
     changes = apply_conditions(active, "bin-1", "v", gone, at_local(12))
     assert {a.type for a in changes.cleared} == {AlertType.BIN_FULL, AlertType.DEVICE_OFFLINE}
     assert alert.state is State.CLEARED and alert.cleared_at == at_local(12)
+
+
+def test_registry_threshold_names_are_the_engines() -> None:
+    from dataclasses import fields
+
+    from sangsach.registry_file import AlertThresholds
+
+    assert set(AlertThresholds.model_fields) == {f.name for f in fields(Thresholds)}
