@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from sangsach.config import BackendSettings
 
-from .api import deadletters, ingest, readings, registry
+from .api import alerts, deadletters, ingest, readings, registry, sms
 from .services import Services, bootstrap
 from .timeseries.port import TimeSeriesStore
 
@@ -20,6 +20,7 @@ def create_app(settings: BackendSettings, store: TimeSeriesStore | None = None) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services.start_background()
         yield
         services.close()
 
@@ -30,7 +31,7 @@ def create_app(settings: BackendSettings, store: TimeSeriesStore | None = None) 
         lifespan=lifespan,
     )
     app.state.services = services
-    for module in (ingest, registry, readings, deadletters):
+    for module in (ingest, registry, readings, deadletters, alerts, sms):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["health"])

@@ -110,6 +110,41 @@ dead_letters = Table(
     Column("payload_bytes", Integer, nullable=False),
 )
 
+# The SMS outbox: one row per message, keyed by the caller's idempotency key. Rows are never
+# deleted: a message is pending, sent, or failed with its reason (backend/notify/outbox.py).
+sms_outbox = Table(
+    "sms_outbox",
+    metadata,
+    Column("id", String(160), primary_key=True),
+    Column("to", String(16), nullable=False, index=True),
+    Column("body", Text, nullable=False),
+    Column("encoding", String(8), nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column("alert_id", String(32), nullable=True, index=True),
+    Column("status", String(8), nullable=False, index=True),  # pending, sent or failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Float, nullable=False, index=True),
+    Column("created_at", Float, nullable=False, index=True),
+    Column("sent_at", Float, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("provider_ref", String(128), nullable=True),
+)
+
+# Every SMS received on the webhook, answered or refused, with what was done with it.
+sms_inbound = Table(
+    "sms_inbound",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("received_at", Float, nullable=False, index=True),
+    Column("sender", String(32), nullable=False, index=True),
+    Column("role", String(8), nullable=True),  # team, head or office; None: unknown sender
+    Column("text", Text, nullable=False),
+    Column("action", String(8), nullable=True),  # ack or done, when the text parsed
+    Column("code", String(8), nullable=True),
+    Column("result", String(16), nullable=False),
+    Column("detail", Text, nullable=False),
+)
+
 REGISTRY_TABLES = (team_members, teams, devices, places, villages)  # child tables first
 
 

@@ -1,16 +1,25 @@
-"""What the API needs, built once at start-up: settings, SQL engine, time-series store, ingest."""
+"""What the API needs, built once at start-up: settings, stores, ingest, alerts and SMS."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
 from sangsach.config import BackendSettings
 from sangsach.registry_file import load_registry
 
+from .alerts.engine import AlertEngine
+from .alerts.model import Policy
+from .alerts.sms import SmsOutbox, SmsReplies
 from .db import make_engine
 from .ingest import Ingest
+from .notify.dispatcher import Dispatcher
+from .notify.inbound import AlertActions
+from .notify.providers import make_provider
 from .registry.load import load_commune
 from .timeseries.influx import InfluxStore
 from .timeseries.port import TimeSeriesStore
@@ -23,10 +32,34 @@ class Services:
     engine: Engine
     store: TimeSeriesStore
     ingest: Ingest
+    alerts: AlertEngine
+    alert_actions: AlertActions
+    dispatcher: Dispatcher
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    def start_background(self) -> None:
+        """The alert tick and the SMS dispatcher, each in its own thread."""
+        every = self.settings.alert_tick_s
+        for name, target in (
+            ("alert-tick", lambda: _every(every, self.alerts.tick, self._stop)),
+            ("sms-dispatcher", lambda: self.dispatcher.run(self._stop)),
+        ):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def close(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(10)
         self.store.close()
         self.engine.dispose()
+
+
+def _every(seconds: float, work: Callable[[], object], stop: threading.Event) -> None:
+    while not stop.wait(seconds):
+        work()
 
 
 def make_store(settings: BackendSettings) -> TimeSeriesStore:
@@ -38,11 +71,53 @@ def make_store(settings: BackendSettings) -> TimeSeriesStore:
     return SqliteStore(settings.data_dir / "timeseries.sqlite")
 
 
-def bootstrap(settings: BackendSettings, store: TimeSeriesStore | None = None) -> Services:
+def policy(settings: BackendSettings) -> Policy:
+    quiet = settings.alert_quiet_hours
+    start, end = quiet.split("-") if quiet else ("00:00", "00:00")
+    return Policy(
+        reminder_s=settings.alert_reminder_s,
+        escalate_to_head_s=settings.alert_escalate_head_s,
+        escalate_to_office_s=settings.alert_escalate_office_s,
+        quiet_start_min=_minutes(start),
+        quiet_end_min=_minutes(end),
+        max_sms_per_hour=settings.alert_max_sms_per_hour,
+    )
+
+
+def _minutes(hhmm: str) -> int:
+    hours, minutes = hhmm.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def bootstrap(
+    settings: BackendSettings,
+    store: TimeSeriesStore | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Services:
     """Load the registry file into SQL and connect the stores. Raises on a bad registry file."""
     commune = load_registry(settings.registry_file)
     engine = make_engine(settings.sql_url)
     load_commune(engine, commune)
     store = store or make_store(settings)
     store.ensure_ready()
-    return Services(settings, engine, store, Ingest(engine, store))
+    alerts = AlertEngine(
+        engine,
+        store,
+        commune,
+        SmsOutbox(settings.sms_encoding, clock),
+        policy=policy(settings),
+        office_phones=settings.sms_office_phones,
+        clock=clock,
+    )
+    dispatcher = Dispatcher(
+        engine, make_provider(settings), clock, retry_max_s=settings.sms_retry_max_s
+    )
+    return Services(
+        settings,
+        engine,
+        store,
+        Ingest(engine, store, alerts),
+        alerts,
+        SmsReplies(alerts),
+        dispatcher,
+    )

@@ -7,7 +7,7 @@ these classes.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Self, TypeVar
+from typing import Annotated, Literal, Self, TypeVar
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from .registry_file import SAMPLE_REGISTRY
 
 DEV_INGEST_TOKEN = "dev-ingest-token-change-me"  # noqa: S105 - refused outside development
+DEV_WEBHOOK_SECRET = "dev-sms-webhook-secret-change-me"  # noqa: S105 - refused outside development
 
 Env = Literal["development", "production"]
 REGISTRY_FILE_HELP = "the commune registry file (YAML): villages, devices, teams, census"
@@ -120,10 +121,87 @@ class BackendSettings(_Base):
     ingest_token: SecretStr = Field(
         default=SecretStr(DEV_INGEST_TOKEN), description=INGEST_TOKEN_HELP
     )
+    sms_provider: Literal["outbox", "http"] = Field(
+        default="outbox",
+        description="`outbox`: SMS are only logged and listed by the API; `http`: a carrier's HTTP API",
+    )
+    sms_encoding: Literal["gsm7", "ucs2"] = Field(
+        default="gsm7",
+        description="`gsm7`: Vietnamese without diacritics, 160 characters; `ucs2`: with diacritics, 70",
+    )
+    sms_http_url: AnyHttpUrl | None = Field(
+        default=None, description="the carrier's send URL (with `SANGSACH_SMS_PROVIDER=http`)"
+    )
+    sms_http_method: Literal["POST", "PUT"] = Field(
+        default="POST", description="HTTP method of the carrier's send API"
+    )
+    sms_http_auth_header: SecretStr | None = Field(
+        default=None,
+        description="header sent with every SMS request, as `Name: value`, e.g. `Authorization: Bearer ...`",
+    )
+    sms_http_body_template: str = Field(
+        default='{"to": "{to}", "text": "{body}", "reference": "{id}"}',
+        description="JSON body of an SMS request; `{to}`, `{body}` and `{id}` are filled in, JSON-escaped",
+    )
+    sms_http_timeout_s: float = Field(
+        default=10.0, gt=0, le=120, description="timeout of one request to the carrier"
+    )
+    sms_retry_max_s: float = Field(
+        default=600.0, ge=1, description="longest pause between attempts to send one SMS"
+    )
+    sms_webhook_secret: SecretStr = Field(
+        default=SecretStr(DEV_WEBHOOK_SECRET),
+        description="shared secret of the inbound SMS webhook (header `X-Sangsach-Webhook-Secret`)",
+    )
+    sms_office_phones: list[Annotated[str, Field(pattern=r"^\+[1-9][0-9]{6,14}$")]] = Field(
+        default_factory=list,
+        description='commune office numbers that get escalations and may reply, a JSON list: `["+84..."]`',
+    )
+
+    alert_tick_s: float = Field(
+        default=30.0,
+        ge=1,
+        le=3600,
+        description="how often silence, reminders and escalation are judged",
+    )
+    alert_quiet_hours: str = Field(
+        default="21:00-06:00",
+        pattern=r"^(([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d)?$",
+        description="local time when only critical SMS are sent, `HH:MM-HH:MM`; empty: none",
+    )
+    alert_reminder_s: int = Field(
+        default=7200, ge=60, description="reminder interval while an alert is unacknowledged"
+    )
+    alert_escalate_head_s: int = Field(
+        default=4 * 3600,
+        ge=60,
+        description="an unacknowledged alert goes to the village head after",
+    )
+    alert_escalate_office_s: int = Field(
+        default=12 * 3600, ge=60, description="... and to the commune office after"
+    )
+    alert_max_sms_per_hour: int = Field(
+        default=4,
+        ge=1,
+        le=1000,
+        description="SMS per recipient per hour; more wait, folded into a digest",
+    )
 
     @model_validator(mode="after")
     def _no_dev_secret_in_production(self) -> Self:
         _refuse_dev_token(self.env, self.ingest_token)
+        return self
+
+    @model_validator(mode="after")
+    def _sms_settings_usable(self) -> Self:
+        secret = self.sms_webhook_secret.get_secret_value()
+        if self.env == "production" and secret in ("", DEV_WEBHOOK_SECRET):
+            raise ValueError(
+                "SANGSACH_SMS_WEBHOOK_SECRET must be set to a secret of your own "
+                "when SANGSACH_ENV=production"
+            )
+        if self.sms_provider == "http" and self.sms_http_url is None:
+            raise ValueError("SANGSACH_SMS_HTTP_URL must be set when SANGSACH_SMS_PROVIDER=http")
         return self
 
     @property

@@ -14,7 +14,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
@@ -22,6 +22,7 @@ from sangsach.lighting import LightingSchedule
 from sangsach.registry_file import Commune
 
 from ..domain.readings import AlertEvent, StoredReading
+from ..notify.inbound import UnknownAlert
 from ..sql import upsert
 from ..timeseries.port import TimeSeriesStore
 from . import tables
@@ -58,10 +59,6 @@ class Outbox(Protocol):
     def put(self, conn: Connection, messages: Sequence[Sms]) -> None: ...
 
     def sent_since(self, conn: Connection, to: str, since: float) -> int: ...
-
-
-class UnknownAlert(LookupError):
-    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,9 +272,12 @@ class AlertEngine:
 
     def _sms(self, phone: str, notices: list[Notice], now: float) -> Sms:
         if len(notices) > 1:
-            codes = " ".join(str(n.alert.id) for n in notices[:8])
-            key = f"digest:{phone}:{int(now)}"
-            return Sms(key, phone, "digest", {"count": str(len(notices)), "codes": codes}, None)
+            codes = " ".join(str(n.alert.id) for n in notices)
+            urgent = min(notices, key=lambda n: (not n.alert.critical, n.alert.raised_at))
+            place = self._places[urgent.alert.device_id]
+            fields = {"count": str(len(notices)), "codes": codes, "place": place.place,
+                      "village": place.village}  # fmt: skip
+            return Sms(f"digest:{phone}:{int(now)}", phone, "digest", fields, None)
         notice = notices[0]
         alert = notice.alert
         place = self._places[alert.device_id]
@@ -340,13 +340,15 @@ class AlertEngine:
         for alert in {id(a): a for a in alerts}.values():
             row = to_row(alert)
             if alert.id is None:
-                alert.id = conn.execute(insert(tables.alerts).values(row)).inserted_primary_key[0]
+                key = conn.execute(insert(tables.alerts).values(row)).inserted_primary_key
+                assert key is not None
+                alert.id = int(key[0])
             else:
                 conn.execute(
                     update(tables.alerts).where(tables.alerts.c.id == alert.id).values(row)
                 )
 
 
-def _event(alert: Alert, what: str, at: float) -> AlertEvent:
+def _event(alert: Alert, what: Literal["opened", "cleared"], at: float) -> AlertEvent:
     assert alert.id is not None
     return AlertEvent(alert.id, alert.device_id, alert.village_id, alert.type.value, what, int(at))

@@ -10,10 +10,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from ..alerts import tables
-from ..alerts.engine import UnknownAlert
 from ..alerts.lifecycle import Alert, State
 from ..alerts.model import AlertType
 from ..alerts.tables import from_row
+from ..notify.inbound import UnknownAlert
 from .deps import ConnDep, ServicesDep
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])

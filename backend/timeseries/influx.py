@@ -10,7 +10,7 @@ fields are the kind's measured values (None is left out), ``boot``, ``seq`` and 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -75,7 +75,9 @@ def alert_line(event: AlertEvent) -> str:
     )
 
 
-def _line(measurement: str, tags: dict[str, str], fields: dict[str, Value], time_ns: int) -> str:
+def _line(
+    measurement: str, tags: dict[str, str], fields: Mapping[str, Value | str], time_ns: int
+) -> str:
     # Point escapes names and tag values, marks integers with "i" and leaves out None fields;
     # an int time is written as is, in ns, Point's default precision.
     point = Point.from_dict(

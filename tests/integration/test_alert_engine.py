@@ -12,7 +12,7 @@ from sangsach.backend.alerts.engine import AlertEngine, Sms
 from sangsach.backend.alerts.lifecycle import State
 from sangsach.backend.alerts.model import AlertType, Policy
 from sangsach.backend.db import make_engine
-from sangsach.backend.domain.readings import StoredReading
+from sangsach.backend.domain.readings import StoredReading, Value
 from sangsach.backend.registry.load import load_commune
 from sangsach.backend.timeseries.sqlite import SqliteStore
 from sangsach.lighting import LightingSchedule
@@ -76,7 +76,7 @@ def setup(tmp_path: Path) -> Iterator[tuple[AlertEngine, RecordingOutbox, Clock,
 
 
 def lamp(seq: int, ts: int, on: bool, current: float) -> StoredReading:
-    values = {
+    values: dict[str, Value] = {
         "on": on,
         "current_a": current,
         "voltage_v": 230.0,
@@ -88,7 +88,7 @@ def lamp(seq: int, ts: int, on: bool, current: float) -> StoredReading:
 
 
 def bin_(seq: int, ts: int, fill: float) -> StoredReading:
-    values = {
+    values: dict[str, Value] = {
         "fill_pct": fill,
         "distance_cm": 100.0,
         "battery_v": 3.9,
@@ -123,7 +123,7 @@ def test_burnt_lamp_tells_the_electricians_once_and_clears_when_fixed(setup) -> 
     assert len(outbox.sent) == sent, "one alert, one message per person"
     feed(engine, clock, [lamp(5, t + 1500, True, 0.18)])
     assert _active(engine) == []
-    assert engine.get(alert.id).state is State.CLEARED  # type: ignore[arg-type]
+    assert engine.get(alert.id).state is State.CLEARED
     assert [e.what for e in store.alert_events()] == ["opened", "cleared"]
 
 
@@ -135,7 +135,7 @@ def test_full_bin_tells_the_collectors_and_emptying_records_the_collection(setup
     assert alert.type is AlertType.BIN_FULL
     assert {m.to for m in outbox.sent} == COLLECTORS
     feed(engine, clock, [bin_(2, t + 1200, 4.0)])
-    cleared = engine.get(alert.id)  # type: ignore[arg-type]
+    cleared = engine.get(alert.id)
     assert cleared.state is State.CLEARED and cleared.collected_at == t + 1200
 
 
@@ -159,7 +159,7 @@ def test_unacknowledged_alert_reminds_then_escalates_to_the_village_head(setup) 
     assert [m.kind for m in outbox.sent[first:]] == ["reminder"] * len(COLLECTORS)
     tick_at(alert.raised_at + policy.escalate_to_head_s)
     assert [(m.kind, m.to) for m in outbox.sent[-1:]] == [("escalation", HEAD)]
-    engine.acknowledge(alert.id, "+84912000181")  # type: ignore[arg-type]
+    engine.acknowledge(alert.id, "+84912000181")
     before = len(outbox.sent)
     tick_at(alert.raised_at + policy.escalate_to_office_s)
     assert len(outbox.sent) == before

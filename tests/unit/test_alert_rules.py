@@ -197,7 +197,7 @@ def test_acknowledged_alert_is_not_reminded_and_clears_when_fixed() -> None:
     gone = Conditions(frozenset(), frozenset())
     changes = apply_conditions(active, "bin-1", "v", gone, at_local(12))
     assert {a.type for a in changes.cleared} == {AlertType.BIN_FULL, AlertType.DEVICE_OFFLINE}
-    assert alert.state is State.CLEARED and alert.cleared_at == at_local(12)
+    assert (alert.state, alert.cleared_at) == (State.CLEARED, at_local(12))
 
 
 def test_registry_threshold_names_are_the_engines() -> None:

@@ -1,0 +1,55 @@
+"""Between the alert engine and the SMS outbox: templates rendered, replies understood."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import Connection
+
+from ..notify import outbox
+from ..notify.inbound import UnknownAlert
+from ..notify.templates import render
+from ..notify.text import Encoding
+from .engine import AlertEngine, Sms
+
+
+class SmsOutbox:
+    """The engine's ``Outbox``: each message rendered in Vietnamese and queued durably."""
+
+    def __init__(self, encoding: Encoding, clock: Callable[[], float]) -> None:
+        self.encoding = encoding
+        self.clock = clock
+
+    def put(self, conn: Connection, messages: Sequence[Sms]) -> None:
+        now = self.clock()
+        for message in messages:
+            body = render(message.kind, self.encoding, **message.fields)  # type: ignore[arg-type]
+            alert_id = str(message.alert_id) if message.alert_id is not None else None
+            queued = outbox.Sms(
+                message.key, message.to, body, self.encoding, message.kind, alert_id
+            )
+            outbox.enqueue(conn, queued, now)
+
+    def sent_since(self, conn: Connection, to: str, since: float) -> int:
+        return outbox.sent_since(conn, to, since)
+
+
+class SmsReplies:
+    """What a reply by SMS does: ``OK <code>`` acknowledges, ``XONG <code>`` marks done."""
+
+    def __init__(self, alerts: AlertEngine) -> None:
+        self.alerts = alerts
+
+    def acknowledge(self, code: str, phone: str) -> str:
+        alert = self.alerts.acknowledge(_alert_id(code), phone)
+        return f"alert {alert.id} acknowledged by {phone}"
+
+    def mark_done(self, code: str, phone: str) -> str:
+        alert = self.alerts.mark_done(_alert_id(code), phone)
+        return f"alert {alert.id} marked done by {phone}"
+
+
+def _alert_id(code: str) -> int:
+    if not code.isdigit():
+        raise UnknownAlert(f"no alert {code!r}")
+    return int(code)
