@@ -109,7 +109,8 @@ class Ingest:
             return []
         for status in statuses:
             received.setdefault(status.id, status.received_at)
-        seen = [(s.id, s.state == "online", s.received_at) for s in statuses]
+        # A birth carries the node's own clock when it has one; a last will never does.
+        seen = [(s.id, s.state == "online", float(s.ts or s.received_at)) for s in statuses]
         return self.alerts.on_ingest(conn, stored, received, seen)
 
     def _without_restamped_copies(self, readings: list[StoredReading]) -> list[StoredReading]:

@@ -110,7 +110,11 @@ def bootstrap(
         clock=clock,
     )
     dispatcher = Dispatcher(
-        engine, make_provider(settings), clock, retry_max_s=settings.sms_retry_max_s
+        engine,
+        make_provider(settings),
+        clock,
+        retry_min_s=settings.sms_retry_min_s,
+        retry_max_s=settings.sms_retry_max_s,
     )
     return Services(
         settings,

@@ -146,6 +146,9 @@ class BackendSettings(_Base):
     sms_http_timeout_s: float = Field(
         default=10.0, gt=0, le=120, description="timeout of one request to the carrier"
     )
+    sms_retry_min_s: float = Field(
+        default=15.0, ge=0.1, description="first pause before an SMS is tried again; it doubles"
+    )
     sms_retry_max_s: float = Field(
         default=600.0, ge=1, description="longest pause between attempts to send one SMS"
     )

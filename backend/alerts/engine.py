@@ -145,8 +145,11 @@ class AlertEngine:
                 for online, at in sorted(status_by_device[device_id], key=lambda s: s[1]):
                     (came_online if online else went_offline)(track, at)
             self._save_tracks(conn, tracks.values())
+            # Judged at the time of the data: the newest reading, else the newest status.
             data_time = {
-                d: max([r.ts for r in by_device[d]] + [int(a) for _, a in status_by_device[d]])
+                d: max(r.ts for r in by_device[d])
+                if by_device[d]
+                else int(max(a for _, a in status_by_device[d]))
                 for d in devices
             }
             return self._judge(conn, tracks, data_time, collected)
@@ -158,11 +161,12 @@ class AlertEngine:
         now = self.clock()
         with self._lock, self.engine.begin() as conn:
             tracks = self._load_tracks(conn, None)
+            # Only silence is judged against the clock; the rest at the time of the data.
             silent = {
                 d: t
                 for d, t in tracks.items()
-                if t.last_seen is not None
-                and conditions(t, int(now), self._required(d), self.th).unknown
+                if AlertType.DEVICE_OFFLINE
+                in conditions(t, int(now), self._required(d), self._th(d)).holding
             }
             events = self._judge(conn, silent, dict.fromkeys(silent, int(now)), {})
             self._send_due(conn, self._active(conn, None), now)

@@ -120,8 +120,11 @@ def conditions(track: Track, now: int, required: Required, th: Thresholds) -> Co
         return Conditions(frozenset({AlertType.DEVICE_OFFLINE}), judged)
     if track.last_seen is None:  # never heard from: nothing to say yet
         return Conditions(frozenset(), judged)
-    holding = _lamp(track, now, required, th) if track.kind == "lamp" else _bin(track, now, th)
-    return Conditions(frozenset(holding), frozenset())
+    if track.kind == "bin":
+        return Conditions(frozenset(_bin(track, now, th)), frozenset())
+    return Conditions(
+        frozenset(_lamp(track, now, required, th)), _lamp_unknown(track, now, required)
+    )
 
 
 def _lamp(track: Track, now: int, required: Required, th: Thresholds) -> set[AlertType]:
@@ -146,6 +149,14 @@ def _lamp(track: Track, now: int, required: Required, th: Thresholds) -> set[Ale
     if len(recent) >= th.cycling_switches:
         found.add(AlertType.CYCLING)
     return found
+
+
+def _lamp_unknown(track: Track, now: int, required: Required) -> frozenset[AlertType]:
+    """A dark lamp by day says nothing about its fault, nor a lit lamp by night about burning
+    by day: those alerts stay as they are until the lamp shows otherwise."""
+    if required(now):
+        return frozenset() if track.lit is False else frozenset({AlertType.DAY_BURNING})
+    return frozenset() if track.lit else frozenset({AlertType.LAMP_FAULT})
 
 
 def _bin(track: Track, now: int, th: Thresholds) -> set[AlertType]:

@@ -7,14 +7,11 @@ between the carrier's accept and its own record resends under the same key.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Literal
 
 import pytest
 from sqlalchemy import Connection, Engine
@@ -24,68 +21,11 @@ from sangsach.backend.notify import outbox
 from sangsach.backend.notify.dispatcher import Dispatcher
 from sangsach.backend.notify.outbox import Sms
 from sangsach.backend.notify.providers import HttpProvider
-from sangsach.localbroker import free_port
+from tests.carrier import REFUSED_NUMBER, Carrier
 from tests.harness import wait_until
 
 BODY_TEMPLATE = '{"to": "{to}", "text": "{body}", "reference": "{id}"}'
-REFUSED_NUMBER = "+84900000400"
 T0 = 1_780_000_000.0
-
-
-class Carrier:
-    """An SMS carrier on a loopback port. A repeated ``Idempotency-Key`` gets the first answer
-    again and no second SMS; ``delivered`` counts the SMS that reached a phone."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/send"
-        self.mode: Literal["up", "busy"] = "up"
-        self.lock = threading.Lock()
-        self.delivered: Counter[str] = Counter()  # phone deliveries per key
-        self.accepted: Counter[str] = Counter()  # 2xx answers per key
-        self.requests: list[str] = []
-        self.payloads: dict[str, dict[str, Any]] = {}
-        self._server: ThreadingHTTPServer | None = None
-
-    def start(self) -> None:
-        carrier = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers["Content-Length"])
-                payload = json.loads(self.rfile.read(length))
-                code, answer = carrier.handle(self.headers["Idempotency-Key"], payload)
-                data = json.dumps(answer).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # the test reads the counters, not the access log
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def stop(self) -> None:
-        assert self._server is not None
-        self._server.shutdown()
-        self._server.server_close()  # the port refuses connections from here on
-        self._server = None
-
-    def handle(self, key: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        with self.lock:
-            self.requests.append(key)
-            if self.mode == "busy":
-                return 503, {"error": "try again later"}
-            if payload["to"] == REFUSED_NUMBER:
-                return 400, {"error": "number not in service"}
-            if not self.delivered[key]:
-                self.delivered[key] += 1
-                self.payloads[key] = payload
-            self.accepted[key] += 1
-            return 200, {"id": f"c-{key}"}
 
 
 @pytest.fixture

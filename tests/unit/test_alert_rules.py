@@ -206,3 +206,16 @@ def test_registry_threshold_names_are_the_engines() -> None:
     from sangsach.registry_file import AlertThresholds
 
     assert set(AlertThresholds.model_fields) == {f.name for f in fields(Thresholds)}
+
+
+def test_a_burnt_lamp_stays_in_fault_through_the_day_until_seen_lit() -> None:
+    dawn = T0 + 36_000
+    required = night_from(T0, dawn)
+    track = lamp_track((T0 + 10, False), (T0 + 1000, False))
+    assert AlertType.LAMP_FAULT in conditions(track, T0 + 1000, required, TH).holding
+    observe(track, reading("lamp", 2, dawn + 100, on=False, current_a=0.0), dawn + 100, TH)
+    by_day = conditions(track, dawn + 100, required, TH)
+    assert AlertType.LAMP_FAULT not in by_day.holding
+    assert AlertType.LAMP_FAULT in by_day.unknown, "by day nobody knows whether it was fixed"
+    observe(track, reading("lamp", 3, dawn + 200, on=True, current_a=0.2), dawn + 200, TH)
+    assert AlertType.LAMP_FAULT not in conditions(track, dawn + 200, required, TH).unknown
