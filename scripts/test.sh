@@ -12,6 +12,8 @@ echo "==> ruff"
 
 echo "==> mypy (strict)"
 scripts/typecheck.sh
+echo "==> mypy (firmware, against micropython-esp32-stubs)"
+scripts/typecheck-firmware.sh
 
 echo "==> pytest"
 .venv/bin/sangsach schema --check

@@ -1,0 +1,126 @@
+"""The waste-bin node, on a battery: wake, measure, send when due, deep-sleep.
+
+Each wake is one pass through the phases measure -> send (only when due) -> sleep, one bounded
+step per call so that the main loop feeds the watchdog in between. Readings wait in flash and
+are batched (every ``send_interval_s``), except that crossing the full threshold or a fire
+temperature sends at once. The node never sleeps with a send in flight: a reading leaves the
+flash buffer only after its PUBACK, and what could not be sent goes with the next send.
+"""
+
+import machine
+
+import logic
+from clock import Clock
+from drivers import Battery, Thermometer, TiltSensor, Ultrasonic, i2c_bus
+from node import Node
+
+
+class BinNode(Node):
+    kind = "bin"
+
+    def __init__(self, settings: dict, clock: Clock, hard_boot: bool) -> None:
+        self.woke = clock.now_ms()
+        self.depth_cm = settings["depth_cm"]
+        self.full_pct = settings["full_pct"]
+        self.fire_temp_c = settings["fire_temp_c"]
+        self.measure_interval_s = settings["measure_interval_s"]
+        self.send_interval_s = settings["send_interval_s"]
+        super().__init__(settings, clock, hard_boot)
+        self.ultrasonic = Ultrasonic(settings["trig_pin"], settings["echo_pin"],
+                                     settings["sensor_power_pin"])
+        self.battery = Battery(settings["battery_pin"], settings["battery_divider"])
+        self.thermometer = Thermometer(settings["onewire_pin"])
+        self.tilt = TiltSensor(i2c_bus(settings)) if settings["tilt_sensor"] else None
+        self.phase = "measure"
+
+    def step(self) -> int:
+        if self.phase == "measure":
+            urgent = self.measure()
+            self.phase = "send" if self.send_due(urgent) else "sleep"
+            return 0
+        if self.phase == "send":
+            return self.send_step()
+        self.sleep()
+        return 0
+
+    def measure(self) -> bool:
+        """Take one reading into flash; True when it must leave at once (full or fire)."""
+        clock, settings, store = self.clock, self.settings, self.store
+        temp = self.thermometer.celsius(clock)
+        echoes = self.ultrasonic.pings(settings["pings"], clock)
+        distance = logic.filtered_distance(echoes, temp, settings["echo_min_cm"], self.depth_cm)
+        fire = temp is not None and temp >= self.fire_temp_c
+        if distance is None:
+            print("bin: no plausible echo in %r" % echoes)
+            self.store.save()
+            return fire
+        fill = logic.fill_pct(distance, self.depth_cm)
+        fields = {"fill_pct": fill, "distance_cm": round(distance, 1),
+                  "battery_v": round(self.battery.volts(), 2)}
+        if temp is not None:
+            fields["temp_c"] = round(temp, 1)
+        if self.tilt is not None:
+            tilt = self.tilt.degrees()
+            if tilt is not None:
+                fields["tilt_deg"] = round(tilt, 1)
+        self.record(fields)
+        crossed = store.last_fill < self.full_pct <= fill
+        store.last_fill = fill
+        store.wakes += 1
+        self.store.save()
+        print("bin: fill %.1f %%, %s" % (fill, "full!" if crossed else "fire!" if fire else "ok"))
+        return crossed or fire
+
+    def send_due(self, urgent: bool) -> bool:
+        store = self.store
+        every = max(1, self.send_interval_s // self.measure_interval_s)
+        first_of_boot = store.seq <= 1  # fetch the config and the time straight away
+        nearly_full = self.ring.count * 4 >= self.ring.slots * 3
+        return (urgent or first_of_boot or nearly_full or store.wakes >= every
+                or store.config is None)
+
+    def send_step(self) -> int:
+        awake = self.clock.now_ms() - self.woke
+        if awake > self.settings["awake_budget_s"] * 1000:
+            print("bin: no link within %d s; the readings wait in flash" % (awake // 1000))
+            self.phase = "sleep"
+            return 0
+        if not self.link():
+            return 100
+        self.handle_inbox()
+        if self.ring.count:
+            self.flush_once()
+            return 0
+        self.store.wakes = 0
+        self.phase = "sleep"
+        return 0
+
+    def sleep(self) -> None:
+        if self.session.up:
+            self.handle_inbox()
+            self.session.close()
+        self.wifi.off()
+        self.store.save()
+        awake = self.clock.now_ms() - self.woke
+        left = max(1000, self.measure_interval_s * 1000 - awake)
+        print("bin: awake %d ms, sleeping %d s" % (awake, left // 1000))
+        machine.deepsleep(left)
+
+    def apply_config(self, config: dict) -> None:
+        section = config.get("bin")
+        if section is None:
+            super().apply_config(config)
+            return
+        depth = section["depth_cm"]
+        full = section.get("full_pct", 80)
+        fire = section.get("fire_temp_c", 70)
+        measure = section.get("measure_interval_s", 600)
+        send = section.get("send_interval_s", 3600)
+        for value in (depth, full, fire):
+            if not isinstance(value, (int, float)) or value <= 0:
+                raise ValueError("bin thresholds must be positive numbers")
+        if not isinstance(measure, int) or not isinstance(send, int) or measure < 60:
+            raise ValueError("bin intervals must be whole seconds, at least 60")
+        super().apply_config(config)
+        self.depth_cm, self.full_pct, self.fire_temp_c = depth, full, fire
+        self.measure_interval_s, self.send_interval_s = measure, send

@@ -1,0 +1,5 @@
+"""Fake ``esp``, for boot.py."""
+
+
+def osdebug(level: object) -> None:
+    pass
