@@ -89,6 +89,8 @@ class Ingest:
             self._advance_state(conn, stored, received)
             events = self._apply_statuses(conn, statuses)
             alert_events = self._judge(conn, stored, received, statuses)
+        if self.alerts is not None:
+            self.alerts.on_queued()
         self.store.write_statuses(events)
         self.store.write_alert_events(alert_events)
         return IngestResult(

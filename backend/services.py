@@ -51,6 +51,7 @@ class Services:
 
     def close(self) -> None:
         self._stop.set()
+        self.dispatcher.wake()
         for thread in self._threads:
             thread.join(10)
         self.store.close()
@@ -116,6 +117,7 @@ def bootstrap(
         retry_min_s=settings.sms_retry_min_s,
         retry_max_s=settings.sms_retry_max_s,
     )
+    alerts.on_queued = dispatcher.wake  # an alert's SMS leaves as soon as it is committed
     return Services(
         settings,
         engine,

@@ -72,12 +72,15 @@ def _progress(url: str, clock: SimClock) -> str:
     dead = sum(stats["dead_letters"].values())
     lit = httpx.get(f"{url}/api/v1/devices", params={"kind": "lamp"}, timeout=5).json()
     on = sum(1 for lamp in lit if (lamp["values"] or {}).get("on"))
+    alerts = httpx.get(f"{url}/api/v1/alerts", params={"active": True, "limit": 10_000}, timeout=5)
+    sms = httpx.get(f"{url}/api/v1/sms/outbox", params={"limit": 10_000}, timeout=5)
     local = datetime.fromtimestamp(clock.now(), VIETNAM).strftime("%d/%m %H:%M")
     return (
         f"[{local} giờ mô phỏng] {on}/{len(lit)} đèn đang sáng; "
         f"đã lưu {readings['lamp']} bản tin đèn, {readings['bin']} bản tin thùng rác; "
         f"{devices['online']} thiết bị trực tuyến, {devices['offline']} ngoại tuyến; "
-        f"{dead} bản tin bị từ chối"
+        f"{dead} bản tin bị từ chối; {len(alerts.json())} cảnh báo đang mở, "
+        f"{len(sms.json())} tin nhắn SMS"
     )
 
 
@@ -157,6 +160,8 @@ sangsach — bản chạy thử (demo) đang chạy / is running
     Thôn (villages)             {url}/api/v1/villages
     Thiết bị và trạng thái      {url}/api/v1/devices?village=dong-ha
     Bản tin bị từ chối          {url}/api/v1/dead-letters
+    Cảnh báo (alerts)           {url}/api/v1/alerts?active=true
+    Tin nhắn SMS (outbox)       {url}/api/v1/sms/outbox
     MQTT broker                 127.0.0.1:{mqtt_port}  (mosquitto_sub -p {mqtt_port} -t 'sangsach/v1/#' -v)
     Dữ liệu và nhật ký (logs)   {data_dir}
 

@@ -14,5 +14,6 @@ ln -s ../../../gateway "$tree/sangsach/gateway"
 ln -s ../../../backend "$tree/sangsach/backend"
 ln -s ../../../simulators "$tree/sangsach/simulators"
 ln -s ../../tests "$tree/tests"
+ln -s ../../bench "$tree/bench"
 cd "$tree"
-exec ../../.venv/bin/mypy --config-file ../../pyproject.toml -p sangsach -p tests
+exec ../../.venv/bin/mypy --config-file ../../pyproject.toml -p sangsach -p tests -p bench

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
@@ -25,6 +26,7 @@ class Carrier:
         self.delivered: Counter[str] = Counter()  # phone deliveries per key
         self.accepted: Counter[str] = Counter()  # 2xx answers per key
         self.requests: list[str] = []
+        self.arrived_at: dict[str, float] = {}  # first request per key, Unix seconds
         self.payloads: dict[str, dict[str, Any]] = {}
         self._server: ThreadingHTTPServer | None = None
 
@@ -58,6 +60,7 @@ class Carrier:
     def handle(self, key: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         with self.lock:
             self.requests.append(key)
+            self.arrived_at.setdefault(key, time.time())
             if self.mode == "busy":
                 return 503, {"error": "try again later"}
             if payload["to"] == REFUSED_NUMBER:

@@ -113,6 +113,8 @@ class AlertEngine:
             for village_id in team.villages:
                 self._teams[(village_id, team.role)] += [m.phone for m in team.members]
         self._office = list(office_phones)
+        # Called after a transaction that queued SMS has committed (set by the wiring).
+        self.on_queued: Callable[[], None] = lambda: None
 
     # -- ingest ---------------------------------------------------------------------------
 
@@ -170,6 +172,7 @@ class AlertEngine:
             }
             events = self._judge(conn, silent, dict.fromkeys(silent, int(now)), {})
             self._send_due(conn, self._active(conn, None), now)
+        self.on_queued()
         self.store.write_alert_events(events)
         return events
 

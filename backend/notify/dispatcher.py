@@ -55,6 +55,11 @@ class Dispatcher:
         # a message, instead of trying every due message on every poll.
         self._failures = 0
         self._paused_until = 0.0
+        self._woken = threading.Event()
+
+    def wake(self) -> None:
+        """New messages are committed: look now instead of at the next poll."""
+        self._woken.set()
 
     def backoff(self, attempt: int) -> float:
         """Pause after the ``attempt``-th try (1-based): retry_min_s, doubling up to retry_max_s."""
@@ -87,7 +92,10 @@ class Dispatcher:
             except Exception:
                 # Keep the thread alive: a message being sent is claimed, so it is retried.
                 log.exception("SMS dispatcher: unexpected error; carrying on")
-            stop.wait(self.poll_s)
+            # A wake-up or the poll interval, whichever comes first; stop ends the wait too,
+            # since close() wakes the dispatcher after setting it.
+            self._woken.wait(self.poll_s)
+            self._woken.clear()
 
     def _attempt(self, entry: OutboxEntry, now: float) -> Outcome:
         message = entry.sms

@@ -188,3 +188,52 @@ def test_a_village_may_set_its_own_threshold(tmp_path: Path) -> None:
     assert _active(alerts) == [], "90 % is not full where the village says 95 %"
     feed(alerts, clock, [bin_(1, evening() + 600, 96.0)])
     assert {a.type for a in _active(alerts)} == {AlertType.BIN_FULL, AlertType.BIN_OVERFLOW}
+
+
+class CountingOutbox(RecordingOutbox):
+    """Also answers the rate limit's question from what it recorded."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.at: list[tuple[float, str]] = []
+
+    def put(self, conn: Connection, messages: Sequence[Sms]) -> None:
+        super().put(conn, messages)
+        self.at += [(self.clock.now, m.to) for m in messages]
+
+    def sent_since(self, conn: Connection, to: str, since: float) -> int:
+        return sum(1 for at, phone in self.at if phone == to and at >= since)
+
+
+def test_rate_limit_holds_then_folds_into_a_digest(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'registry.sqlite'}")
+    load_commune(engine, COMMUNE)
+    store = SqliteStore(tmp_path / "ts.sqlite")
+    store.ensure_ready()
+    clock = Clock(evening())
+    outbox = CountingOutbox(clock)
+    policy = Policy(quiet_start_min=0, quiet_end_min=0, max_sms_per_hour=1)
+    alerts = AlertEngine(engine, store, COMMUNE, outbox, policy=policy, clock=clock)
+    t = evening()
+    other_bins = ["bin-dong-ha-02", "bin-dong-ha-03"]
+    feed(alerts, clock, [bin_(0, t, 90.0)])
+    assert {m.kind for m in outbox.sent} == {"bin_full"}
+    first = len(outbox.sent)
+    for n, device in enumerate(other_bins, start=1):  # two more full bins, same team, same hour
+        reading = bin_(0, t + 60 * n, 90.0)
+        feed(alerts, clock, [StoredReading(device, "bin", "dong-ha", "dong-ha-p1", 1, 0,
+                                           reading.ts, True, reading.values)])  # fmt: skip
+    assert len(outbox.sent) == first, "the hour's one SMS per person is spent: they wait"
+    clock.now = t + 3600 + 900
+    for device in [BIN, *other_bins]:  # still full, and reporting
+        values = bin_(0, int(clock.now), 90.0).values
+        with alerts.engine.begin() as conn:
+            alerts.on_ingest(conn, [StoredReading(device, "bin", "dong-ha", "dong-ha-p1", 1, 9,
+                                                  int(clock.now), True, values)],
+                             {device: clock.now}, [])  # fmt: skip
+    alerts.tick()
+    later = outbox.sent[first:]
+    assert {m.kind for m in later} == {"digest"}
+    assert {m.to for m in later} == COLLECTORS
+    assert all(m.fields["count"] == "2" for m in later)

@@ -1,0 +1,1 @@
+"""Benchmarks: real processes on real servers, figures printed for docs/performance.md."""
