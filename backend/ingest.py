@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, select, tuple_
 from sangsach.contract import Channel, Reason, topic
 
 from . import db
-from .alerts.engine import AlertEngine
+from .alerts.engine import AlertEngine, Seen
 from .api.schemas import IngestBatch, IngestResult, ReadingIn, RejectionIn, StatusIn
 from .domain.readings import FIELDS, AlertEvent, StatusEvent, StoredReading
 from .sql import insert_for
@@ -112,7 +112,10 @@ class Ingest:
         for status in statuses:
             received.setdefault(status.id, status.received_at)
         # A birth carries the node's own clock when it has one; a last will never does.
-        seen = [(s.id, s.state == "online", float(s.ts or s.received_at)) for s in statuses]
+        seen = [
+            Seen(s.id, s.state == "online", float(s.ts or s.received_at), s.received_at)
+            for s in statuses
+        ]
         return self.alerts.on_ingest(conn, stored, received, seen)
 
     def _without_restamped_copies(self, readings: list[StoredReading]) -> list[StoredReading]:

@@ -102,6 +102,8 @@ def run_demo(*, data_dir: Path, port: int, speed: float, minutes: float | None) 
         "SANGSACH_MQTT_PORT": str(broker.port),
         "SANGSACH_HTTP_PORT": str(port),
         "SANGSACH_BACKEND_URL": url,
+        # Simulated evenings run at any hour of the real day: hold no SMS for the night.
+        "SANGSACH_ALERT_QUIET_HOURS": os.environ.get("SANGSACH_ALERT_QUIET_HOURS", ""),
     }
     children: list[subprocess.Popen[bytes]] = []
     stop = threading.Event()

@@ -55,6 +55,16 @@ class Sms:
     alert_id: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """A birth or a last will: when the node says it happened, and when it reached us."""
+
+    device_id: str
+    online: bool
+    data_time: float  # the node's clock in a birth; a will has none, so its arrival
+    received_at: float
+
+
 class Outbox(Protocol):
     def put(self, conn: Connection, messages: Sequence[Sms]) -> None: ...
 
@@ -123,15 +133,15 @@ class AlertEngine:
         conn: Connection,
         readings: Sequence[StoredReading],
         received: dict[str, float],
-        statuses: Iterable[tuple[str, bool, float]],
+        statuses: Iterable[Seen],
     ) -> list[AlertEvent]:
         """Judge the devices of one batch; returns the alert events to keep as time series."""
         by_device: dict[str, list[StoredReading]] = defaultdict(list)
         for reading in readings:
             by_device[reading.device_id].append(reading)
-        status_by_device: dict[str, list[tuple[bool, float]]] = defaultdict(list)
-        for device_id, online, at in statuses:
-            status_by_device[device_id].append((online, at))
+        status_by_device: dict[str, list[Seen]] = defaultdict(list)
+        for seen in statuses:
+            status_by_device[seen.device_id].append(seen)
         devices = set(by_device) | set(status_by_device)
         if not devices:
             return []
@@ -144,14 +154,14 @@ class AlertEngine:
                     emptied = observe(track, reading, received[device_id], self._th(device_id))
                     if emptied is not None:
                         collected[device_id] = emptied
-                for online, at in sorted(status_by_device[device_id], key=lambda s: s[1]):
-                    (came_online if online else went_offline)(track, at)
+                for seen in sorted(status_by_device[device_id], key=lambda s: s.received_at):
+                    (came_online if seen.online else went_offline)(track, seen.received_at)
             self._save_tracks(conn, tracks.values())
             # Judged at the time of the data: the newest reading, else the newest status.
             data_time = {
                 d: max(r.ts for r in by_device[d])
                 if by_device[d]
-                else int(max(a for _, a in status_by_device[d]))
+                else int(max(s.data_time for s in status_by_device[d]))
                 for d in devices
             }
             return self._judge(conn, tracks, data_time, collected)

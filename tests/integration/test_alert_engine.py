@@ -237,3 +237,18 @@ def test_rate_limit_holds_then_folds_into_a_digest(tmp_path: Path) -> None:
     assert {m.kind for m in later} == {"digest"}
     assert {m.to for m in later} == COLLECTORS
     assert all(m.fields["count"] == "2" for m in later)
+
+
+def test_a_birth_with_an_old_clock_does_not_look_silent(setup) -> None:  # type: ignore[no-untyped-def]
+    """A node replaying yesterday's buffer is heard now: silence counts from its arrival."""
+    from sangsach.backend.alerts.engine import Seen
+
+    engine, _, clock, _ = setup
+    clock.now = evening() + 2 * 86_400
+    with engine.engine.begin() as conn:
+        engine.on_ingest(conn, [], {}, [Seen(BIN, True, evening(), clock.now)])
+    engine.tick()
+    assert _active(engine) == []
+    clock.now += 3 * 3600 + 1  # three bin report intervals of real silence
+    engine.tick()
+    assert [a.type for a in _active(engine)] == [AlertType.DEVICE_OFFLINE]
