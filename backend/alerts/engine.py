@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from sangsach.lighting import LightingSchedule
 from sangsach.registry_file import Commune
 
+from .. import db
 from ..domain.readings import AlertEvent, StoredReading
 from ..notify.inbound import UnknownAlert
 from ..sql import upsert
@@ -254,6 +255,7 @@ class AlertEngine:
                     alert.collected_at = collected[device_id]
             touched += changes.opened + changes.cleared
         self._save(conn, touched)  # gives new alerts their ids, which are their SMS codes
+        _mark_online(conn, touched)
         events = [
             _event(a, "opened", a.opened_at)
             if a.active
@@ -364,6 +366,18 @@ class AlertEngine:
                 conn.execute(
                     update(tables.alerts).where(tables.alerts.c.id == alert.id).values(row)
                 )
+
+
+def _mark_online(conn: Connection, alerts: Sequence[Alert]) -> None:
+    """The device state follows the offline alert: silence makes a device offline too."""
+    for alert in alerts:
+        if alert.type is AlertType.DEVICE_OFFLINE:
+            state = db.device_state
+            conn.execute(
+                update(state)
+                .where(state.c.device_id == alert.device_id)
+                .values(online=not alert.active)
+            )
 
 
 def _event(alert: Alert, what: Literal["opened", "cleared"], at: float) -> AlertEvent:

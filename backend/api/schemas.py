@@ -75,7 +75,10 @@ class DevicePublic(BaseModel):
     place_name: str
     lat: float
     lon: float
-    online: bool | None = Field(description="from birth and last will; null: never heard from")
+    online: bool | None = Field(
+        description="from birth and last will, and false after three silent report intervals; "
+        "null: never heard from"
+    )
     last_seen: float | None
     ts: int | None = Field(description="time of the latest reading, Unix seconds")
     boot: int | None

@@ -252,3 +252,26 @@ def test_a_birth_with_an_old_clock_does_not_look_silent(setup) -> None:  # type:
     clock.now += 3 * 3600 + 1  # three bin report intervals of real silence
     engine.tick()
     assert [a.type for a in _active(engine)] == [AlertType.DEVICE_OFFLINE]
+
+
+def test_silence_makes_the_device_state_offline_and_a_reading_brings_it_back(setup) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import insert, select
+
+    from sangsach.backend import db
+
+    engine, _, clock, _ = setup
+    t = evening()
+    with engine.engine.begin() as conn:
+        conn.execute(insert(db.device_state).values(device_id=BIN, online=True, last_seen=t))
+    feed(engine, clock, [bin_(0, t, 10.0)])
+    clock.now = t + 3 * 3600 + 10
+    engine.tick()
+
+    def online() -> bool | None:
+        with engine.engine.connect() as conn:
+            state = db.device_state
+            return conn.execute(select(state.c.online).where(state.c.device_id == BIN)).scalar_one()  # type: ignore[no-any-return]
+
+    assert online() is False
+    feed(engine, clock, [bin_(1, int(clock.now), 10.0)])
+    assert online() is True
