@@ -14,7 +14,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
@@ -182,7 +182,7 @@ class AlertEngine:
                 in conditions(t, int(now), self._required(d), self._th(d)).holding
             }
             events = self._judge(conn, silent, dict.fromkeys(silent, int(now)), {})
-            self._send_due(conn, self._active(conn, None), now)
+            self._send_due(conn, self.active(conn), now)
         self.on_queued()
         self.store.write_alert_events(events)
         return events
@@ -240,7 +240,7 @@ class AlertEngine:
         collected: dict[str, float],
     ) -> list[AlertEvent]:
         now = self.clock()
-        active = self._active(conn, set(tracks))
+        active = self._active_by_device(conn, set(tracks))
         touched: list[Alert] = []
         for device_id, track in tracks.items():
             place = self._places.get(device_id)
@@ -342,15 +342,18 @@ class AlertEngine:
             return
         conn.execute(upsert(conn, table, ["device_id"], ["track"]), rows)
 
-    def _active(self, conn: Connection, devices: set[str] | None) -> Any:
+    def active(self, conn: Connection, devices: set[str] | None = None) -> list[Alert]:
+        """Alerts not cleared, of these devices or of all."""
         query = select(tables.alerts).where(tables.alerts.c.state != State.CLEARED.value)
         if devices is not None:
             query = query.where(tables.alerts.c.device_id.in_(devices))
-        alerts = [from_row(row._mapping) for row in conn.execute(query)]
-        if devices is None:
-            return alerts
+        return [from_row(row._mapping) for row in conn.execute(query)]
+
+    def _active_by_device(
+        self, conn: Connection, devices: set[str]
+    ) -> dict[str, dict[AlertType, Alert]]:
         grouped: dict[str, dict[AlertType, Alert]] = defaultdict(dict)
-        for alert in alerts:
+        for alert in self.active(conn, devices):
             grouped[alert.device_id][alert.type] = alert
         return grouped
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Connection
 
 from sangsach.backend.alerts.engine import AlertEngine, Sms
-from sangsach.backend.alerts.lifecycle import State
+from sangsach.backend.alerts.lifecycle import Alert, State
 from sangsach.backend.alerts.model import AlertType, Policy
 from sangsach.backend.db import make_engine
 from sangsach.backend.domain.readings import StoredReading, Value
@@ -166,9 +166,9 @@ def test_unacknowledged_alert_reminds_then_escalates_to_the_village_head(setup) 
     assert [a.type for a in _active(engine)] == [AlertType.BIN_FULL]
 
 
-def _active(engine: AlertEngine) -> list:  # type: ignore[type-arg]
+def _active(engine: AlertEngine) -> list[Alert]:
     with engine.engine.connect() as conn:
-        return engine._active(conn, None)  # type: ignore[no-any-return]
+        return engine.active(conn)
 
 
 def test_a_village_may_set_its_own_threshold(tmp_path: Path) -> None:
