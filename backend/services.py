@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +25,8 @@ from .registry.load import load_commune
 from .timeseries.influx import InfluxStore
 from .timeseries.port import TimeSeriesStore
 from .timeseries.sqlite import SqliteStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -60,7 +63,11 @@ class Services:
 
 def _every(seconds: float, work: Callable[[], object], stop: threading.Event) -> None:
     while not stop.wait(seconds):
-        work()
+        try:
+            work()
+        except Exception:
+            # The store or the database may be down for a while: judge again next time.
+            log.exception("alert tick failed; trying again in %.0f s", seconds)
 
 
 def make_store(settings: BackendSettings) -> TimeSeriesStore:
