@@ -7,6 +7,7 @@ answer it lost without changing anything.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -20,6 +21,8 @@ from .api.schemas import IngestBatch, IngestResult, ReadingIn, RejectionIn, Stat
 from .domain.readings import FIELDS, AlertEvent, StatusEvent, StoredReading
 from .sql import insert_for
 from .timeseries.port import TimeSeriesStore
+
+log = logging.getLogger(__name__)
 
 # How far back a redelivered unsynced reading's first copy is looked for: a gateway is
 # restarted within this time, or the broker's queue of it is long gone.
@@ -116,7 +119,15 @@ class Ingest:
             Seen(s.id, s.state == "online", float(s.ts or s.received_at), s.received_at)
             for s in statuses
         ]
-        return self.alerts.on_ingest(conn, stored, received, seen)
+        # Alerts must never hold readings back: a failure here (a bug, a template that does not
+        # fit) would make the gateway resend the batch forever and block all behind it. So it
+        # runs in a savepoint, and the batch is stored without its alerts, loudly.
+        try:
+            with conn.begin_nested():
+                return self.alerts.on_ingest(conn, stored, received, seen)
+        except Exception:
+            log.exception("alert judgement failed for a batch of %d readings", len(stored))
+            return []
 
     def _without_restamped_copies(self, readings: list[StoredReading]) -> list[StoredReading]:
         """Drop unsynced readings already stored under an earlier receive time.

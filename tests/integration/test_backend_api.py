@@ -118,3 +118,18 @@ def test_unsynced_reading_redelivered_with_a_new_receive_time_is_stored_once(
     assert api.get("/api/v1/stats").json()["readings"]["lamp"] == 1
     rows = api.get("/api/v1/devices/lamp-dong-ha-001/readings").json()
     assert [(r["ts"], r["synced"]) for r in rows] == [(NOW, False)]
+
+
+def test_a_failing_alert_engine_does_not_hold_readings_back(
+    api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = api.app.state.services  # type: ignore[attr-defined]
+
+    def broken(*args: object) -> list[object]:
+        raise RuntimeError("a bug in alerting")
+
+    monkeypatch.setattr(services.alerts, "on_ingest", broken)
+    result = api.post("/api/v1/ingest", json=batch([lamp(s) for s in range(3)]), headers=TOKEN)
+    assert result.status_code == 200
+    assert api.get("/api/v1/stats").json()["readings"]["lamp"] == 3
+    assert api.get("/api/v1/devices/lamp-dong-ha-001").json()["seq"] == 2
