@@ -1,0 +1,57 @@
+"""Shared types and the timeline rule the Sáng and Sạch scores both use."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypeVar
+
+Span = tuple[int, int]  # [start, end) in Unix seconds
+Segment = tuple[int, int, bool]  # [start, end) with a known state
+
+S = TypeVar("S")
+
+
+def known_segments(samples: Sequence[tuple[int, S]], stale_s: int) -> list[tuple[int, int, S]]:
+    """Where each sample's state is known: from its ts until the next sample, at most stale_s.
+
+    ``samples`` must be sorted by ts. Time not covered by a segment is unknown: the device was
+    silent longer than ``stale_s``, or has not reported yet.
+    """
+    out: list[tuple[int, int, S]] = []
+    for i, (ts, state) in enumerate(samples):
+        until = ts + stale_s
+        if i + 1 < len(samples):
+            nxt = samples[i + 1][0]
+            if nxt < ts:
+                raise ValueError("samples must be sorted by ts")
+            until = min(until, nxt)
+        if until > ts:
+            out.append((ts, until, state))
+    return out
+
+
+def clip(spans: Sequence[Span], start: int, end: int) -> list[Span]:
+    """The parts of ``spans`` inside [start, end), empty parts dropped."""
+    out = []
+    for a, b in spans:
+        a, b = max(a, start), min(b, end)
+        if a < b:
+            out.append((a, b))
+    return out
+
+
+def overlap(a: Span, b: Span) -> int:
+    return max(0, min(a[1], b[1]) - max(a[0], b[0]))
+
+
+def percent(part: int, whole: int) -> float | None:
+    """100 × part / whole, None when whole is 0.
+
+    The integer product is divided once, so a share that is exactly 95 % comes out as 95.0 and
+    meets a 95.0 target (0.95 × 100 in floats would not).
+    """
+    return None if whole == 0 else 100 * part / whole
+
+
+def at_least(value: float | None, target: float) -> bool | None:
+    return None if value is None else value >= target
