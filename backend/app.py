@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from sangsach.config import BackendSettings
 
-from .api import alerts, deadletters, ingest, readings, registry, sms
+from .api import alerts, deadletters, ingest, readings, registry, scores, sms
 from .services import Services, bootstrap
 from .timeseries.port import TimeSeriesStore
 
@@ -31,7 +31,7 @@ def create_app(settings: BackendSettings, store: TimeSeriesStore | None = None) 
         lifespan=lifespan,
     )
     app.state.services = services
-    for module in (ingest, registry, readings, deadletters, alerts, sms):
+    for module in (ingest, registry, readings, deadletters, alerts, sms, scores):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["health"])

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from sangsach.config import BackendSettings
-from sangsach.registry_file import load_registry
+from sangsach.registry_file import Commune, load_registry
 
 from .alerts.engine import AlertEngine
 from .alerts.model import Policy
@@ -38,6 +38,7 @@ class Services:
     alerts: AlertEngine
     alert_actions: AlertActions
     dispatcher: Dispatcher
+    commune: Commune
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -133,4 +134,5 @@ def bootstrap(
         alerts,
         SmsReplies(alerts),
         dispatcher,
+        commune,
     )

@@ -49,7 +49,7 @@ class Conditions:
     unknown: frozenset[AlertType]  # not judged now: the device's data is stale
 
 
-def _lamp_lit(values: dict[str, Any], th: Thresholds) -> bool:
+def lamp_lit(values: dict[str, Any], th: Thresholds) -> bool:
     current = values.get("current_a")
     drawing = current is None or current >= th.min_lit_current_a
     return bool(values.get("on")) and drawing and not values.get("fault")
@@ -68,7 +68,7 @@ def observe(track: Track, reading: StoredReading, received_at: float, th: Thresh
     track.last_ts = reading.ts
     values = reading.values
     if reading.kind == "lamp":
-        _observe_lamp(track, reading.ts, _lamp_lit(values, th), th)
+        _observe_lamp(track, reading.ts, lamp_lit(values, th), th)
         return None
     return _observe_bin(track, reading.ts, values, th)
 
