@@ -194,6 +194,34 @@ def registry_generate(villages: int, lamps: int, bins: int, seed: int) -> None:
     click.echo(generate(villages, lamps, bins, seed), nl=False)
 
 
+@main.command()
+@click.option("--period", required=True, help="2026-H1, 2026-H2 or 2026 (a whole year).")
+@click.option("--out", type=click.Path(path_type=Path), default=Path(), show_default=True,
+              help="Folder for the CSV and the printable HTML.")  # fmt: skip
+def report(period: str, out: Path) -> None:
+    """Write the 6-month or yearly report: indicators per village against targets, the
+    ranking and alert statistics, as CSV and as a page made for printing (Vietnamese)."""
+    from sangsach.backend.reports.build import build_report, render_csv, render_html
+    from sangsach.backend.reports.period import PeriodError, parse_period
+    from sangsach.backend.services import bootstrap
+    from sangsach.backend.timeseries.port import TimeSeriesError
+
+    try:
+        chosen = parse_period(period)
+        services = bootstrap(load(BackendSettings))
+    except (PeriodError, SettingsError, RegistryFileError, TimeSeriesError) as err:
+        _fail(str(err))
+    try:
+        built = build_report(services.engine, services.store, services.commune, chosen)
+    finally:
+        services.close()
+    out.mkdir(parents=True, exist_ok=True)
+    for suffix, text in (("csv", render_csv(built)), ("html", render_html(built))):
+        path = out / f"bao-cao-{chosen.name}.{suffix}"
+        path.write_text(text, encoding="utf-8")
+        click.echo(f"đã ghi (written) {path}")
+
+
 @main.command("settings")
 def settings_cmd() -> None:
     """Print the table of every SANGSACH_* setting (as in docs/configuration.md)."""
