@@ -222,6 +222,31 @@ def report(period: str, out: Path) -> None:
         click.echo(f"đã ghi (written) {path}")
 
 
+@main.command()
+@click.option("--from", "first", type=click.DateTime(formats=["%Y-%m-%d"]), required=True,
+              help="First local day, YYYY-MM-DD.")  # fmt: skip
+@click.option("--to", "last", type=click.DateTime(formats=["%Y-%m-%d"]), required=True,
+              help="Last local day, YYYY-MM-DD (included).")  # fmt: skip
+def rollup(first: datetime, last: datetime) -> None:
+    """Compute each village's daily scores and store them (Grafana reads them); recomputing a
+    day replaces it."""
+    from sangsach.backend.scores.rollup import roll_up
+    from sangsach.backend.services import bootstrap
+    from sangsach.backend.timeseries.port import TimeSeriesError
+
+    if last < first:
+        _fail("--to must not be before --from")
+    try:
+        services = bootstrap(load(BackendSettings))
+    except (SettingsError, RegistryFileError, TimeSeriesError) as err:
+        _fail(str(err))
+    try:
+        written = roll_up(services.store, services.commune, first.date(), last.date())
+    finally:
+        services.close()
+    click.echo(f"đã tính {written} điểm theo ngày (daily scores written)")
+
+
 @main.command("settings")
 def settings_cmd() -> None:
     """Print the table of every SANGSACH_* setting (as in docs/configuration.md)."""

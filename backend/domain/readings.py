@@ -56,6 +56,18 @@ class AlertEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class DailyScore:
+    """One village's indicators for one local day, kept so that Grafana shows the same numbers.
+
+    ``day`` is the Unix time of the local midnight that starts the day.
+    """
+
+    village_id: str
+    day: int
+    values: dict[str, float | bool | None]
+
+
+@dataclass(frozen=True, slots=True)
 class StatusEvent:
     """A node's birth (online) or last will (offline), as seen by the gateway."""
 

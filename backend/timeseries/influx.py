@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from influxdb_client.client.write.point import Point
 
-from ..domain.readings import FIELDS, AlertEvent, StatusEvent, StoredReading, Value
+from ..domain.readings import FIELDS, AlertEvent, DailyScore, StatusEvent, StoredReading, Value
 from .port import (
     KINDS,
     Kind,
@@ -62,6 +62,10 @@ def status_line(event: StatusEvent) -> str:
     return _line(
         "status", {"device": event.device_id}, {"online": event.online}, event.ts * SECOND_NS
     )
+
+
+def score_line(score: DailyScore) -> str:
+    return _line("score_daily", {"village": score.village_id}, score.values, score.day * SECOND_NS)
 
 
 def alert_line(event: AlertEvent) -> str:
@@ -114,6 +118,25 @@ class InfluxStore(TimeSeriesStore):
 
     def write_statuses(self, events: Sequence[StatusEvent]) -> None:
         self._write_lines([status_line(event) for event in events])
+
+    def write_daily_scores(self, scores: Sequence[DailyScore]) -> None:
+        # Rewriting a day replaces the point's fields (same series and time), so recomputing
+        # the same data is idempotent. A field that became None keeps its old value here:
+        # InfluxDB cannot store "no value" (SQLite replaces the whole row).
+        self._write_lines([score_line(score) for score in scores])
+
+    def daily_scores(self, *, start: int | None = None, end: int | None = None) -> list[DailyScore]:
+        where = _where(start=start, end=end)
+        series = self._query(f'SELECT * FROM "score_daily"{where} ORDER BY time ASC')  # noqa: S608
+        found = [
+            DailyScore(
+                row["village"],
+                row["time"] // SECOND_NS,
+                {k: v for k, v in row.items() if k not in ("time", "village")},
+            )
+            for row in _rows(series)
+        ]
+        return sorted(found, key=lambda s: (s.day, s.village_id))
 
     def write_alert_events(self, events: Sequence[AlertEvent]) -> None:
         self._write_lines([alert_line(event) for event in events])

@@ -14,7 +14,14 @@ from pydantic import BaseModel
 
 from sangsach.contract import BinReading, LampReading
 
-from ..domain.readings import FIELDS, AlertEvent, StatusEvent, StoredReading, Value
+from ..domain.readings import (
+    FIELDS,
+    AlertEvent,
+    DailyScore,
+    StatusEvent,
+    StoredReading,
+    Value,
+)
 
 Kind = Literal["lamp", "bin"]
 KINDS: tuple[Kind, ...] = ("lamp", "bin")
@@ -48,6 +55,14 @@ class TimeSeriesStore(ABC):
     @abstractmethod
     def write_statuses(self, events: Sequence[StatusEvent]) -> None:
         """Keep one event per device and second; a later write for that second replaces it."""
+
+    @abstractmethod
+    def write_daily_scores(self, scores: Sequence[DailyScore]) -> None:
+        """Keep one row per village and day; writing a day again replaces it."""
+
+    @abstractmethod
+    def daily_scores(self, *, start: int | None = None, end: int | None = None) -> list[DailyScore]:
+        """Daily scores whose day starts in the range, by day then village."""
 
     @abstractmethod
     def write_alert_events(self, events: Sequence[AlertEvent]) -> None:

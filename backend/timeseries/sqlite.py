@@ -6,6 +6,7 @@ One table per kind with a column per field; ``UNIQUE(device_id, boot, seq)`` wit
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -13,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..domain.readings import FIELDS, AlertEvent, StatusEvent, StoredReading
+from ..domain.readings import FIELDS, AlertEvent, DailyScore, StatusEvent, StoredReading
 from .port import (
     FIELD_TYPES,
     KINDS,
@@ -65,6 +66,10 @@ STATUS_SCHEMA = """
         village_id TEXT NOT NULL, type TEXT NOT NULL, ts INTEGER NOT NULL,
         PRIMARY KEY (alert_id, what)
     );
+    CREATE TABLE IF NOT EXISTS daily_scores (
+        village_id TEXT NOT NULL, day INTEGER NOT NULL, "values" TEXT NOT NULL,
+        PRIMARY KEY (village_id, day)
+    );
 """
 
 
@@ -103,6 +108,30 @@ class SqliteStore(TimeSeriesStore):
                 " ON CONFLICT (device_id, ts) DO UPDATE SET online = excluded.online",
                 [(event.device_id, event.ts, event.online) for event in events],
             )
+
+    def write_daily_scores(self, scores: Sequence[DailyScore]) -> None:
+        with self._locked() as db, db:
+            db.executemany(
+                'INSERT INTO daily_scores (village_id, day, "values") VALUES (?, ?, ?)'
+                ' ON CONFLICT (village_id, day) DO UPDATE SET "values" = excluded."values"',
+                [(s.village_id, s.day, json.dumps(s.values)) for s in scores],
+            )
+
+    def daily_scores(self, *, start: int | None = None, end: int | None = None) -> list[DailyScore]:
+        conditions, params = [], []
+        if start is not None:
+            conditions.append("day >= ?")
+            params.append(start)
+        if end is not None:
+            conditions.append("day < ?")
+            params.append(end)
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        with self._locked() as db:
+            rows = db.execute(
+                f'SELECT village_id, day, "values" FROM daily_scores{where} ORDER BY day, village_id',  # noqa: S608
+                params,
+            ).fetchall()
+        return [DailyScore(r[0], int(r[1]), json.loads(r[2])) for r in rows]
 
     def write_alert_events(self, events: Sequence[AlertEvent]) -> None:
         with self._locked() as db, db:

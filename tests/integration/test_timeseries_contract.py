@@ -11,7 +11,13 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from sangsach.backend.domain.readings import AlertEvent, StatusEvent, StoredReading, Value
+from sangsach.backend.domain.readings import (
+    AlertEvent,
+    DailyScore,
+    StatusEvent,
+    StoredReading,
+    Value,
+)
 from sangsach.backend.timeseries import TimeSeriesError, TimeSeriesStore, TimeSeriesUnavailable
 from sangsach.backend.timeseries.influx import InfluxStore
 from sangsach.backend.timeseries.sqlite import SqliteStore
@@ -302,3 +308,16 @@ def test_alert_events_are_kept_once_in_order(store: TimeSeriesStore) -> None:
     store.write_alert_events([opened])
     assert store.alert_events() == [opened, other, cleared]
     assert store.alert_events(start=T0 + 1, end=T0 + 60) == [other]
+
+
+def test_daily_scores_are_replaced_when_a_day_is_written_again(store: TimeSeriesStore) -> None:
+    day = T0 - T0 % 86_400
+    first = DailyScore("thon-1", day, {"sang_pct": 91.5, "overflow_h": 0.0, "sang_meets": False})
+    other = DailyScore("thon-2", day, {"sang_pct": 99.0, "overflow_h": 1.5, "sang_meets": True})
+    store.write_daily_scores([first, other])
+    store.write_daily_scores([first])
+    assert store.daily_scores() == [first, other]
+    again = DailyScore("thon-1", day, {"sang_pct": 96.0, "overflow_h": 0.0, "sang_meets": True})
+    store.write_daily_scores([again])
+    assert store.daily_scores(start=day, end=day + 1) == [again, other]
+    assert store.daily_scores(start=day + 1) == []
