@@ -6,12 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from sangsach.config import BackendSettings
 
 from .api import alerts, deadletters, ingest, readings, registry, scores, sms
 from .services import Services, bootstrap
 from .timeseries.port import TimeSeriesStore
+from .web import pages
 
 
 def create_app(settings: BackendSettings, store: TimeSeriesStore | None = None) -> FastAPI:
@@ -33,6 +35,9 @@ def create_app(settings: BackendSettings, store: TimeSeriesStore | None = None) 
     app.state.services = services
     for module in (ingest, registry, readings, deadletters, alerts, sms, scores):
         app.include_router(module.router)
+
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 packages=(mosquitto mosquitto-clients)
 extras=""
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(influxdb)
+  packages+=(influxdb chromium)
   extras="[dev]"
 fi
 

@@ -88,12 +88,13 @@ COLUMNS = (
 )
 
 
-def rows(report: Report) -> list[dict[str, Any]]:
-    ranks = {row["village_id"]: row for row in report.scores["ranking"]}
+def rows(scores: dict[str, Any], alert_stats: dict[str, AlertStats]) -> list[dict[str, Any]]:
+    """One row per village in rank order, as the report and the pages show it."""
+    ranks = {row["village_id"]: row for row in scores["ranking"]}
     out = []
-    for village in report.scores["villages"]:
+    for village in scores["villages"]:
         vid, sang, sach = village["village_id"], village["sang"], village["sach"]
-        alerts = report.alerts.get(vid)
+        alerts = alert_stats.get(vid)
         out.append(
             {
                 "village_id": vid,
@@ -128,7 +129,7 @@ def render_csv(report: Report) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow([title for _, title in COLUMNS])
-    for row in rows(report):
+    for row in rows(report.scores, report.alerts):
         writer.writerow(["" if row[key] is None else row[key] for key, _ in COLUMNS])
     return buffer.getvalue()
 
@@ -138,7 +139,7 @@ def render_html(report: Report) -> str:
     head = "".join(f"<th>{escape(title)}</th>" for _, title in COLUMNS[1:])
     body = "".join(
         "<tr>" + "".join(f"<td>{escape(_cell(row[key]))}</td>" for key, _ in COLUMNS[1:]) + "</tr>"
-        for row in rows(report)
+        for row in rows(report.scores, report.alerts)
     )
     title = f"Báo cáo kết quả Sáng – Sạch, {report.period.title}"
     return f"""<!doctype html>

@@ -1,0 +1,1 @@
+"""The built-in web pages: server-rendered, in Vietnamese, working without Grafana or internet."""

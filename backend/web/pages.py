@@ -1,0 +1,160 @@
+"""Server-rendered pages: overview, village, alerts (with acknowledge) and reports."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+
+from sangsach.sun import VIETNAM
+
+from .. import db
+from ..alerts import tables
+from ..alerts.tables import from_row
+from ..api.deps import ServicesDep
+from ..notify.inbound import UnknownAlert
+from ..notify.templates import PROBLEMS
+from ..reports.build import COLUMNS, Report, build_report, render_csv, render_html, rows
+from ..reports.period import PeriodError, parse_period
+from ..scores.compute import commune_scores
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(include_in_schema=False)
+WEEK_S = 7 * 86_400
+
+
+def _local(ts: float | None) -> str:
+    return "" if ts is None else datetime.fromtimestamp(ts, VIETNAM).strftime("%H:%M %d/%m/%Y")
+
+
+def _page(request: Request, name: str, title: str, services: Any, **context: Any) -> HTMLResponse:
+    context = {"title": title, "commune": services.commune.commune.name, **context}
+    return templates.TemplateResponse(request, name, context)
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(request: Request, services: ServicesDep) -> HTMLResponse:
+    end = int(time.time())
+    start = end - WEEK_S
+    scores = commune_scores(services.store, services.commune, start, end)
+    with services.engine.connect() as conn:
+        active = [from_row(r._mapping) for r in conn.execute(
+            select(tables.alerts).where(tables.alerts.c.state != "cleared"))]  # fmt: skip
+    table = rows(scores, {})
+    for row in table:
+        row["active_alerts"] = sum(1 for a in active if a.village_id == row["village_id"])
+        row["overflow_hours"] = row["overflow_hours"] or 0.0
+        row["sang_unknown_minutes"] = row["sang_unknown_minutes"] or 0.0
+    return _page(
+        request, "overview.html", "Tổng quan Sáng – Sạch", services, rows=table,
+        formula=scores["formula"], period_from=_local(start), period_to=_local(end),
+    )  # fmt: skip
+
+
+@router.get("/thon/{village_id}", response_class=HTMLResponse)
+def village(request: Request, village_id: str, services: ServicesDep) -> HTMLResponse:
+    found = next((v for v in services.commune.villages if v.id == village_id), None)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"không có thôn {village_id!r}")
+    d, s, p = db.devices, db.device_state, db.places
+    query = (
+        select(
+            d.c.id,
+            d.c.kind,
+            p.c.name.label("place_name"),
+            s.c.online,
+            s.c["values"].label("latest"),
+            s.c.ts,
+        )
+        .join(p, p.c.id == d.c.place_id)
+        .outerjoin(s, s.c.device_id == d.c.id)
+        .where(d.c.village_id == village_id)
+        .order_by(d.c.id)
+    )
+    with services.engine.connect() as conn:
+        devices = [{**row._mapping, "when": _local(row.ts)} for row in conn.execute(query)]
+    return _page(
+        request, "village.html", found.name, services, village=found,
+        lamps=[x for x in devices if x["kind"] == "lamp"],
+        bins=[x for x in devices if x["kind"] == "bin"],
+    )  # fmt: skip
+
+
+@router.get("/canh-bao", response_class=HTMLResponse)
+def alerts(request: Request, services: ServicesDep) -> HTMLResponse:
+    with services.engine.connect() as conn:
+        active = [from_row(r._mapping) for r in conn.execute(
+            select(tables.alerts).where(tables.alerts.c.state != "cleared")
+            .order_by(tables.alerts.c.opened_at.desc()))]  # fmt: skip
+    shown = [{**_alert_dict(a), "opened": _local(a.opened_at)} for a in active]
+    return _page(
+        request, "alerts.html", "Cảnh báo đang mở", services, alerts=shown, kinds=PROBLEMS,
+        villages={v.id: v.name for v in services.commune.villages},
+    )  # fmt: skip
+
+
+def _alert_dict(alert: Any) -> dict[str, Any]:
+    return {
+        "id": alert.id, "type": alert.type.value, "device_id": alert.device_id,
+        "village_id": alert.village_id, "state": alert.state.value, "acked_by": alert.acked_by,
+    }  # fmt: skip
+
+
+@router.post("/canh-bao/{alert_id}/nhan")
+def acknowledge(
+    alert_id: int, by: Annotated[str, Form(min_length=1, max_length=64)], services: ServicesDep
+) -> RedirectResponse:
+    try:
+        services.alerts.acknowledge(alert_id, by)
+    except UnknownAlert as err:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(err)) from err
+    return RedirectResponse("/canh-bao", status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/bao-cao", response_class=HTMLResponse)
+def reports(request: Request, services: ServicesDep, ky: str = "") -> HTMLResponse:
+    chosen = ky or f"{datetime.now(VIETNAM).year}-H{1 if datetime.now(VIETNAM).month <= 6 else 2}"
+    try:
+        report = _report(services, chosen)
+    except PeriodError as err:
+        return _page(request, "reports.html", "Báo cáo", services, period=ky, rows=[],
+                     columns=COLUMNS, error=str(err))  # fmt: skip
+    title = f"Báo cáo {report.period.title}"
+    return _page(
+        request, "reports.html", title, services, period=report.period.name,
+        rows=rows(report.scores, report.alerts),
+        columns=COLUMNS, error="",
+    )  # fmt: skip
+
+
+@router.get("/bao-cao/{period}.csv")
+def report_csv(period: str, services: ServicesDep) -> Response:
+    report = _report_or_422(services, period)
+    name = f"bao-cao-{report.period.name}.csv"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return PlainTextResponse(
+        render_csv(report), media_type="text/csv; charset=utf-8", headers=headers
+    )
+
+
+@router.get("/bao-cao/{period}.html", response_class=HTMLResponse)
+def report_print(period: str, services: ServicesDep) -> HTMLResponse:
+    return HTMLResponse(render_html(_report_or_422(services, period)))
+
+
+def _report(services: Any, period: str) -> Report:
+    return build_report(services.engine, services.store, services.commune, parse_period(period))
+
+
+def _report_or_422(services: Any, period: str) -> Report:
+    try:
+        return _report(services, period)
+    except PeriodError as err:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(err)) from err

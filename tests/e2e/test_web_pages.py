@@ -1,0 +1,108 @@
+"""The built-in pages in a real Chromium (Debian's, driven by Playwright) against a real backend:
+they render in Vietnamese, their numbers match the API, and acknowledging works."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from sangsach.backend.reports.period import parse_period
+from sangsach.config import DEV_INGEST_TOKEN
+from sangsach.localbroker import LocalBroker
+from tests.harness import Stack
+
+pytestmark = pytest.mark.e2e
+
+ARTIFACTS = Path(__file__).parents[1] / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is missing: scripts/setup.sh --test installs it")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def stack(tmp_path: Path, broker: LocalBroker) -> Iterator[Stack]:
+    running = Stack(tmp_path / "stack", broker.port, {"SANGSACH_ALERT_QUIET_HOURS": ""})
+    running.start_backend()
+    now = int(time.time())
+    readings = [
+        {"id": "bin-dong-ha-01", "kind": "bin", "boot": 1, "seq": 0, "ts": now - 1200,
+         "fill_pct": 40.0, "battery_v": 3.9, "received_at": now - 1199.0},
+        {"id": "bin-dong-ha-01", "kind": "bin", "boot": 1, "seq": 1, "ts": now - 600,
+         "fill_pct": 86.0, "battery_v": 3.9, "received_at": now - 599.0},
+        {"id": "lamp-dong-ha-001", "kind": "lamp", "boot": 1, "seq": 0, "ts": now - 300,
+         "on": True, "current_a": 0.18, "received_at": now - 299.0},
+    ]  # fmt: skip
+    headers = {"Authorization": f"Bearer {DEV_INGEST_TOKEN}"}
+    body = {"gateway": "gw-1", "readings": readings}
+    running.http.post("/api/v1/ingest", json=body, headers=headers).raise_for_status()
+    yield running
+    running.close()
+
+
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_pages_render_match_the_api_and_acknowledge_works(browser: Browser, stack: Stack) -> None:
+    page = browser.new_page()
+    page.goto(stack.url + "/")
+    assert page.locator("h1").inner_text() == "Tổng quan Sáng – Sạch"
+    assert page.locator("#scores tbody tr").count() == 10
+    now = int(time.time())
+    api = stack.http.get("/api/v1/scores", params={"start": now - 7 * 86_400, "end": now}).json()
+    dong_ha = next(v for v in api["villages"] if v["village_id"] == "dong-ha")
+    row = page.locator('#scores tr[data-village="dong-ha"]')
+    coverage = dong_ha["sach"]["coverage"]["percent"]
+    assert row.locator("td.coverage").inner_text() == f"{coverage:.1f}"
+    assert row.locator("td.alerts").inner_text() == "1"
+    expected = {True: "Đạt", False: "Chưa đạt", None: "Chưa đủ dữ liệu"}
+    assert row.locator("td.sang-meets").inner_text() == expected[dong_ha["sang"]["meets"]]
+    assert row.locator("td.sach-meets").inner_text() == expected[dong_ha["sach"]["meets"]]
+    shot(page, "tong-quan")
+
+    page.goto(stack.url + "/thon/dong-ha")
+    assert page.locator("h1").inner_text() == "Thôn Đông Hạ"
+    assert page.locator("#lamps tbody tr").count() == 32
+    assert page.locator('#bins tr[data-device="bin-dong-ha-01"] td.fill').inner_text() == "86.0"
+    assert "Đang sáng" in page.locator('#lamps tr[data-device="lamp-dong-ha-001"]').inner_text()
+    shot(page, "thon-dong-ha")
+
+    page.goto(stack.url + "/canh-bao")
+    [alert] = stack.http.get("/api/v1/alerts", params={"active": True}).json()
+    row = page.locator(f'#alerts tr[data-alert="{alert["id"]}"]')
+    assert "Thùng rác đầy" in row.inner_text() or "thùng rác đầy" in row.inner_text()
+    shot(page, "canh-bao")
+    row.get_by_role("button", name="Nhận xử lý").click()
+    page.wait_for_url(stack.url + "/canh-bao")
+    assert (
+        "Đã nhận" in page.locator(f'#alerts tr[data-alert="{alert["id"]}"] td.state').inner_text()
+    )
+    acked = stack.http.get(f"/api/v1/alerts/{alert['id']}").json()
+    assert (acked["state"], acked["acked_by"]) == ("active_acknowledged", "văn phòng xã")
+
+    page.goto(stack.url + "/bao-cao")
+    period = parse_period(page.locator('input[name="ky"]').input_value())
+    bounds = {"start": period.start, "end": period.end}
+    ranking = stack.http.get("/api/v1/scores", params=bounds).json()["ranking"]
+    assert page.locator("#report tbody tr").count() == 10
+    shown = [r.get_attribute("data-village") for r in page.locator("#report tbody tr").all()]
+    assert shown == [row["village_id"] for row in ranking]
+    shot(page, "bao-cao")
+    page.close()
