@@ -157,6 +157,7 @@ sangsach — bản chạy thử (demo) đang chạy / is running
   (simulated time starts before the last sunset, {speed:g}x faster, then real time)
 
   Xem ở đâu (where to look):
+    Trang web của xã            {url}/
     API và tài liệu OpenAPI     {url}/docs
     Thống kê (stats)            {url}/api/v1/stats
     Thôn (villages)             {url}/api/v1/villages
