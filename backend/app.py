@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from sangsach.config import BackendSettings
 
-from .api import alerts, deadletters, ingest, readings, registry, scores, sms
+from .api import alerts, census, deadletters, ingest, readings, registry, scores, sms
 from .services import Services, bootstrap
 from .timeseries.port import TimeSeriesStore
 from .web import pages
@@ -33,7 +33,7 @@ def create_app(settings: BackendSettings, store: TimeSeriesStore | None = None) 
         lifespan=lifespan,
     )
     app.state.services = services
-    for module in (ingest, registry, readings, deadletters, alerts, sms, scores):
+    for module in (ingest, registry, readings, deadletters, alerts, sms, scores, census):
         app.include_router(module.router)
 
     app.include_router(pages.router)

@@ -145,6 +145,21 @@ sms_inbound = Table(
     Column("detail", Text, nullable=False),
 )
 
+# Census figures entered by the commune office (API or CSV); the latest per village wins over
+# the registry file's. Not a registry table: the registry's reload at start-up keeps them.
+census_entries = Table(
+    "census_entries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("village_id", String(32), nullable=False, index=True),
+    Column("households", Integer, nullable=False),
+    Column("main_road_households", Integer, nullable=False),
+    Column("main_road_standard_bins", Integer, nullable=False),
+    Column("entered_at", Float, nullable=False),
+    Column("entered_by", String(64), nullable=False),
+    Column("source", String(8), nullable=False),  # "api" or "csv"
+)
+
 REGISTRY_TABLES = (team_members, teams, devices, places, villages)  # child tables first
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from sangsach.config import BackendSettings
-from sangsach.registry_file import Commune, load_registry
+from sangsach.registry_file import Census, Commune, load_registry
 
 from .alerts.engine import AlertEngine
 from .alerts.model import Policy
@@ -21,6 +21,7 @@ from .ingest import Ingest
 from .notify.dispatcher import Dispatcher
 from .notify.inbound import AlertActions
 from .notify.providers import make_provider
+from .registry.census import effective
 from .registry.load import load_commune
 from .timeseries.influx import InfluxStore
 from .timeseries.port import TimeSeriesStore
@@ -41,6 +42,10 @@ class Services:
     commune: Commune
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
+
+    def census(self) -> dict[str, Census]:
+        """Each village's census now: the latest entry from the office, else the registry's."""
+        return {v: view.census for v, view in effective(self.engine, self.commune).items()}
 
     def start_background(self) -> None:
         """The alert tick and the SMS dispatcher, each in its own thread."""

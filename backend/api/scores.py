@@ -28,4 +28,4 @@ def scores(
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, detail="a period is at most 400 days"
         )
-    return commune_scores(services.store, services.commune, start, end)
+    return commune_scores(services.store, services.commune, start, end, services.census())

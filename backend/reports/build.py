@@ -13,6 +13,7 @@ from sqlalchemy import Engine, select
 from sangsach.registry_file import Commune
 
 from ..alerts import tables
+from ..registry.census import effective
 from ..scores.compute import commune_scores
 from ..timeseries.port import TimeSeriesStore
 from .period import Period
@@ -38,7 +39,8 @@ class Report:
 def build_report(
     engine: Engine, store: TimeSeriesStore, commune: Commune, period: Period
 ) -> Report:
-    scores = commune_scores(store, commune, period.start, period.end)
+    census = {v: view.census for v, view in effective(engine, commune).items()}
+    scores = commune_scores(store, commune, period.start, period.end, census)
     return Report(commune.commune.name, period, scores, _alert_stats(engine, commune, period))
 
 

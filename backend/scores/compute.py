@@ -6,7 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from sangsach.lighting import LightingSchedule
-from sangsach.registry_file import Commune, Village
+from sangsach.registry_file import Census, Commune, Village
 
 from ..alerts.model import Thresholds
 from ..alerts.rules import lamp_lit
@@ -26,8 +26,14 @@ SLA_LOOKBACK_S = 24 * 3600  # a full event decided in the period may have starte
 
 
 def village_scores(
-    store: TimeSeriesStore, commune: Commune, village: Village, start: int, end: int
+    store: TimeSeriesStore,
+    commune: Commune,
+    village: Village,
+    start: int,
+    end: int,
+    census: Census | None = None,
 ) -> VillageScores:
+    """One village's scores; ``census`` (default: the registry file's) for the coverage."""
     th = Thresholds()
     info = commune.commune
     schedule = LightingSchedule(info.latitude, info.longitude, village.lighting or ())
@@ -48,7 +54,7 @@ def village_scores(
             )
             bins.append([(r.ts, float(r.values["fill_pct"] or 0.0)) for r in rows])
         points.append(bins)
-    census = village.census
+    census = census or village.census
     sach = sach_result(
         collection_score([b for p in points for b in p], start, end),
         overflow_score(points, start, end),
@@ -58,10 +64,17 @@ def village_scores(
 
 
 def commune_scores(
-    store: TimeSeriesStore, commune: Commune, start: int, end: int
+    store: TimeSeriesStore,
+    commune: Commune,
+    start: int,
+    end: int,
+    census: dict[str, Census] | None = None,
 ) -> dict[str, Any]:
     """Every village's indicators, the ranking and its formula, as plain data for the API."""
-    scores = [village_scores(store, commune, v, start, end) for v in commune.villages]
+    census = census or {}
+    scores = [
+        village_scores(store, commune, v, start, end, census.get(v.id)) for v in commune.villages
+    ]
     names = {v.id: v.name for v in commune.villages}
     ranking: list[RankRow] = rank(scores)
     return {

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from sangsach.registry_file import Commune
+from sangsach.registry_file import Census, Commune
 from sangsach.sun import VIETNAM
 
 from ..domain.readings import DailyScore
@@ -38,14 +38,25 @@ def daily_values(scores: VillageScores) -> dict[str, float | bool | None]:
     }
 
 
-def roll_up(store: TimeSeriesStore, commune: Commune, first: date, last: date) -> int:
+def roll_up(
+    store: TimeSeriesStore,
+    commune: Commune,
+    first: date,
+    last: date,
+    census: dict[str, Census] | None = None,
+) -> int:
     """Compute and store every village's scores for the local days ``first`` to ``last``."""
+    census = census or {}
     written = 0
     day = first
     while day <= last:
         start, end = local_midnight(day), local_midnight(day + timedelta(days=1))
         rows = [
-            DailyScore(v.id, start, daily_values(village_scores(store, commune, v, start, end)))
+            DailyScore(
+                v.id,
+                start,
+                daily_values(village_scores(store, commune, v, start, end, census.get(v.id))),
+            )
             for v in commune.villages
         ]
         store.write_daily_scores(rows)

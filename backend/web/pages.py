@@ -43,7 +43,7 @@ def _page(request: Request, name: str, title: str, services: Any, **context: Any
 def overview(request: Request, services: ServicesDep) -> HTMLResponse:
     end = int(time.time())
     start = end - WEEK_S
-    scores = commune_scores(services.store, services.commune, start, end)
+    scores = commune_scores(services.store, services.commune, start, end, services.census())
     with services.engine.connect() as conn:
         active = [from_row(r._mapping) for r in conn.execute(
             select(tables.alerts).where(tables.alerts.c.state != "cleared"))]  # fmt: skip

@@ -1,0 +1,93 @@
+"""The household census: the registry file's figures, overridden by entries from the office.
+
+An entry comes through the API or a CSV import, is checked as the registry file's census is
+(counts add up), and is kept with who entered it and when; the latest per village wins.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+from sqlalchemy import Engine, insert, select
+
+from sangsach.registry_file import Census, Commune
+
+from .. import db
+
+CSV_COLUMNS = ("village_id", "households", "main_road_households", "main_road_standard_bins")
+
+
+class CensusError(ValueError):
+    """Bad census input; the message names the line and the column or field."""
+
+
+@dataclass(frozen=True, slots=True)
+class CensusView:
+    village_id: str
+    census: Census
+    source: str  # "registry", "api" or "csv"
+    entered_at: float | None
+    entered_by: str | None
+
+
+def effective(engine: Engine, commune: Commune) -> dict[str, CensusView]:
+    views = {v.id: CensusView(v.id, v.census, "registry", None, None) for v in commune.villages}
+    table = db.census_entries
+    query = select(table).order_by(table.c.entered_at, table.c.id)
+    with engine.connect() as conn:
+        for row in conn.execute(query):  # later rows replace earlier ones
+            if row.village_id in views:
+                census = Census(
+                    households=row.households,
+                    main_road_households=row.main_road_households,
+                    main_road_standard_bins=row.main_road_standard_bins,
+                )
+                views[row.village_id] = CensusView(
+                    row.village_id, census, row.source, row.entered_at, row.entered_by
+                )
+    return views
+
+
+def record(engine: Engine, entries: dict[str, Census], *, by: str, source: str, now: float) -> None:
+    rows = [
+        {"village_id": village_id, **census.model_dump(), "entered_at": now,
+         "entered_by": by, "source": source}
+        for village_id, census in entries.items()
+    ]  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(insert(db.census_entries), rows)
+
+
+def parse_csv(text: str, known: set[str]) -> dict[str, Census]:
+    """All lines or none: the first problem stops the import with its line and column."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise CensusError(
+            f"line 1: missing column(s) {', '.join(missing)}; expected {', '.join(CSV_COLUMNS)}"
+        )
+    found: dict[str, Census] = {}
+    for line, row in enumerate(reader, start=2):
+        village_id = (row["village_id"] or "").strip()
+        if village_id not in known:
+            raise CensusError(f"line {line}: village_id {village_id!r} is not in the registry")
+        if village_id in found:
+            raise CensusError(f"line {line}: village_id {village_id!r} appears twice")
+        values: dict[str, int] = {}
+        for column in CSV_COLUMNS[1:]:
+            text_value = (row[column] or "").strip()
+            if not text_value.isdigit():
+                raise CensusError(
+                    f"line {line}: {column} must be a whole number, got {text_value!r}"
+                )
+            values[column] = int(text_value)
+        try:
+            found[village_id] = Census(**values)
+        except ValidationError as err:
+            raise CensusError(f"line {line}: {err.errors()[0]['msg']}") from err
+    if not found:
+        raise CensusError("the file has no census line")
+    return found

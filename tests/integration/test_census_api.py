@@ -1,0 +1,76 @@
+"""Census entered by the office, through the API or a CSV file, and used by the scores."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from sangsach.backend.app import create_app
+from sangsach.config import BackendSettings
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(BackendSettings(data_dir=tmp_path))) as client:
+        yield client
+
+
+def census_of(api: TestClient, village_id: str) -> dict[str, Any]:
+    return next(c for c in api.get("/api/v1/census").json() if c["village_id"] == village_id)
+
+
+def coverage_of(api: TestClient, village_id: str) -> float:
+    scores = api.get("/api/v1/scores", params={"start": 1_780_000_000, "end": 1_780_086_400})
+    village = next(v for v in scores.json()["villages"] if v["village_id"] == village_id)
+    return float(village["sach"]["coverage"]["percent"])
+
+
+def test_an_entry_overrides_the_registry_and_drives_the_coverage(api: TestClient) -> None:
+    assert census_of(api, "dong-ha")["source"] == "registry"
+    body = {"households": 450, "main_road_households": 200, "main_road_standard_bins": 183,
+            "entered_by": "cán bộ văn hóa xã"}  # fmt: skip
+    response = api.put("/api/v1/villages/dong-ha/census", json=body)
+    assert response.status_code == 200, response.text
+    entry = census_of(api, "dong-ha")
+    assert (entry["source"], entry["main_road_standard_bins"], entry["entered_by"]) == (
+        "api", 183, "cán bộ văn hóa xã",
+    )  # fmt: skip
+    assert coverage_of(api, "dong-ha") == pytest.approx(91.5)  # 183 / 200
+
+
+def test_inconsistent_or_unknown_entries_are_refused_with_the_reason(api: TestClient) -> None:
+    body = {"households": 100, "main_road_households": 200, "main_road_standard_bins": 10,
+            "entered_by": "x"}  # fmt: skip
+    response = api.put("/api/v1/villages/dong-ha/census", json=body)
+    assert response.status_code == 422
+    assert "main_road_households exceeds households" in response.text
+    missing = api.put("/api/v1/villages/dong-ha/census", json={"households": 1})
+    assert missing.status_code == 422 and "entered_by" in missing.text
+    assert (
+        api.put("/api/v1/villages/atlantis/census", json={**body, "households": 300}).status_code
+        == 404
+    )
+
+
+def test_csv_import_is_all_or_nothing_and_names_line_and_column(api: TestClient) -> None:
+    good = ("\ufeffvillage_id,households,main_road_households,main_road_standard_bins\n"
+            "dong-ha,450,200,190\nphu-khe,300,100,80\n")  # fmt: skip
+    params = {"entered_by": "MTTQ xã"}
+    bad = good + "lac-duc,300,100,ba\n"
+    refused = api.post("/api/v1/census/import", content=bad.encode(), params=params)
+    assert refused.status_code == 422
+    assert "line 4: main_road_standard_bins must be a whole number, got 'ba'" in refused.text
+    assert census_of(api, "dong-ha")["source"] == "registry", "nothing kept from a bad file"
+    unknown = good.replace("phu-khe", "atlantis")
+    assert (
+        "line 3: village_id 'atlantis' is not in the registry"
+        in api.post("/api/v1/census/import", content=unknown.encode(), params=params).text
+    )
+    done = api.post("/api/v1/census/import", content=good.encode(), params=params)
+    assert done.json() == {"imported": 2}
+    assert census_of(api, "phu-khe")["source"] == "csv"
+    assert coverage_of(api, "phu-khe") == pytest.approx(80.0)
