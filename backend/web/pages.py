@@ -23,6 +23,7 @@ from ..notify.templates import PROBLEMS
 from ..reports.build import COLUMNS, Report, build_report, render_csv, render_html, rows
 from ..reports.period import PeriodError, parse_period
 from ..scores.compute import commune_scores
+from . import devicemap
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -48,6 +49,12 @@ def overview(request: Request, services: ServicesDep) -> HTMLResponse:
         active = [from_row(r._mapping) for r in conn.execute(
             select(tables.alerts).where(tables.alerts.c.state != "cleared"))]  # fmt: skip
     table = rows(scores, {})
+    d, s = db.devices, db.device_state
+    located = select(d.c.id, d.c.kind, d.c.lat, d.c.lon, s.c.online, s.c["values"].label("latest"))
+    with services.engine.connect() as conn:
+        devices = [
+            dict(r._mapping) for r in conn.execute(located.outerjoin(s, s.c.device_id == d.c.id))
+        ]
     for row in table:
         row["active_alerts"] = sum(1 for a in active if a.village_id == row["village_id"])
         row["overflow_hours"] = row["overflow_hours"] or 0.0
@@ -55,6 +62,7 @@ def overview(request: Request, services: ServicesDep) -> HTMLResponse:
     return _page(
         request, "overview.html", "Tổng quan Sáng – Sạch", services, rows=table,
         formula=scores["formula"], period_from=_local(start), period_to=_local(end),
+        dots=devicemap.dots(devices), legend=devicemap.STATES, map_size=(devicemap.WIDTH, devicemap.HEIGHT),
     )  # fmt: skip
 
 

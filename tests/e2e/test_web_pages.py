@@ -75,6 +75,20 @@ def test_pages_render_match_the_api_and_acknowledge_works(browser: Browser, stac
     expected = {True: "Đạt", False: "Chưa đạt", None: "Chưa đủ dữ liệu"}
     assert row.locator("td.sang-meets").inner_text() == expected[dong_ha["sang"]["meets"]]
     assert row.locator("td.sach-meets").inner_text() == expected[dong_ha["sach"]["meets"]]
+    assert page.locator("#device-map circle").count() == 380
+    dot = page.locator("#device-map circle")
+    assert (
+        dot.and_(page.locator('[data-device="bin-dong-ha-01"]')).get_attribute("data-state")
+        == "bin_full"
+    )
+    assert (
+        dot.and_(page.locator('[data-device="lamp-dong-ha-001"]')).get_attribute("data-state")
+        == "lit"
+    )
+    assert (
+        dot.and_(page.locator('[data-device="lamp-dong-ha-002"]')).get_attribute("data-state")
+        == "never"
+    )
     shot(page, "tong-quan")
 
     page.goto(stack.url + "/thon/dong-ha")
