@@ -241,7 +241,9 @@ def rollup(first: datetime, last: datetime) -> None:
     except (SettingsError, RegistryFileError, TimeSeriesError) as err:
         _fail(str(err))
     try:
-        written = roll_up(services.store, services.commune, first.date(), last.date())
+        written = roll_up(
+            services.store, services.commune, first.date(), last.date(), services.census()
+        )
     finally:
         services.close()
     click.echo(f"đã tính {written} điểm theo ngày (daily scores written)")
