@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from sangsach.localbroker import LocalBroker
+from tests.carrier import Carrier
 from tests.services import InfluxD
 
 
@@ -24,3 +25,13 @@ def influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxD]:
     server = InfluxD(tmp_path_factory.mktemp("influxd")).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def carrier() -> Iterator[Carrier]:
+    """A local HTTP server standing in for the SMS carrier."""
+    running = Carrier()
+    running.start()
+    yield running
+    if running._server is not None:
+        running.stop()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,15 +29,6 @@ pytestmark = pytest.mark.e2e
 COMMUNE = load_registry(SAMPLE_REGISTRY)
 SEED = 11
 HOURS = 18.0  # from before one sunset to the next late morning, when collection rounds pass
-
-
-@pytest.fixture
-def carrier() -> Iterator[Carrier]:
-    running = Carrier()
-    running.start()
-    yield running
-    if running._server is not None:
-        running.stop()
 
 
 def evening_start() -> datetime:

@@ -29,15 +29,6 @@ T0 = 1_780_000_000.0
 
 
 @pytest.fixture
-def carrier() -> Iterator[Carrier]:
-    running = Carrier()
-    running.start()
-    yield running
-    if running._server is not None:
-        running.stop()
-
-
-@pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
     engine = make_engine(f"sqlite:///{tmp_path / 'sms.sqlite'}")
     yield engine
