@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from .config import BackendSettings, GatewaySettings, SettingsError, SimulatorSettings, load
+from .config import (
+    BackendSettings,
+    DevicesSettings,
+    GatewaySettings,
+    SettingsError,
+    SimulatorSettings,
+    load,
+)
 from .registry_file import RegistryFileError, load_registry
+
+if TYPE_CHECKING:
+    from .broker.accounts import BrokerAccounts, Issued
 
 
 def _fail(message: str) -> NoReturn:
@@ -153,6 +164,7 @@ def simulate(
             username=settings.mqtt_username,
             password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
             keepalive_s=settings.mqtt_keepalive_s,
+            tls_ca=settings.mqtt_tls_ca,
         )
     except (FleetError, ValueError) as err:
         _fail(str(err))
@@ -195,7 +207,8 @@ def registry_generate(villages: int, lamps: int, bins: int, seed: int) -> None:
 
 
 @main.command()
-@click.option("--period", required=True, help="2026-H1, 2026-H2 or 2026 (a whole year).")
+@click.option("--period", required=True,
+              help="2026-H1, 2026-H2, 2026 (a whole year) or days 2026-06-10..2026-06-12.")  # fmt: skip
 @click.option("--out", type=click.Path(path_type=Path), default=Path(), show_default=True,
               help="Folder for the CSV and the printable HTML.")  # fmt: skip
 def report(period: str, out: Path) -> None:
@@ -247,6 +260,195 @@ def rollup(first: datetime, last: datetime) -> None:
     finally:
         services.close()
     click.echo(f"đã tính {written} điểm theo ngày (daily scores written)")
+
+
+@main.group()
+def devices() -> None:
+    """Tài khoản MQTT của thiết bị (MQTT accounts of the devices): add, rotate, revoke, list.
+
+    A device is a registry id; `gateway`, `backend` and `simulators` are the service accounts.
+    The password file and the ACL are rewritten together; reload the broker afterwards.
+    """
+
+
+def _accounts() -> tuple[DevicesSettings, BrokerAccounts]:
+    from .broker.accounts import BrokerAccounts
+    from .broker.passwords import PasswordFileError
+
+    try:
+        settings = load(DevicesSettings)
+        accounts = BrokerAccounts(settings.auth_dir, load_registry(settings.registry_file))
+        accounts.users()  # a damaged password file stops here, with its line
+    except (SettingsError, RegistryFileError, PasswordFileError) as err:
+        _fail(str(err))
+    return settings, accounts
+
+
+def _issued(settings: DevicesSettings, issued: Issued, wifi_ssid: str) -> None:
+    from .broker.snippet import firmware_settings
+
+    click.echo(f"mật khẩu MQTT của {issued.user} (shown once, keep it now): {issued.password}")
+    if issued.device is not None:
+        host = settings.device_mqtt_host or "ĐỊA-CHỈ-MÁY-CHỦ"
+        if not settings.device_mqtt_host:
+            click.echo(
+                "chú ý: chưa đặt SANGSACH_DEVICE_MQTT_HOST, hãy sửa mqtt_host "
+                "(SANGSACH_DEVICE_MQTT_HOST is not set: fill in mqtt_host)",
+                err=True,
+            )
+        click.echo("settings.json cho thiết bị (for the technician, firmware/settings.json):")
+        click.echo(
+            firmware_settings(
+                issued.device,
+                issued.password,
+                host=host,
+                port=settings.device_mqtt_port,
+                wifi_ssid=wifi_ssid,
+            ),
+            nl=False,
+        )
+    click.echo("nạp lại broker (reload the broker): docker compose kill -s HUP mosquitto")
+
+
+_WIFI = click.option("--wifi-ssid", default="", help="Wi-Fi name written into the snippet.")
+
+
+@devices.command("add")
+@click.argument("name")
+@_WIFI
+def devices_add(name: str, wifi_ssid: str) -> None:
+    """Create the MQTT account of a registry device or a service; print its password once."""
+    from .broker.accounts import AccountError
+
+    settings, accounts = _accounts()
+    try:
+        issued = accounts.add(name)
+    except AccountError as err:
+        _fail(str(err))
+    _issued(settings, issued, wifi_ssid)
+
+
+@devices.command("rotate")
+@click.argument("name")
+@_WIFI
+def devices_rotate(name: str, wifi_ssid: str) -> None:
+    """Give an account a new password (the old one stops working at the broker's reload)."""
+    from .broker.accounts import AccountError
+
+    settings, accounts = _accounts()
+    try:
+        issued = accounts.rotate(name)
+    except AccountError as err:
+        _fail(str(err))
+    _issued(settings, issued, wifi_ssid)
+
+
+@devices.command("revoke")
+@click.argument("name")
+def devices_revoke(name: str) -> None:
+    """Remove an account: the broker refuses it from its next reload."""
+    from .broker.accounts import AccountError
+
+    _, accounts = _accounts()
+    try:
+        accounts.revoke(name)
+    except AccountError as err:
+        _fail(str(err))
+    click.echo(f"đã thu hồi (revoked) {name}; nạp lại broker: docker compose kill -s HUP mosquitto")
+
+
+@devices.command("sync")
+def devices_sync() -> None:
+    """Rewrite the ACL after the registry changed (a device removed loses its topics)."""
+    _, accounts = _accounts()
+    orphans = accounts.sync()
+    click.echo(f"đã ghi (written) {accounts.acl_path}")
+    for name in orphans:
+        click.echo(f"{name}: không còn trong sổ đăng ký (not in the registry): revoke it")
+
+
+@devices.command("list")
+def devices_list() -> None:
+    """Every registry device and service account, and whether it has an account."""
+    from .broker.acl import SERVICE_ACCOUNTS
+
+    _, accounts = _accounts()
+    users = accounts.users()
+    orphans = accounts.orphans(users)
+    for name in sorted(SERVICE_ACCOUNTS):
+        click.echo(f"{name:<48} dịch vụ   {'có' if name in users else 'chưa có'} tài khoản")
+    for device in accounts.commune.devices():
+        has = "có" if device.id in users else "chưa có"
+        click.echo(f"{device.id:<48} {device.kind:<8} {has} tài khoản")
+    for name in orphans:
+        click.echo(f"{name:<48} ?        không còn trong sổ đăng ký (not in the registry): revoke")
+
+
+@main.group()
+def tokens() -> None:
+    """Mã truy cập API và trang web (API and web access tokens): add, list, revoke.
+
+    Roles: viewer (reads), operator (acknowledges alerts, enters the census), admin (everything),
+    gateway (ingest only). Tokens are kept hashed in the backend's database (SANGSACH_DATA_DIR or
+    SANGSACH_DATABASE_URL); the secret is printed once.
+    """
+
+
+def _token_store() -> Any:
+    from sangsach.backend.auth.tokens import TokenStore
+    from sangsach.backend.db import make_engine
+
+    try:
+        settings = load(BackendSettings)
+    except SettingsError as err:
+        _fail(str(err))
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return TokenStore(make_engine(settings.sql_url))
+
+
+@tokens.command("add")
+@click.option("--name", required=True, help="Who or what holds it, e.g. 'van-phong-xa' or 'gw-2'.")
+@click.option(
+    "--role", required=True, type=click.Choice(["viewer", "operator", "admin", "gateway"])
+)
+def tokens_add(name: str, role: str) -> None:
+    """Issue a token and print its secret (shown once: only its digest is kept)."""
+    from sangsach.backend.auth.roles import Role
+    from sangsach.backend.auth.tokens import TokenError
+
+    try:
+        info, secret = _token_store().add(name, Role(role), time.time())
+    except TokenError as err:
+        _fail(str(err))
+    click.echo(
+        f"đã cấp mã {info.name!r} quyền {info.role} (token issued; shown once, keep it now):"
+    )
+    click.echo(secret)
+
+
+@tokens.command("list")
+def tokens_list() -> None:
+    """Every token issued, revoked ones included (never the secrets)."""
+    for info in _token_store().list():
+        made = datetime.fromtimestamp(info.created_at, UTC).strftime("%Y-%m-%d %H:%M")
+        state = "đang dùng (active)"
+        if info.revoked_at is not None:
+            gone = datetime.fromtimestamp(info.revoked_at, UTC).strftime("%Y-%m-%d %H:%M")
+            state = f"đã thu hồi (revoked) {gone}"
+        click.echo(f"{info.name:<32} {info.role:<9} {made} UTC  {state}")
+
+
+@tokens.command("revoke")
+@click.argument("name")
+def tokens_revoke(name: str) -> None:
+    """Revoke the active token of this name: it stops working at once."""
+    from sangsach.backend.auth.tokens import TokenError
+
+    try:
+        _token_store().revoke(name, time.time())
+    except TokenError as err:
+        _fail(str(err))
+    click.echo(f"đã thu hồi mã {name!r} (revoked)")
 
 
 @main.command("settings")

@@ -16,6 +16,8 @@ from .registry_file import SAMPLE_REGISTRY
 
 DEV_INGEST_TOKEN = "dev-ingest-token-change-me"  # noqa: S105 - refused outside development
 DEV_WEBHOOK_SECRET = "dev-sms-webhook-secret-change-me"  # noqa: S105 - refused outside development
+DEV_ADMIN_TOKEN = "dev-admin-token-change-me"  # noqa: S105 - refused outside development
+MIN_SECRET_CHARS = 16
 
 Env = Literal["development", "production"]
 REGISTRY_FILE_HELP = "the commune registry file (YAML): villages, devices, teams, census"
@@ -40,6 +42,23 @@ class MqttSettings(_Base):
     mqtt_username: str | None = Field(default=None, description="MQTT user name, if required")
     mqtt_password: SecretStr | None = Field(default=None, description="MQTT password")
     mqtt_keepalive_s: int = Field(default=30, ge=5, le=3600, description="MQTT keepalive")
+    mqtt_tls_ca: Path | None = Field(
+        default=None,
+        description="CA certificate file (PEM); set, the connection is MQTT over TLS (port 8883)",
+    )
+
+    @model_validator(mode="after")
+    def _broker_account_in_production(self) -> Self:
+        password = self.mqtt_password.get_secret_value() if self.mqtt_password else ""
+        if self.env == "production" and not (self.mqtt_username and password):
+            raise ValueError(
+                "SANGSACH_MQTT_USERNAME and SANGSACH_MQTT_PASSWORD must be set when "
+                "SANGSACH_ENV=production: the broker refuses anonymous clients "
+                "(`sangsach devices add gateway`)"
+            )
+        if self.mqtt_tls_ca is not None and not self.mqtt_tls_ca.is_file():
+            raise ValueError(f"SANGSACH_MQTT_TLS_CA: no file at {self.mqtt_tls_ca}")
+        return self
 
 
 class GatewaySettings(MqttSettings):
@@ -81,6 +100,22 @@ class GatewaySettings(MqttSettings):
     spool_max_rows: int = Field(
         default=5_000_000, ge=1000, description="spool size at which intake pauses"
     )
+    spool_dir: Path | None = Field(
+        default=None,
+        description="folder of the spool, e.g. its own partition; empty: the data folder",
+    )
+    spool_min_free_mb: float = Field(
+        default=64.0,
+        ge=0,
+        description="free disk kept in reserve beside the spool; below it intake pauses"
+        " (health file: spool_full)",
+    )
+    device_rate_per_min: int = Field(
+        default=60,
+        ge=0,
+        description="readings per device and minute of its own clock beyond which it is"
+        " throttled (rate_limited dead letters); 0 turns throttling off",
+    )
     retry_max_s: float = Field(
         default=30.0, ge=0.1, description="longest pause between retries to the backend"
     )
@@ -92,7 +127,7 @@ class GatewaySettings(MqttSettings):
 
     @property
     def spool_path(self) -> Path:
-        return self.data_dir / f"spool-{self.gateway_id}.sqlite"
+        return (self.spool_dir or self.data_dir) / f"spool-{self.gateway_id}.sqlite"
 
     @property
     def health_path(self) -> Path:
@@ -120,6 +155,30 @@ class BackendSettings(_Base):
     influx_password: SecretStr | None = Field(default=None, description="InfluxDB password")
     ingest_token: SecretStr = Field(
         default=SecretStr(DEV_INGEST_TOKEN), description=INGEST_TOKEN_HELP
+    )
+    admin_token: SecretStr = Field(
+        default=SecretStr(DEV_ADMIN_TOKEN),
+        description="bearer token with the admin role, to sign in and to issue further tokens "
+        "(`sangsach tokens add`); empty (development only): admins come from the token table",
+    )
+    web_open_read: bool = Field(
+        default=False,
+        description="true: the web pages may be read without signing in (the office LAN); "
+        "acknowledging still needs an operator",
+    )
+    max_body_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="largest request body; a larger one gets 413 before it is read",
+    )
+    ingest_rate_per_s: float = Field(
+        default=5000.0,
+        ge=0,
+        description="messages per second one gateway may ingest (readings, statuses and "
+        "rejections); more get 429 with Retry-After; 0 turns the limit off",
+    )
+    ingest_burst: int = Field(
+        default=100_000, ge=1, description="messages a gateway may ingest at once above the rate"
     )
     sms_provider: Literal["outbox", "http"] = Field(
         default="outbox",
@@ -189,10 +248,30 @@ class BackendSettings(_Base):
         le=1000,
         description="SMS per recipient per hour; more wait, folded into a digest",
     )
+    rollup_catch_up_days: int = Field(
+        default=7,
+        ge=0,
+        le=400,
+        description="at start, daily scores of up to this many past days are computed if missing",
+    )
+    rollup_delay_s: int = Field(
+        default=900,
+        ge=0,
+        le=6 * 3600,
+        description="the day just ended is rolled up this long after local midnight",
+    )
 
     @model_validator(mode="after")
     def _no_dev_secret_in_production(self) -> Self:
         _refuse_dev_token(self.env, self.ingest_token)
+        admin = self.admin_token.get_secret_value()
+        if self.env == "production" and (admin == DEV_ADMIN_TOKEN or len(admin) < MIN_SECRET_CHARS):
+            raise ValueError(
+                f"SANGSACH_ADMIN_TOKEN must be set to a secret of your own, at least "
+                f"{MIN_SECRET_CHARS} characters, when SANGSACH_ENV=production"
+            )
+        if admin and admin == self.ingest_token.get_secret_value():
+            raise ValueError("SANGSACH_ADMIN_TOKEN and SANGSACH_INGEST_TOKEN must differ")
         return self
 
     @model_validator(mode="after")
@@ -207,6 +286,16 @@ class BackendSettings(_Base):
             raise ValueError("SANGSACH_SMS_HTTP_URL must be set when SANGSACH_SMS_PROVIDER=http")
         return self
 
+    @model_validator(mode="after")
+    def _influx_account_in_production(self) -> Self:
+        password = self.influx_password.get_secret_value() if self.influx_password else ""
+        if self.env == "production" and self.timeseries == "influxdb" and not password:
+            raise ValueError(
+                "SANGSACH_INFLUX_USERNAME and SANGSACH_INFLUX_PASSWORD must be set when "
+                "SANGSACH_ENV=production: InfluxDB runs with authentication on"
+            )
+        return self
+
     @property
     def sql_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'sangsach.sqlite'}"
@@ -216,6 +305,24 @@ class SimulatorSettings(MqttSettings):
     registry_file: Path = Field(default=SAMPLE_REGISTRY, description=REGISTRY_FILE_HELP)
 
 
+class DevicesSettings(_Base):
+    registry_file: Path = Field(default=SAMPLE_REGISTRY, description=REGISTRY_FILE_HELP)
+    broker_auth_dir: Path | None = Field(
+        default=None,
+        description="folder of the broker's password file and ACL; empty: `broker` in data_dir",
+    )
+    device_mqtt_host: str = Field(
+        default="", description="broker address the nodes use, written into their settings snippet"
+    )
+    device_mqtt_port: int = Field(
+        default=1883, ge=1, le=65535, description="broker port the nodes use"
+    )
+
+    @property
+    def auth_dir(self) -> Path:
+        return self.broker_auth_dir or self.data_dir / "broker"
+
+
 def _refuse_dev_token(env: Env, token: SecretStr) -> None:
     if env == "production" and token.get_secret_value() in ("", DEV_INGEST_TOKEN):
         raise ValueError(
@@ -223,7 +330,12 @@ def _refuse_dev_token(env: Env, token: SecretStr) -> None:
         )
 
 
-ALL_SETTINGS: tuple[type[_Base], ...] = (GatewaySettings, BackendSettings, SimulatorSettings)
+ALL_SETTINGS: tuple[type[_Base], ...] = (
+    GatewaySettings,
+    BackendSettings,
+    SimulatorSettings,
+    DevicesSettings,
+)
 
 
 class SettingsError(Exception):

@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 packages=(mosquitto mosquitto-clients)
 extras=""
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(influxdb chromium)
+  # docker-compose: only `docker-compose config`, which checks docker-compose.yml without an engine
+  packages+=(influxdb chromium docker-compose openssl)
   extras="[dev]"
 fi
 

@@ -35,6 +35,9 @@ def test_production_refuses_the_development_token(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(SettingsError, match="SANGSACH_INGEST_TOKEN must be set"):
         load(BackendSettings)
     monkeypatch.setenv("SANGSACH_INGEST_TOKEN", "a-long-secret-of-our-own")
+    with pytest.raises(SettingsError, match="SANGSACH_ADMIN_TOKEN must be set"):
+        load(BackendSettings)
+    monkeypatch.setenv("SANGSACH_ADMIN_TOKEN", "an-admin-secret-of-our-own")
     with pytest.raises(SettingsError, match="SANGSACH_SMS_WEBHOOK_SECRET must be set"):
         load(BackendSettings)
     monkeypatch.setenv("SANGSACH_SMS_WEBHOOK_SECRET", "another-secret-of-our-own")
