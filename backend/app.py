@@ -10,10 +10,14 @@ from fastapi.staticfiles import StaticFiles
 
 from sangsach.config import BackendSettings
 
-from .api import alerts, census, deadletters, ingest, readings, registry, scores, sms
+from .api import alerts, census, deadletters, ingest, readings, registry, scores, sms, tokens
+from .auth.bodylimit import BodySizeLimit
+from .auth.identify import Authenticator
+from .auth.ratelimit import RateLimiter
+from .auth.tokens import TokenStore
 from .services import Services, bootstrap
 from .timeseries.port import TimeSeriesStore
-from .web import pages
+from .web import login, pages
 
 
 def create_app(settings: BackendSettings, store: TimeSeriesStore | None = None) -> FastAPI:
@@ -33,14 +37,19 @@ def create_app(settings: BackendSettings, store: TimeSeriesStore | None = None) 
         lifespan=lifespan,
     )
     app.state.services = services
-    for module in (ingest, registry, readings, deadletters, alerts, sms, scores, census):
+    app.state.auth = Authenticator(settings, TokenStore(services.engine))
+    app.state.ingest_limiter = RateLimiter(settings.ingest_rate_per_s, settings.ingest_burst)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    for module in (ingest, registry, readings, deadletters, alerts, sms, scores, census, tokens):
         app.include_router(module.router)
 
+    app.include_router(login.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
+        """Open to all, for health checks: no token needed."""
         return {"status": "ok"}
 
     return app

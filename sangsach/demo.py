@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from .config import SimulatorSettings, load
+from .config import DEV_ADMIN_TOKEN, BackendSettings, SimulatorSettings, load
 from .localbroker import LocalBroker, free_port
 from .registry_file import Commune, load_registry
 from .sun import VIETNAM, dusk_dawn
@@ -66,14 +66,14 @@ def demo_start(commune: Commune, now: datetime) -> datetime:
     raise AssertionError("yesterday's sunset is always in the past")
 
 
-def _progress(url: str, clock: SimClock) -> str:
-    stats = httpx.get(f"{url}/api/v1/stats", timeout=5).json()
+def _progress(api: httpx.Client, clock: SimClock) -> str:
+    stats = api.get("/api/v1/stats").raise_for_status().json()
     readings, devices = stats["readings"], stats["devices"]
     dead = sum(stats["dead_letters"].values())
-    lit = httpx.get(f"{url}/api/v1/devices", params={"kind": "lamp"}, timeout=5).json()
+    lit = api.get("/api/v1/devices", params={"kind": "lamp"}).json()
     on = sum(1 for lamp in lit if (lamp["values"] or {}).get("on"))
-    alerts = httpx.get(f"{url}/api/v1/alerts", params={"active": True, "limit": 10_000}, timeout=5)
-    sms = httpx.get(f"{url}/api/v1/sms/outbox", params={"limit": 10_000}, timeout=5)
+    alerts = api.get("/api/v1/alerts", params={"active": True, "limit": 10_000})
+    sms = api.get("/api/v1/sms/outbox", params={"limit": 10_000})
     local = datetime.fromtimestamp(clock.now(), VIETNAM).strftime("%d/%m %H:%M")
     return (
         f"[{local} giờ mô phỏng] {on}/{len(lit)} đèn đang sáng; "
@@ -95,6 +95,8 @@ def run_demo(*, data_dir: Path, port: int, speed: float, minutes: float | None) 
     elif not _port_free(port):
         raise SystemExit(f"port {port} is in use: stop what uses it, or run the demo with --port")
     url = f"http://127.0.0.1:{port}"
+    admin_token = load(BackendSettings).admin_token.get_secret_value()
+    api = httpx.Client(base_url=url, timeout=5, headers={"Authorization": f"Bearer {admin_token}"})
     broker = LocalBroker(data_dir / "mosquitto").start()
     env = {
         **os.environ,
@@ -119,6 +121,7 @@ def run_demo(*, data_dir: Path, port: int, speed: float, minutes: float | None) 
         start = demo_start(commune, datetime.now(UTC))
         clock = SimClock(start, speed)
         print(_banner(url, broker.port, data_dir, len(devices), speed, start), flush=True)
+        print(_login_help(url, admin_token), flush=True)
         simulation = threading.Thread(
             target=run_simulation,
             kwargs={
@@ -132,7 +135,7 @@ def run_demo(*, data_dir: Path, port: int, speed: float, minutes: float | None) 
         simulation.start()
         deadline = time.monotonic() + minutes * 60 if minutes else None
         while not stop.wait(10):
-            print(_progress(url, clock), flush=True)
+            print(_progress(api, clock), flush=True)
             if deadline and time.monotonic() >= deadline:
                 break
     except KeyboardInterrupt:
@@ -144,6 +147,19 @@ def run_demo(*, data_dir: Path, port: int, speed: float, minutes: float | None) 
             child.terminate()
             child.wait(20)
         broker.stop()
+        api.close()
+
+
+def _login_help(url: str, admin_token: str) -> str:
+    """How to sign in: the development admin token is shown; a token of your own is not."""
+    own = admin_token != DEV_ADMIN_TOKEN
+    shown = "mã trong SANGSACH_ADMIN_TOKEN (the token in it)" if own else admin_token
+    in_curl = "$SANGSACH_ADMIN_TOKEN" if own else admin_token
+    return f"""  Đăng nhập trang web (sign in):  {url}/dang-nhap
+    Mã truy cập (access token, quyền quản trị / admin role): {shown}
+    Gọi API (call the API): curl -H "Authorization: Bearer {in_curl}" {url}/api/v1/stats
+    Cấp mã cho người khác (more tokens): sangsach tokens add --role viewer --name ...
+"""
 
 
 def _banner(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -14,9 +14,10 @@ from ..alerts.lifecycle import Alert, State
 from ..alerts.model import AlertType
 from ..alerts.tables import from_row
 from ..notify.inbound import UnknownAlert
-from .deps import ConnDep, ServicesDep
+from .deps import ConnDep, ServicesDep, operator, viewer
+from .schemas import MAX_TS, AlertId
 
-router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
+router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], dependencies=[Depends(viewer)])
 
 
 class AlertPublic(BaseModel):
@@ -88,8 +89,12 @@ def list_alerts(
 @router.get("/history")
 def history(
     conn: ConnDep,
-    start: Annotated[float | None, Query(ge=0, description="opened at or after, Unix s")] = None,
-    end: Annotated[float | None, Query(ge=0, description="opened before, Unix s")] = None,
+    start: Annotated[
+        float | None, Query(ge=0, le=MAX_TS, description="opened at or after, Unix s")
+    ] = None,
+    end: Annotated[
+        float | None, Query(ge=0, le=MAX_TS, description="opened before, Unix s")
+    ] = None,
 ) -> list[TypeHistory]:
     """Per type: how many opened, acknowledged and cleared, and the mean times to each."""
     table = tables.alerts
@@ -119,18 +124,18 @@ def history(
 
 
 @router.get("/{alert_id}")
-def get_alert(alert_id: int, services: ServicesDep) -> AlertPublic:
+def get_alert(alert_id: AlertId, services: ServicesDep) -> AlertPublic:
     return _public(_or_404(lambda: services.alerts.get(alert_id)))
 
 
-@router.post("/{alert_id}/ack")
-def acknowledge(alert_id: int, body: Acknowledge, services: ServicesDep) -> AlertPublic:
+@router.post("/{alert_id}/ack", dependencies=[Depends(operator)])
+def acknowledge(alert_id: AlertId, body: Acknowledge, services: ServicesDep) -> AlertPublic:
     """Take an alert on: reminders and escalation stop; it clears when the device recovers."""
     return _public(_or_404(lambda: services.alerts.acknowledge(alert_id, body.by)))
 
 
-@router.post("/{alert_id}/assign")
-def assign(alert_id: int, body: Assign, services: ServicesDep) -> AlertPublic:
+@router.post("/{alert_id}/assign", dependencies=[Depends(operator)])
+def assign(alert_id: AlertId, body: Assign, services: ServicesDep) -> AlertPublic:
     return _public(_or_404(lambda: services.alerts.assign(alert_id, body.to)))
 
 

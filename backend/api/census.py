@@ -5,15 +5,16 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field
 
 from sangsach.registry_file import Census
 
 from ..registry.census import CensusError, effective, parse_csv, record
-from .deps import ServicesDep
+from .deps import ServicesDep, operator, viewer
+from .schemas import VillageId
 
-router = APIRouter(prefix="/api/v1", tags=["census"])
+router = APIRouter(prefix="/api/v1", tags=["census"], dependencies=[Depends(viewer)])
 
 
 class CensusIn(Census):
@@ -42,8 +43,8 @@ def list_census(services: ServicesDep) -> list[CensusPublic]:
     ]  # fmt: skip
 
 
-@router.put("/villages/{village_id}/census")
-def enter_census(village_id: str, body: CensusIn, services: ServicesDep) -> CensusPublic:
+@router.put("/villages/{village_id}/census", dependencies=[Depends(operator)])
+def enter_census(village_id: VillageId, body: CensusIn, services: ServicesDep) -> CensusPublic:
     if village_id not in {v.id for v in services.commune.villages}:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no village {village_id!r}")
     census = Census.model_validate(body.model_dump(exclude={"entered_by"}))
@@ -57,6 +58,7 @@ def enter_census(village_id: str, body: CensusIn, services: ServicesDep) -> Cens
 
 @router.post(
     "/census/import",
+    dependencies=[Depends(operator)],
     openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {}}}},
 )
 async def import_census(

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 
 from sangsach.contract import Reason
 
 from .. import db
-from .deps import ConnDep
-from .schemas import DeadLetterPublic
+from .deps import ConnDep, viewer
+from .schemas import MAX_ID, DeadLetterPublic
 
-router = APIRouter(prefix="/api/v1", tags=["dead letters"])
+router = APIRouter(prefix="/api/v1", tags=["dead letters"], dependencies=[Depends(viewer)])
 
 
 @router.get("/dead-letters")
@@ -22,7 +22,7 @@ def list_dead_letters(
     reason: Annotated[Reason | None, Query()] = None,
     device: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> list[DeadLetterPublic]:
     """Newest first."""
     table = db.dead_letters

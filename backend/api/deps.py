@@ -1,14 +1,20 @@
-"""Dependencies shared by the routers, as typed aliases."""
+"""Dependencies shared by the routers, as typed aliases, and the role each route needs.
+
+Every route declares a role (``viewer``, ``operator``, ``admin`` or ``gateway``);
+tests/integration/test_api_auth.py lists every route of the app and fails on one without.
+"""
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection
 
+from ..auth.identify import Authenticator
+from ..auth.roles import Principal, Role, allows
 from ..services import Services
 
 
@@ -28,15 +34,55 @@ def get_conn(services: ServicesDep) -> Iterator[Connection]:
 ConnDep = Annotated[Connection, Depends(get_conn)]
 
 
-def require_gateway(
-    services: ServicesDep, authorization: Annotated[str | None, Header()] = None
-) -> None:
-    """Ingest is for gateways only: ``Authorization: Bearer <SANGSACH_INGEST_TOKEN>``."""
-    expected = services.settings.ingest_token.get_secret_value()
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not secrets.compare_digest(token.encode(), expected.encode()):
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="missing or wrong gateway token (Authorization: Bearer ...)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+def get_auth(request: Request) -> Authenticator:
+    auth: Authenticator = request.app.state.auth
+    return auth
+
+
+BEARER = HTTPBearer(
+    auto_error=False,
+    description="A token from `sangsach tokens add` or a bootstrap secret of the settings",
+)
+
+
+def current_principal(
+    auth: Annotated[Authenticator, Depends(get_auth)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+) -> Principal:
+    """The caller of an API route: ``Authorization: Bearer <token>``, else 401."""
+    if credentials is None:
+        raise _unauthorized("missing token: send Authorization: Bearer <token>")
+    principal = auth.identify(credentials.credentials)
+    if principal is None:
+        raise _unauthorized("unknown or revoked token")
+    return principal
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def require(role: Role) -> Callable[[Principal], Principal]:
+    """A dependency that lets through a principal whose role allows ``role``, else 403."""
+
+    def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if not allows(principal.role, role):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=f"this needs the {role} role; the token {principal.name!r} "
+                f"has the {principal.role} role",
+            )
+        return principal
+
+    dependency.__name__ = f"require_{role}"
+    return dependency
+
+
+viewer = require(Role.VIEWER)
+operator = require(Role.OPERATOR)
+admin = require(Role.ADMIN)
+gateway = require(Role.GATEWAY)
+
+GatewayDep = Annotated[Principal, Depends(gateway)]

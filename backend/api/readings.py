@@ -4,23 +4,27 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 from sqlalchemy import func, select
 
 from .. import db
-from .deps import ConnDep, ServicesDep
-from .schemas import ReadingPublic, Stats
+from .deps import ConnDep, ServicesDep, viewer
+from .schemas import MAX_TS, DeviceId, ReadingPublic, Stats
 
-router = APIRouter(prefix="/api/v1", tags=["readings"])
+router = APIRouter(prefix="/api/v1", tags=["readings"], dependencies=[Depends(viewer)])
 
 
 @router.get("/devices/{device_id}/readings")
 def device_readings(
-    device_id: str,
+    device_id: DeviceId,
     services: ServicesDep,
     conn: ConnDep,
-    start: Annotated[int | None, Query(ge=0, description="Unix seconds, inclusive")] = None,
-    end: Annotated[int | None, Query(ge=0, description="Unix seconds, exclusive")] = None,
+    start: Annotated[
+        int | None, Query(ge=0, le=MAX_TS, description="Unix seconds, inclusive")
+    ] = None,
+    end: Annotated[
+        int | None, Query(ge=0, le=MAX_TS, description="Unix seconds, exclusive")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[ReadingPublic]:
     known = conn.execute(select(db.devices.c.id).where(db.devices.c.id == device_id)).first()

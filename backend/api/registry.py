@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 from sqlalchemy import Select, func, select
 
 from .. import db
-from .deps import ConnDep
-from .schemas import DevicePublic, VillagePublic
+from .deps import ConnDep, viewer
+from .schemas import DeviceId, DevicePublic, VillagePublic
 
-router = APIRouter(prefix="/api/v1", tags=["registry"])
+router = APIRouter(prefix="/api/v1", tags=["registry"], dependencies=[Depends(viewer)])
 
 
 def _devices_query() -> Select[tuple[object, ...]]:
@@ -78,7 +78,7 @@ def list_devices(
 
 
 @router.get("/devices/{device_id}")
-def get_device(device_id: str, conn: ConnDep) -> DevicePublic:
+def get_device(device_id: DeviceId, conn: ConnDep) -> DevicePublic:
     row = conn.execute(_devices_query().where(db.devices.c.id == device_id)).first()
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no device {device_id!r}")

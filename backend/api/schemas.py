@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from sangsach.contract import BinReading, LampReading, Reason, Status
+
+# Upper bounds of numbers in queries and paths: beyond them SQLite cannot store an integer, and
+# no reading or alert of this system can exist.
+MAX_TS = 4_102_444_800  # 2100-01-01 in Unix seconds
+MAX_ID = 2**62
+AlertId = Annotated[int, Path(ge=1, le=MAX_ID)]
+DeviceId = Annotated[str, Path(max_length=64, examples=["lamp-dong-ha-001", "bin-dong-ha-01"])]
+VillageId = Annotated[str, Path(max_length=32, examples=["dong-ha"])]
 
 
 class LampIn(LampReading):
@@ -36,7 +45,7 @@ class RejectionIn(BaseModel):
     reason: Reason
     detail: str = Field(max_length=2000)
     payload: str = Field(max_length=8192)
-    payload_bytes: int = Field(ge=0)
+    payload_bytes: int = Field(ge=0, le=2**31, description="the whole message's size")
     received_at: float = Field(ge=0)
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 
 from ..scores.compute import commune_scores
-from .deps import ServicesDep
+from .deps import ServicesDep, viewer
+from .schemas import MAX_TS
 
-router = APIRouter(prefix="/api/v1", tags=["scores"])
+router = APIRouter(prefix="/api/v1", tags=["scores"], dependencies=[Depends(viewer)])
 
 MAX_PERIOD_S = 400 * 86_400
 
@@ -17,8 +18,8 @@ MAX_PERIOD_S = 400 * 86_400
 @router.get("/scores")
 def scores(
     services: ServicesDep,
-    start: Annotated[int, Query(ge=0, description="Unix seconds, inclusive")],
-    end: Annotated[int, Query(ge=0, description="Unix seconds, exclusive")],
+    start: Annotated[int, Query(ge=0, le=MAX_TS, description="Unix seconds, inclusive")],
+    end: Annotated[int, Query(ge=0, le=MAX_TS, description="Unix seconds, exclusive")],
 ) -> dict[str, Any]:
     """Per village: Sáng % inside the required lighting windows (unknown minutes apart), the
     Sạch indicators against their targets, and the ranking with its formula (docs/scores.md)."""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
-import secrets
 import time
 from typing import Annotated, Any
 from urllib.parse import parse_qs
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from .. import db
 from ..notify import outbox
 from ..notify.inbound import AlertActions, receive
-from .deps import ConnDep, ServicesDep
+from .deps import ConnDep, ServicesDep, operator
 
 router = APIRouter(prefix="/api/v1/sms", tags=["sms"])
 
@@ -62,15 +63,28 @@ class InboundPublic(BaseModel):
     detail: str
 
 
-def require_webhook_secret(
+async def require_webhook_secret(
+    request: Request,
     services: ServicesDep,
     x_sangsach_webhook_secret: Annotated[str | None, Header()] = None,
+    x_sangsach_signature: Annotated[
+        str | None, Header(description="sha256=<hex HMAC-SHA256 of the body with the secret>")
+    ] = None,
 ) -> None:
+    """The carrier proves itself by the shared secret, or by an HMAC of the body made with it.
+    Both are compared in constant time; an empty secret (development only) refuses every call."""
     expected = services.settings.sms_webhook_secret.get_secret_value().encode()
+    if x_sangsach_signature is not None:
+        mac = hmac.new(expected, await request.body(), hashlib.sha256).hexdigest()
+        given = x_sangsach_signature.removeprefix("sha256=").strip().lower().encode()
+        if expected and hmac.compare_digest(given, mac.encode()):
+            return
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="wrong X-Sangsach-Signature")
     given = (x_sangsach_webhook_secret or "").encode()
-    if not secrets.compare_digest(given, expected):
+    if not expected or not hmac.compare_digest(given, expected):
         raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, detail="missing or wrong X-Sangsach-Webhook-Secret"
+            status.HTTP_401_UNAUTHORIZED,
+            detail="missing or wrong X-Sangsach-Webhook-Secret (or X-Sangsach-Signature)",
         )
 
 
@@ -109,7 +123,7 @@ _FORM_OR_JSON = {
 }
 
 
-@router.get("/outbox")
+@router.get("/outbox", dependencies=[Depends(operator)])
 def list_outbox(
     conn: ConnDep,
     status: Annotated[outbox.Status | None, Query()] = None,
@@ -168,7 +182,7 @@ def inbound(
     )
 
 
-@router.get("/inbound")
+@router.get("/inbound", dependencies=[Depends(operator)])
 def list_inbound(
     conn: ConnDep,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .limits import MAX_BATCH_READINGS, MAX_COUNTER
+from .limits import MAX_BATCH_READINGS, MAX_COUNTER, MAX_TS
 from .readings import DeviceId, Reading
 
 _STRICT = ConfigDict(strict=True, extra="forbid", frozen=True)
@@ -38,7 +38,7 @@ class Status(BaseModel):
     kind: Literal["lamp", "bin"] | None = None
     boot: int | None = Field(default=None, ge=0, le=MAX_COUNTER)
     fw: str | None = Field(default=None, max_length=32, description="firmware version")
-    ts: int | None = Field(default=None, ge=0, description="Unix seconds, when known")
+    ts: int | None = Field(default=None, ge=0, le=MAX_TS, description="Unix seconds, when known")
 
 
 class LightingWindow(BaseModel):

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from sangsach.config import DEV_ADMIN_TOKEN
+
 pytestmark = pytest.mark.e2e
 
 
@@ -23,6 +25,9 @@ def test_demo_runs_and_reports_stored_readings(tmp_path: Path) -> None:
     out = done.stdout
     assert "bản chạy thử (demo) đang chạy" in out
     assert re.search(r"http://127\.0\.0\.1:\d+/docs", out)
+    # how to sign in, Vietnamese first, with the development admin token that works
+    assert re.search(r"Đăng nhập trang web \(sign in\): +http://127\.0\.0\.1:\d+/dang-nhap", out)
+    assert f"quyền quản trị / admin role): {DEV_ADMIN_TOKEN}" in out
     stored = [int(n) for n in re.findall(r"đã lưu (\d+) bản tin đèn", out)]
     assert len(stored) >= 2 and stored[-1] > stored[0] > 0, out
     assert "380 thiết bị trực tuyến" in out

@@ -1,5 +1,6 @@
 """The built-in pages in a real Chromium (Debian's, driven by Playwright) against a real backend:
-they render in Vietnamese, their numbers match the API, and acknowledging works."""
+sign-in with a token, they render in Vietnamese, their numbers match the API, and acknowledging
+works."""
 
 from __future__ import annotations
 
@@ -8,12 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from sangsach.backend.reports.period import parse_period
-from sangsach.config import DEV_INGEST_TOKEN
 from sangsach.localbroker import LocalBroker
-from tests.harness import Stack
+from tests.harness import GATEWAY, Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -48,9 +48,8 @@ def stack(tmp_path: Path, broker: LocalBroker) -> Iterator[Stack]:
         {"id": "lamp-dong-ha-001", "kind": "lamp", "boot": 1, "seq": 0, "ts": now - 300,
          "on": True, "current_a": 0.18, "received_at": now - 299.0},
     ]  # fmt: skip
-    headers = {"Authorization": f"Bearer {DEV_INGEST_TOKEN}"}
     body = {"gateway": "gw-1", "readings": readings}
-    running.http.post("/api/v1/ingest", json=body, headers=headers).raise_for_status()
+    running.http.post("/api/v1/ingest", json=body, headers=GATEWAY).raise_for_status()
     yield running
     running.close()
 
@@ -60,8 +59,33 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+def sign_in(browser: Browser, stack: Stack) -> tuple[BrowserContext, Page]:
+    """An operator token issued through the API, typed into the sign-in page."""
+    issued = stack.http.post("/api/v1/tokens", json={"name": "Văn phòng xã", "role": "operator"})
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(stack.url + "/canh-bao")
+    assert page.url.startswith(stack.url + "/dang-nhap")  # not signed in: sent to sign in
+    assert page.locator("h1").inner_text() == "Đăng nhập"
+    shot(page, "dang-nhap")
+    page.fill('input[name="ma"]', "không-phải-mã")
+    page.get_by_role("button", name="Đăng nhập").click()
+    assert "Mã truy cập không đúng" in page.locator("#login-error").inner_text()
+    page.fill('input[name="ma"]', issued.raise_for_status().json()["token"])
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.wait_for_url(stack.url + "/canh-bao")  # back where it was going
+    assert page.locator("#signed-in").inner_text() == "Văn phòng xã (xử lý)"
+    [cookie] = context.cookies()
+    assert (cookie["name"], cookie["httpOnly"], cookie["sameSite"]) == (
+        "sangsach_phien",
+        True,
+        "Lax",
+    )
+    return context, page
+
+
 def test_pages_render_match_the_api_and_acknowledge_works(browser: Browser, stack: Stack) -> None:
-    page = browser.new_page()
+    context, page = sign_in(browser, stack)
     page.goto(stack.url + "/")
     assert page.locator("h1").inner_text() == "Tổng quan Sáng – Sạch"
     assert page.locator("#scores tbody tr").count() == 10
@@ -119,4 +143,10 @@ def test_pages_render_match_the_api_and_acknowledge_works(browser: Browser, stac
     shown = [r.get_attribute("data-village") for r in page.locator("#report tbody tr").all()]
     assert shown == [row["village_id"] for row in ranking]
     shot(page, "bao-cao")
-    page.close()
+
+    page.get_by_role("button", name="Đăng xuất").click()
+    page.wait_for_url(stack.url + "/dang-nhap")
+    assert context.cookies() == []
+    page.goto(stack.url + "/bao-cao")
+    assert page.url.startswith(stack.url + "/dang-nhap")
+    context.close()

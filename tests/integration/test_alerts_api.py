@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sangsach.backend.app import create_app
 from sangsach.config import DEV_INGEST_TOKEN, DEV_WEBHOOK_SECRET, BackendSettings
 from sangsach.registry_file import SAMPLE_REGISTRY, load_registry
+from tests.harness import ADMIN
 
 TOKEN = {"Authorization": f"Bearer {DEV_INGEST_TOKEN}"}
 SECRET = {"X-Sangsach-Webhook-Secret": DEV_WEBHOOK_SECRET}
@@ -24,7 +25,7 @@ NOW = 1_780_000_000
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[TestClient]:
     settings = BackendSettings(data_dir=tmp_path, alert_quiet_hours="")
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=ADMIN) as client:
         yield client
 
 

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from sangsach.backend.app import create_app
 from sangsach.config import DEV_INGEST_TOKEN, BackendSettings
+from tests.harness import ADMIN
 
 TOKEN = {"Authorization": f"Bearer {DEV_INGEST_TOKEN}"}
 NOW = 1_780_000_000
@@ -18,7 +19,7 @@ NOW = 1_780_000_000
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(BackendSettings(data_dir=tmp_path))) as client:
+    with TestClient(create_app(BackendSettings(data_dir=tmp_path)), headers=ADMIN) as client:
         yield client
 
 
@@ -32,9 +33,10 @@ def batch(readings: list[dict[str, Any]], **more: Any) -> dict[str, Any]:
 
 
 def test_ingest_needs_the_gateway_token(api: TestClient) -> None:
-    assert api.post("/api/v1/ingest", json=batch([lamp(1)])).status_code == 401
+    assert api.post("/api/v1/ingest", json=batch([lamp(1)])).status_code == 403  # admin: no
     wrong = {"Authorization": "Bearer nope"}
     assert api.post("/api/v1/ingest", json=batch([lamp(1)]), headers=wrong).status_code == 401
+    assert api.post("/api/v1/ingest", json=batch([lamp(1)]), headers=TOKEN).status_code == 200
 
 
 def test_malformed_batch_names_the_field(api: TestClient) -> None:

@@ -11,11 +11,12 @@ from fastapi.testclient import TestClient
 
 from sangsach.backend.app import create_app
 from sangsach.config import BackendSettings
+from tests.harness import ADMIN
 
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(BackendSettings(data_dir=tmp_path))) as client:
+    with TestClient(create_app(BackendSettings(data_dir=tmp_path)), headers=ADMIN) as client:
         yield client
 
 

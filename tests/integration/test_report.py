@@ -16,6 +16,7 @@ from sangsach.cli import main
 from sangsach.config import DEV_INGEST_TOKEN, BackendSettings
 from sangsach.registry_file import SAMPLE_REGISTRY, load_registry
 from sangsach.sun import dusk_dawn
+from tests.harness import ADMIN
 
 COMMUNE = load_registry(SAMPLE_REGISTRY)
 
@@ -37,7 +38,7 @@ def test_report_of_a_half_year(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
          "current_a": 0.18, "received_at": ts + 0.5}
         for seq, ts in enumerate(range(sunset - 600, sunrise + 600, 300))
     ]  # fmt: skip
-    with TestClient(create_app(BackendSettings(data_dir=tmp_path))) as api:
+    with TestClient(create_app(BackendSettings(data_dir=tmp_path)), headers=ADMIN) as api:
         body = {"gateway": "gw-1", "readings": readings}
         headers = {"Authorization": f"Bearer {DEV_INGEST_TOKEN}"}
         assert api.post("/api/v1/ingest", json=body, headers=headers).status_code == 200

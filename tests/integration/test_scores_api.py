@@ -13,6 +13,7 @@ from sangsach.backend.app import create_app
 from sangsach.config import DEV_INGEST_TOKEN, BackendSettings
 from sangsach.registry_file import SAMPLE_REGISTRY, load_registry
 from sangsach.sun import dusk_dawn
+from tests.harness import ADMIN
 
 TOKEN = {"Authorization": f"Bearer {DEV_INGEST_TOKEN}"}
 COMMUNE = load_registry(SAMPLE_REGISTRY)
@@ -22,7 +23,7 @@ LAMPS = sum(len(lane.lamps) for lane in DONG_HA.lanes)
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(BackendSettings(data_dir=tmp_path))) as client:
+    with TestClient(create_app(BackendSettings(data_dir=tmp_path)), headers=ADMIN) as client:
         yield client
 
 

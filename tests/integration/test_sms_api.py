@@ -14,6 +14,7 @@ from sangsach.backend.app import create_app
 from sangsach.backend.notify import outbox
 from sangsach.backend.notify.inbound import UnknownAlert
 from sangsach.config import DEV_WEBHOOK_SECRET, BackendSettings
+from tests.harness import ADMIN
 
 SECRET = {"X-Sangsach-Webhook-Secret": DEV_WEBHOOK_SECRET}
 COLLECTOR = "+84912000181"  # Nguyễn Văn Tâm, Tổ thu gom rác số 1, in the sample registry
@@ -54,7 +55,7 @@ def app(tmp_path: Path, actions: FakeActions) -> FastAPI:
 
 @pytest.fixture
 def api(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as client:
+    with TestClient(app, headers=ADMIN) as client:
         yield client
 
 

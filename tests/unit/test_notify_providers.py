@@ -66,6 +66,7 @@ def test_production_refuses_the_development_webhook_secret(
 ) -> None:
     monkeypatch.setenv("SANGSACH_ENV", "production")
     monkeypatch.setenv("SANGSACH_INGEST_TOKEN", "a-long-secret-of-our-own")
+    monkeypatch.setenv("SANGSACH_ADMIN_TOKEN", "an-admin-secret-of-our-own")
     with pytest.raises(SettingsError, match="SANGSACH_SMS_WEBHOOK_SECRET must be set"):
         load(BackendSettings)
     monkeypatch.setenv("SANGSACH_SMS_WEBHOOK_SECRET", "another-secret-of-our-own")
