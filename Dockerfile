@@ -1,16 +1,28 @@
-# One image for the backend, the gateway and the simulators: `sangsach <command>`.
-FROM python:3.11-slim
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
-WORKDIR /app
-COPY pyproject.toml README.md ./
+# One image for the backend, the gateway, the simulators and `sangsach devices`:
+# `sangsach <command>`. The healthchecks depend on the command: each service has its own in
+# docker-compose.yml.
+FROM python:3.11-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY pyproject.toml README.md constraints.txt ./
 COPY sangsach ./sangsach
 COPY gateway ./gateway
 COPY backend ./backend
 COPY simulators ./simulators
-RUN pip install . && useradd --system --uid 10001 --home /data sangsach \
-    && mkdir -p /data && chown sangsach /data
+# A virtual environment with the pinned dependencies; the final image gets only this folder.
+RUN python -m venv /opt/sangsach && /opt/sangsach/bin/pip install -c constraints.txt .
+
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/opt/sangsach/bin:$PATH \
+    SANGSACH_DATA_DIR=/data
+COPY --from=build /opt/sangsach /opt/sangsach
+# Not root. The group has Mosquitto's gid (1883 in its image): the broker reads the password
+# file and the ACL that `sangsach devices` writes group-readable (0640) in /broker.
+RUN groupadd --system --gid 1883 broker \
+    && useradd --system --uid 10001 --gid broker --home-dir /data --shell /usr/sbin/nologin sangsach \
+    && mkdir -p /data /broker && chown sangsach:broker /data /broker && chmod 0750 /broker
 USER sangsach
-ENV SANGSACH_DATA_DIR=/data
+WORKDIR /data
 VOLUME ["/data"]
 ENTRYPOINT ["sangsach"]
 CMD ["--help"]

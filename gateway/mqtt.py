@@ -43,6 +43,9 @@ class GatewayClient:
         if settings.mqtt_username:
             password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
             client.username_pw_set(settings.mqtt_username, password)
+        if settings.mqtt_tls_ca is not None:
+            # MQTT over TLS: the broker's certificate must chain to this CA and name the host.
+            client.tls_set(ca_certs=str(settings.mqtt_tls_ca))
         client.on_connect = self._connected
         client.on_disconnect = self._disconnected
         client.on_message = self._message

@@ -13,10 +13,12 @@ from __future__ import annotations
 import logging
 import selectors
 import socket
+import ssl
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 import paho.mqtt.client as mqtt
@@ -38,6 +40,11 @@ RECONNECT_GAP_S: Final = 0.2
 MISC_INTERVAL_S: Final = 1.0  # keepalive bookkeeping for every client
 _READ: Final = selectors.EVENT_READ
 _WRITE: Final = selectors.EVENT_WRITE
+
+
+def _tls_pending(client: mqtt.Client) -> bool:
+    sock = client.socket()
+    return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
 
 
 class FleetError(Exception):
@@ -91,6 +98,7 @@ class Fleet:
         max_inflight: int = MAX_INFLIGHT,
         username: str | None = None,
         password: str | None = None,
+        tls_ca: Path | None = None,
     ) -> None:
         if not 1 <= max_inflight <= MAX_INFLIGHT:
             raise ValueError(f"max_inflight must be 1 to {MAX_INFLIGHT}, got {max_inflight}")
@@ -99,6 +107,7 @@ class Fleet:
         self._keepalive = keepalive_s
         self._max_inflight = max_inflight
         self._auth = (username, password) if username is not None else None
+        self._tls_ca = tls_ca  # set: MQTT over TLS, the broker's certificate checked against it
         self._selector = selectors.DefaultSelector()
         self._links: dict[str, _Link] = {}
         self._busy: set[_Link] = set()  # links with actions that may be able to proceed
@@ -200,6 +209,9 @@ class Fleet:
         client = link.mqtt
         if client is not None and mask & _READ:
             client.loop_read()
+            # TLS may hold decrypted bytes the socket no longer signals: read them now.
+            while client is link.mqtt and _tls_pending(client):
+                client.loop_read()
         # Reading may have closed the connection; then there is nothing left to write.
         if client is not None and client is link.mqtt and mask & _WRITE:
             client.loop_write()
@@ -251,6 +263,8 @@ class Fleet:
             client.will_set(will.topic, will.payload, qos=1, retain=True)
         if self._auth is not None:
             client.username_pw_set(*self._auth)
+        if self._tls_ca is not None:
+            client.tls_set(ca_certs=str(self._tls_ca))
         client.on_socket_open = self._on_socket_open
         client.on_socket_close = self._on_socket_close
         client.on_socket_register_write = self._on_socket_register_write

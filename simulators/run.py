@@ -48,6 +48,7 @@ def run_simulation(
     username: str | None = None,
     password: str | None = None,
     keepalive_s: int = 60,
+    tls_ca: Path | None = None,
 ) -> Ledger:
     """Simulate every device of ``commune`` and return what the broker acknowledged.
 
@@ -75,7 +76,14 @@ def run_simulation(
         sink = stack.enter_context(ledger_path.open("w", encoding="utf-8")) if ledger_path else None
         ledger = Ledger(sink)
         fleet = stack.enter_context(
-            Fleet(host, port, keepalive_s=keepalive_s, username=username, password=password)
+            Fleet(
+                host,
+                port,
+                keepalive_s=keepalive_s,
+                username=username,
+                password=password,
+                tls_ca=tls_ca,
+            )
         )
         _play(events, clock, fleet, ledger, stop_event or threading.Event())
         fleet.drain()

@@ -1,0 +1,60 @@
+"""A real Mosquitto on the docker-compose broker configuration, moved to temporary paths.
+
+``deploy/mosquitto/mosquitto.conf`` is read as it is; only the container paths it names and the
+two ports are replaced. A container path left unreplaced fails the start, so a new mount in the
+file cannot go untested.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+from sangsach.localbroker import POLICY_DIR, LocalBroker, free_port
+
+ROOT = Path(__file__).parents[1]
+DEPLOY_CONF = ROOT / "deploy" / "mosquitto" / "mosquitto.conf"
+MAKE_CERTS = ROOT / "deploy" / "make-certs.sh"
+
+
+class DeployBroker(LocalBroker):
+    """Mosquitto with the deployed listeners, accounts (``auth_dir``) and TLS (``certs_dir``)."""
+
+    def __init__(self, data_dir: Path, auth_dir: Path, certs_dir: Path) -> None:
+        super().__init__(data_dir)
+        self.auth_dir = auth_dir
+        self.certs_dir = certs_dir
+        self.tls_port = free_port()
+
+    def _write_conf(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        text = DEPLOY_CONF.read_text(encoding="utf-8")
+        moves = {
+            "listener 1883": f"listener {self.port} {self.host}",
+            "listener 8883": f"listener {self.tls_port} {self.host}",
+            "/mosquitto/auth/": f"{self.auth_dir}/",
+            "/mosquitto/certs/": f"{self.certs_dir}/",
+            "/mosquitto/data/": f"{self.data_dir}/",
+            "/mosquitto/config/conf.d": str(POLICY_DIR),
+            "log_dest stdout": f"log_dest file {self.data_dir / 'mosquitto.log'}",
+        }
+        for old, new in moves.items():
+            assert old in text, f"{DEPLOY_CONF} no longer has {old!r}"
+            text = text.replace(old, new)
+        left = [line for line in text.splitlines() if " /mosquitto/" in line and line[0] != "#"]
+        assert not left, f"container paths the tests do not map: {left}"
+        user = "user root\n" if os.geteuid() == 0 else ""
+        self.conf_path.write_text(user + text, encoding="utf-8")
+
+    def __enter__(self) -> DeployBroker:
+        self.start()
+        return self
+
+    def reload(self) -> None:
+        """SIGHUP: Mosquitto reads the password file and the ACL again."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGHUP)
+
+    def log(self) -> str:
+        return (self.data_dir / "mosquitto.log").read_text(encoding="utf-8", errors="replace")

@@ -1,0 +1,225 @@
+"""A real Mosquitto on the deployed configuration with accounts written by `sangsach devices`.
+
+Each device speaks only for itself: it cannot publish on another device's topics nor read
+another's commands; a wrong password, an unknown or a revoked account is refused; the gateway
+reads every device through a shared subscription over TLS.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paho.mqtt.client as paho
+import pytest
+from click.testing import CliRunner
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from sangsach.broker.accounts import BrokerAccounts
+from sangsach.cli import main
+from sangsach.registry_file import SAMPLE_REGISTRY, load_registry
+from tests.deploybroker import MAKE_CERTS, DeployBroker
+from tests.harness import wait_until
+
+pytestmark = pytest.mark.integration
+
+A, B = "lamp-dong-ha-001", "bin-dong-ha-01"
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("certs")
+    subprocess.run([MAKE_CERTS, folder, "localhost", "127.0.0.1"], check=True, capture_output=True)
+    return folder
+
+
+@pytest.fixture
+def accounts(tmp_path: Path) -> BrokerAccounts:
+    return BrokerAccounts(tmp_path / "auth", load_registry(SAMPLE_REGISTRY))
+
+
+@pytest.fixture
+def secured(tmp_path: Path, accounts: BrokerAccounts, certs: Path) -> Iterator[DeployBroker]:
+    # Mosquitto needs both files to start; an empty password file lets nobody in.
+    accounts.sync()
+    with DeployBroker(tmp_path / "mosquitto", accounts.folder, certs) as running:
+        yield running
+
+
+@dataclass
+class Client:
+    """A paho MQTT v5 client that records its CONNACK, SUBACK, PUBACK reasons and messages."""
+
+    client: paho.Client
+    connack: ReasonCode | None = None
+    disconnected: threading.Event = field(default_factory=threading.Event)
+    subacks: list[str] = field(default_factory=list)
+    pubacks: dict[int, ReasonCode] = field(default_factory=dict)
+    messages: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+def connect(
+    broker: DeployBroker, user: str, password: str, *, tls_ca: Path | None = None
+) -> Client:
+    raw = paho.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"t-{user}", protocol=MQTTProtocolVersion.MQTTv5
+    )
+    raw.username_pw_set(user, password)
+    state = Client(raw)
+    answered = threading.Event()
+
+    def on_connect(c: paho.Client, u: object, f: object, reason: ReasonCode, p: object) -> None:
+        state.connack = reason
+        answered.set()
+
+    def on_subscribe(
+        c: paho.Client, u: object, m: int, reasons: list[ReasonCode], p: object
+    ) -> None:
+        state.subacks += [str(reason) for reason in reasons]
+
+    def on_publish(c: paho.Client, u: object, mid: int, reason: ReasonCode, p: object) -> None:
+        state.pubacks[mid] = reason
+
+    raw.on_connect = on_connect
+    raw.on_subscribe = on_subscribe
+    raw.on_publish = on_publish
+    raw.on_message = lambda c, u, m: state.messages.append((m.topic, bytes(m.payload)))
+    raw.on_disconnect = lambda *_: state.disconnected.set()
+    if tls_ca is not None:
+        raw.tls_set(ca_certs=str(tls_ca))
+    raw.connect(broker.host, broker.tls_port if tls_ca else broker.port)
+    raw.loop_start()
+    assert answered.wait(15), f"no CONNACK for {user}"
+    return state
+
+
+def refused(broker: DeployBroker, user: str, password: str) -> bool:
+    state = connect(broker, user, password)
+    assert state.connack is not None
+    if not state.connack.is_failure:
+        state.client.disconnect()
+    state.client.loop_stop()
+    return str(state.connack) == "Not authorized"
+
+
+def subscribe(state: Client, *filters: str) -> None:
+    state.client.subscribe([(f, 1) for f in filters])
+    wait_until(lambda: len(state.subacks) >= len(filters), 15, "SUBACK", every=0.02)
+
+
+def publish(state: Client, topic: str, payload: bytes) -> ReasonCode:
+    info = state.client.publish(topic, payload, qos=1, properties=Properties(8))  # type: ignore[no-untyped-call]
+    wait_until(lambda: info.mid in state.pubacks, 15, f"PUBACK for {topic}", every=0.02)
+    return state.pubacks[info.mid]
+
+
+def test_each_device_speaks_only_for_itself(
+    secured: DeployBroker, accounts: BrokerAccounts, certs: Path
+) -> None:
+    gateway, backend = accounts.add("gateway"), accounts.add("backend")
+    a, b = accounts.add(A), accounts.add(B)
+    secured.reload()
+    wait_until(lambda: not refused(secured, A, a.password), 15, "the reloaded password file")
+
+    reader = connect(secured, "gateway", gateway.password, tls_ca=certs / "ca.crt")
+    assert str(reader.connack) == "Success"
+    subscribe(
+        reader,
+        "$share/gw/sangsach/v1/+/telemetry",
+        "$share/gw/sangsach/v1/+/status",
+        "sangsach/v1/+/cmd",  # not the gateway's to read: granted, but nothing is delivered
+    )
+    dev_a = connect(secured, A, a.password)
+    dev_b = connect(secured, B, b.password)
+    subscribe(dev_a, f"sangsach/v1/{A}/cmd", f"sangsach/v1/{B}/cmd", f"sangsach/v1/{A}/config")
+    subscribe(dev_b, f"sangsach/v1/{B}/cmd")
+
+    assert str(publish(dev_a, f"sangsach/v1/{A}/telemetry", b"a-own")) == "Success"
+    assert str(publish(dev_a, f"sangsach/v1/{A}/status", b"a-status")) == "Success"
+    assert str(publish(dev_a, f"sangsach/v1/{B}/telemetry", b"a-as-b")) == "Not authorized"
+    assert str(publish(dev_a, f"sangsach/v1/{A}/cmd", b"a-cmd")) == "Not authorized"
+    assert str(publish(dev_a, f"sangsach/v1/{A}/config", b"a-cfg")) == "Not authorized"
+    assert str(publish(dev_b, f"sangsach/v1/{B}/telemetry", b"b-own")) == "Success"
+    assert str(publish(reader, f"sangsach/v1/{A}/cmd", b"gw-cmd")) == "Not authorized"
+
+    operator = connect(secured, "backend", backend.password)
+    assert str(publish(operator, f"sangsach/v1/{B}/cmd", b"for-b")) == "Success"
+    assert str(publish(operator, f"sangsach/v1/{A}/config", b"cfg-a")) == "Success"
+    assert str(publish(operator, f"sangsach/v1/{A}/telemetry", b"forged")) == "Not authorized"
+
+    wait_until(lambda: len(reader.messages) >= 3 and bool(dev_b.messages), 15, "deliveries")
+    wait_until(lambda: bool(dev_a.messages), 15, "the config for A")
+    assert sorted(reader.messages) == sorted(
+        [
+            (f"sangsach/v1/{A}/status", b"a-status"),
+            (f"sangsach/v1/{A}/telemetry", b"a-own"),
+            (f"sangsach/v1/{B}/telemetry", b"b-own"),
+        ]
+    )
+    assert dev_b.messages == [(f"sangsach/v1/{B}/cmd", b"for-b")]
+    assert dev_a.messages == [(f"sangsach/v1/{A}/config", b"cfg-a")]  # not B's command
+
+    assert refused(secured, A, "wrong-password")
+    assert refused(secured, A, b.password)
+    assert refused(secured, "lamp-dong-ha-002", "anything")  # in the registry, no account
+    for state in (reader, dev_a, dev_b, operator):
+        state.client.disconnect()
+        state.client.loop_stop()
+
+
+def test_revoked_device_is_disconnected_and_refused(
+    secured: DeployBroker, accounts: BrokerAccounts
+) -> None:
+    first = accounts.add(A)
+    secured.reload()
+    wait_until(lambda: not refused(secured, A, first.password), 15, "the reloaded password file")
+    online = connect(secured, A, first.password)
+
+    rotated = accounts.rotate(A)
+    secured.reload()
+    wait_until(lambda: refused(secured, A, first.password), 15, "the old password refused")
+    assert not refused(secured, A, rotated.password)
+
+    accounts.revoke(A)
+    secured.reload()
+    assert online.disconnected.wait(15), "a connected device keeps its session after revoke"
+    assert refused(secured, A, rotated.password)
+    assert A not in accounts.acl_path.read_text(encoding="utf-8")
+    online.client.loop_stop()
+
+
+def test_devices_command_issues_an_account_mosquitto_accepts(
+    tmp_path: Path, certs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SANGSACH_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SANGSACH_DEVICE_MQTT_HOST", "192.168.1.10")
+    runner = CliRunner()
+    added = runner.invoke(main, ["devices", "add", A, "--wifi-ssid", "xa-chi-lang"])
+    assert added.exit_code == 0, added.output
+    snippet = json.loads(added.output[added.output.index("{") : added.output.rindex("}") + 1])
+    assert snippet["mqtt_user"] == A and snippet["mqtt_host"] == "192.168.1.10"
+    password = snippet["mqtt_password"]
+    assert password in added.output.splitlines()[0]
+
+    auth = tmp_path / "broker"
+    for name in ("passwd", "acl"):
+        assert (auth / name).stat().st_mode & 0o777 == 0o640, name
+    assert password not in (auth / "passwd").read_text(encoding="utf-8")
+
+    with DeployBroker(tmp_path / "mosquitto", auth, certs) as running:
+        assert not refused(running, A, password)
+        revoked = runner.invoke(main, ["devices", "revoke", A])
+        assert revoked.exit_code == 0, revoked.output
+        running.reload()
+        wait_until(lambda: refused(running, A, password), 15, "the revoked account refused")
+
+    again = runner.invoke(main, ["devices", "revoke", A])
+    assert again.exit_code == 2 and f"{A} chưa có tài khoản" in again.output
+    unknown = runner.invoke(main, ["devices", "add", "lamp-nowhere-9"])
+    assert unknown.exit_code == 2 and "không có trong sổ đăng ký" in unknown.output
