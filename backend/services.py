@@ -18,11 +18,13 @@ from .alerts.model import Policy
 from .alerts.sms import SmsOutbox, SmsReplies
 from .db import make_engine
 from .ingest import Ingest
+from .mapfeed import MapFeed
 from .notify.dispatcher import Dispatcher
 from .notify.inbound import AlertActions
 from .notify.providers import make_provider
 from .registry.census import effective
 from .registry.load import load_commune
+from .scores.schedule import DailyRollups
 from .timeseries.influx import InfluxStore
 from .timeseries.port import TimeSeriesStore
 from .timeseries.sqlite import SqliteStore
@@ -40,6 +42,7 @@ class Services:
     alert_actions: AlertActions
     dispatcher: Dispatcher
     commune: Commune
+    clock: Callable[[], float] = time.time
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -48,11 +51,22 @@ class Services:
         return {v: view.census for v, view in effective(self.engine, self.commune).items()}
 
     def start_background(self) -> None:
-        """The alert tick and the SMS dispatcher, each in its own thread."""
+        """Alert tick, SMS dispatcher, daily rollups and device map feed, each in a thread."""
         every = self.settings.alert_tick_s
+        rollups = DailyRollups(
+            self.store,
+            self.commune,
+            self.census,
+            catch_up_days=self.settings.rollup_catch_up_days,
+            delay_s=self.settings.rollup_delay_s,
+            clock=self.clock,
+        )
+        feed = MapFeed(self.engine, self.store, self.clock)
         for name, target in (
             ("alert-tick", lambda: _every(every, self.alerts.tick, self._stop)),
             ("sms-dispatcher", lambda: self.dispatcher.run(self._stop)),
+            ("daily-rollups", lambda: rollups.run(self._stop)),
+            ("device-map", lambda: _every(every, feed.tick, self._stop, first=True)),
         ):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
@@ -67,13 +81,21 @@ class Services:
         self.engine.dispose()
 
 
-def _every(seconds: float, work: Callable[[], object], stop: threading.Event) -> None:
+def _every(
+    seconds: float, work: Callable[[], object], stop: threading.Event, *, first: bool = False
+) -> None:
+    if first and not stop.is_set():
+        _run(work, seconds)
     while not stop.wait(seconds):
-        try:
-            work()
-        except Exception:
-            # The store or the database may be down for a while: judge again next time.
-            log.exception("alert tick failed; trying again in %.0f s", seconds)
+        _run(work, seconds)
+
+
+def _run(work: Callable[[], object], seconds: float) -> None:
+    try:
+        work()
+    except Exception:
+        # The store or the database may be down for a while: judge again next time.
+        log.exception("%s failed; trying again in %.0f s", work, seconds)
 
 
 def make_store(settings: BackendSettings) -> TimeSeriesStore:
@@ -140,4 +162,5 @@ def bootstrap(
         SmsReplies(alerts),
         dispatcher,
         commune,
+        clock,
     )

@@ -56,6 +56,20 @@ class AlertEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class DevicePoint:
+    """A device on the map: where the registry puts it and its state at ``ts`` (a key of
+    ``web.devicemap.STATES``, e.g. ``lit`` or ``bin_full``), for Grafana's geomap."""
+
+    device_id: str
+    kind: str
+    village_id: str
+    lat: float
+    lon: float
+    state: str
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
 class DailyScore:
     """One village's indicators for one local day, kept so that Grafana shows the same numbers.
 

@@ -18,6 +18,7 @@ from ..domain.readings import (
     FIELDS,
     AlertEvent,
     DailyScore,
+    DevicePoint,
     StatusEvent,
     StoredReading,
     Value,
@@ -63,6 +64,16 @@ class TimeSeriesStore(ABC):
     @abstractmethod
     def daily_scores(self, *, start: int | None = None, end: int | None = None) -> list[DailyScore]:
         """Daily scores whose day starts in the range, by day then village."""
+
+    @abstractmethod
+    def write_device_points(self, points: Sequence[DevicePoint]) -> None:
+        """Keep one map point per device and second; a later write for that second replaces it."""
+
+    @abstractmethod
+    def device_points(
+        self, *, start: int | None = None, end: int | None = None
+    ) -> list[DevicePoint]:
+        """Map points in the range, by time then device."""
 
     @abstractmethod
     def write_alert_events(self, events: Sequence[AlertEvent]) -> None:

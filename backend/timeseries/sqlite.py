@@ -14,7 +14,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..domain.readings import FIELDS, AlertEvent, DailyScore, StatusEvent, StoredReading
+from ..domain.readings import (
+    FIELDS,
+    AlertEvent,
+    DailyScore,
+    DevicePoint,
+    StatusEvent,
+    StoredReading,
+)
 from .port import (
     FIELD_TYPES,
     KINDS,
@@ -69,6 +76,11 @@ STATUS_SCHEMA = """
     CREATE TABLE IF NOT EXISTS daily_scores (
         village_id TEXT NOT NULL, day INTEGER NOT NULL, "values" TEXT NOT NULL,
         PRIMARY KEY (village_id, day)
+    );
+    CREATE TABLE IF NOT EXISTS device_points (
+        device_id TEXT NOT NULL, ts INTEGER NOT NULL, kind TEXT NOT NULL,
+        village_id TEXT NOT NULL, lat REAL NOT NULL, lon REAL NOT NULL, state TEXT NOT NULL,
+        PRIMARY KEY (device_id, ts)
     );
 """
 
@@ -140,6 +152,26 @@ class SqliteStore(TimeSeriesStore):
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 [(e.alert_id, e.what, e.device_id, e.village_id, e.type, e.ts) for e in events],
             )
+
+    def write_device_points(self, points: Sequence[DevicePoint]) -> None:
+        with self._locked() as db, db:
+            db.executemany(
+                "INSERT OR REPLACE INTO device_points"
+                " (device_id, ts, kind, village_id, lat, lon, state) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(p.device_id, p.ts, p.kind, p.village_id, p.lat, p.lon, p.state) for p in points],
+            )
+
+    def device_points(
+        self, *, start: int | None = None, end: int | None = None
+    ) -> list[DevicePoint]:
+        where, params = _where(start=start, end=end)
+        with self._locked() as db:
+            rows = db.execute(
+                "SELECT device_id, kind, village_id, lat, lon, state, ts FROM device_points"  # noqa: S608
+                f"{where} ORDER BY ts, device_id",
+                params,
+            ).fetchall()
+        return [DevicePoint(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6])) for r in rows]
 
     def alert_events(self, *, start: int | None = None, end: int | None = None) -> list[AlertEvent]:
         where, params = _where(start=start, end=end)

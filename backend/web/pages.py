@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
@@ -23,11 +23,12 @@ from ..notify.templates import PROBLEMS
 from ..reports.build import COLUMNS, Report, build_report, render_csv, render_html, rows
 from ..reports.period import PeriodError, parse_period
 from ..scores.compute import commune_scores
-from . import devicemap
+from . import devicemap, session
 
 HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=HERE / "templates")
-router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=HERE / "templates", context_processors=[session.context])
+# Every page needs a signed-in reader (or SANGSACH_WEB_OPEN_READ); forms need an operator.
+router = APIRouter(include_in_schema=False, dependencies=[Depends(session.reader)])
 WEEK_S = 7 * 86_400
 
 
@@ -41,9 +42,16 @@ def _page(request: Request, name: str, title: str, services: Any, **context: Any
 
 
 @router.get("/", response_class=HTMLResponse)
-def overview(request: Request, services: ServicesDep) -> HTMLResponse:
+def overview(request: Request, services: ServicesDep, ky: str = "") -> HTMLResponse:
+    """Scores of the last 7 days, or of the period ``ky`` (as on the reports page)."""
     end = int(time.time())
     start = end - WEEK_S
+    if ky:
+        try:
+            chosen = parse_period(ky)
+        except PeriodError as err:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(err)) from err
+        start, end = chosen.start, chosen.end
     scores = commune_scores(services.store, services.commune, start, end, services.census())
     with services.engine.connect() as conn:
         active = [from_row(r._mapping) for r in conn.execute(
@@ -61,7 +69,7 @@ def overview(request: Request, services: ServicesDep) -> HTMLResponse:
         row["sang_unknown_minutes"] = row["sang_unknown_minutes"] or 0.0
     return _page(
         request, "overview.html", "Tổng quan Sáng – Sạch", services, rows=table,
-        formula=scores["formula"], period_from=_local(start), period_to=_local(end),
+        formula=scores["formula"], period_from=_local(start), period_to=_local(end), chosen=ky,
         dots=devicemap.dots(devices), legend=devicemap.STATES, map_size=(devicemap.WIDTH, devicemap.HEIGHT),
     )  # fmt: skip
 
@@ -115,7 +123,7 @@ def _alert_dict(alert: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
-@router.post("/canh-bao/{alert_id}/nhan")
+@router.post("/canh-bao/{alert_id}/nhan", dependencies=[Depends(session.operator)])
 def acknowledge(
     alert_id: int, by: Annotated[str, Form(min_length=1, max_length=64)], services: ServicesDep
 ) -> RedirectResponse:

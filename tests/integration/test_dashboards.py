@@ -19,8 +19,15 @@ import httpx
 import pytest
 import yaml
 
-from sangsach.backend.domain.readings import AlertEvent, DailyScore, StatusEvent, StoredReading
+from sangsach.backend.domain.readings import (
+    AlertEvent,
+    DailyScore,
+    DevicePoint,
+    StatusEvent,
+    StoredReading,
+)
 from sangsach.backend.timeseries.influx import InfluxStore
+from sangsach.backend.web.devicemap import STATES
 from tests.services import InfluxD
 
 pytestmark = pytest.mark.integration
@@ -52,6 +59,14 @@ SCORES: dict[str, list[tuple[float, float, float, float]]] = {
 LAMPS = {"lamp-dh-1": ("dong-ha", 2 * HOUR), "lamp-dh-2": ("dong-ha", HOUR)}
 LAMPS_BM = {"lamp-bm-1": ("ban-mo", 2 * HOUR)}
 BINS = {"bin-dh-1": "dong-ha", "bin-bm-1": "ban-mo"}
+# The map: device -> (lat, lon, state written first, state written 2 h later if it changed).
+MAP = {
+    "lamp-dh-1": (20.69686, 106.2141, "never", "lit"),
+    "lamp-dh-2": (20.69706, 106.2143, "lit", "offline"),
+    "lamp-bm-1": (20.7101, 106.2202, "off", "off"),
+    "bin-dh-1": (20.6971, 106.2147, "bin_ok", "bin_overflow"),
+    "bin-bm-1": (20.7111, 106.2211, "bin_full", "bin_full"),
+}
 
 
 def scenario() -> tuple[list[StoredReading], list[StatusEvent], list[DailyScore], list[AlertEvent]]:
@@ -90,6 +105,18 @@ def scenario() -> tuple[list[StoredReading], list[StatusEvent], list[DailyScore]
     return readings, statuses, scores, alerts
 
 
+def map_points() -> list[DevicePoint]:
+    kinds = {**dict.fromkeys([*LAMPS, *LAMPS_BM], "lamp"), **dict.fromkeys(BINS, "bin")}
+    villages = {**{d: v for d, (v, _) in {**LAMPS, **LAMPS_BM}.items()}, **BINS}
+    points = []
+    for device, (lat, lon, first, later) in MAP.items():
+        kind, village = kinds[device], villages[device]
+        points.append(DevicePoint(device, kind, village, lat, lon, first, NIGHT))
+        if later != first:  # written only when the state changes
+            points.append(DevicePoint(device, kind, village, lat, lon, later, NIGHT + 2 * HOUR))
+    return points
+
+
 @pytest.fixture(scope="module")
 def db(influxd: InfluxD) -> Iterator[str]:
     name = f"dashboards_{uuid4().hex}"
@@ -100,6 +127,7 @@ def db(influxd: InfluxD) -> Iterator[str]:
         store.write_statuses(statuses)
         store.write_daily_scores(scores)
         store.write_alert_events(alerts)
+        store.write_device_points(map_points())
     yield name
     influxd.query(f'DROP DATABASE "{name}"', name)
 
@@ -329,3 +357,22 @@ def test_device_detail(influxd: InfluxD, db: str) -> None:
     assert len(latest) == 12
     assert {r["device"] for r in latest} == {DEVICE}
     assert latest[0]["fill_pct"] == 120.0
+
+
+def test_device_map_shows_each_device_where_it_stands_in_its_last_state(
+    influxd: InfluxD, db: str
+) -> None:
+    title = "Bản đồ thiết bị theo trạng thái"
+    found = panel_rows(influxd, db, "xa-tong-quan.json", title)
+    assert {r["device"]: (r["lat"], r["lon"], r["Trạng thái"]) for r in found} == {
+        device: (lat, lon, later) for device, (lat, lon, _, later) in MAP.items()
+    }
+    assert {r["device"]: (r["kind"], r["village"]) for r in found}["bin-bm-1"] == ("bin", "ban-mo")
+    geomap = panel("xa-tong-quan.json", title)
+    assert geomap["type"] == "geomap"
+    [layer] = geomap["options"]["layers"]
+    assert layer["location"] == {"mode": "coords", "latitude": "lat", "longitude": "lon"}
+    assert layer["config"]["style"]["color"]["field"] == "Trạng thái"
+    # Every state has the web map's colour and Vietnamese legend, nothing else.
+    [mapping] = geomap["fieldConfig"]["defaults"]["mappings"]
+    assert {k: (v["color"], v["text"]) for k, v in mapping["options"].items()} == STATES

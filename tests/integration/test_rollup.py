@@ -16,6 +16,7 @@ from sangsach.cli import main
 from sangsach.config import DEV_INGEST_TOKEN, BackendSettings
 from sangsach.registry_file import SAMPLE_REGISTRY, load_registry
 from sangsach.sun import dusk_dawn
+from tests.harness import ADMIN
 
 COMMUNE = load_registry(SAMPLE_REGISTRY)
 NIGHT = date(2026, 6, 10)
@@ -32,7 +33,8 @@ def test_rollup_matches_the_api_and_is_idempotent(
          "received_at": ts + 0.5}
         for seq, ts in enumerate(range(sunset - 600, sunrise + 600, 300))
     ]  # fmt: skip
-    with TestClient(create_app(BackendSettings(data_dir=tmp_path))) as api:
+    settings = BackendSettings(data_dir=tmp_path, rollup_catch_up_days=0)  # only the CLI writes
+    with TestClient(create_app(settings), headers=ADMIN) as api:
         body = {"gateway": "gw-1", "readings": readings}
         headers = {"Authorization": f"Bearer {DEV_INGEST_TOKEN}"}
         assert api.post("/api/v1/ingest", json=body, headers=headers).status_code == 200

@@ -14,6 +14,7 @@ import pytest
 from sangsach.backend.domain.readings import (
     AlertEvent,
     DailyScore,
+    DevicePoint,
     StatusEvent,
     StoredReading,
     Value,
@@ -321,3 +322,15 @@ def test_daily_scores_are_replaced_when_a_day_is_written_again(store: TimeSeries
     store.write_daily_scores([again])
     assert store.daily_scores(start=day, end=day + 1) == [again, other]
     assert store.daily_scores(start=day + 1) == []
+
+
+def test_device_points_keep_one_per_device_and_second(store: TimeSeriesStore) -> None:
+    lit = DevicePoint("lamp-01", "lamp", "thon-1", 20.70125, 106.21075, "lit", T0)
+    full = DevicePoint("bin-01", "bin", "thon-2", 20.7, 106.2, "bin_full", T0 + 30)
+    store.write_device_points([full, lit])
+    store.write_device_points([lit])
+    assert store.device_points() == [lit, full]
+    off = DevicePoint("lamp-01", "lamp", "thon-1", 20.70125, 106.21075, "off", T0)
+    store.write_device_points([off])  # the same device and second: replaced
+    assert store.device_points(start=T0, end=T0 + 30) == [off]
+    assert store.device_points(start=T0 + 31) == []

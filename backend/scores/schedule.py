@@ -1,0 +1,112 @@
+"""Daily rollups on a schedule: yesterday's scores shortly after local midnight, missed days on
+start.
+
+The backend runs one ``DailyRollups`` in a thread. At start it rolls up every day of the last
+``catch_up_days`` (yesterday included) that has no row for some village; then, each day at local
+midnight + ``delay_s``, it rolls up the day just ended, always (late readings of that day are
+in by then). ``roll_up`` replaces a day's rows, so running twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+
+from sangsach.registry_file import Census, Commune
+from sangsach.sun import VIETNAM
+
+from ..timeseries.port import TimeSeriesStore
+from .rollup import local_midnight, roll_up
+
+log = logging.getLogger(__name__)
+
+POLL_S = 30.0  # how often the thread looks at the clock; a run is at most this late
+
+
+def local_day(ts: float) -> date:
+    return datetime.fromtimestamp(ts, VIETNAM).date()
+
+
+def next_run_after(ts: float, delay_s: int) -> int:
+    """The first local midnight + ``delay_s`` strictly after ``ts``."""
+    today = local_day(ts)
+    for day in (today, today + timedelta(days=1)):
+        when = local_midnight(day) + delay_s
+        if when > ts:
+            return when
+    return local_midnight(today + timedelta(days=2)) + delay_s
+
+
+class DailyRollups:
+    def __init__(
+        self,
+        store: TimeSeriesStore,
+        commune: Commune,
+        census: Callable[[], dict[str, Census]],
+        *,
+        catch_up_days: int,
+        delay_s: int,
+        clock: Callable[[], float],
+    ) -> None:
+        self.store = store
+        self.commune = commune
+        self.census = census
+        self.catch_up_days = catch_up_days
+        self.delay_s = delay_s
+        self.clock = clock
+        self.next_at = next_run_after(clock(), delay_s)
+
+    def missing_days(self) -> list[date]:
+        """Days of the last ``catch_up_days`` (up to yesterday) lacking a row for some village."""
+        if self.catch_up_days <= 0:
+            return []
+        yesterday = local_day(self.clock()) - timedelta(days=1)
+        first = yesterday - timedelta(days=self.catch_up_days - 1)
+        rows = self.store.daily_scores(
+            start=local_midnight(first), end=local_midnight(yesterday + timedelta(days=1))
+        )
+        have: dict[int, set[str]] = {}
+        for row in rows:
+            have.setdefault(row.day, set()).add(row.village_id)
+        villages = {v.id for v in self.commune.villages}
+        days = [first + timedelta(days=n) for n in range(self.catch_up_days)]
+        return [day for day in days if not villages <= have.get(local_midnight(day), set())]
+
+    def catch_up(self, stop: threading.Event | None = None) -> list[date]:
+        done = []
+        for day in self.missing_days():
+            if stop is not None and stop.is_set():
+                break
+            self._roll(day)
+            done.append(day)
+        return done
+
+    def step(self) -> date | None:
+        """Roll up the day just ended if its time has come; returns that day, else None."""
+        now = self.clock()
+        if now < self.next_at:
+            return None
+        day = local_day(now - self.delay_s) - timedelta(days=1)
+        self._roll(day)
+        self.next_at = next_run_after(now, self.delay_s)
+        return day
+
+    def _roll(self, day: date) -> None:
+        written = roll_up(self.store, self.commune, day, day, self.census())
+        log.info("daily scores of %s written (%d villages)", day, written)
+
+    def run(self, stop: threading.Event) -> None:
+        """Catch up, then run each day after midnight, until ``stop``. Failures are retried."""
+        caught_up = False
+        while not stop.is_set():
+            try:
+                if not caught_up:
+                    self.catch_up(stop)
+                    caught_up = True
+                self.step()
+            except Exception:
+                # The store may be down for a while: the missed work is tried again.
+                log.exception("daily rollup failed; trying again in %.0f s", POLL_S)
+            stop.wait(POLL_S)

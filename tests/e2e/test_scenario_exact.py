@@ -1,0 +1,253 @@
+"""The exact scenario (tests/scenario_exact.py) through every layer of a real deployment.
+
+One backend process on a real influxd, fed through its ingest API; then the same hand-computed
+numbers are read back from GET /api/v1/scores, from the overview and reports pages in Debian's
+Chromium, from ``sangsach report`` (CSV and printable HTML), and, after ``sangsach rollup``,
+from the Grafana panels' InfluxQL run on that influxd. Layer (a), the pure engine, is
+tests/unit/test_scenario_engine.py.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from sangsach import config
+from sangsach.localbroker import LocalBroker
+from tests import scenario_exact as sc
+from tests.e2e.test_web_pages import CHROMIUM, FLAGS, shot
+from tests.harness import ADMIN, GATEWAY, Stack, wait_until
+from tests.integration.test_dashboards import JSON_DIR, load, panels, rows
+from tests.services import InfluxD
+
+pytestmark = pytest.mark.e2e
+
+# The development admin secret reads the API and signs in to the pages (tests/harness.py).
+READ_TOKEN = config.DEV_ADMIN_TOKEN
+VERDICT = {True: "Đạt", False: "Chưa đạt", None: "Chưa đủ dữ liệu"}
+
+
+def api_get(stack: Stack, path: str, **params: Any) -> Any:
+    return stack.http.get(path, params=params, headers=ADMIN).raise_for_status().json()
+
+
+@pytest.fixture(scope="module")
+def deployed(
+    tmp_path_factory: pytest.TempPathFactory, influxd: InfluxD
+) -> Iterator[tuple[Stack, str]]:
+    root = tmp_path_factory.mktemp("exact")
+    registry = root / "xa-mau.yaml"
+    registry.write_text(sc.REGISTRY, encoding="utf-8")
+    database = f"exact_{uuid4().hex}"
+    with LocalBroker(root / "mosquitto") as broker:
+        stack = Stack(root / "stack", broker.port, {
+            "SANGSACH_REGISTRY_FILE": str(registry), "SANGSACH_TIMESERIES": "influxdb",
+            "SANGSACH_INFLUX_URL": influxd.url, "SANGSACH_INFLUX_DB": database,
+            "SANGSACH_ROLLUP_CATCH_UP_DAYS": "0", "SANGSACH_ALERT_QUIET_HOURS": "",
+            "SANGSACH_ALERT_TICK_S": "1",  # the map feed runs at this pace too
+        })  # fmt: skip
+        stack.start_backend()
+        readings = sc.lamp_readings() + sc.bin_readings()
+        for first in range(0, len(readings), 500):
+            body = {"gateway": "gw-1", "readings": readings[first : first + 500]}
+            stack.http.post("/api/v1/ingest", json=body, headers=GATEWAY).raise_for_status()
+        # The June devices are judged offline (alert tick every second), then four speak again.
+        wait_until(lambda: stack.stats()["devices"]["offline"] == 7, 60, "the offline verdicts")
+        body = {"gateway": "gw-1", "readings": sc.fresh_readings(int(time.time()))}
+        stack.http.post("/api/v1/ingest", json=body, headers=GATEWAY).raise_for_status()
+        try:
+            yield stack, database
+        finally:
+            stack.close()
+            influxd.query(f'DROP DATABASE "{database}"', database)
+
+
+def sangsach(stack: Stack, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "sangsach", *args], env=stack.env, capture_output=True, text=True,
+        timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_api_scores_are_exact(deployed: tuple[Stack, str]) -> None:
+    stack, _ = deployed
+    body = api_get(stack, "/api/v1/scores", start=sc.DAY1, end=sc.END)
+    for village in body["villages"]:
+        want = sc.EXPECTED[village["village_id"]]
+        sang, sach = village["sang"], village["sach"]
+        assert (sang["required_minutes"], sang["lit_minutes"]) == (
+            want["sang_required_min"], want["sang_lit_min"],
+        )  # fmt: skip
+        assert (sang["dark_minutes"], sang["unknown_minutes"]) == (
+            want["sang_dark_min"], want["sang_unknown_min"],
+        )  # fmt: skip
+        assert (sang["percent"], sang["meets"]) == (want["sang_pct"], want["sang_meets"])
+        collection = sach["collection"]
+        assert (collection["on_time"], collection["late"], collection["percent"]) == (
+            want["collection_on_time"], want["collection_late"], want["collection_pct"],
+        )  # fmt: skip
+        assert (sach["overflow"]["hours"], sach["overflow"]["allowed_hours"]) == (
+            want["overflow_h"], want["overflow_allowed_h"],
+        )  # fmt: skip
+        assert sach["coverage"]["percent"] == want["coverage_pct"]
+        assert sach["meets"] is want["sach_meets"]
+    ranking = body["ranking"]
+    assert [row["village_id"] for row in ranking] == sc.RANKING
+    assert {r["village_id"]: (r["rank"], r["score"]) for r in ranking} == {
+        vid: (want["rank"], want["score"]) for vid, want in sc.EXPECTED.items()
+    }
+
+
+def test_pages_show_the_exact_scores(deployed: tuple[Stack, str]) -> None:
+    stack, _ = deployed
+    with sync_playwright() as playwright:
+        browser: Browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page()
+        page.goto(f"{stack.url}/?ky={sc.PERIOD}")
+        if "/dang-nhap" in page.url:  # the pages ask staff to sign in with a token
+            page.locator('input[name="ma"]').fill(READ_TOKEN)
+            page.get_by_role("button", name="Đăng nhập").click()
+            page.wait_for_url(f"{stack.url}/?ky={sc.PERIOD}")
+        shown = [r.get_attribute("data-village") for r in page.locator("#scores tbody tr").all()]
+        assert shown == sc.RANKING
+        for vid, want in sc.EXPECTED.items():
+            row = page.locator(f'#scores tr[data-village="{vid}"]')
+            cells = {
+                name: row.locator(f"td.{name}").inner_text()
+                for name in ("rank", "score", "sang", "sang-meets", "collection", "overflow",
+                             "coverage", "sach-meets")
+            }  # fmt: skip
+            assert cells == {
+                "rank": str(want["rank"]), "score": f"{want['score']:.2f}",
+                "sang": f"{want['sang_pct']:.1f}", "sang-meets": VERDICT[want["sang_meets"]],
+                "collection": f"{want['collection_pct']:.1f}",
+                "overflow": f"{want['overflow_h']:.1f}", "coverage": f"{want['coverage_pct']:.1f}",
+                "sach-meets": VERDICT[want["sach_meets"]],
+            }  # fmt: skip
+        dots = page.locator("#device-map circle").all()
+        assert {d.get_attribute("data-device"): d.get_attribute("data-state") for d in dots} == (
+            sc.MAP_STATES
+        )
+        shot(page, "kich-ban-tong-quan")
+        page.goto(f"{stack.url}/bao-cao?ky={sc.PERIOD}")
+        shown = [r.get_attribute("data-village") for r in page.locator("#report tbody tr").all()]
+        assert shown == sc.RANKING
+        for vid, want in sc.EXPECTED.items():
+            row = page.locator(f'#report tr[data-village="{vid}"]')
+            assert row.locator("td.score").inner_text() == str(want["score"])
+            assert row.locator("td.sang_unknown_minutes").inner_text() == str(
+                want["sang_unknown_min"]
+            )
+        shot(page, "kich-ban-bao-cao")
+        browser.close()
+
+
+def test_report_csv_and_print_are_exact(deployed: tuple[Stack, str], tmp_path: Path) -> None:
+    stack, _ = deployed
+    sangsach(stack, "report", "--period", sc.PERIOD, "--out", str(tmp_path))
+    with (tmp_path / f"bao-cao-{sc.PERIOD}.csv").open(encoding="utf-8") as handle:
+        table = list(csv.DictReader(handle))
+    assert [row["Mã thôn"] for row in table] == sc.RANKING
+    printed = (tmp_path / f"bao-cao-{sc.PERIOD}.html").read_text(encoding="utf-8")
+    assert "từ ngày 10/06/2026 đến ngày 12/06/2026" in printed
+    for row in table:
+        want = sc.EXPECTED[row["Mã thôn"]]
+        figures = {
+            "Xếp hạng": str(want["rank"]), "Điểm": str(want["score"]),
+            "Sáng (%)": str(want["sang_pct"]), "Đạt Sáng": VERDICT[want["sang_meets"]],
+            "Phút không rõ": str(want["sang_unknown_min"]),
+            "Thu gom đúng hạn (%)": str(want["collection_pct"]),
+            "Giờ tràn rác": str(want["overflow_h"]),
+            "Hộ có thùng rác chuẩn (%)": str(want["coverage_pct"]),
+            "Đạt Sạch": VERDICT[want["sach_meets"]],
+        }  # fmt: skip
+        assert {key: row[key] for key in figures} == figures
+    # The printable page: the same rows, in the same order, the village id left out.
+    lines = [re.findall(r"<td>(.*?)</td>", tr) for tr in re.findall(r"<tr>(<td>.*?)</tr>", printed)]
+    assert lines == [list(row.values())[1:] for row in table]
+
+
+def grafana(
+    influxd: InfluxD, database: str, file: str, title: str, village: str, *, last_day: bool = False
+) -> list[Any]:
+    """The panel's query, with the scenario's three days as Grafana's absolute time range (or,
+    ``last_day``, Grafana's relative "now-24h")."""
+    [found] = [p for p in panels(load(JSON_DIR / file)["panels"]) if p["title"] == title]
+    [target] = found["targets"]
+    time_filter = f"time >= {sc.DAY1 * 1000}ms and time <= {(sc.END - 1) * 1000}ms"
+    if last_day:
+        time_filter = "time >= now() - 24h and time <= now()"
+    query = target["query"].replace("$timeFilter", time_filter)
+    query = query.replace("$__interval", "1h").replace("$village", village)
+    assert "$" not in query.replace("$/", ""), query
+    response = httpx.post(
+        f"{influxd.url}/query", params={"db": database, "epoch": "s"}, data={"q": query}
+    )
+    [result] = response.raise_for_status().json()["results"]
+    assert "error" not in result, result
+    return rows(result.get("series", []))
+
+
+def test_grafana_panels_after_rollup_are_exact(
+    deployed: tuple[Stack, str], influxd: InfluxD
+) -> None:
+    stack, database = deployed
+    for _ in range(2):  # recomputing replaces the rows: the same numbers
+        out = sangsach(stack, "rollup", "--from", "2026-06-10", "--to", "2026-06-12")
+        assert "đã tính 6 điểm theo ngày" in out
+    overview = "xa-tong-quan.json"
+    mean = grafana(influxd, database, overview, "Sáng trung bình so với Mục tiêu 95%", "")
+    assert {r["village"]: r["Sáng %"] for r in mean} == {
+        vid: want["sang"] for vid, want in sc.GRAFANA.items()
+    }
+    sach = grafana(influxd, database, overview, "Chỉ số Sạch theo thôn", "")
+    assert {
+        r["village"]: (r["Thu gom đúng hạn (%)"], r["Giờ tràn rác"], r["Độ phủ (%)"]) for r in sach
+    } == {vid: (w["collection"], w["overflow"], w["coverage"]) for vid, w in sc.GRAFANA.items()}
+    daily = grafana(influxd, database, overview, "Tỷ lệ Sáng theo thôn", "")
+    assert sorted((r["village"], r["time"], r["sang_pct"]) for r in daily) == sorted(
+        (vid, day, pct)
+        for vid, values in sc.DAILY.items()
+        for day, pct in zip(sc.DAYS, values["sang_pct"], strict=True)
+    )
+    # The ranking table, sorted by the panel's own sortBy as Grafana does, in the API's order.
+    table = [
+        p for p in panels(load(JSON_DIR / overview)["panels"]) if p["title"] == "Xếp hạng thôn"
+    ]
+    [sort_by] = [t for t in table[0]["transformations"] if t["id"] == "sortBy"]
+    [key] = sort_by["options"]["sort"]
+    ranked = grafana(influxd, database, overview, "Xếp hạng thôn", "")
+    ranked.sort(key=lambda row: row[key["field"]], reverse=key["desc"])
+    assert [row["village"] for row in ranked] == sc.RANKING
+    for vid in sc.EXPECTED:
+        days = grafana(influxd, database, "thon-chi-tiet.json", "Tỷ lệ Sáng theo ngày", vid)
+        assert [(r["time"], r["Sáng %"]) for r in days] == list(
+            zip(sc.DAYS, sc.DAILY[vid]["sang_pct"], strict=True)
+        )
+
+
+def test_grafana_device_map_has_registry_positions_and_states(
+    deployed: tuple[Stack, str], influxd: InfluxD
+) -> None:
+    _, database = deployed
+    title = "Bản đồ thiết bị theo trạng thái"
+
+    def shown() -> dict[str, tuple[float, float, str]]:
+        found = grafana(influxd, database, "xa-tong-quan.json", title, "", last_day=True)
+        return {r["device"]: (r["lat"], r["lon"], r["Trạng thái"]) for r in found}
+
+    expected = {d: (*sc.POSITIONS[d], state) for d, state in sc.MAP_STATES.items()}
+    wait_until(lambda: shown() == expected, 60, f"the map feed; shown {shown()}")
