@@ -62,7 +62,6 @@ class Ingest:
             if placement is None or placement.kind != reading.kind:
                 dead.append(_misplaced(reading.id, reading.kind, placement).from_reading(reading))
                 continue
-            data = reading.model_dump()
             stored.append(
                 StoredReading(
                     device_id=reading.id,
@@ -73,7 +72,7 @@ class Ingest:
                     seq=reading.seq,
                     ts=reading.ts,
                     synced=reading.synced,
-                    values={name: data.get(name) for name in FIELDS[reading.kind]},
+                    values={name: getattr(reading, name, None) for name in FIELDS[reading.kind]},
                 )
             )
             received[reading.id] = max(received.get(reading.id, 0.0), reading.received_at)
@@ -92,10 +91,13 @@ class Ingest:
             self._advance_state(conn, stored, received)
             events = self._apply_statuses(conn, statuses)
             alert_events = self._judge(conn, stored, received, statuses)
+            # Inside the transaction: if the time series fails now, the state changes roll back
+            # and the gateway's resend writes these events again. After the commit, a resend
+            # would find the state already moved and the events would be lost.
+            self.store.write_statuses(events)
+            self.store.write_alert_events(alert_events)
         if self.alerts is not None:
             self.alerts.on_queued()
-        self.store.write_statuses(events)
-        self.store.write_alert_events(alert_events)
         return IngestResult(
             stored=len(stored),
             rejected=rejected,

@@ -19,6 +19,7 @@ import paho.mqtt.client as paho
 
 from .dedup import RecentKeys
 from .spool import Kind, Spool, SpoolFull
+from .throttle import DeviceThrottle
 from .validate import Incoming, Validator
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ class IntakeStats:
     statuses: int = 0
     dropped_by_nodes: int = 0
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    spool_full: str = ""  # why intake is paused (the spool refuses appends), or empty
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +54,9 @@ class Intake:
         *,
         chunk: int = 2000,
         clock: Callable[[], float] = time.time,
+        throttle: DeviceThrottle | None = None,
     ) -> None:
+        self.throttle = throttle
         self.validator = validator
         self.dedup = dedup
         self.spool = spool
@@ -93,9 +97,14 @@ class Intake:
                 break
             except SpoolFull as err:
                 # Not acknowledged yet, so nothing is lost: the broker holds the backlog.
-                log.error("%s; intake paused until the backend catches up", err)
+                if not self.stats.spool_full:
+                    log.error("%s; intake paused, the broker keeps new messages", err)
+                self.stats.spool_full = str(err)
                 if stop.wait(1.0):
                     return
+        if self.stats.spool_full:
+            log.warning("the spool takes appends again; intake resumed")
+            self.stats.spool_full = ""
         for pending in batch:
             self._ack(pending.mid, pending.generation)
 
@@ -108,11 +117,15 @@ class Intake:
             checked = self.validator.check(msg)
             stats.dropped_by_nodes += checked.dropped
             for reading in checked.readings:
-                if self.dedup.first_time((reading["id"], reading["boot"], reading["seq"])):
+                if not self.dedup.first_time((reading["id"], reading["boot"], reading["seq"])):
+                    stats.duplicates += 1
+                elif self.throttle is not None and not self.throttle.allow(
+                    reading["id"], reading["ts"]
+                ):
+                    checked.rejections.append(self.throttle.rejection(reading))
+                else:
                     items.append(("reading", reading))
                     stats.accepted += 1
-                else:
-                    stats.duplicates += 1
             for status in checked.statuses:
                 items.append(("status", status))
                 stats.statuses += 1

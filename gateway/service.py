@@ -17,6 +17,7 @@ from .forwarder import Forwarder
 from .intake import Intake
 from .mqtt import GatewayClient
 from .spool import Spool
+from .throttle import DeviceThrottle
 from .validate import Limits, Validator
 
 log = logging.getLogger(__name__)
@@ -25,14 +26,25 @@ log = logging.getLogger(__name__)
 class Gateway:
     def __init__(self, settings: GatewaySettings) -> None:
         self.settings = settings
-        self.spool = Spool(settings.spool_path, max_rows=settings.spool_max_rows)
+        self.spool = Spool(
+            settings.spool_path,
+            max_rows=settings.spool_max_rows,
+            min_free_bytes=int(settings.spool_min_free_mb * 1024 * 1024),
+        )
         limits = Limits(
             max_payload_bytes=settings.max_payload_bytes,
             max_future_s=settings.max_future_s,
             max_age_s=settings.max_age_s,
         )
+        throttle = None
+        if settings.device_rate_per_min > 0:
+            throttle = DeviceThrottle(settings.device_rate_per_min)
         self.intake = Intake(
-            Validator(limits), RecentKeys(settings.dedup_window), self.spool, self._ack
+            Validator(limits),
+            RecentKeys(settings.dedup_window),
+            self.spool,
+            self._ack,
+            throttle=throttle,
         )
         self.client = GatewayClient(settings, self.intake.on_message)
         self.forwarder = Forwarder(
@@ -102,6 +114,7 @@ class Gateway:
             "connected": self.client.connected,
             "subscribed": self.client.subscribed,
             "spooled": len(self.spool),
+            "spool_full": intake.spool_full,  # non-empty while intake is paused, with the reason
             # Copied field by field: the intake thread updates these while we read them.
             "intake": {
                 "received": intake.received,
@@ -119,8 +132,11 @@ class Gateway:
         """A small JSON file next to the spool, for health checks and tests; replaced atomically."""
         path = self.settings.health_path
         temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(self.health(), indent=1), encoding="utf-8")
-        temporary.replace(path)
+        try:
+            temporary.write_text(json.dumps(self.health(), indent=1), encoding="utf-8")
+            temporary.replace(path)
+        except OSError as err:  # a full disk must not stop the gateway; the log still says it
+            log.error("cannot write the health file %s: %s", path, err)
 
     def _log_progress(self) -> None:
         s, f = self.intake.stats, self.forwarder.stats

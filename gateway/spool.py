@@ -8,7 +8,9 @@ duplicate.
 
 from __future__ import annotations
 
+import errno
 import json
+import shutil
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -23,17 +25,30 @@ Kind = Literal["reading", "status", "rejection"]
 class Entry:
     id: int
     kind: Kind
-    body: dict[str, Any]
+    text: str  # the body as stored: compact JSON, forwarded as it is
+
+    @property
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = json.loads(self.text)
+        return body
 
 
 class SpoolFull(Exception):
     """The spool holds its maximum: intake waits until the forwarder drains it."""
 
 
+def _disk_full(err: BaseException) -> bool:
+    """SQLite's SQLITE_FULL, or the file system's ENOSPC: refuse the append, keep the rest."""
+    if isinstance(err, sqlite3.Error):
+        return getattr(err, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+    return isinstance(err, OSError) and err.errno == errno.ENOSPC
+
+
 class Spool:
-    def __init__(self, path: Path, max_rows: int = 5_000_000) -> None:
+    def __init__(self, path: Path, max_rows: int = 5_000_000, min_free_bytes: int = 0) -> None:
         self.path = path
         self.max_rows = max_rows
+        self.min_free_bytes = min_free_bytes
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         with self._db() as db:
@@ -67,26 +82,58 @@ class Spool:
             self._rows = self._count()  # the forwarder may have drained meanwhile
             if self._rows and self._rows + len(items) > self.max_rows:
                 raise SpoolFull(f"spool {self.path} holds {self._rows} of {self.max_rows} rows")
+        self._check_room()
         rows = [(kind, json.dumps(body, separators=(",", ":"))) for kind, body in items]
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
         try:
             db.executemany("INSERT INTO spool (kind, body) VALUES (?, ?)", rows)
             db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
+        except BaseException as err:
+            if db.in_transaction:  # SQLite may have rolled back by itself (a full disk does)
+                db.execute("ROLLBACK")
+            if _disk_full(err):
+                raise SpoolFull(
+                    f"disk of spool {self.path} is full: {err}; {self._rows} entries kept"
+                ) from err
             raise
         self._rows += len(rows)
+
+    def _check_room(self) -> None:
+        """Refuse while the disk is nearly full, keeping a reserve for the forwarder's deletes
+        and for checkpoints: on a disk full to the last byte SQLite can neither append nor
+        delete, and the spool would be stuck. Pages freed by deletes count as room."""
+        if not self.min_free_bytes:
+            return
+        if shutil.disk_usage(self.path.parent).free >= self.min_free_bytes:
+            return
+        db = self._db()
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the log's pages back into the file
+        page = int(db.execute("PRAGMA page_size").fetchone()[0])
+        reusable = int(db.execute("PRAGMA freelist_count").fetchone()[0]) * page
+        free = shutil.disk_usage(self.path.parent).free
+        if free + reusable < self.min_free_bytes:
+            raise SpoolFull(
+                f"disk of spool {self.path} is nearly full: {(free + reusable) // 1024} KiB "
+                f"free, {self.min_free_bytes // 1024} KiB kept in reserve; {self._rows} entries kept"
+            )
 
     def peek(self, limit: int) -> list[Entry]:
         cursor = self._db().execute(
             "SELECT id, kind, body FROM spool ORDER BY id LIMIT ?", (limit,)
         )
-        return [Entry(row[0], row[1], json.loads(row[2])) for row in cursor]
+        return [Entry(row[0], row[1], row[2]) for row in cursor]
 
     def remove_through(self, last_id: int) -> None:
         """Forget every entry up to and including ``last_id`` (the backend has them)."""
-        self._db().execute("DELETE FROM spool WHERE id <= ?", (last_id,))
+        try:
+            self._db().execute("DELETE FROM spool WHERE id <= ?", (last_id,))
+        except sqlite3.OperationalError as err:
+            if not _disk_full(err):
+                raise
+            # The write-ahead log grew into the reserve: fold it back into the file, then retry.
+            self._db().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._db().execute("DELETE FROM spool WHERE id <= ?", (last_id,))
 
     def __len__(self) -> int:
         return self._count()

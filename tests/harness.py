@@ -20,7 +20,15 @@ import httpx
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
+from sangsach.config import DEV_ADMIN_TOKEN, DEV_INGEST_TOKEN, DEV_WEBHOOK_SECRET
 from sangsach.localbroker import free_port
+
+# Credentials of the development defaults (tests run the backend in development mode).
+# API calls: `httpx.Client(..., headers=ADMIN)` or `TestClient(app, headers=ADMIN)`;
+# ingest needs the gateway's token: `headers=GATEWAY`; `Stack.http` sends ADMIN already.
+ADMIN = {"Authorization": f"Bearer {DEV_ADMIN_TOKEN}"}
+GATEWAY = {"Authorization": f"Bearer {DEV_INGEST_TOKEN}"}
+WEBHOOK = {"X-Sangsach-Webhook-Secret": DEV_WEBHOOK_SECRET}
 
 
 def wait_until(
@@ -60,6 +68,13 @@ class Process:
             self._process.wait(30)
 
     @property
+    def pid(self) -> int:
+        """The running child's process id (benchmarks read its CPU time and memory)."""
+        if self._process is None:
+            raise RuntimeError(f"{self.command} is not started")
+        return self._process.pid
+
+    @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
@@ -80,11 +95,12 @@ class Stack:
             "SANGSACH_MQTT_PORT": str(mqtt_port),
             "SANGSACH_HTTP_PORT": str(self.port),
             "SANGSACH_BACKEND_URL": self.url,
+            "SANGSACH_ADMIN_TOKEN": DEV_ADMIN_TOKEN,  # what `self.http` sends
             **(extra_env or {}),
         }
         self.backend = Process("backend", self.env, root / "backend.log")
         self.gateway = Process("gateway", self.env, root / "gateway.log")
-        self.http = httpx.Client(base_url=self.url, timeout=30)
+        self.http = httpx.Client(base_url=self.url, timeout=30, headers=ADMIN)
 
     def start_backend(self) -> None:
         self.backend.start()
@@ -105,7 +121,7 @@ class Stack:
 
     def start_gateway(self) -> None:
         """Start the gateway and wait until its subscriptions stand (its health file says so)."""
-        health = Path(self.env["SANGSACH_DATA_DIR"]) / "gateway-gw-1.json"
+        health = self.gateway_health_path
         health.unlink(missing_ok=True)
         self.gateway.start()
 
@@ -116,9 +132,14 @@ class Stack:
 
         wait_until(subscribed, 30, "the gateway's subscriptions")
 
+    @property
+    def gateway_health_path(self) -> Path:
+        env = self.gateway.env
+        name = env.get("SANGSACH_GATEWAY_ID", "gw-1")
+        return Path(env["SANGSACH_DATA_DIR"]) / f"gateway-{name}.json"
+
     def gateway_health(self) -> dict[str, Any]:
-        health = Path(self.env["SANGSACH_DATA_DIR"]) / "gateway-gw-1.json"
-        return json.loads(health.read_text())  # type: ignore[no-any-return]
+        return json.loads(self.gateway_health_path.read_text())  # type: ignore[no-any-return]
 
     def stats(self) -> dict[str, Any]:
         return self.http.get("/api/v1/stats").raise_for_status().json()  # type: ignore[no-any-return]

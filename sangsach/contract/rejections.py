@@ -15,6 +15,7 @@ class Reason(StrEnum):
     BAD_TOPIC = "bad_topic"
     FUTURE_TS = "future_ts"
     STALE_TS = "stale_ts"
+    RATE_LIMITED = "rate_limited"
 
 
 REASON_HELP: dict[Reason, str] = {
@@ -27,4 +28,8 @@ REASON_HELP: dict[Reason, str] = {
     Reason.BAD_TOPIC: "the topic is not sangsach/v1/<device_id>/telemetry or .../status",
     Reason.FUTURE_TS: "a synced timestamp more than 5 minutes ahead of the gateway clock",
     Reason.STALE_TS: "a timestamp older than 30 days",
+    Reason.RATE_LIMITED: (
+        "the device sends more readings per minute of its own clock than the gateway allows"
+        " (a flood, throttled)"
+    ),
 }

@@ -12,6 +12,12 @@ LAMP = "lamp-dong-ha-001"
 TOPIC = f"sangsach/v1/{LAMP}/telemetry"
 
 
+def backlog(seq: int, count: int, now: int) -> bytes:
+    """A node's buffered readings, 10 s apart (its fastest report interval), the last a minute
+    ago: a backlog spans device time, so the gateway's per-device throttle lets it through."""
+    return reading(LAMP, "lamp", seq, now - 60 - (count - seq) * 10)
+
+
 def test_readings_queued_while_the_gateway_is_offline_are_all_kept(
     tmp_path: Path, broker: LocalBroker
 ) -> None:
@@ -20,7 +26,7 @@ def test_readings_queued_while_the_gateway_is_offline_are_all_kept(
     try:
         stack.gateway.stop()  # its persistent session stays at the broker
         now = int(time.time())
-        publish_all(broker.port, [(TOPIC, reading(LAMP, "lamp", s, now - 60)) for s in range(5000)])
+        publish_all(broker.port, [(TOPIC, backlog(s, 5000, now)) for s in range(5000)])
         stack.start_gateway()
         wait_until(lambda: stack.stored() == 5000, 120, "5000 queued readings", every=1)
     finally:
@@ -34,7 +40,7 @@ def test_a_full_spool_stops_acks_and_the_broker_keeps_the_rest(
     try:
         stack.backend.stop()
         now = int(time.time())
-        publish_all(broker.port, [(TOPIC, reading(LAMP, "lamp", s, now - 60)) for s in range(4000)])
+        publish_all(broker.port, [(TOPIC, backlog(s, 4000, now)) for s in range(4000)])
         wait_until(lambda: stack.gateway_health()["spooled"] > 0, 30, "spooling")
         time.sleep(4)  # intake is paused now; the spool does not grow past its maximum
         health = stack.gateway_health()

@@ -41,3 +41,14 @@ def test_an_empty_spool_takes_an_append_larger_than_its_maximum(tmp_path: Path) 
     assert len(spool) == 1500
     with pytest.raises(SpoolFull):
         spool.append([("reading", {"seq": 0})])
+
+
+def test_a_nearly_full_disk_refuses_the_append_and_keeps_what_is_spooled(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool.sqlite")
+    spool.append([("reading", {"seq": 1})])
+    spool.close()
+    reserve_beyond_any_disk = 10**18
+    strict = Spool(tmp_path / "spool.sqlite", min_free_bytes=reserve_beyond_any_disk)
+    with pytest.raises(SpoolFull, match=r"nearly full: .* KiB kept in reserve; 1 entries kept"):
+        strict.append([("reading", {"seq": 2})])
+    assert [entry.body for entry in strict.peek(10)] == [{"seq": 1}]

@@ -1,0 +1,1 @@
+"""Fault and bad-input campaign on real processes (docs/reliability.md)."""
