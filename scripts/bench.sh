@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Benchmarks on real processes and servers (not part of the tests; figures in docs/performance.md).
-# Set up as for the tests, then run:  scripts/bench.sh [extra arguments for the benchmark]
+# Set up as for the tests, then run every part (about 15 minutes on 2 cores):
+#   scripts/bench.sh                  # drain, latency, alerts, memory, scores
+#   scripts/bench.sh --quick          # the same, small sizes (a few minutes)
+#   scripts/bench.sh drain memory     # some parts only; --help lists the options
+# The report is written to var/bench/results.md and var/bench/results.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
-exec .venv/bin/python -m bench.alert_latency "$@"
+exec .venv/bin/python -m bench.run "$@"

@@ -1,4 +1,4 @@
-"""A small run of the alert-latency benchmark: it works end to end. No timing is asserted."""
+"""Small runs of the benchmarks: they work end to end and count right. No timing is asserted."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from bench import drain, report
 from bench.alert_latency import measure
+from sangsach.localbroker import LocalBroker
+from tests.services import InfluxD
 
 pytestmark = pytest.mark.e2e
 
@@ -16,3 +19,26 @@ def test_alert_latency_benchmark_smoke(tmp_path: Path) -> None:
     assert row["probes"] >= 3, "every probe should raise an alert whose SMS reaches the carrier"
     assert row["readings"] > 100
     assert 0 < row["p50_ms"] <= row["p99_ms"] <= row["max_ms"]
+
+
+def test_drain_benchmark_counts_every_reading_once(
+    broker: LocalBroker, influxd: InfluxD, tmp_path: Path
+) -> None:
+    """References and two gateways on one shared subscription drain the same 3,000 readings."""
+    result = drain.run(drain.Servers(broker, influxd), tmp_path, 3_000, 300, [2])
+
+    rows = {row["pipeline"]: row for row in result["rows"]}
+    assert list(rows) == [
+        "mosquitto_sub (broker alone)",
+        "minimal Python consumer",
+        "ours, 2 gateways",
+    ]
+    for name, row in rows.items():
+        assert (row["lost"], row["duplicated"]) == (0, 0), name
+        assert row["readings_per_s"] > 0 and row["consumer_cpu_ms_per_1000"] > 0, name
+    ours = rows["ours, 2 gateways"]
+    assert ours["stored"] == 3_000
+    assert set(ours["cpu_ms_per_1000"]) >= {"backend", "gateway 1", "gateway 2", "influxd"}
+    text = report.markdown({"machine": {"cpus": 2, "cpu": "x", "python": "3", "system": "y",
+                                        "load_before": "0"}, "drain": result})  # fmt: skip
+    assert "| ours, 2 gateways |" in text

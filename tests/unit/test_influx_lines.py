@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+from influxdb_client.client.write.point import Point
+
 from sangsach.backend.domain.readings import StatusEvent, StoredReading
 from sangsach.backend.timeseries.influx import reading_line, status_line, timestamp_ns
+from sangsach.backend.timeseries.port import stored_values
 from sangsach.contract.limits import MAX_COUNTER
 
 T0 = 1_700_000_000
@@ -53,3 +58,28 @@ def test_the_timestamp_orders_readings_of_one_second_by_boot_then_seq() -> None:
     keys = [(boot, seq) for boot in (0, 1, 998) for seq in (0, 1, 999_998)]
 
     assert sorted(keys, key=lambda key: timestamp_ns(reading(*key))) == keys
+
+
+_ids = st.text(alphabet='abc -=,\\"é1', min_size=1, max_size=12)
+_floats = st.floats(allow_nan=True, allow_infinity=True) | st.none()
+
+
+@given(
+    device=_ids, village=_ids, place=_ids, boot=st.integers(0, MAX_COUNTER),
+    seq=st.integers(0, MAX_COUNTER), on=st.booleans(), current=_floats,
+    voltage=_floats, lux=_floats, rssi=st.integers(-120, 0) | st.none(),
+)  # fmt: skip
+def test_the_fast_reading_line_is_the_line_point_writes(
+    device: str, village: str, place: str, boot: int, seq: int, on: bool,
+    current: float | None, voltage: float | None, lux: float | None, rssi: int | None,
+) -> None:  # fmt: skip
+    r = StoredReading(
+        device, "lamp", village, place, boot, seq, T0, True,
+        {"on": on, "current_a": current, "voltage_v": voltage, "lux": lux, "rssi": rssi},
+    )  # fmt: skip
+    fields = {"boot": boot, "seq": seq, "synced": True, **stored_values(r)}
+    tags = {"device": device, "village": village, "place": place}
+    point = Point.from_dict({"measurement": "lamp", "tags": tags, "fields": fields,
+                             "time": timestamp_ns(r)})  # fmt: skip
+
+    assert reading_line(r) == point.to_line_protocol()

@@ -1,0 +1,260 @@
+"""Shared parts of the benchmarks: data, publisher, process meters, InfluxDB counts, our stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from sangsach.localbroker import free_port
+from sangsach.registry_file import load_registry
+from tests.harness import Process, wait_until
+
+TICK = os.sysconf("SC_CLK_TCK")
+# Benchmarks keep their broker's queue in memory; a save of a million queued messages every
+# minute (the policy's autosave_interval) would land inside the timed drains.
+BROKER_CONF = "autosave_interval 3600\n"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process, from /proc (threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def quantile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    id: str
+    kind: str
+
+
+def generate_registry(path: Path, devices: int) -> list[Device]:
+    """A synthetic registry of about ``devices`` devices (80 lamps and 20 bins a village)."""
+    villages = max(1, devices // 100)
+    lamps, bins = (80, 20) if devices >= 100 else (devices * 4 // 5, max(1, devices // 5))
+    out = subprocess.run(
+        [sys.executable, "-m", "sangsach", "registry", "generate", "--villages", str(villages),
+         "--lamps", str(lamps), "--bins", str(bins)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(out.stdout)
+    return [Device(d.id, d.kind) for d in load_registry(path).devices()]
+
+
+def reading_payload(device: Device, seq: int, ts: int) -> bytes:
+    body: dict[str, Any] = {"id": device.id, "kind": device.kind, "boot": 1, "seq": seq, "ts": ts}
+    if device.kind == "lamp":
+        body.update(on=seq % 2 == 0, current_a=0.14, voltage_v=221.0, lux=12.5)
+    else:
+        body.update(fill_pct=float(seq % 90), battery_v=3.9, temp_c=28.0)
+    return json.dumps(body).encode()
+
+
+def readings(devices: Sequence[Device], n: int, ts: int) -> Iterator[tuple[str, bytes]]:
+    """``n`` readings spread round-robin over ``devices``; seq counts per device from 1."""
+    for i in range(n):
+        device = devices[i % len(devices)]
+        topic = f"sangsach/v1/{device.id}/telemetry"
+        yield topic, reading_payload(device, i // len(devices) + 1, ts - (n - i) // 1000)
+
+
+class Publisher:
+    """One paho client publishing QoS 1 as fast as the broker acknowledges."""
+
+    def __init__(self, port: int, client_id: str = "bench-publisher") -> None:
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+        self.client.max_inflight_messages_set(1000)
+        self.client.max_queued_messages_set(0)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+    def publish(self, topic: str, payload: bytes) -> paho.MQTTMessageInfo:
+        return self.client.publish(topic, payload, qos=1)
+
+    def publish_all(self, messages: Iterator[tuple[str, bytes]]) -> int:
+        """Publish all, at most 20,000 unacknowledged (paho's message ids are 16-bit)."""
+        pending: deque[paho.MQTTMessageInfo] = deque()
+        sent = 0
+        for topic, payload in messages:
+            pending.append(self.publish(topic, payload))
+            sent += 1
+            while len(pending) > 20_000 or (pending and pending[0].is_published()):
+                pending.popleft().wait_for_publish(120)
+        for info in pending:
+            info.wait_for_publish(120)
+        return sent
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+class Influx:
+    """Counting what a pipeline stored, straight from InfluxDB."""
+
+    def __init__(self, url: str) -> None:
+        self.http = httpx.Client(base_url=url, timeout=60)
+
+    def query(self, db: str, q: str) -> list[dict[str, Any]]:
+        response = self.http.post("/query", params={"db": db, "q": q})
+        response.raise_for_status()
+        return list(response.json()["results"][0].get("series", []))
+
+    def create(self, db: str) -> None:
+        self.query(db, f'CREATE DATABASE "{db}"')
+
+    def count(self, db: str) -> int:
+        total = 0
+        for series in self.query(db, 'SELECT count("seq") FROM "lamp", "bin"'):
+            total += int(series["values"][0][1])
+        return total
+
+    def check(self, db: str, devices: Sequence[Device], n: int) -> dict[str, int]:
+        """Points stored, readings lost and duplicated, against what was published."""
+        per_device = n // len(devices)
+        expected = {
+            d.id: per_device + (1 if i < n % len(devices) else 0) for i, d in enumerate(devices)
+        }
+        found: dict[str, tuple[int, int]] = {}
+        q = 'SELECT count("seq"), sum("seq") FROM "lamp", "bin" GROUP BY "device"'
+        for series in self.query(db, q):
+            count, total = series["values"][0][1:3]
+            found[series["tags"]["device"]] = (int(count), int(total))
+        lost = duplicated = 0
+        for device, want in expected.items():
+            count, total = found.get(device, (0, 0))
+            lost += max(0, want - count)
+            duplicated += max(0, count - want)
+            if count == want and total != want * (want + 1) // 2:
+                lost += 1  # the right count, but not the readings 1..want
+        return {"stored": sum(c for c, _ in found.values()), "lost": lost, "duplicated": duplicated}
+
+
+def wait_stored(
+    influx: Influx, db: str, devices: Sequence[Device], n: int, last_ts: int, timeout: float
+) -> float:
+    """Wait until the ``n`` readings of :func:`readings` are stored; the monotonic time then.
+
+    Counting every point costs influxd a tenth of a second at 200,000 points, and any query
+    over all 10,000 series is not cheap either; polled, either would compete with the pipeline
+    measured. So the poll asks only for the newest readings of the last 50 devices published
+    (each gateway stores in the order it received, so these come last), and counts everything
+    once they are in.
+    """
+    last = range(max(0, n - 999), n)  # the readings stamped ``last_ts`` (see readings())
+    tail = {devices[i % len(devices)].id for i in range(max(0, n - 50), n)}
+    expected = sum(1 for i in last if devices[i % len(devices)].id in tail)
+    which = " OR ".join(f"\"device\" = '{d}'" for d in sorted(tail))
+    cheap = f'SELECT count("seq") FROM "lamp", "bin" WHERE time >= {last_ts}s AND ({which})'  # noqa: S608
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = sum(int(s["values"][0][1]) for s in influx.query(db, cheap))
+        if found >= expected and influx.count(db) >= n:
+            return time.monotonic()
+        time.sleep(0.1 if found < expected else 0.5)
+    raise RuntimeError(f"{db}: {influx.count(db)} of {n} readings stored after {timeout:.0f} s")
+
+
+class OurStack:
+    """Our backend (InfluxDB storage) and ``gateways`` gateways on one shared subscription."""
+
+    def __init__(
+        self, root: Path, mqtt_port: int, influx_url: str, db: str, registry: Path,
+        gateways: int, group: str, extra_env: dict[str, str] | None = None,
+    ) -> None:  # fmt: skip
+        root.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {
+            **os.environ, "SANGSACH_DATA_DIR": str(root), "SANGSACH_MQTT_PORT": str(mqtt_port),
+            "SANGSACH_HTTP_PORT": str(self.port), "SANGSACH_BACKEND_URL": self.url,
+            "SANGSACH_TIMESERIES": "influxdb", "SANGSACH_INFLUX_URL": influx_url,
+            "SANGSACH_INFLUX_DB": db, "SANGSACH_REGISTRY_FILE": str(registry),
+            "SANGSACH_SHARE_GROUP": group,
+            # Capacity is measured, so the backend's per-gateway ingest rate limit is off, and
+            # the one-time catch-up of daily scores at start does not run inside the timings.
+            "SANGSACH_INGEST_RATE_PER_S": "0", "SANGSACH_ROLLUP_CATCH_UP_DAYS": "0",
+            # The synthetic load stamps many readings per device-second: not a device flooding.
+            "SANGSACH_DEVICE_RATE_PER_MIN": "0",
+            **(extra_env or {}),
+        }  # fmt: skip
+        self.root = root
+        self.backend = Process("backend", env, root / "backend.log")
+        self.gateways = [
+            Process("gateway", {**env, "SANGSACH_GATEWAY_ID": f"{group}-{i}"}, root / f"gw{i}.log")
+            for i in range(gateways)
+        ]
+        self.http = httpx.Client(base_url=self.url, timeout=30)
+
+    def start_backend(self, timeout: float = 600) -> None:
+        self.backend.start()
+
+        def healthy() -> bool:
+            if not self.backend.running:
+                raise AssertionError(f"backend exited:\n{self.backend.log()[-3000:]}")
+            try:
+                return self.http.get("/healthz").status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(healthy, timeout, "backend health", every=0.5)
+
+    def health(self, i: int) -> dict[str, Any]:
+        path = self.root / f"gateway-{self.gateways[i].env['SANGSACH_GATEWAY_ID']}.json"
+        try:
+            return json.loads(path.read_text())  # type: ignore[no-any-return]
+        except (OSError, ValueError):
+            return {}
+
+    def start_gateways(self) -> None:
+        for gateway in self.gateways:
+            gateway.start()
+        wait_until(
+            lambda: all(self.health(i).get("subscribed") for i in range(len(self.gateways))),
+            120, "the gateways' subscriptions", every=0.2,
+        )  # fmt: skip
+
+    def register(self) -> None:
+        """Start the gateways once so that the broker keeps their sessions, then stop them."""
+        self.start_gateways()
+        for gateway in self.gateways:
+            gateway.stop()
+
+    def pids(self) -> dict[str, int]:
+        out = {"backend": self.backend.pid}
+        out.update({f"gateway {i + 1}": g.pid for i, g in enumerate(self.gateways)})
+        return out
+
+    def close(self) -> None:
+        for gateway in self.gateways:
+            gateway.stop()
+        self.backend.stop()
+        self.http.close()

@@ -1,0 +1,184 @@
+"""Drain capacity: N readings queued at the broker for an offline session, then drained.
+
+Every consumer's persistent session is registered first (and left offline), then N readings are
+published once; the broker keeps a copy for each session. Each consumer is then started alone
+and timed from its start until all N readings are stored (for ``mosquitto_sub``: received).
+CPU seconds of every process come from /proc (ours, InfluxDB, Mosquitto) or from the
+consumer's exit status (the references).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from sangsach.localbroker import LocalBroker
+from tests.services import InfluxD
+
+from .common import (
+    Device,
+    Influx,
+    OurStack,
+    Publisher,
+    cpu_seconds,
+    generate_registry,
+    readings,
+    wait_stored,
+)
+
+TOPIC = "sangsach/v1/+/telemetry"
+
+
+def _sub_command(port: int, *extra: str) -> list[str]:
+    return [
+        "mosquitto_sub",
+        "-p",
+        str(port),
+        "-c",
+        "-i",
+        "bench-sub",
+        "-q",
+        "1",
+        "-t",
+        TOPIC,
+        *extra,
+    ]
+
+
+def _run_timed(
+    command: list[str], timeout: float, stdout: Path | None = None
+) -> tuple[float, float]:
+    """Run a reference consumer to its end; (wall seconds, its CPU seconds)."""
+    out = stdout.open("wb") if stdout else subprocess.DEVNULL
+    start = time.monotonic()
+    process = subprocess.Popen(command, stdout=out, stderr=subprocess.PIPE)
+    deadline = start + timeout
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            process.returncode = os.waitstatus_to_exitcode(status)
+            break
+        if time.monotonic() > deadline:
+            process.kill()
+            process.wait()
+            raise RuntimeError(f"{command[0]} did not finish within {timeout:.0f} s")
+        time.sleep(0.02)
+    elapsed = time.monotonic() - start
+    if process.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(command[:3])} failed: {process.stderr.read() if process.stderr else ''!r}"
+        )
+    return elapsed, usage.ru_utime + usage.ru_stime
+
+
+class Servers:
+    """The broker and influxd shared by every part of one benchmark run."""
+
+    def __init__(self, broker: LocalBroker, influxd: InfluxD) -> None:
+        self.broker = broker
+        self.influx_url = influxd.url
+        self.influx = Influx(influxd.url)
+        self.pids = {"mosquitto": _pid(broker._process), "influxd": _pid(influxd._process)}
+
+    def cpu(self) -> dict[str, float]:
+        return {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+
+
+def _pid(process: subprocess.Popen[bytes] | None) -> int:
+    if process is None:
+        raise RuntimeError("the server is not running")
+    return process.pid
+
+
+def _row(
+    name: str, n: int, seconds: float, cpu: dict[str, float], ours: list[str]
+) -> dict[str, Any]:
+    per_k = {proc: 1000 * used / n * 1000 for proc, used in cpu.items()}  # CPU ms per 1,000
+    return {
+        "pipeline": name,
+        "readings": n,
+        "seconds": round(seconds, 2),
+        "readings_per_s": round(n / seconds),
+        "cpu_ms_per_1000": {k: round(v, 1) for k, v in per_k.items()},
+        "consumer_cpu_ms_per_1000": round(sum(v for k, v in per_k.items() if k in ours), 1),
+    }
+
+
+def run(servers: Servers, root: Path, n: int, devices: int, gateways: list[int]) -> dict[str, Any]:
+    port = servers.broker.port
+    fleet: list[Device] = generate_registry(root / "registry.yaml", devices)
+    influx = servers.influx
+    _run_timed(_sub_command(port, "-E"), 60)
+    _run_timed(
+        [sys.executable, "-m", "bench.minimal_consumer", "--port", str(port), "--register"], 60
+    )
+    stacks = {
+        k: OurStack(root / f"ours-{k}", port, servers.influx_url, f"drain_ours_{k}",
+                    root / "registry.yaml", k, f"bench{k}")
+        for k in gateways
+    }  # fmt: skip
+    for stack in stacks.values():
+        stack.register()
+    publisher = Publisher(port)
+    start = time.monotonic()
+    last_ts = int(time.time())
+    publisher.publish_all(readings(fleet, n, last_ts))
+    publish_s = time.monotonic() - start
+    publisher.close()
+    rows = []
+
+    # (a) the broker alone, drained by mosquitto_sub
+    before = servers.cpu()
+    seconds, used = _run_timed(_sub_command(port, "-C", str(n)), 600, root / "sub.out")
+    cpu = {"mosquitto_sub": used, **{k: v - before[k] for k, v in servers.cpu().items()}}
+    row = _row("mosquitto_sub (broker alone)", n, seconds, cpu, ["mosquitto_sub"])
+    received = (root / "sub.out").read_bytes().count(b"\n")
+    row.update(lost=n - received, duplicated=0)
+    rows.append(row)
+
+    # (b) the minimal Python consumer
+    influx.create("drain_minimal")
+    before = servers.cpu()
+    command = [sys.executable, "-m", "bench.minimal_consumer", "--port", str(port),
+               "--influx", servers.influx_url, "--db", "drain_minimal", "--expect", str(n)]  # fmt: skip
+    seconds, used = _run_timed(command, 900)
+    cpu = {"minimal consumer": used, **{k: v - before[k] for k, v in servers.cpu().items()}}
+    row = _row("minimal Python consumer", n, seconds, cpu, ["minimal consumer"])
+    row.update(influx.check("drain_minimal", fleet, n))
+    rows.append(row)
+
+    # ours, with 1, 2, 4 gateways on one shared subscription
+    for k, stack in stacks.items():
+        try:
+            stack.start_backend()
+            backend_before = cpu_seconds(stack.backend.pid)
+            before = servers.cpu()
+            start = time.monotonic()
+            stack.start_gateways()
+            db = f"drain_ours_{k}"
+            seconds = wait_stored(influx, db, fleet, n, last_ts, 1800) - start
+            cpu = {name: cpu_seconds(pid) for name, pid in stack.pids().items()}
+            cpu["backend"] -= backend_before
+            cpu.update({name: v - before[name] for name, v in servers.cpu().items()})
+            ours = [name for name in cpu if name == "backend" or name.startswith("gateway")]
+            row = _row(f"ours, {k} gateway{'s' if k > 1 else ''}", n, seconds, cpu, ours)
+            time.sleep(2.5)  # the gateways' health files are written every 2 s
+            intake = [stack.health(i).get("intake", {}) for i in range(k)]
+            row.update(influx.check(db, fleet, n))
+            row["redelivered_dropped"] = sum(int(s.get("duplicates", 0)) for s in intake)
+            row["gateways"] = k
+            rows.append(row)
+        finally:
+            stack.close()
+    minimal = rows[1]
+    for row in rows[2:]:
+        row["x_minimal"] = round(row["readings_per_s"] / minimal["readings_per_s"], 2)
+        row["x_broker"] = round(row["readings_per_s"] / rows[0]["readings_per_s"], 2)
+        row["cpu_x_minimal"] = round(
+            row["consumer_cpu_ms_per_1000"] / minimal["consumer_cpu_ms_per_1000"], 2
+        )
+    return {"readings": n, "devices": len(fleet), "publish_s": round(publish_s, 1), "rows": rows}

@@ -1,0 +1,69 @@
+"""The benchmark's figures as Markdown tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    out += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return [*out, ""]
+
+
+def markdown(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    lines = [
+        "# Benchmark results" + (" (quick)" if results.get("quick") else ""),
+        "",
+        f"{m['cpus']} cores ({m['cpu']}), Python {m['python']}, {m['system']}; "
+        f"load average before: {m['load_before']}.",
+        "",
+    ]
+    if "drain" in results:
+        d = results["drain"]
+        lines += [
+            f"## Drain capacity: {d['readings']:,} readings of {d['devices']:,} devices queued "
+            f"at the broker (published in {d['publish_s']} s); load after: {d.get('load', '?')}",
+            "",
+        ]
+        rows = []
+        for r in d["rows"]:
+            cpu = ", ".join(f"{k} {v}" for k, v in r["cpu_ms_per_1000"].items())
+            rows.append([
+                r["pipeline"], r["seconds"], f"{r['readings_per_s']:,}",
+                r.get("x_minimal", ""), r.get("x_broker", ""), r["consumer_cpu_ms_per_1000"],
+                r.get("cpu_x_minimal", ""), r["lost"], r["duplicated"],
+                r.get("redelivered_dropped", ""), cpu,
+            ])  # fmt: skip
+        lines += _table(
+            ["pipeline", "s", "readings/s", "× minimal", "× broker", "consumer CPU ms/1000",
+             "CPU × minimal", "lost", "duplicated", "redelivered, dropped", "CPU ms/1000 per process"],
+            rows,
+        )  # fmt: skip
+    if "latency" in results:
+        lines += ["## Latency: publish -> stored in InfluxDB (1 gateway)", ""]
+        lines += _table(
+            ["readings/s", "readings", "probes", "p50 ms", "p99 ms", "max ms", "lost", "load"],
+            [[r["rate"], r["readings"], r["probes"], r["p50_ms"], r["p99_ms"], r["max_ms"],
+              r["lost"], r["load"]] for r in results["latency"]],
+        )  # fmt: skip
+    if "alerts" in results:
+        lines += ["## Alert latency: reading -> SMS request at the carrier stand-in", ""]
+        lines += _table(
+            ["readings/s", "readings", "probes", "p50 ms", "p99 ms", "max ms", "load"],
+            [[f"{r['rate']:g}", f"{r['readings']:.0f}", f"{r['probes']:.0f}", f"{r['p50_ms']:.0f}",
+              f"{r['p99_ms']:.0f}", f"{r['max_ms']:.0f}", r["load"]] for r in results["alerts"]],
+        )  # fmt: skip
+    if "memory" in results:
+        lines += ["## Memory: peak RSS with every registered device reporting once", ""]
+        lines += _table(
+            ["devices", "gateway MB", "backend MB", "backend start s", "load"],
+            [[f"{r['devices']:,}", r["gateway_mb"], r["backend_mb"], r["backend_start_s"], r["load"]]
+             for r in results["memory"]],
+        )  # fmt: skip
+    if "scores" in results:
+        s = results["scores"]
+        lines += [f"## Scores ({s['data']})", ""]
+        lines += _table(["what", "seconds"], [[what, secs] for what, secs in s["seconds"].items()])
+    return "\n".join(lines)

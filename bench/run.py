@@ -1,0 +1,107 @@
+"""Every benchmark in one run, on real Mosquitto and influxd, with a Markdown and a JSON report.
+
+    python -m bench.run                 # everything (about 15 minutes on 2 cores)
+    python -m bench.run --quick         # everything, small sizes (about 3 minutes)
+    python -m bench.run drain latency   # only these parts
+
+Parts: drain (capacity with 1, 2 and 4 gateways and the two reference pipelines), latency
+(publish -> stored), alerts (reading -> SMS request), memory (peak RSS at 1k/10k/100k
+devices), scores (a village-year and the commune-year of daily scores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sangsach.localbroker import LocalBroker
+from tests.services import InfluxD
+
+from . import drain, latency, memory, report, scores
+from .alert_latency import measure as alert_measure
+from .common import BROKER_CONF, load_average
+
+PARTS = ("drain", "latency", "alerts", "memory", "scores")
+
+
+def machine() -> dict[str, Any]:
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")), platform.processor(),
+    )  # fmt: skip
+    return {
+        "cpus": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
+        "system": platform.platform(), "load_before": load_average(),
+    }  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("parts", nargs="*", choices=[*PARTS, []], help="default: all")
+    parser.add_argument("--quick", action="store_true", help="small sizes, a few minutes")
+    parser.add_argument("--readings", type=int, help="drain: readings (default 200,000)")
+    parser.add_argument("--devices", type=int, help="drain: device ids (default 10,000)")
+    parser.add_argument("--gateways", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--rates", type=float, nargs="+", default=[500.0, 2000.0])
+    parser.add_argument("--seconds", type=float, help="latency and alerts: seconds per rate")
+    parser.add_argument("--memory-devices", type=int, nargs="+", help="default 1k 10k 100k")
+    parser.add_argument("--out", type=Path, default=Path("var/bench"), help="report directory")
+    args = parser.parse_args(argv)
+    parts = args.parts or list(PARTS)
+    quick = args.quick
+    n = args.readings or (20_000 if quick else 200_000)
+    devices = args.devices or (2_000 if quick else 10_000)
+    seconds = args.seconds or (10.0 if quick else 30.0)
+    sizes = args.memory_devices or ([1_000, 10_000] if quick else [1_000, 10_000, 100_000])
+    results: dict[str, Any] = {"machine": machine(), "quick": quick, "started": time.time()}
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="sangsach-bench-") as tmp:
+        root = Path(tmp)
+        influxd = InfluxD(root / "influxd").start()
+        try:
+            with LocalBroker(root / "mosquitto", extra_conf=BROKER_CONF) as broker:
+                servers = drain.Servers(broker, influxd)
+                if "drain" in parts:
+                    results["drain"] = drain.run(servers, root / "drain", n, devices, args.gateways)
+                    results["drain"]["load"] = load_average()
+                    _save(args.out, results)
+                if "latency" in parts:
+                    results["latency"] = [
+                        latency.run(servers, root / f"latency-{rate:g}", rate, seconds)
+                        for rate in args.rates
+                    ]
+                    _save(args.out, results)
+            if "alerts" in parts:
+                results["alerts"] = []
+                for rate in args.rates:
+                    row = alert_measure(rate, seconds, 0.25, root / f"alerts-{rate:g}")
+                    results["alerts"].append({**row, "load": load_average()})
+                _save(args.out, results)
+            if "memory" in parts:
+                results["memory"] = memory.run(root / "memory", influxd.url, sizes)
+                _save(args.out, results)
+            if "scores" in parts:
+                results["scores"] = scores.run(root / "scores", quick)
+                _save(args.out, results)
+        finally:
+            influxd.stop()
+    results["finished"] = time.time()
+    _save(args.out, results)
+    print((args.out / "results.md").read_text(encoding="utf-8"))
+
+
+def _save(out: Path, results: dict[str, Any]) -> None:
+    (out / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+    (out / "results.md").write_text(report.markdown(results), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
