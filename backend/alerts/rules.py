@@ -9,13 +9,22 @@ device is offline and nothing else is judged, neither raised nor cleared.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ..domain.readings import StoredReading
 from .model import AlertType, Thresholds
 
 Required = Callable[[int], bool]  # is the lamp required to be lit at this Unix second?
+
+
+# Hysteresis of the bin alerts: a condition, once it holds, ends only when the value is back
+# past its threshold by this margin (the fill also ends with a collection). Sensor noise
+# around a threshold would otherwise open and clear the alert, and text the team, over and over.
+FILL_MARGIN_PCT = 10.0
+TEMP_MARGIN_C = 5.0
+TILT_MARGIN_DEG = 10.0
+BATTERY_MARGIN_V = 0.1
 
 
 @dataclass(slots=True)
@@ -34,13 +43,21 @@ class Track:
     temp: float | None = None
     tilt: float | None = None
     battery: float | None = None
+    held: list[str] = field(default_factory=list)  # bin conditions holding, with hysteresis
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # What ``asdict`` gives, without its deep copy (every batch saves every track it saw).
+        data = {name: getattr(self, name) for name in _TRACK_FIELDS}
+        data["switches"] = list(self.switches)
+        data["held"] = list(self.held)
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Track:
         return cls(**data)
+
+
+_TRACK_FIELDS = tuple(f.name for f in fields(Track))
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +108,55 @@ def _observe_bin(track: Track, ts: int, values: dict[str, Any], th: Thresholds) 
     if isinstance(fill, float | int):
         if track.fill is not None and track.fill - fill >= th.bin_emptied_drop_pct:
             collected = ts
-        track.full_since = (track.full_since or ts) if fill >= th.bin_full_pct else None
+        emptied = collected is not None
+        _hold(
+            track,
+            AlertType.BIN_FULL,
+            fill >= th.bin_full_pct,
+            emptied or fill < th.bin_full_pct - FILL_MARGIN_PCT,
+        )
+        _hold(
+            track,
+            AlertType.BIN_OVERFLOW,
+            fill >= th.bin_overflow_pct,
+            emptied or fill < th.bin_overflow_pct - FILL_MARGIN_PCT,
+        )
+        full = AlertType.BIN_FULL in track.held
+        track.full_since = (track.full_since or ts) if full else None
         track.fill = float(fill)
     track.temp = _number(values.get("temp_c"), track.temp)
     track.tilt = _number(values.get("tilt_deg"), track.tilt)
     track.battery = _number(values.get("battery_v"), track.battery)
+    if track.temp is not None:
+        _hold(
+            track,
+            AlertType.FIRE,
+            track.temp >= th.fire_temp_c,
+            track.temp < th.fire_temp_c - TEMP_MARGIN_C,
+        )
+    if track.tilt is not None:
+        _hold(
+            track,
+            AlertType.TILTED,
+            track.tilt >= th.tilt_deg,
+            track.tilt < th.tilt_deg - TILT_MARGIN_DEG,
+        )
+    if track.battery is not None:
+        _hold(
+            track,
+            AlertType.BATTERY_LOW,
+            track.battery <= th.battery_low_v,
+            track.battery > th.battery_low_v + BATTERY_MARGIN_V,
+        )
     return collected
+
+
+def _hold(track: Track, type_: AlertType, on: bool, off: bool) -> None:
+    """Latch a bin condition: it starts at its threshold and ends only past the margin."""
+    if on and type_ not in track.held:
+        track.held.append(type_)
+    elif off and not on and type_ in track.held:
+        track.held.remove(type_)
 
 
 def _number(value: Any, previous: float | None) -> float | None:
@@ -160,19 +220,9 @@ def _lamp_unknown(track: Track, now: int, required: Required) -> frozenset[Alert
 
 
 def _bin(track: Track, now: int, th: Thresholds) -> set[AlertType]:
-    found = set()
-    if track.fill is not None and track.fill >= th.bin_full_pct:
-        found.add(AlertType.BIN_FULL)
-    if track.fill is not None and track.fill >= th.bin_overflow_pct:
-        found.add(AlertType.BIN_OVERFLOW)
+    found = {AlertType(name) for name in track.held}
     if track.full_since is not None and now - track.full_since >= th.collection_sla_s:
         found.add(AlertType.BIN_OVERDUE)
-    if track.temp is not None and track.temp >= th.fire_temp_c:
-        found.add(AlertType.FIRE)
-    if track.tilt is not None and track.tilt >= th.tilt_deg:
-        found.add(AlertType.TILTED)
-    if track.battery is not None and track.battery <= th.battery_low_v:
-        found.add(AlertType.BATTERY_LOW)
     return found
 
 

@@ -115,6 +115,55 @@ def test_bin_full_overflow_overdue_and_collection() -> None:
     assert conditions(track, overdue_at + 60, night_from(0, 0), TH).holding == {AlertType.FIRE}
 
 
+def _held(track: Track) -> frozenset[AlertType]:
+    track.last_seen = track.last_ts
+    return conditions(track, track.last_ts or 0, night_from(0, 0), TH).holding
+
+
+def test_bin_conditions_hold_through_sensor_noise_until_past_the_margin() -> None:
+    track = Track("bin-1", "bin")
+    observe(track, reading("bin", 0, T0, fill_pct=80.5, battery_v=3.40), T0, TH)
+    assert _held(track) == {AlertType.BIN_FULL, AlertType.BATTERY_LOW}
+    full_since = track.full_since
+    # Noise just under the thresholds: nothing clears, the overdue clock keeps running.
+    observe(track, reading("bin", 1, T0 + 600, fill_pct=79.2, battery_v=3.45), T0 + 600, TH)
+    assert _held(track) == {AlertType.BIN_FULL, AlertType.BATTERY_LOW}
+    assert track.full_since == full_since
+    # Past the margins (10 points of fill below 80, 0.1 V above 3.4): they clear.
+    observe(track, reading("bin", 2, T0 + 1200, fill_pct=69.9, battery_v=3.51), T0 + 1200, TH)
+    assert _held(track) == frozenset()
+    assert track.full_since is None
+
+
+def test_a_collection_clears_the_fill_alerts_even_inside_the_margin() -> None:
+    track = Track("bin-1", "bin")
+    observe(track, reading("bin", 0, T0, fill_pct=100.0), T0, TH)
+    assert _held(track) == {AlertType.BIN_FULL, AlertType.BIN_OVERFLOW}
+    assert observe(track, reading("bin", 1, T0 + 60, fill_pct=88.0), T0 + 60, TH) is None
+    assert _held(track) == {AlertType.BIN_FULL, AlertType.BIN_OVERFLOW}  # 88 > 95 - 10
+    observe(track, reading("bin", 2, T0 + 120, fill_pct=96.0), T0 + 120, TH)
+    assert observe(track, reading("bin", 3, T0 + 180, fill_pct=66.0), T0 + 180, TH) == T0 + 180
+    assert _held(track) == frozenset()
+
+
+def test_fire_and_tilt_hold_until_well_past_their_thresholds() -> None:
+    track = Track("bin-1", "bin")
+    observe(track, reading("bin", 0, T0, temp_c=71.0, tilt_deg=31.0), T0, TH)
+    assert _held(track) == {AlertType.FIRE, AlertType.TILTED}
+    observe(track, reading("bin", 1, T0 + 60, temp_c=66.0, tilt_deg=21.0), T0 + 60, TH)
+    assert _held(track) == {AlertType.FIRE, AlertType.TILTED}
+    observe(track, reading("bin", 2, T0 + 120, temp_c=64.9, tilt_deg=19.9), T0 + 120, TH)
+    assert _held(track) == frozenset()
+
+
+def test_a_track_saved_before_the_latches_loads_and_relatches() -> None:
+    saved = Track("bin-1", "bin", last_ts=T0, fill=85.0).to_json()
+    del saved["held"]
+    track = Track.from_json(saved)
+    observe(track, reading("bin", 1, T0 + 60, fill_pct=85.5), T0 + 60, TH)
+    assert _held(track) == {AlertType.BIN_FULL}
+
+
 def test_a_late_replayed_reading_does_not_move_state_back() -> None:
     track = Track("bin-1", "bin")
     observe(track, reading("bin", 5, T0 + 600, fill_pct=90.0), T0 + 600, TH)
