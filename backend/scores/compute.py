@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import asdict
+from operator import itemgetter
 from typing import Any
 
 from sangsach.lighting import LightingSchedule
 from sangsach.registry_file import Census, Commune, Village
 
 from ..alerts.model import Thresholds
-from ..alerts.rules import lamp_lit
+from ..alerts.rules import lit_samples
 from ..timeseries.port import TimeSeriesStore
 from .ranking import RankRow, VillageScores, formula_text, rank
 from .sach import (
@@ -23,6 +25,7 @@ from .sach import (
 from .sang import STALE_S, LampInput, required_spans, sang_score
 
 SLA_LOOKBACK_S = 24 * 3600  # a full event decided in the period may have started a day before
+LIT_FIELDS = ("on", "current_a", "fault")  # what alerts.rules.lit_samples reads of a lamp
 
 
 def village_scores(
@@ -38,22 +41,27 @@ def village_scores(
     info = commune.commune
     schedule = LightingSchedule(info.latitude, info.longitude, village.lighting or ())
     required = required_spans(schedule, start, end)
+    # One call per kind for the village's devices: plain tuples, no object per reading.
+    lamp_ids = [lamp.id for lane in village.lanes for lamp in lane.lamps]
+    lamp_rows = store.series("lamp", lamp_ids, LIT_FIELDS, start=start - STALE_S, end=end)
     lamps = []
-    for lane in village.lanes:
-        for lamp in lane.lamps:
-            readings = store.readings(lamp.id, start=start - STALE_S, end=end, limit=10**7)
-            before = [(r.ts, lamp_lit(r.values, th)) for r in readings if r.ts < start]
-            samples = [(r.ts, lamp_lit(r.values, th)) for r in readings if r.ts >= start]
-            lamps.append(LampInput(required, samples, before[-1] if before else None))
-    points: list[list[list[FillSample]]] = []
-    for point in village.points:
-        bins = []
-        for bin_ in point.bins:
-            rows = store.readings(
-                bin_.id, start=start - SLA_LOOKBACK_S - BIN_STALE_S, end=end, limit=10**7
-            )
-            bins.append([(r.ts, float(r.values["fill_pct"] or 0.0)) for r in rows])
-        points.append(bins)
+    for lamp_id in lamp_ids:
+        timeline = lit_samples(lamp_rows[lamp_id], th)
+        first = bisect_left(timeline, start, key=itemgetter(0))  # ordered by ts
+        before = timeline[first - 1] if first else None
+        lamps.append(LampInput(required, timeline[first:], before))
+    bin_ids = [[bin_.id for bin_ in point.bins] for point in village.points]
+    bin_rows = store.series(
+        "bin",
+        [bin_id for ids in bin_ids for bin_id in ids],
+        ("fill_pct",),
+        start=start - SLA_LOOKBACK_S - BIN_STALE_S,
+        end=end,
+    )
+    points: list[list[list[FillSample]]] = [
+        [[(ts, float(fill or 0.0)) for ts, fill in bin_rows[bin_id]] for bin_id in ids]
+        for ids in bin_ids
+    ]
     census = census or village.census
     sach = sach_result(
         collection_score([b for p in points for b in p], start, end),

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from sangsach.backend.scores.model import at_least, known_segments, percent
+from sangsach.backend.scores.model import at_least, known_runs, percent
 
 FULL_PCT = 80.0
 OVERFLOW_PCT = 95.0
@@ -115,7 +115,7 @@ def _point_seconds(
     bins: Sequence[Sequence[FillSample]], start: int, end: int, pct: float, stale_s: int
 ) -> tuple[int, int]:
     """(overflow, unknown) seconds of one point: it overflows when any of its bins does."""
-    per_bin = [known_segments([(ts, fill >= pct) for ts, fill in fills], stale_s) for fills in bins]
+    per_bin = [known_runs([(ts, fill >= pct) for ts, fill in fills], stale_s) for fills in bins]
     edges = {start, end}
     for segments in per_bin:
         edges.update(t for a, b, _ in segments for t in (a, b) if start < t < end)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sangsach.backend.scores.model import Span, at_least, clip, known_segments, overlap, percent
+from sangsach.backend.scores.model import Span, at_least, clip, known_runs, percent
 
 STALE_S = 3 * 300  # three lamp report intervals, as the alert engine's offline rule
 SANG_TARGET = 95.0
@@ -73,13 +73,16 @@ def lamp_seconds(lamp: LampInput, start: int, end: int, stale_s: int) -> tuple[i
     timeline += [s for s in lamp.samples if s[0] >= start]
     lit = dark = 0
     # Both lists are sorted and non-overlapping: walk them together (a year is ~100k samples).
-    i = 0
-    for a, b, state in known_segments(timeline, stale_s):
-        while i < len(required) and required[i][1] <= a:
+    i, n = 0, len(required)
+    for a, b, state in known_runs(timeline, stale_s):
+        while i < n and required[i][1] <= a:
             i += 1
         j = i
-        while j < len(required) and required[j][0] < b:
-            seconds = overlap((a, b), required[j])
+        while j < n:
+            ra, rb = required[j]
+            if ra >= b:
+                break
+            seconds = max(0, (b if b < rb else rb) - (a if a > ra else ra))  # overlap, inlined
             if state:
                 lit += seconds
             else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from types import NoneType, TracebackType
-from typing import Literal, Self, get_args
+from typing import Any, Literal, Self, get_args
 
 from pydantic import BaseModel
 
@@ -106,6 +106,24 @@ class TimeSeriesStore(ABC):
         """The device's first ``limit`` readings in the range, ordered by (ts, boot, seq)."""
 
     @abstractmethod
+    def series(
+        self,
+        kind: Kind,
+        device_ids: Sequence[str],
+        names: Sequence[str],
+        *,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> dict[str, list[tuple[Any, ...]]]:
+        """Per device, ``(ts, *values of names)`` of its ``kind`` readings, as ``readings`` orders.
+
+        The scores' path: a year of a village's readings as plain tuples, in one query, instead
+        of a ``StoredReading`` each. Every id is a key (``[]`` without readings). A value may come
+        back as the store keeps it (a bool as 0 or 1, a whole float as an int): equal, not
+        typed, to what ``readings`` gives; an absent value is None.
+        """
+
+    @abstractmethod
     def keys(
         self, device_id: str, *, start: int | None = None, end: int | None = None
     ) -> set[tuple[int, int]]:
@@ -137,6 +155,13 @@ def kinds(kind: str | None) -> tuple[Kind, ...]:
         if kind == known:
             return (known,)
     raise ValueError(f"kind must be one of {', '.join(KINDS)} or None: {kind!r}")
+
+
+def check_names(kind: Kind, names: Sequence[str]) -> None:
+    """``series`` asks only for the kind's fields."""
+    unknown = [name for name in names if name not in FIELDS[kind]]
+    if unknown:
+        raise ValueError(f"{kind} readings have no fields {unknown}: {', '.join(FIELDS[kind])}")
 
 
 def _stored_type(model: type[BaseModel], name: str) -> FieldType:

@@ -19,7 +19,12 @@ from sangsach.backend.domain.readings import (
     StoredReading,
     Value,
 )
-from sangsach.backend.timeseries import TimeSeriesError, TimeSeriesStore, TimeSeriesUnavailable
+from sangsach.backend.timeseries import (
+    TimeSeriesError,
+    TimeSeriesStore,
+    TimeSeriesUnavailable,
+    influx,
+)
 from sangsach.backend.timeseries.influx import InfluxStore
 from sangsach.backend.timeseries.sqlite import SqliteStore
 from sangsach.localbroker import free_port
@@ -334,3 +339,55 @@ def test_device_points_keep_one_per_device_and_second(store: TimeSeriesStore) ->
     store.write_device_points([off])  # the same device and second: replaced
     assert store.device_points(start=T0, end=T0 + 30) == [off]
     assert store.device_points(start=T0 + 31) == []
+
+
+def test_series_gives_what_readings_give_as_plain_tuples(
+    store: TimeSeriesStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(influx, "IDS_PER_QUERY", 2)  # several InfluxQL queries, merged
+    lamps = [
+        StoredReading(device, "lamp", "thon-1", "cho-1", boot, seq, T0 + seq // 2, True, values)
+        for device in ("lamp-01", AWKWARD, "lamp-03")
+        for boot in (3, 2)  # two readings in each second, boot 2 first
+        for seq, values in enumerate(
+            [
+                dict(LAMP_VALUES),
+                {"on": False, "current_a": 0.0, "fault": None},
+                {"on": None, "current_a": None, "fault": True, "lux": 12.0},
+                {**LAMP_VALUES, "current_a": 3},
+            ]
+        )
+    ]
+    random.Random(3).shuffle(lamps)
+    store.write([*lamps, bin_(), bin_(seq=1, ts=T0 + 5), bin_("bin-02", seq=2, ts=T0 + 1)])
+    lamp_ids = ["lamp-01", AWKWARD, "lamp-03", "nobody", "bin-01"]
+    names = ("on", "current_a", "fault", "lux")
+
+    def expected(device: str, names: tuple[str, ...], **window: int) -> list[tuple[Value, ...]]:
+        rows = store.readings(device, **window)
+        return [(r.ts, *(r.values[n] for n in names)) for r in rows if r.kind == "lamp"]
+
+    got = store.series("lamp", lamp_ids, names)
+    assert list(got) == lamp_ids
+    for device in lamp_ids:
+        assert got[device] == expected(device, names)
+    assert len(got["lamp-01"]) == 8 and got["nobody"] == got["bin-01"] == []
+    window = {"start": T0 + 1, "end": T0 + 2}
+    assert store.series("lamp", ["lamp-01"], ("lux",), **window) == {
+        "lamp-01": [(T0 + 1, 12.0), (T0 + 1, None), (T0 + 1, 12.0), (T0 + 1, None)]  # boot, seq
+    }
+    assert store.series("lamp", ["lamp-03"], (), **window)["lamp-03"] == [(T0 + 1,)] * 4
+    bins = store.series("bin", ["bin-01", "bin-02", "lamp-01"], ("fill_pct",), start=T0)
+    assert bins == {
+        "bin-01": [(T0, 73.5), (T0 + 5, 73.5)],
+        "bin-02": [(T0 + 1, 73.5)],
+        "lamp-01": [],
+    }
+    assert store.series("bin", [], ("fill_pct",)) == {}
+
+
+def test_series_refuses_a_field_of_another_kind_and_an_unknown_kind(store: TimeSeriesStore) -> None:
+    with pytest.raises(ValueError, match="fill_pct"):
+        store.series("lamp", ["lamp-01"], ("on", "fill_pct"))
+    with pytest.raises(ValueError, match="kind"):
+        store.series("pump", ["lamp-01"], ())  # type: ignore[arg-type]
