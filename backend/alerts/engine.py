@@ -9,6 +9,7 @@ ingest's own transaction, so an alert is never raised without its message, nor t
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -16,7 +17,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal, Protocol
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, event, insert, select, update
+from sqlalchemy.engine import ExceptionContext
 
 from sangsach.lighting import LightingSchedule
 from sangsach.registry_file import Commune
@@ -126,6 +128,11 @@ class AlertEngine:
         self._office = list(office_phones)
         # Called after a transaction that queued SMS has committed (set by the wiring).
         self.on_queued: Callable[[], None] = lambda: None
+        self._tracks = TrackCache()
+        event.listen(engine, "commit", self._tracks.commit)
+        event.listen(engine, "rollback", self._tracks.rollback)
+        event.listen(engine, "rollback_savepoint", self._tracks.rollback_savepoint)
+        event.listen(engine, "handle_error", self._tracks.error)
 
     # -- ingest ---------------------------------------------------------------------------
 
@@ -147,7 +154,9 @@ class AlertEngine:
         if not devices:
             return []
         with self._lock:
-            tracks = self._load_tracks(conn, devices)
+            before = self._load_tracks(conn, devices)
+            # Copies: the cache holds committed state only; these join it when the batch commits.
+            tracks = {d: t.copy() for d, t in before.items()}
             collected: dict[str, float] = {}
             for device_id in devices:
                 track = tracks[device_id]
@@ -157,7 +166,9 @@ class AlertEngine:
                         collected[device_id] = emptied
                 for seen in sorted(status_by_device[device_id], key=lambda s: s.received_at):
                     (came_online if seen.online else went_offline)(track, seen.received_at)
-            self._save_tracks(conn, tracks.values())
+            changed = {d: t for d, t in tracks.items() if t != before[d]}
+            self._save_tracks(conn, changed.values())
+            self._tracks.stage(conn, changed)
             # Judged at the time of the data: the newest reading, else the newest status.
             data_time = {
                 d: max(r.ts for r in by_device[d])
@@ -325,14 +336,31 @@ class AlertEngine:
         return self._office
 
     def _load_tracks(self, conn: Connection, devices: set[str] | None) -> dict[str, Track]:
-        query = select(tables.alert_tracks)
-        if devices is not None:
-            query = query.where(tables.alert_tracks.c.device_id.in_(devices))
-        found = {row.device_id: Track.from_json(row.track) for row in conn.execute(query)}
-        for device_id in devices or ():
-            if device_id not in found and device_id in self._places:
-                found[device_id] = Track(device_id, self._places[device_id].kind)
-        return {d: t for d, t in found.items() if d in self._places}
+        """The committed tracks of these devices (or of all), from the cache; what it lacks in
+        one query. The returned tracks are the cache's own: never change them."""
+        cache = self._tracks
+        missing = None if devices is None else devices - cache.known.keys()
+        loaded: dict[str, Track] = {}
+        if missing or (devices is None and not cache.complete):
+            generation = cache.generation
+            query = select(tables.alert_tracks)
+            if missing is not None:
+                query = query.where(tables.alert_tracks.c.device_id.in_(missing))
+            for row in conn.execute(query):
+                track = Track.from_json(row.track)
+                track.kind = sys.intern(track.kind)  # one "lamp" for all: tracks stay in memory
+                loaded[track.device_id] = track
+            cache.fill(loaded, missing, generation)
+        known = cache.known
+        if devices is None:
+            return {d: t for d, t in (loaded | known).items() if d in self._places}
+        found = {}
+        for device_id in devices:
+            if device_id not in self._places:
+                continue
+            stored = known.get(device_id) or loaded.get(device_id)
+            found[device_id] = stored or Track(device_id, self._places[device_id].kind)
+        return found
 
     @staticmethod
     def _save_tracks(conn: Connection, tracks: Iterable[Track]) -> None:
@@ -359,16 +387,20 @@ class AlertEngine:
 
     @staticmethod
     def _save(conn: Connection, alerts: Iterable[Alert]) -> None:
-        for alert in {id(a): a for a in alerts}.values():
-            row = to_row(alert)
-            if alert.id is None:
-                key = conn.execute(insert(tables.alerts).values(row)).inserted_primary_key
-                assert key is not None
-                alert.id = int(key[0])
-            else:
-                conn.execute(
-                    update(tables.alerts).where(tables.alerts.c.id == alert.id).values(row)
-                )
+        """New alerts in one insert and changed ones in one update, however many (a storm)."""
+        unique = list({id(a): a for a in alerts}.values())
+        old = [{"_id": a.id, **to_row(a)} for a in unique if a.id is not None]
+        if old:
+            conn.execute(_UPDATE_ALERTS, old)
+        new = [a for a in unique if a.id is None]
+        if new:
+            ids = conn.execute(_INSERT_ALERTS, [to_row(a) for a in new]).scalars().all()
+            for alert, alert_id in zip(new, ids, strict=True):
+                alert.id = int(alert_id)
+
+
+_INSERT_ALERTS = insert(tables.alerts).returning(tables.alerts.c.id, sort_by_parameter_order=True)
+_UPDATE_ALERTS = update(tables.alerts).where(tables.alerts.c.id == bindparam("_id"))
 
 
 def _mark_online(conn: Connection, alerts: Sequence[Alert]) -> None:
@@ -386,3 +418,62 @@ def _mark_online(conn: Connection, alerts: Sequence[Alert]) -> None:
 def _event(alert: Alert, what: Literal["opened", "cleared"], at: float) -> AlertEvent:
     assert alert.id is not None
     return AlertEvent(alert.id, alert.device_id, alert.village_id, alert.type.value, what, int(at))
+
+
+class TrackCache:
+    """The committed rule track of each device, kept in memory so that a batch does not read
+    its devices' tracks back from SQL.
+
+    It only ever holds what the database holds: a batch works on copies and ``stage``s the ones
+    it changed on its connection; they join the cache when that transaction commits, and are
+    dropped with it when it rolls back. Any database error empties the cache (a failed commit
+    after its tracks were published): the next batch reads from SQL again. The engine is the
+    only writer of the tracks table.
+    """
+
+    def __init__(self) -> None:
+        self.known: dict[str, Track] = {}
+        self.complete = False  # every stored track is in ``known``
+        self.generation = 0  # moves when tracks are forgotten: a read begun before is not kept
+        self._staged: dict[Connection, dict[str, Track]] = {}
+
+    def fill(self, loaded: dict[str, Track], asked: set[str] | None, generation: int) -> None:
+        """Tracks read from SQL. A track published meanwhile is newer: it stays."""
+        if generation != self.generation:
+            return
+        for device_id, track in loaded.items():
+            self.known.setdefault(device_id, track)
+        if asked is None:
+            self.complete = True
+
+    def stage(self, conn: Connection, tracks: dict[str, Track]) -> None:
+        if tracks:
+            self._staged.setdefault(conn, {}).update(tracks)
+
+    def commit(self, conn: Connection) -> None:
+        # Called just before the database commits, while the transaction still holds its
+        # locks: no other batch can have read these devices' rows in between.
+        staged = self._staged.pop(conn, None)
+        if staged:
+            self.known.update(staged)
+
+    def rollback(self, conn: Connection) -> None:
+        self._forget(self._staged.pop(conn, None))
+
+    def rollback_savepoint(self, conn: Connection, name: str, context: object) -> None:
+        # The staged tracks may be from inside the savepoint (undone) or from before it (kept):
+        # not knowing which, they are forgotten, and read again from SQL when next needed.
+        self._forget(self._staged.pop(conn, None))
+
+    def error(self, context: ExceptionContext) -> None:
+        self.generation += 1
+        self.known = {}
+        self.complete = False
+
+    def _forget(self, staged: dict[str, Track] | None) -> None:
+        if not staged:
+            return
+        self.generation += 1
+        for device_id in staged:
+            self.known.pop(device_id, None)
+        self.complete = False

@@ -8,7 +8,7 @@ device is offline and nothing else is judged, neither raised nor cleared.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -56,6 +56,9 @@ class Track:
     def from_json(cls, data: dict[str, Any]) -> Track:
         return cls(**data)
 
+    def copy(self) -> Track:
+        return Track(**self.to_json())
+
 
 _TRACK_FIELDS = tuple(f.name for f in fields(Track))
 
@@ -70,6 +73,16 @@ def lamp_lit(values: dict[str, Any], th: Thresholds) -> bool:
     current = values.get("current_a")
     drawing = current is None or current >= th.min_lit_current_a
     return bool(values.get("on")) and drawing and not values.get("fault")
+
+
+def lit_samples(rows: Iterable[tuple[Any, ...]], th: Thresholds) -> list[tuple[int, bool]]:
+    """``(ts, lamp_lit)`` of ``(ts, on, current_a, fault)`` rows: the scores' hot loop, a year
+    of a village's lamps, so the rule is inlined (tests/unit/test_scores_fast_paths.py checks it)."""
+    least = th.min_lit_current_a
+    return [
+        (ts, bool(on) and (current is None or current >= least) and not fault)
+        for ts, on, current, fault in rows
+    ]
 
 
 def observe(track: Track, reading: StoredReading, received_at: float, th: Thresholds) -> int | None:

@@ -139,6 +139,36 @@ def test_full_bin_tells_the_collectors_and_emptying_records_the_collection(setup
     assert cleared.state is State.CLEARED and cleared.collected_at == t + 1200
 
 
+def test_a_judgement_rolled_back_leaves_the_cached_tracks_as_stored(setup) -> None:  # type: ignore[no-untyped-def]
+    """The engine keeps tracks in memory; a batch undone, by a savepoint or by its whole
+    transaction, must not stay there: its resend still sees the emptying as a collection."""
+    from sqlalchemy import select
+
+    from sangsach.backend.alerts.tables import alert_tracks
+
+    engine, _, clock, _ = setup
+    t = evening()
+    feed(engine, clock, [bin_(0, t, 90.0)])
+    [alert] = _active(engine)
+    emptied = bin_(1, t + 600, 4.0)
+    clock.now = t + 601
+    with engine.engine.begin() as conn:
+        savepoint = conn.begin_nested()
+        engine.on_ingest(conn, [emptied], {BIN: clock.now}, [])
+        savepoint.rollback()
+    with pytest.raises(RuntimeError), engine.engine.begin() as conn:
+        engine.on_ingest(conn, [emptied], {BIN: clock.now}, [])
+        raise RuntimeError("the time series went away")
+    assert [a.id for a in _active(engine)] == [alert.id], "nothing of the emptying was kept"
+    engine.tick()
+    feed(engine, clock, [emptied])
+    cleared = engine.get(alert.id)
+    assert cleared.state is State.CLEARED and cleared.collected_at == t + 600
+    with engine.engine.connect() as conn:
+        stored = {r.device_id: r.track for r in conn.execute(select(alert_tracks))}
+    assert {d: tr.to_json() for d, tr in engine._tracks.known.items()} == stored
+
+
 def test_unacknowledged_alert_reminds_then_escalates_to_the_village_head(setup) -> None:  # type: ignore[no-untyped-def]
     engine, outbox, clock, _ = setup
     t = evening()

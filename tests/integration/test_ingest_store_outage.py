@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from sangsach.backend.alerts.tables import alert_tracks
 from sangsach.backend.app import create_app
 from sangsach.backend.domain.readings import AlertEvent
 from sangsach.backend.timeseries.port import TimeSeriesUnavailable
@@ -64,3 +67,57 @@ def test_alert_events_survive_a_store_failure_between_readings_and_events(
     assert store.count(device_id=BIN) == 1
     outbox = api.get("/api/v1/sms/outbox").json()
     assert len(outbox) == len({m["id"] for m in outbox}) > 0, "one SMS per recipient, once"
+
+
+class FailsOnClearing(SqliteStore):
+    """A real store whose first write of a clearing fails: the batch that empties the bin."""
+
+    failed = False
+
+    def write_alert_events(self, events: Sequence[AlertEvent]) -> None:
+        if any(e.what == "cleared" for e in events) and not self.failed:
+            self.failed = True
+            raise TimeSeriesUnavailable("the store went away for the test")
+        super().write_alert_events(events)
+
+
+Outcome = tuple[list[int], list[tuple[Any, ...]], dict[str, Any]]
+
+
+def _fill_then_empty(tmp_path: Path, store: SqliteStore) -> Outcome:
+    """A bin fills, is emptied and fills a little again; each batch resent until taken."""
+    settings = BackendSettings(data_dir=tmp_path, alert_quiet_hours="", alert_tick_s=3600)
+    answers: list[int] = []
+    with TestClient(create_app(settings, store=store), headers=ADMIN) as api:
+        for seq, fill in enumerate([95.0, 5.0, 40.0], start=1):
+            ts = NOW + 600 * seq
+            reading = {"id": BIN, "kind": "bin", "boot": 1, "seq": seq, "ts": ts,
+                       "fill_pct": fill, "received_at": ts + 1.0}  # fmt: skip
+            body = {"gateway": "gw-1", "readings": [reading]}
+            for _ in range(3):  # as the gateway: resent while the answer is 503
+                answers.append(api.post("/api/v1/ingest", json=body, headers=GATEWAY).status_code)
+                if answers[-1] != 503:
+                    break
+        alerts = sorted(
+            (a["type"], a["state"], a["opened_at"], a["cleared_at"], a["collected_at"])
+            for a in api.get("/api/v1/alerts", params={"device": BIN}).json()
+        )
+        services = api.app.state.services  # type: ignore[attr-defined]
+        with services.engine.connect() as conn:
+            stored = {r.device_id: r.track for r in conn.execute(select(alert_tracks))}
+        cached = {d: t.to_json() for d, t in services.alerts._tracks.known.items()}
+        assert cached.items() <= stored.items(), "the cache holds only what is committed"
+    return answers, alerts, stored[BIN]
+
+
+def test_a_rolled_back_batch_leaves_no_trace_in_the_alert_tracks(tmp_path: Path) -> None:
+    clean = _fill_then_empty(tmp_path / "clean", SqliteStore(tmp_path / "clean.sqlite"))
+    failing = FailsOnClearing(tmp_path / "failing.sqlite")
+    answers, alerts, track = _fill_then_empty(tmp_path / "failing", failing)
+    assert failing.failed and answers == [200, 503, 200, 200]
+    assert clean[0] == [200, 200, 200]
+    emptied = NOW + 1200
+    assert ("bin_full", "cleared", NOW + 600, emptied, emptied) in alerts, (
+        "the resent emptying is still seen as a collection"
+    )
+    assert alerts == clean[1] and track == clean[2], "the resend judges as if nothing failed"
