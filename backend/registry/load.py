@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import Engine, delete, insert
@@ -10,12 +12,13 @@ from sangsach.registry_file import Commune
 
 from .. import db
 
+CHUNK = 5_000
+
 
 def load_commune(engine: Engine, commune: Commune) -> None:
     rows: dict[str, list[dict[str, Any]]] = {
         "villages": [],
         "places": [],
-        "devices": [],
         "teams": [],
         "team_members": [],
     }
@@ -38,14 +41,6 @@ def load_commune(engine: Engine, commune: Commune) -> None:
             rows["places"].append(
                 {"id": lane.id, "village_id": village.id, "kind": "lane", "name": lane.name}
             )
-            for lamp in lane.lamps:
-                rows["devices"].append(
-                    {
-                        "id": lamp.id, "kind": "lamp", "village_id": village.id,
-                        "place_id": lane.id, "lat": lamp.lat, "lon": lamp.lon,
-                        "watts": lamp.watts, "depth_cm": None,
-                    }
-                )  # fmt: skip
         for point in village.points:
             rows["places"].append(
                 {
@@ -54,14 +49,6 @@ def load_commune(engine: Engine, commune: Commune) -> None:
                     "households_served": point.households_served,
                 }
             )  # fmt: skip
-            for bin_ in point.bins:
-                rows["devices"].append(
-                    {
-                        "id": bin_.id, "kind": "bin", "village_id": village.id,
-                        "place_id": point.id, "lat": point.lat, "lon": point.lon,
-                        "watts": None, "depth_cm": bin_.depth_cm,
-                    }
-                )  # fmt: skip
     for team in commune.teams:
         rows["teams"].append(
             {"id": team.id, "name": team.name, "role": team.role, "villages": team.villages}
@@ -74,5 +61,28 @@ def load_commune(engine: Engine, commune: Commune) -> None:
         for table in db.REGISTRY_TABLES:
             conn.execute(delete(table))
         for table in reversed(db.REGISTRY_TABLES):
-            if rows[table.name]:
+            if table is db.devices:
+                # Devices in chunks: 100,000 rows at once cost about 50 MB more at start-up.
+                devices = _device_rows(commune)
+                while chunk := list(islice(devices, CHUNK)):
+                    conn.execute(insert(table), chunk)
+            elif rows[table.name]:
                 conn.execute(insert(table), rows[table.name])
+
+
+def _device_rows(commune: Commune) -> Iterator[dict[str, Any]]:
+    for village in commune.villages:
+        for lane in village.lanes:
+            for lamp in lane.lamps:
+                yield {
+                    "id": lamp.id, "kind": "lamp", "village_id": village.id,
+                    "place_id": lane.id, "lat": lamp.lat, "lon": lamp.lon,
+                    "watts": lamp.watts, "depth_cm": None,
+                }  # fmt: skip
+        for point in village.points:
+            for bin_ in point.bins:
+                yield {
+                    "id": bin_.id, "kind": "bin", "village_id": village.id,
+                    "place_id": point.id, "lat": point.lat, "lon": point.lon,
+                    "watts": None, "depth_cm": bin_.depth_cm,
+                }  # fmt: skip
