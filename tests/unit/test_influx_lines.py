@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import given
 from hypothesis import strategies as st
 from influxdb_client.client.write.point import Point
 
 from sangsach.backend.domain.readings import StatusEvent, StoredReading
-from sangsach.backend.timeseries.influx import reading_line, status_line, timestamp_ns
+from sangsach.backend.timeseries.influx import (
+    _line,
+    _plain_line,
+    reading_line,
+    status_line,
+    timestamp_ns,
+)
 from sangsach.backend.timeseries.port import stored_values
 from sangsach.contract.limits import MAX_COUNTER
 
@@ -83,3 +91,38 @@ def test_the_fast_reading_line_is_the_line_point_writes(
                              "time": timestamp_ns(r)})  # fmt: skip
 
     assert reading_line(r) == point.to_line_protocol()
+
+
+_names = st.text(alphabet='abc_-.:1 ,=\\"é#', max_size=6)
+_values = st.none() | st.booleans() | st.integers(-(2**40), 2**40) | _floats | _names
+_measurements = _names.filter(lambda m: m != "" and not m.startswith("#"))  # "#": a comment
+
+
+@given(
+    measurement=_measurements, tags=st.dictionaries(_names, _names, max_size=3),
+    fields=st.dictionaries(_names, _values, max_size=4), time_ns=st.integers(0, 2**62),
+)  # fmt: skip
+def test_every_line_is_the_line_point_writes(
+    measurement: str, tags: dict[str, str], fields: dict[str, Any], time_ns: int
+) -> None:
+    # Plain names and values are written directly, the rest by Point: the same line either way.
+    point = Point.from_dict(
+        {"measurement": measurement, "tags": tags, "fields": fields, "time": time_ns}
+    )
+    assert _line(measurement, tags, fields, time_ns) == point.to_line_protocol()
+
+
+def test_plain_lines_are_written_without_point() -> None:
+    fields: dict[str, Any] = {
+        "lat": 20.5,
+        "lon": 106.0,
+        "state": "lit",
+        "n": 3,
+        "ok": True,
+        "x": None,
+    }
+    line = _plain_line("device", {"village": "thon-1", "device": "lamp-01"}, fields, 7)
+    assert (
+        line == 'device,device=lamp-01,village=thon-1 lat=20.5,lon=106,n=3i,ok=true,state="lit" 7'
+    )
+    assert _plain_line("device", {"device": "a b"}, {"x": 1}, 7) is None
