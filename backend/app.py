@@ -10,7 +10,18 @@ from fastapi.staticfiles import StaticFiles
 
 from sangsach.config import BackendSettings
 
-from .api import alerts, census, deadletters, ingest, readings, registry, scores, sms, tokens
+from .api import (
+    alerts,
+    census,
+    deadletters,
+    gateways,
+    ingest,
+    readings,
+    registry,
+    scores,
+    sms,
+    tokens,
+)
 from .auth.bodylimit import BodySizeLimit
 from .auth.identify import Authenticator
 from .auth.ratelimit import RateLimiter
@@ -40,7 +51,19 @@ def create_app(settings: BackendSettings, store: TimeSeriesStore | None = None) 
     app.state.auth = Authenticator(settings, TokenStore(services.engine))
     app.state.ingest_limiter = RateLimiter(settings.ingest_rate_per_s, settings.ingest_burst)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for module in (ingest, registry, readings, deadletters, alerts, sms, scores, census, tokens):
+    routers = (
+        ingest,
+        registry,
+        readings,
+        deadletters,
+        alerts,
+        sms,
+        scores,
+        census,
+        tokens,
+        gateways,
+    )
+    for module in routers:
         app.include_router(module.router)
 
     app.include_router(login.router)

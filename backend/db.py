@@ -160,6 +160,17 @@ census_entries = Table(
     Column("source", String(8), nullable=False),  # "api" or "csv"
 )
 
+# What each gateway last said about itself (backend/gateways.py): its spool's disk full or not.
+gateway_states = Table(
+    "gateway_states",
+    metadata,
+    Column("gateway_id", String(32), primary_key=True),
+    Column("spool_full", Text, nullable=False),  # why intake is paused, or empty
+    Column("spooled", Integer, nullable=False),
+    Column("full_since", Float, nullable=True),  # start of the current full episode
+    Column("reported_at", Float, nullable=False),
+)
+
 REGISTRY_TABLES = (team_members, teams, devices, places, villages)  # child tables first
 
 

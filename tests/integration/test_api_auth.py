@@ -27,6 +27,8 @@ from tests.harness import ADMIN, GATEWAY, WEBHOOK
 # "page-operator": a signed-in operator; "webhook": the SMS webhook secret; "public": nobody.
 NEEDS: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/ingest"): "gateway",
+    ("PUT", "/api/v1/gateways/{gateway_id}/state"): "gateway",
+    ("GET", "/api/v1/gateways"): "viewer",
     ("GET", "/api/v1/villages"): "viewer",
     ("GET", "/api/v1/devices"): "viewer",
     ("GET", "/api/v1/devices/{device_id}"): "viewer",
@@ -65,7 +67,7 @@ NEEDS: dict[tuple[str, str], str] = {
     ("GET", "/redoc"): "public",
 }
 PATH_VALUES = {"device_id": "lamp-dong-ha-001", "alert_id": "1", "village_id": "dong-ha",
-               "name": "nobody", "period": "2026-H1"}  # fmt: skip
+               "name": "nobody", "period": "2026-H1", "gateway_id": "gw-1"}  # fmt: skip
 NOW = int(time.time())
 ALLOWED = {
     "viewer": {Role.VIEWER, Role.OPERATOR, Role.ADMIN},
