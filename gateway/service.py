@@ -14,6 +14,7 @@ from sangsach.config import GatewaySettings
 
 from .dedup import RecentKeys
 from .forwarder import Forwarder
+from .heartbeat import Heartbeat
 from .intake import Intake
 from .mqtt import GatewayClient
 from .spool import Spool
@@ -55,6 +56,11 @@ class Gateway:
             batch_max=settings.batch_max,
             retry_max_s=settings.retry_max_s,
         )
+        self.heartbeat = Heartbeat(
+            gateway_id=settings.gateway_id,
+            backend_url=str(settings.backend_url),
+            token=settings.ingest_token.get_secret_value(),
+        )
         self.stop_event = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -79,6 +85,7 @@ class Gateway:
         for thread in self._threads:
             thread.join(10)
         self.forwarder.close()
+        self.heartbeat.close()
         self.spool.close()
 
     def run_forever(self) -> None:
@@ -101,6 +108,7 @@ class Gateway:
         ticks = 0
         while not self.stop_event.wait(2):
             self.write_health()
+            self.heartbeat.tick(self.intake.stats.spool_full, len(self.spool))
             ticks += 1
             if ticks % 30 == 0:
                 self._log_progress()

@@ -1,0 +1,64 @@
+"""The gateway's heartbeat: its state, PUT to the backend every 30 s and at once on a change.
+
+Separate from the batches: while intake is paused the spool may be empty and no batch goes
+out, yet the backend must learn that the spool's disk is full (it then SMSes the office).
+A failed report is retried at the next tick (every 2 s) until the backend has the state.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+EVERY_S = 30.0
+
+
+class Heartbeat:
+    def __init__(
+        self,
+        *,
+        gateway_id: str,
+        backend_url: str,
+        token: str,
+        every_s: float = EVERY_S,
+        timeout_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.path = f"/api/v1/gateways/{gateway_id}/state"
+        self.every_s = every_s
+        self.clock = clock
+        self._told: str | None = None  # the spool_full the backend has, None before the first
+        self._told_at = 0.0
+        self._last_error = ""
+        self._http = httpx.Client(
+            base_url=backend_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout_s,
+        )
+
+    def tick(self, spool_full: str, spooled: int) -> bool:
+        """Report when the state changed or the last report is old; True when one was stored."""
+        now = self.clock()
+        if spool_full == self._told and now - self._told_at < self.every_s:
+            return False
+        try:
+            response = self._http.put(
+                self.path, json={"spool_full": spool_full, "spooled": spooled}
+            )
+            response.raise_for_status()
+        except httpx.HTTPError as err:
+            reason = f"cannot report the gateway state to the backend: {err}"
+            if reason != self._last_error:
+                log.warning("%s; retried in a moment", reason)
+            self._last_error = reason
+            return False
+        self._told, self._told_at, self._last_error = spool_full, now, ""
+        return True
+
+    def close(self) -> None:
+        self._http.close()
