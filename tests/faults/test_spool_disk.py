@@ -1,15 +1,18 @@
 """The spool's disk nearly full: a real 2 MB tmpfs under the spool. The gateway refuses new work
 (no acknowledgement, so the broker keeps it), says why in its health file and log, and never
 corrupts what is spooled; when the backend drains the spool, intake resumes and nothing is lost.
+The gateway's heartbeat tells the backend, which sends the commune office one SMS per episode.
 """
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,6 +81,54 @@ def test_a_nearly_full_spool_disk_pauses_intake_and_loses_nothing(
         )
     finally:
         stack.close()
+
+
+OFFICE = "+84912000990"
+
+
+def test_a_full_spool_disk_reaches_the_office_by_one_sms(
+    tmp_path: Path, broker: LocalBroker, small_disk: Path
+) -> None:
+    """The backend is up, but something else fills the disk: intake pauses, the heartbeat tells
+    the backend, the office gets one SMS naming the gateway, and one more when it clears."""
+    env = {
+        "SANGSACH_SPOOL_DIR": str(small_disk),
+        "SANGSACH_SPOOL_MIN_FREE_MB": "1",
+        "SANGSACH_SMS_OFFICE_PHONES": f'["{OFFICE}"]',
+    }
+    stack = Stack(tmp_path / "stack", broker.port, env).start()
+    try:
+        ballast = small_disk / "ballast"
+        ballast.write_bytes(b"\0" * (shutil.disk_usage(small_disk).free - 512 * 1024))
+        now = int(time.time())
+        messages = [
+            (f"sangsach/v1/{lamp}/telemetry", reading(lamp, "lamp", 0, now - 60))
+            for lamp in LAMPS
+        ]  # fmt: skip
+        sent = publish_all(broker.port, messages)
+        wait_until(lambda: bool(stack.gateway_health()["spool_full"]), 60, "intake to pause")
+        wait_until(lambda: bool(_office_sms(stack)), 60, "the office SMS")
+        time.sleep(5)  # a second SMS from a repeated report would show now
+        [sms] = _office_sms(stack)
+        assert sms["kind"] == "spool_full" and sms["to"] == OFFICE
+        assert "Tram thu gw-1: o dia hang doi sap day" in sms["body"], sms["body"]
+        [state] = stack.http.get("/api/v1/gateways").raise_for_status().json()
+        assert state["gateway_id"] == "gw-1" and "nearly full" in state["spool_full"]
+
+        ballast.unlink()
+        wait_until(lambda: stack.stored() == sent, 120, f"{sent} readings", every=0.2)
+        wait_until(lambda: len(_office_sms(stack)) == 2, 60, "the resolved SMS")
+        kinds = sorted(row["kind"] for row in _office_sms(stack))
+        assert kinds == ["spool_full", "spool_ok"]
+        [state] = stack.http.get("/api/v1/gateways").raise_for_status().json()
+        assert state["spool_full"] == "" and state["full_since"] is None
+    finally:
+        stack.close()
+
+
+def _office_sms(stack: Stack) -> list[dict[str, Any]]:
+    response = stack.http.get("/api/v1/sms/outbox", params={"to": OFFICE})
+    return [row for row in response.raise_for_status().json() if row["id"].startswith("gateway:")]
 
 
 def _integrity(path: Path) -> str:
