@@ -7,6 +7,7 @@ simulated time running fast so that a night of lamps and a day of bins pass in m
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,7 +16,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -86,10 +87,10 @@ def _progress(api: httpx.Client, clock: SimClock) -> str:
 
 def run_demo(*, data_dir: Path, port: int, speed: float, minutes: float | None) -> None:
     from sangsach.simulators.clock import SimClock
-    from sangsach.simulators.run import run_simulation
 
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    _clear_previous_run(data_dir)
     if port == 0:
         port = free_port()
     elif not _port_free(port):
@@ -110,6 +111,7 @@ def run_demo(*, data_dir: Path, port: int, speed: float, minutes: float | None) 
     children: list[subprocess.Popen[bytes]] = []
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    simulation: threading.Thread | None = None
     try:
         backend = _spawn("backend", env, data_dir / "backend.log")
         children.append(backend)
@@ -123,7 +125,7 @@ def run_demo(*, data_dir: Path, port: int, speed: float, minutes: float | None) 
         print(_banner(url, broker.port, data_dir, len(devices), speed, start), flush=True)
         print(_login_help(url, admin_token), flush=True)
         simulation = threading.Thread(
-            target=run_simulation,
+            target=_simulate,
             kwargs={
                 "commune": commune, "host": broker.host, "port": broker.port, "speed": speed,
                 "seed": 1, "hours": None, "start": start,
@@ -143,11 +145,48 @@ def run_demo(*, data_dir: Path, port: int, speed: float, minutes: float | None) 
     finally:
         stop.set()
         print("Đang dừng (stopping)...", flush=True)
+        if simulation is not None:
+            # The devices finish their last messages and disconnect while the broker is up.
+            simulation.join(30)
         for child in reversed(children):
             child.terminate()
             child.wait(20)
         broker.stop()
         api.close()
+
+
+# What a demo run leaves behind. The simulation is seeded and starts before the last sunset,
+# so a second run the same day would replay the same readings, which the backend (rightly)
+# stores once: its counts would not move. Each run starts from an empty store instead.
+DEMO_FILES = ("*.sqlite", "*.sqlite-wal", "*.sqlite-shm", "*.log", "gateway-*.json")
+
+
+def _clear_previous_run(data_dir: Path) -> None:
+    """Remove what an earlier demo run wrote there, and nothing else."""
+    for pattern in DEMO_FILES:
+        for path in data_dir.glob(pattern):
+            path.unlink()
+    shutil.rmtree(data_dir / "mosquitto", ignore_errors=True)
+
+
+def _simulate(**kwargs: Any) -> None:
+    """The simulated devices; a broken link ends them with one line, not a traceback."""
+    from sangsach.simulators.fleet import FleetError
+    from sangsach.simulators.run import run_simulation
+
+    try:
+        run_simulation(**kwargs)
+    except FleetError as err:
+        stopping = kwargs.get("stop_event")
+        if isinstance(stopping, threading.Event) and stopping.is_set():
+            return  # Ctrl-C reaches the broker too: losing it while stopping is expected
+        lost = str(err).split("; ")
+        print(
+            f"Thiết bị mô phỏng dừng: {len(lost)} mất kết nối với broker "
+            f"(simulated devices stopped: {len(lost)} lost the broker), e.g. {lost[0]}",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _login_help(url: str, admin_token: str) -> str:
