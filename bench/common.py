@@ -19,7 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from sangsach.localbroker import free_port
 from sangsach.registry_file import load_registry
-from tests.harness import Process, wait_until
+from tests.harness import Process, backend_healthy, wait_until
 
 TICK = os.sysconf("SC_CLK_TCK")
 # Benchmarks keep their broker's queue in memory; a save of a million queued messages every
@@ -216,16 +216,9 @@ class OurStack:
 
     def start_backend(self, timeout: float = 600) -> None:
         self.backend.start()
-
-        def healthy() -> bool:
-            if not self.backend.running:
-                raise AssertionError(f"backend exited:\n{self.backend.log()[-3000:]}")
-            try:
-                return self.http.get("/healthz").status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_until(healthy, timeout, "backend health", every=0.5)
+        wait_until(
+            lambda: backend_healthy(self.backend, self.http), timeout, "backend health", every=0.5
+        )
 
     def health(self, i: int) -> dict[str, Any]:
         path = self.root / f"gateway-{self.gateways[i].env['SANGSACH_GATEWAY_ID']}.json"

@@ -82,6 +82,16 @@ class Process:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
 
+def backend_healthy(backend: Process, http: httpx.Client) -> bool:
+    """The backend answers /healthz; raises with its log if the process has exited."""
+    if not backend.running:
+        raise AssertionError(f"backend exited:\n{backend.log()[-3000:]}")
+    try:
+        return http.get("/healthz").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 class Stack:
     """Backend and gateway processes wired to a broker; storage chosen by ``extra_env``."""
 
@@ -104,15 +114,11 @@ class Stack:
 
     def start_backend(self) -> None:
         self.backend.start()
-        wait_until(self._healthy, 60, f"backend health; log:\n{self.backend.log()[-3000:]}")
-
-    def _healthy(self) -> bool:
-        if not self.backend.running:
-            raise AssertionError(f"backend exited:\n{self.backend.log()[-3000:]}")
-        try:
-            return self.http.get("/healthz").status_code == 200
-        except httpx.HTTPError:
-            return False
+        wait_until(
+            lambda: backend_healthy(self.backend, self.http),
+            60,
+            f"backend health; log:\n{self.backend.log()[-3000:]}",
+        )
 
     def start(self) -> Stack:
         self.start_backend()
