@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
+
 Kind = Literal["reading", "status", "rejection"]
 
 
@@ -31,6 +33,15 @@ class Entry:
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = json.loads(self.text)
         return body
+
+
+def _text(body: dict[str, Any]) -> str:
+    """Compact JSON; orjson's is six times faster than json's. It refuses a string with a lone
+    surrogate, which only a dead letter could carry: json writes that one as an escape."""
+    try:
+        return orjson.dumps(body).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(body, separators=(",", ":"))
 
 
 class SpoolFull(Exception):
@@ -83,7 +94,7 @@ class Spool:
             if self._rows and self._rows + len(items) > self.max_rows:
                 raise SpoolFull(f"spool {self.path} holds {self._rows} of {self.max_rows} rows")
         self._check_room()
-        rows = [(kind, json.dumps(body, separators=(",", ":"))) for kind, body in items]
+        rows = [(kind, _text(body)) for kind, body in items]
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
         try:

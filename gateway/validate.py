@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from sangsach.contract import Reading, Reason, Status, Topic, TopicError
 from sangsach.contract.limits import MAX_BATCH_READINGS
 
+from . import fastreading
+
 _READING: TypeAdapter[Any] = TypeAdapter(Reading)
 _STATUS = TypeAdapter(Status)
-KEPT_PAYLOAD_CHARS = 4096  # a rejected payload is kept up to this many characters
+KEPT_PAYLOAD_CHARS = 4096
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")  # a rejected payload is kept up to this many characters
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +100,22 @@ def describe(err: ValidationError, prefix: str = "") -> str:
     return "; ".join(parts)
 
 
+def _parse(payload: bytes) -> Any:
+    """The payload's JSON, as ``json.loads`` gives it, or its error.
+
+    orjson parses six times faster and gives the same values, except for integers beyond 64
+    bits (it makes them floats): a payload with a run of 19 digits therefore goes the standard
+    way, as does all orjson refuses (NaN, lone surrogates, and what is not JSON at all), so that
+    a dead letter quotes the standard error.
+    """
+    if _LONG_DIGITS.search(payload) is None:
+        try:
+            return orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(payload.decode("utf-8"))
+
+
 class Validator:
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
@@ -112,7 +133,7 @@ class Validator:
             out.rejections.append(_reject(msg, device_id, Reason.OVERSIZED, detail))
             return out
         try:
-            body = json.loads(msg.payload.decode("utf-8"))
+            body = _parse(msg.payload)
         except UnicodeDecodeError as err:
             detail = f"payload is not UTF-8: {err}"
             out.rejections.append(_reject(msg, device_id, Reason.MALFORMED_JSON, detail))
@@ -154,14 +175,16 @@ class Validator:
             self._reading(msg, device_id, item, f"readings[{index}]", out)
 
     def _reading(self, msg: Incoming, device_id: str, item: Any, where: str, out: Checked) -> None:
-        try:
-            reading: BaseModel = _READING.validate_python(item)
-        except ValidationError as err:
-            out.rejections.append(
-                _reject(msg, device_id, Reason.SCHEMA, describe(err, where), where)
-            )
-            return
-        data = reading.model_dump(exclude_none=True)
+        data = fastreading.accept(item)
+        if data is None:  # not the common case: the contract's models decide, and say why
+            try:
+                reading: BaseModel = _READING.validate_python(item)
+            except ValidationError as err:
+                out.rejections.append(
+                    _reject(msg, device_id, Reason.SCHEMA, describe(err, where), where)
+                )
+                return
+            data = reading.model_dump(exclude_none=True)
         prefix = f"{where}: " if where else ""
         if data["id"] != device_id:
             detail = f"{prefix}id {data['id']!r} is not the topic's device {device_id!r}"

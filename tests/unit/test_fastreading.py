@@ -1,0 +1,152 @@
+"""The gateway's fast paths accept exactly what the contract's models accept, nothing more.
+
+``fastreading.accept`` must give the models' own dump for what it takes, and decline the rest
+(the models then decide); the orjson parse must give ``json.loads``'s values or defer to it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import TypeAdapter, ValidationError
+
+from sangsach.contract import Reading
+from sangsach.contract.limits import EARLIEST_SYNCED_TS, MAX_COUNTER, MAX_TS
+from sangsach.gateway import fastreading
+from sangsach.gateway.validate import _parse
+
+_MODEL: TypeAdapter[Any] = TypeAdapter(Reading)
+
+
+def models(item: Any) -> dict[str, Any] | None:
+    """What the contract's models make of it: their dump, or None when they refuse."""
+    try:
+        return _MODEL.validate_python(item).model_dump(exclude_none=True)  # type: ignore[no-any-return]
+    except ValidationError:
+        return None
+
+
+# Values at and around every limit, of every JSON type, so both sides of each check are tried.
+numbers = st.one_of(
+    st.integers(-200, 300),
+    st.sampled_from([0, -1, MAX_COUNTER, MAX_COUNTER + 1, MAX_TS, MAX_TS + 1, 2**70, -(2**70)]),
+    st.sampled_from([EARLIEST_SYNCED_TS - 1, EARLIEST_SYNCED_TS, 1_780_000_000]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.0, -0.0, 2.0, 50.0, 50.0001, 100.0, 100.5, 125.0, 600.0, 200_000.0]),
+)
+values = st.one_of(
+    numbers, st.booleans(), st.none(), st.text(max_size=5), st.lists(st.integers(), max_size=2)
+)
+ids = st.one_of(
+    st.sampled_from(["lamp-dong-ha-001", "bin-an-01", "ab", "abc", "a-b", "-ab", "ab-", "Abc",
+                     "abc\n", "x" * 48, "x" * 49, "lamp_1"]),
+    st.from_regex(r"[a-z0-9][a-z0-9-]{1,10}[a-z0-9]", fullmatch=True),
+    st.integers(),
+)  # fmt: skip
+FIELDS = ["boot", "seq", "ts", "synced", "rssi", "on", "fault", "current_a", "voltage_v", "lux",
+          "fill_pct", "distance_cm", "battery_v", "temp_c", "tilt_deg", "extra"]  # fmt: skip
+
+
+@st.composite
+def candidate(draw: st.DrawFn) -> dict[str, Any]:
+    """A reading that is valid, or one or two fields away from it."""
+    kind = draw(st.sampled_from(["lamp", "bin", "pump", None]))
+    ts = draw(st.integers(EARLIEST_SYNCED_TS, MAX_TS) | st.integers(0, EARLIEST_SYNCED_TS))
+    item: dict[str, Any] = {"id": "lamp-dong-ha-001", "kind": kind, "boot": 1, "seq": 2, "ts": ts}
+    if kind == "lamp":
+        item["on"] = draw(st.booleans())
+        for name in ("current_a", "voltage_v", "lux", "fault", "rssi", "synced"):
+            if draw(st.booleans()):
+                item[name] = draw(st.booleans() if name in ("fault", "synced") else numbers)
+    else:
+        item["fill_pct"] = draw(st.floats(0, 100))
+        for name in ("distance_cm", "battery_v", "temp_c", "tilt_deg", "rssi", "synced"):
+            if draw(st.booleans()):
+                item[name] = draw(st.booleans() if name == "synced" else numbers)
+    for _ in range(draw(st.integers(0, 2))):
+        name = draw(st.sampled_from([*FIELDS, "id", "kind"]))
+        if draw(st.booleans()):
+            item.pop(name, None)
+        else:
+            item[name] = draw(ids if name == "id" else values)
+    return item
+
+
+@settings(max_examples=3000, suppress_health_check=[HealthCheck.too_slow])
+@given(candidate())
+def test_the_fast_path_takes_nothing_the_models_refuse_and_dumps_as_they_do(
+    item: dict[str, Any],
+) -> None:
+    fast = fastreading.accept(item)
+    if fast is not None:
+        expected = models(item)
+        assert expected is not None, f"the fast path took what the models refuse: {item!r}"
+        assert list(fast.items()) == list(expected.items())  # same values, types and key order
+        assert [type(v) for v in fast.values()] == [type(v) for v in expected.values()]
+
+
+@settings(max_examples=1000)
+@given(candidate())
+def test_every_reading_the_models_accept_takes_the_fast_path(item: dict[str, Any]) -> None:
+    """Not required for correctness, but the point: valid readings never pay for the models."""
+    if models(item) is not None:
+        assert fastreading.accept(item) is not None, item
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b'{"a":123456789012345678901234567890}', b'{"a":NaN}', b'{"a":1e400}', b'"\\ud800"',
+     b'\xef\xbb\xbf{"a":1}', b'{"a":1,"a":2}', b' {"a":-0.0} ', b'{"\\u0000":1}',
+     b'{"seq":18446744073709551616}', b'{"seq":9223372036854775808}'],
+)  # fmt: skip
+def test_the_fast_parse_gives_what_json_gives(payload: bytes) -> None:
+    assert_same_parse(payload)
+
+
+@settings(max_examples=2000)
+@given(
+    st.one_of(
+        st.binary(max_size=40),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+            lambda inner: (
+                st.lists(inner, max_size=3)
+                | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+            ),
+            max_leaves=8,
+        ).map(lambda v: json.dumps(v).encode()),
+    )
+)
+def test_the_fast_parse_agrees_with_json_on_any_bytes(payload: bytes) -> None:
+    assert_same_parse(payload)
+
+
+def assert_same_parse(payload: bytes) -> None:
+    try:
+        expected: Any = ("ok", json.loads(payload.decode("utf-8")))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        expected = ("error", type(err), str(err))
+    try:
+        got: Any = ("ok", _parse(payload))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        got = ("error", type(err), str(err))
+    assert repr(got) == repr(expected)  # repr: NaN equals itself, and -0.0 differs from 0
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"id": "lamp-dong-ha-001", "kind": "lamp", "boot": 1, "seq": 2, "ts": 1_780_000_000,
+         "on": True, "current_a": 0.18, "voltage_v": 221, "lux": None, "rssi": -70},
+        {"id": "bin-an-01", "kind": "bin", "boot": 0, "seq": 0, "ts": 5, "synced": False,
+         "fill_pct": 100, "battery_v": 3.9, "temp_c": -40.0, "tilt_deg": 0},
+    ],
+)  # fmt: skip
+def test_typical_readings_take_the_fast_path_with_the_models_dump(item: dict[str, Any]) -> None:
+    fast = fastreading.accept(item)
+    assert fast is not None
+    assert list(fast.items()) == list((models(item) or {}).items())
