@@ -31,7 +31,13 @@ _COMMON: Final = frozenset({"id", "boot", "seq", "ts", "synced", "rssi", "kind"}
 # models' field order, whether the first measure is required). The order of the dump's keys
 # follows the models: id, boot, seq, ts, synced, [rssi], kind, then the kind's own fields.
 _LAMP_MEASURES: Final[tuple[str, ...]] = ("current_a", "voltage_v", "lux")
-_BIN_MEASURES: Final[tuple[str, ...]] = ("fill_pct", "distance_cm", "battery_v", "temp_c", "tilt_deg")
+_BIN_MEASURES: Final[tuple[str, ...]] = (
+    "fill_pct",
+    "distance_cm",
+    "battery_v",
+    "temp_c",
+    "tilt_deg",
+)
 _LAMP_KEYS: Final = _COMMON | {"on", "fault", *_LAMP_MEASURES}
 _BIN_KEYS: Final = _COMMON | set(_BIN_MEASURES)
 _RANGES: Final = {name: (limit.low, limit.high) for name, limit in LIMITS.items()}

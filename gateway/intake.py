@@ -1,8 +1,9 @@
 """From broker to spool: validate, drop duplicates, append durably, then acknowledge.
 
-Messages wait in a queue bounded by the MQTT Receive Maximum. The intake thread takes what has
-arrived (up to ``chunk``), commits it to the spool in one transaction and only then sends the
-PUBACKs. While the spool is full it stops acknowledging, so the broker keeps the backlog.
+Messages wait in a queue bounded by the MQTT Receive Maximum, in the batches the MQTT client
+read them in. The intake thread takes what has arrived (about ``chunk`` messages), commits it
+to the spool in one transaction and only then acknowledges all of it in one call. While the
+spool is full it stops acknowledging, so the broker keeps the backlog.
 """
 
 from __future__ import annotations
@@ -10,12 +11,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-import paho.mqtt.client as paho
 
 from .dedup import RecentKeys
 from .spool import Kind, Spool, SpoolFull
@@ -39,9 +37,11 @@ class IntakeStats:
 
 @dataclass(frozen=True, slots=True)
 class Pending:
-    msg: Incoming
-    mid: int
-    generation: int
+    """Messages from one read of the MQTT connection, with their packet ids (0: QoS 0)."""
+
+    messages: list[Incoming]
+    mids: list[int]
+    generation: int  # the connection they came on; an ack is only valid on that one
 
 
 class Intake:
@@ -50,10 +50,9 @@ class Intake:
         validator: Validator,
         dedup: RecentKeys,
         spool: Spool,
-        ack: Callable[[int, int], None],
+        ack: Callable[[list[int], int], None],
         *,
         chunk: int = 2000,
-        clock: Callable[[], float] = time.time,
         throttle: DeviceThrottle | None = None,
     ) -> None:
         self.throttle = throttle
@@ -62,14 +61,12 @@ class Intake:
         self.spool = spool
         self._ack = ack
         self.chunk = chunk
-        self.clock = clock
         self.stats = IntakeStats()
         self._queue: queue.SimpleQueue[Pending] = queue.SimpleQueue()
 
-    def on_message(self, msg: paho.MQTTMessage, generation: int) -> None:
-        """Called in paho's network thread: stamp the time and hand over, nothing more."""
-        incoming = Incoming(msg.topic, bytes(msg.payload), self.clock(), bool(msg.retain))
-        self._queue.put(Pending(incoming, msg.mid, generation))
+    def on_messages(self, messages: list[Incoming], mids: list[int], generation: int) -> None:
+        """Called in the MQTT client's thread: hand the batch over, nothing more."""
+        self._queue.put(Pending(messages, mids, generation))
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -82,15 +79,17 @@ class Intake:
             batch = [self._queue.get(timeout=timeout)]
         except queue.Empty:
             return []
-        while len(batch) < self.chunk:
+        count = len(batch[0].messages)
+        while count < self.chunk:
             try:
                 batch.append(self._queue.get_nowait())
             except queue.Empty:
                 break
+            count += len(batch[-1].messages)
         return batch
 
     def commit(self, batch: list[Pending], stop: threading.Event) -> None:
-        items = self.process([pending.msg for pending in batch])
+        items = self.process([msg for pending in batch for msg in pending.messages])
         while True:
             try:
                 self.spool.append(items)
@@ -105,8 +104,11 @@ class Intake:
         if self.stats.spool_full:
             log.warning("the spool takes appends again; intake resumed")
             self.stats.spool_full = ""
+        by_generation: dict[int, list[int]] = {}
         for pending in batch:
-            self._ack(pending.mid, pending.generation)
+            by_generation.setdefault(pending.generation, []).extend(pending.mids)
+        for generation, mids in by_generation.items():
+            self._ack(mids, generation)
 
     def process(self, messages: list[Incoming]) -> list[tuple[Kind, dict[str, Any]]]:
         """Validate and de-duplicate; return the spool items. Pure apart from the dedup window."""

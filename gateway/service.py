@@ -47,7 +47,7 @@ class Gateway:
             self._ack,
             throttle=throttle,
         )
-        self.client = GatewayClient(settings, self.intake.on_message)
+        self.client = GatewayClient(settings, self.intake.on_messages)
         self.forwarder = Forwarder(
             self.spool,
             gateway_id=settings.gateway_id,
@@ -64,8 +64,8 @@ class Gateway:
         self.stop_event = threading.Event()
         self._threads: list[threading.Thread] = []
 
-    def _ack(self, mid: int, generation: int) -> None:
-        self.client.ack(mid, generation)
+    def _ack(self, mids: list[int], generation: int) -> None:
+        self.client.ack(mids, generation)
 
     def start(self) -> None:
         backlog = len(self.spool)

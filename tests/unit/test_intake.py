@@ -1,9 +1,11 @@
-"""The intake acknowledges a message only after the spool has it, and drops duplicates."""
+"""The intake acknowledges messages only after the spool has them, and drops duplicates."""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,41 +36,77 @@ class RecordingSpool(Spool):
         super().append(items)
 
 
-def make(
-    tmp_path: Path, fail_first: int = 0
-) -> tuple[Intake, RecordingSpool, list[tuple[int, int]]]:
+@dataclass
+class Ack:
+    """One call of the ack callback: the packet ids, their connection and what was on disk."""
+
+    mids: list[int]
+    generation: int
+    spooled: int
+
+
+def make(tmp_path: Path, fail_first: int = 0) -> tuple[Intake, RecordingSpool, list[Ack]]:
     spool = RecordingSpool(tmp_path / "spool.sqlite", fail_first)
-    acks: list[tuple[int, int]] = []
+    acks: list[Ack] = []
 
-    def ack(mid: int, generation: int) -> None:
-        # At the moment of the ack the message must already be on disk.
-        acks.append((mid, len(Spool(spool.path))))
+    def ack(mids: list[int], generation: int) -> None:
+        # At the moment of the ack the messages must already be on disk.
+        acks.append(Ack(list(mids), generation, len(Spool(spool.path))))
 
-    intake = Intake(Validator(Limits()), RecentKeys(1000), spool, ack, clock=lambda: NOW)
+    intake = Intake(Validator(Limits()), RecentKeys(1000), spool, ack)
     return intake, spool, acks
 
 
-def test_ack_only_after_spooled_and_duplicates_acked_but_not_stored(tmp_path: Path) -> None:
+def one(msg: Incoming, mid: int, generation: int = 1) -> Pending:
+    return Pending([msg], [mid], generation)
+
+
+def test_one_ack_call_after_spooled_and_duplicates_acked_but_not_stored(tmp_path: Path) -> None:
     intake, _, acks = make(tmp_path)
-    batch = [Pending(message(seq), mid, 1) for mid, seq in enumerate([0, 1, 2, 1, 0], start=1)]
-    intake.commit(batch, threading.Event())
-    assert [mid for mid, _ in acks] == [1, 2, 3, 4, 5]
-    assert all(spooled == 3 for _, spooled in acks)
+    first = Pending([message(0), message(1)], [1, 2], 1)
+    second = Pending([message(2), message(1), message(0)], [3, 4, 5], 1)
+    intake.commit([first, second], threading.Event())
+    assert acks == [Ack([1, 2, 3, 4, 5], 1, 3)]
     assert intake.stats.accepted == 3
     assert intake.stats.duplicates == 2
 
 
+def test_acks_keep_the_connection_they_came_on(tmp_path: Path) -> None:
+    """The client drops acks of an earlier connection; the intake must not relabel them."""
+    intake, _, acks = make(tmp_path)
+    intake.commit([one(message(0), 1, 1), one(message(1), 1, 2)], threading.Event())
+    assert sorted((a.generation, a.mids) for a in acks) == [(1, [1]), (2, [1])]
+
+
+def test_batches_handed_over_are_committed_together(tmp_path: Path) -> None:
+    intake, spool, acks = make(tmp_path)
+    intake.on_messages([message(0), message(1)], [11, 12], 3)
+    intake.on_messages([message(2)], [13], 3)
+    stop = threading.Event()
+    worker = threading.Thread(target=intake.run, args=(stop,))
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not acks and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        worker.join(5)
+    assert acks == [Ack([11, 12, 13], 3, 3)]
+    assert len(spool) == 3
+
+
 def test_full_spool_delays_acks_until_there_is_room(tmp_path: Path) -> None:
     intake, _, acks = make(tmp_path, fail_first=1)
-    intake.commit([Pending(message(0), 7, 1)], threading.Event())
-    assert acks == [(7, 1)]
+    intake.commit([one(message(0), 7)], threading.Event())
+    assert acks == [Ack([7], 1, 1)]
 
 
 def test_stop_while_spool_full_sends_no_ack(tmp_path: Path) -> None:
     intake, spool, acks = make(tmp_path, fail_first=1)
     stop = threading.Event()
     stop.set()
-    intake.commit([Pending(message(0), 7, 1)], stop)
+    intake.commit([one(message(0), 7)], stop)
     assert acks == []
     assert len(spool) == 0
 
@@ -76,6 +114,6 @@ def test_stop_while_spool_full_sends_no_ack(tmp_path: Path) -> None:
 def test_rejections_are_spooled_too(tmp_path: Path) -> None:
     intake, spool, _ = make(tmp_path)
     bad = Incoming("sangsach/v1/lamp-a-01/telemetry", b"garbage", NOW)
-    intake.commit([Pending(message(0), 1, 1), Pending(bad, 2, 1)], threading.Event())
+    intake.commit([Pending([message(0), bad], [1, 2], 1)], threading.Event())
     assert [entry.kind for entry in spool.peek(10)] == ["reading", "rejection"]
     assert spool.peek(10)[1].body["reason"] == "malformed_json"
