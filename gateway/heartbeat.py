@@ -3,11 +3,13 @@
 Separate from the batches: while intake is paused the spool may be empty and no batch goes
 out, yet the backend must learn that the spool's disk is full (it then SMSes the office).
 A failed report is retried at the next tick (every 2 s) until the backend has the state.
+It runs in its own thread, so that a backend slow to answer never delays the health file.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 
@@ -16,6 +18,7 @@ import httpx
 log = logging.getLogger(__name__)
 
 EVERY_S = 30.0
+TICK_S = 2.0
 
 
 class Heartbeat:
@@ -40,6 +43,11 @@ class Heartbeat:
             headers={"Authorization": f"Bearer {token}"},
             timeout=timeout_s,
         )
+
+    def run(self, stop: threading.Event, state: Callable[[], tuple[str, int]]) -> None:
+        """Tick every 2 s until stopped; ``state`` gives (spool_full, spooled) at each tick."""
+        while not stop.wait(TICK_S):
+            self.tick(*state())
 
     def tick(self, spool_full: str, spooled: int) -> bool:
         """Report when the state changed or the last report is old; True when one was stored."""

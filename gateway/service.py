@@ -7,6 +7,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from types import FrameType
 
@@ -71,13 +72,19 @@ class Gateway:
         backlog = len(self.spool)
         if backlog:
             log.info("spool holds %d entries from before; forwarding them first", backlog)
-        for name, target in (("intake", self.intake.run), ("forwarder", self.forwarder.run)):
-            thread = threading.Thread(
-                target=target, args=(self.stop_event,), name=name, daemon=True
-            )
+        threads: dict[str, tuple[Callable[..., None], tuple[object, ...]]] = {
+            "intake": (self.intake.run, (self.stop_event,)),
+            "forwarder": (self.forwarder.run, (self.stop_event,)),
+            "heartbeat": (self.heartbeat.run, (self.stop_event, self._spool_state)),
+        }
+        for name, (target, args) in threads.items():
+            thread = threading.Thread(target=target, args=args, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
         self.client.start()
+
+    def _spool_state(self) -> tuple[str, int]:
+        return self.intake.stats.spool_full, len(self.spool)
 
     def stop(self) -> None:
         self.client.stop()
@@ -108,7 +115,6 @@ class Gateway:
         ticks = 0
         while not self.stop_event.wait(2):
             self.write_health()
-            self.heartbeat.tick(self.intake.stats.spool_full, len(self.spool))
             ticks += 1
             if ticks % 30 == 0:
                 self._log_progress()
