@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -22,12 +22,13 @@ from . import fastreading
 
 _READING: TypeAdapter[Any] = TypeAdapter(Reading)
 _STATUS = TypeAdapter(Status)
-KEPT_PAYLOAD_CHARS = 4096
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")  # a rejected payload is kept up to this many characters
+KEPT_PAYLOAD_CHARS = 4096  # a rejected payload is kept up to this many characters
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")  # an integer orjson might not keep exact (see _parse)
 
 
-@dataclass(frozen=True, slots=True)
-class Incoming:
+class Incoming(NamedTuple):
+    """One message as it came from the broker (a tuple: one is made per message)."""
+
     topic: str
     payload: bytes
     received_at: float
