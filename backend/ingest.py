@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import attrgetter
+from typing import Any
 
 from sqlalchemy import Connection, Engine, select, tuple_
 
@@ -19,8 +21,8 @@ from sangsach.contract import Channel, Reason, topic
 from . import db
 from .alerts.engine import AlertEngine, Seen
 from .api.schemas import IngestBatch, IngestResult, ReadingIn, RejectionIn, StatusIn
-from .domain.readings import FIELDS, AlertEvent, StatusEvent, StoredReading
-from .sql import insert_for
+from .domain.readings import FIELDS, AlertEvent, StatusEvent, StoredReading, Value
+from .sql import ManyRows, insert_for, json_text
 from .timeseries.port import TimeSeriesStore
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,10 @@ log = logging.getLogger(__name__)
 # restarted within this time, or the broker's queue of it is long gone.
 RESTAMP_WINDOW_S = 7 * 86_400
 _UNKNOWN = "device {!r} is not in the registry"
+# A reading's measured values, in FIELDS order: the wire models have every field of their kind.
+_MEASURED: dict[str, Callable[[ReadingIn], tuple[Value, ...]]] = {
+    kind: attrgetter(*names) for kind, names in FIELDS.items()
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,25 +74,21 @@ class Ingest:
         stored: list[StoredReading] = []
         received: dict[str, float] = {}
         dead = list(batch.rejections)
+        placements = self.placements
         for reading in batch.readings:
-            placement = self.placements.get(reading.id)
-            if placement is None or placement.kind != reading.kind:
-                dead.append(_misplaced(reading.id, reading.kind, placement).from_reading(reading))
+            device_id, kind = reading.id, reading.kind
+            placement = placements.get(device_id)
+            if placement is None or placement.kind != kind:
+                dead.append(_misplaced(device_id, kind, placement).from_reading(reading))
                 continue
             stored.append(
                 StoredReading(
-                    device_id=reading.id,
-                    kind=reading.kind,
-                    village_id=placement.village_id,
-                    place_id=placement.place_id,
-                    boot=reading.boot,
-                    seq=reading.seq,
-                    ts=reading.ts,
-                    synced=reading.synced,
-                    values={name: getattr(reading, name, None) for name in FIELDS[reading.kind]},
+                    device_id, kind, placement.village_id, placement.place_id, reading.boot,
+                    reading.seq, reading.ts, reading.synced,
+                    dict(zip(FIELDS[kind], _MEASURED[kind](reading), strict=True)),
                 )
-            )
-            received[reading.id] = max(received.get(reading.id, 0.0), reading.received_at)
+            )  # fmt: skip
+            received[device_id] = max(received.get(device_id, 0.0), reading.received_at)
         rejected = len(batch.readings) - len(stored)
         stored = self._without_restamped_copies(stored)
         # Time series first: if it is down the whole batch fails and the gateway resends it.
@@ -183,33 +185,12 @@ class Ingest:
                 current.ts, current.boot, current.seq,
             ):  # fmt: skip
                 latest[reading.device_id] = reading
-        if not latest:
-            return
-        table = db.device_state
         rows = [
-            {
-                "device_id": r.device_id, "ts": r.ts, "boot": r.boot, "seq": r.seq,
-                "synced": r.synced, "values": r.values, "last_seen": received[r.device_id],
-            }
+            (r.device_id, r.ts, r.boot, r.seq, r.synced, json_text(r.values),
+             received[r.device_id])
             for r in latest.values()
         ]  # fmt: skip
-        stmt = insert_for(conn, table)
-        newer = table.c.ts.is_(None) | (
-            tuple_(stmt.excluded.ts, stmt.excluded.boot, stmt.excluded.seq)
-            > tuple_(table.c.ts, table.c.boot, table.c.seq)
-        )
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[table.c.device_id],
-                set_={
-                    "ts": stmt.excluded.ts, "boot": stmt.excluded.boot, "seq": stmt.excluded.seq,
-                    "synced": stmt.excluded.synced, "values": stmt.excluded["values"],
-                    "last_seen": stmt.excluded.last_seen,
-                },
-                where=newer,
-            ),
-            rows,
-        )  # fmt: skip
+        _ADVANCE_STATE.execute(conn, rows)
 
     @staticmethod
     def _apply_statuses(conn: Connection, statuses: list[StatusIn]) -> list[StatusEvent]:
@@ -234,6 +215,26 @@ class Ingest:
             )
             events.append(StatusEvent(status.id, online, int(status.ts or status.received_at)))
         return events
+
+
+def _state_upsert(conn: Connection) -> Any:
+    """Each device's latest reading, unless the state already holds a later one."""
+    table = db.device_state
+    stmt = insert_for(conn, table)
+    newer = table.c.ts.is_(None) | (
+        tuple_(stmt.excluded.ts, stmt.excluded.boot, stmt.excluded.seq)
+        > tuple_(table.c.ts, table.c.boot, table.c.seq)
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.device_id],
+        set_={name: stmt.excluded[name] for name in _STATE_COLUMNS[1:]},
+        where=newer,
+    )
+
+
+_STATE_COLUMNS = ("device_id", "ts", "boot", "seq", "synced", "values", "last_seen")
+# A row per device of every batch: compiled once, the values' JSON written here (ManyRows).
+_ADVANCE_STATE = ManyRows(_state_upsert, _STATE_COLUMNS)
 
 
 def _misplaced(device_id: str, kind: str, placement: Placement | None) -> _Misplaced:

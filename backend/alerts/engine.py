@@ -26,7 +26,7 @@ from sangsach.registry_file import Commune
 from .. import db
 from ..domain.readings import AlertEvent, StoredReading
 from ..notify.inbound import UnknownAlert
-from ..sql import upsert
+from ..sql import ManyRows, json_text, upsert
 from ..timeseries.port import TimeSeriesStore
 from . import tables
 from .lifecycle import (
@@ -42,7 +42,7 @@ from .lifecycle import (
 )
 from .model import LAMP_TYPES, AlertType, Policy, Thresholds
 from .rules import Track, came_online, conditions, observe, went_offline
-from .tables import from_row, to_row
+from .tables import ALERT_COLUMNS, from_row, from_values, to_row
 
 log = logging.getLogger(__name__)
 
@@ -339,7 +339,8 @@ class AlertEngine:
         """The committed tracks of these devices (or of all), from the cache; what it lacks in
         one query. The returned tracks are the cache's own: never change them."""
         cache = self._tracks
-        missing = None if devices is None else devices - cache.known.keys()
+        # Not ``devices - known.keys()``: a set minus a dict's keys walks all the keys.
+        missing = None if devices is None else {d for d in devices if d not in cache.known}
         loaded: dict[str, Track] = {}
         if missing or (devices is None and not cache.complete):
             generation = cache.generation
@@ -364,18 +365,14 @@ class AlertEngine:
 
     @staticmethod
     def _save_tracks(conn: Connection, tracks: Iterable[Track]) -> None:
-        table = tables.alert_tracks
-        rows = [{"device_id": t.device_id, "track": t.to_json()} for t in tracks]
-        if not rows:
-            return
-        conn.execute(upsert(conn, table, ["device_id"], ["track"]), rows)
+        _SAVE_TRACKS.execute(conn, [(t.device_id, json_text(t.to_json())) for t in tracks])
 
     def active(self, conn: Connection, devices: set[str] | None = None) -> list[Alert]:
         """Alerts not cleared, of these devices or of all."""
-        query = select(tables.alerts).where(tables.alerts.c.state != State.CLEARED.value)
+        query = select(*ALERT_COLUMNS).where(tables.alerts.c.state != State.CLEARED.value)
         if devices is not None:
             query = query.where(tables.alerts.c.device_id.in_(devices))
-        return [from_row(row._mapping) for row in conn.execute(query)]
+        return [from_values(row) for row in conn.execute(query)]
 
     def _active_by_device(
         self, conn: Connection, devices: set[str]
@@ -399,6 +396,10 @@ class AlertEngine:
                 alert.id = int(alert_id)
 
 
+# Every batch saves a track per device: compiled once, with the JSON written here (ManyRows).
+_SAVE_TRACKS = ManyRows(
+    lambda conn: upsert(conn, tables.alert_tracks, ["device_id"], ["track"]), ("device_id", "track")
+)
 _INSERT_ALERTS = insert(tables.alerts).returning(tables.alerts.c.id, sort_by_parameter_order=True)
 _UPDATE_ALERTS = update(tables.alerts).where(tables.alerts.c.id == bindparam("_id"))
 

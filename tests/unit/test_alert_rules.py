@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -268,3 +269,28 @@ def test_a_burnt_lamp_stays_in_fault_through_the_day_until_seen_lit() -> None:
     assert AlertType.LAMP_FAULT in by_day.unknown, "by day nobody knows whether it was fixed"
     observe(track, reading("lamp", 3, dawn + 200, on=True, current_a=0.2), dawn + 200, TH)
     assert AlertType.LAMP_FAULT not in conditions(track, dawn + 200, required, TH).unknown
+
+
+def test_a_copied_track_changes_alone() -> None:
+    # Copies share the tuples of a track: the rules must replace them, never change them.
+    bin_track = Track("bin-1", "bin")
+    observe(bin_track, reading("bin", 0, T0, fill_pct=85.0), T0, TH)
+    lamp = lamp_track((T0, True), (T0 + 10, False))
+    before = {"bin": (bin_track.copy(), bin_track), "lamp": (lamp.copy(), lamp)}
+    copies = {kind: original.copy() for kind, (_, original) in before.items()}
+    observe(copies["bin"], reading("bin", 1, T0 + 60, fill_pct=99.0, temp_c=80.0), T0 + 60, TH)
+    observe(copies["bin"], reading("bin", 2, T0 + 120, fill_pct=5.0), T0 + 120, TH)
+    observe(copies["lamp"], reading("lamp", 9, T0 + 20, on=True, current_a=0.2), T0 + 20, TH)
+    for kind, (saved, original) in before.items():
+        assert original == saved, f"the {kind} track changed with its copy"
+        assert copies[kind] != original
+    assert copies["lamp"].switches == (T0 + 10, T0 + 20)
+    assert copies["bin"].held == (AlertType.FIRE,)
+
+
+def test_a_track_is_stored_as_json_and_loads_back_equal() -> None:
+    track = lamp_track((T0, True), (T0 + 10, False), (T0 + 20, True))
+    observe(track, reading("lamp", 9, T0 + 30, on=False), T0 + 30, TH)
+    saved = track.to_json()
+    assert saved["switches"] == [T0 + 10, T0 + 20, T0 + 30]
+    assert Track.from_json(json.loads(json.dumps(saved))) == track

@@ -93,6 +93,29 @@ def test_the_fast_reading_line_is_the_line_point_writes(
     assert reading_line(r) == point.to_line_protocol()
 
 
+# Any number for any field: the line types each as stored_values does (an int lux is a float).
+_numbers = st.none() | st.booleans() | st.integers(-(2**40), 2**40) | _floats
+
+
+@given(
+    fill=_numbers, distance=_numbers, battery=_numbers, temp=_numbers, tilt=_numbers,
+    rssi=st.none() | st.booleans() | st.integers(-127, 0) | st.floats(-127, 0),  # an int field
+    synced=st.booleans(),
+)  # fmt: skip
+def test_the_fast_line_types_a_bin_readings_values_as_point_does(
+    fill: Any, distance: Any, battery: Any, temp: Any, tilt: Any, rssi: Any, synced: bool
+) -> None:
+    values = {"fill_pct": fill, "distance_cm": distance, "battery_v": battery, "temp_c": temp,
+              "tilt_deg": tilt, "rssi": rssi}  # fmt: skip
+    r = StoredReading("bin-01", "bin", "thon-1", "cho-1", 7, 9, T0, synced, values)
+    fields = {"boot": 7, "seq": 9, "synced": synced, **stored_values(r)}
+    tags = {"device": "bin-01", "village": "thon-1", "place": "cho-1"}
+    point = Point.from_dict({"measurement": "bin", "tags": tags, "fields": fields,
+                             "time": timestamp_ns(r)})  # fmt: skip
+
+    assert reading_line(r) == point.to_line_protocol()
+
+
 _names = st.text(alphabet='abc_-.:1 ,=\\"é#', max_size=6)
 _values = st.none() | st.booleans() | st.integers(-(2**40), 2**40) | _floats | _names
 _measurements = _names.filter(lambda m: m != "" and not m.startswith("#"))  # "#": a comment
