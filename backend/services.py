@@ -77,6 +77,7 @@ class Services:
         self.dispatcher.wake()
         for thread in self._threads:
             thread.join(10)
+        self.ingest.close()
         self.store.close()
         self.engine.dispose()
 
