@@ -69,21 +69,28 @@ def generate_registry(path: Path, devices: int) -> list[Device]:
     return [Device(d.id, d.kind) for d in load_registry(path).devices()]
 
 
-def reading_payload(device: Device, seq: int, ts: int) -> bytes:
+def reading_payload(device: Device, seq: int, ts: int, *, cycling: bool = False) -> bytes:
+    """A healthy node's reading: a lamp lit and drawing current, a bin filling. ``cycling``:
+    every lamp switches at every reading instead, so each one raises a cycling alert and SMS
+    (an alert storm: thousands of alerts at once, not what a healthy fleet sends)."""
     body: dict[str, Any] = {"id": device.id, "kind": device.kind, "boot": 1, "seq": seq, "ts": ts}
     if device.kind == "lamp":
-        body.update(on=seq % 2 == 0, current_a=0.14, voltage_v=221.0, lux=12.5)
+        on = seq % 2 == 0 if cycling else True
+        body.update(on=on, current_a=0.14, voltage_v=221.0, lux=12.5)
     else:
         body.update(fill_pct=float(seq % 90), battery_v=3.9, temp_c=28.0)
     return json.dumps(body).encode()
 
 
-def readings(devices: Sequence[Device], n: int, ts: int) -> Iterator[tuple[str, bytes]]:
+def readings(
+    devices: Sequence[Device], n: int, ts: int, *, cycling: bool = False
+) -> Iterator[tuple[str, bytes]]:
     """``n`` readings spread round-robin over ``devices``; seq counts per device from 1."""
     for i in range(n):
         device = devices[i % len(devices)]
         topic = f"sangsach/v1/{device.id}/telemetry"
-        yield topic, reading_payload(device, i // len(devices) + 1, ts - (n - i) // 1000)
+        seq, stamp = i // len(devices) + 1, ts - (n - i) // 1000
+        yield topic, reading_payload(device, seq, stamp, cycling=cycling)
 
 
 class Publisher:

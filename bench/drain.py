@@ -108,7 +108,9 @@ def _row(
     }
 
 
-def run(servers: Servers, root: Path, n: int, devices: int, gateways: list[int]) -> dict[str, Any]:
+def run(
+    servers: Servers, root: Path, n: int, devices: int, gateways: list[int], storm: bool = True
+) -> dict[str, Any]:
     port = servers.broker.port
     fleet: list[Device] = generate_registry(root / "registry.yaml", devices)
     influx = servers.influx
@@ -128,7 +130,6 @@ def run(servers: Servers, root: Path, n: int, devices: int, gateways: list[int])
     last_ts = int(time.time())
     publisher.publish_all(readings(fleet, n, last_ts))
     publish_s = time.monotonic() - start
-    publisher.close()
     rows = []
 
     # (a) the broker alone, drained by mosquitto_sub
@@ -153,27 +154,19 @@ def run(servers: Servers, root: Path, n: int, devices: int, gateways: list[int])
 
     # ours, with 1, 2, 4 gateways on one shared subscription
     for k, stack in stacks.items():
-        try:
-            stack.start_backend()
-            backend_before = cpu_seconds(stack.backend.pid)
-            before = servers.cpu()
-            start = time.monotonic()
-            stack.start_gateways()
-            db = f"drain_ours_{k}"
-            seconds = wait_stored(influx, db, fleet, n, last_ts, 1800) - start
-            cpu = {name: cpu_seconds(pid) for name, pid in stack.pids().items()}
-            cpu["backend"] -= backend_before
-            cpu.update({name: v - before[name] for name, v in servers.cpu().items()})
-            ours = [name for name in cpu if name == "backend" or name.startswith("gateway")]
-            row = _row(f"ours, {k} gateway{'s' if k > 1 else ''}", n, seconds, cpu, ours)
-            time.sleep(2.5)  # the gateways' health files are written every 2 s
-            intake = [stack.health(i).get("intake", {}) for i in range(k)]
-            row.update(influx.check(db, fleet, n))
-            row["redelivered_dropped"] = sum(int(s.get("duplicates", 0)) for s in intake)
-            row["gateways"] = k
-            rows.append(row)
-        finally:
-            stack.close()
+        name = f"ours, {k} gateway{'s' if k > 1 else ''}"
+        rows.append(_drain_ours(servers, stack, name, f"drain_ours_{k}", fleet, n, last_ts))
+
+    # ours again, 1 gateway, on an alert storm: every lamp switching at every reading
+    if storm:
+        stack = OurStack(root / "ours-storm", port, servers.influx_url, "drain_ours_storm",
+                         root / "registry.yaml", 1, "benchstorm")  # fmt: skip
+        stack.register()
+        storm_ts = int(time.time())
+        publisher.publish_all(readings(fleet, n, storm_ts, cycling=True))
+        name = "ours, 1 gateway, alert storm (every lamp cycling)"
+        rows.append(_drain_ours(servers, stack, name, "drain_ours_storm", fleet, n, storm_ts))
+    publisher.close()
     minimal = rows[1]
     for row in rows[2:]:
         row["x_minimal"] = round(row["readings_per_s"] / minimal["readings_per_s"], 2)
@@ -182,3 +175,30 @@ def run(servers: Servers, root: Path, n: int, devices: int, gateways: list[int])
             row["consumer_cpu_ms_per_1000"] / minimal["consumer_cpu_ms_per_1000"], 2
         )
     return {"readings": n, "devices": len(fleet), "publish_s": round(publish_s, 1), "rows": rows}
+
+
+def _drain_ours(
+    servers: Servers, stack: OurStack, name: str, db: str, fleet: list[Device], n: int,
+    last_ts: int,
+) -> dict[str, Any]:  # fmt: skip
+    """Start our backend, then the gateways, and time them until all ``n`` are stored."""
+    try:
+        stack.start_backend()
+        backend_before = cpu_seconds(stack.backend.pid)
+        before = servers.cpu()
+        start = time.monotonic()
+        stack.start_gateways()
+        seconds = wait_stored(servers.influx, db, fleet, n, last_ts, 1800) - start
+        cpu = {proc: cpu_seconds(pid) for proc, pid in stack.pids().items()}
+        cpu["backend"] -= backend_before
+        cpu.update({proc: v - before[proc] for proc, v in servers.cpu().items()})
+        ours = [proc for proc in cpu if proc == "backend" or proc.startswith("gateway")]
+        row = _row(name, n, seconds, cpu, ours)
+        time.sleep(2.5)  # the gateways' health files are written every 2 s
+        intake = [stack.health(i).get("intake", {}) for i in range(len(stack.gateways))]
+        row.update(servers.influx.check(db, fleet, n))
+        row["redelivered_dropped"] = sum(int(s.get("duplicates", 0)) for s in intake)
+        row["gateways"] = len(stack.gateways)
+        return row
+    finally:
+        stack.close()
