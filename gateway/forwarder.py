@@ -53,7 +53,7 @@ class Forwarder:
         gateway_id: str,
         backend_url: str,
         token: str,
-        batch_max: int = 500,
+        batch_max: int = 2000,
         retry_max_s: float = 30.0,
         timeout_s: float = 30.0,
     ) -> None:

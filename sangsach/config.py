@@ -84,7 +84,9 @@ class GatewaySettings(MqttSettings):
     receive_maximum: int = Field(
         default=1000, ge=1, le=65535, description="unacknowledged messages in flight, at most"
     )
-    batch_max: int = Field(default=500, ge=1, le=10_000, description="readings per HTTP batch")
+    batch_max: int = Field(
+        default=2000, ge=1, le=10_000, description="readings per HTTP batch, at most"
+    )
     max_payload_bytes: int = Field(
         default=65_536, ge=256, description="larger messages are rejected as oversized"
     )
