@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -39,14 +38,8 @@ def create_app(settings: BackendSettings, store: TimeSeriesStore | None = None) 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services.start_background()
-        # What start-up built (the registry, the app, the libraries) lives as long as the server:
-        # frozen, the garbage collector stops walking it at every full collection (in the drain
-        # benchmark that walking cost the backend about 15 ms of CPU per 1000 readings).
-        gc.collect()
-        gc.freeze()
         yield
         services.close()
-        gc.unfreeze()
 
     app = FastAPI(
         title="sangsach",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 import time
@@ -106,6 +107,11 @@ def backend(verbose: bool) -> None:
         _fail(str(err))
     except TimeSeriesError as err:
         _fail(f"the time-series store ({settings.timeseries}) is not usable: {err}")
+    # What start-up built (the registry, the app, the libraries) lives as long as the process:
+    # frozen, the garbage collector stops walking it at every full collection (in the drain
+    # benchmark that walking cost the backend about 15 ms of CPU per 1,000 readings).
+    gc.collect()
+    gc.freeze()
     uvicorn.run(app, host=settings.http_host, port=settings.http_port, access_log=verbose)
 
 
