@@ -315,3 +315,26 @@ def test_silence_makes_the_device_state_offline_and_a_reading_brings_it_back(set
     assert online() is False
     feed(engine, clock, [bin_(1, int(clock.now), 10.0)])
     assert online() is True
+
+
+def test_after_a_restart_the_tick_judges_devices_known_only_from_sql(setup) -> None:  # type: ignore[no-untyped-def]
+    """A restarted engine knows in memory only the devices that reported since; the tick reads
+    the others' tracks from SQL (and keeps the newer ones it has): both go silent, both alert."""
+    from sangsach.backend.alerts.tables import alert_tracks
+
+    engine, outbox, clock, store = setup
+    t = evening()
+    feed(engine, clock, [bin_(0, t, 10.0), lamp(0, t, True, 0.2)])
+    restarted = AlertEngine(
+        engine.engine, store, COMMUNE, outbox, policy=engine.policy, clock=clock
+    )
+    feed(restarted, clock, [lamp(1, t + 60, True, 0.2)])  # the lamp only, since the restart
+    assert set(restarted._tracks.known) == {LAMP}
+    clock.now = t + 6 * 3600  # past both kinds' silence limits
+    restarted.tick()
+    silent = {(a.device_id, a.type) for a in _active(restarted)}
+    assert silent == {(BIN, AlertType.DEVICE_OFFLINE), (LAMP, AlertType.DEVICE_OFFLINE)}
+    with restarted.engine.connect() as conn:
+        stored = {r.device_id: r.track for r in conn.execute(select(alert_tracks))}
+    assert {d: tr.to_json() for d, tr in restarted._tracks.known.items()} == stored
+    assert restarted._tracks.known[LAMP].last_seen == t + 61  # the newer, from memory
