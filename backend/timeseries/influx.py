@@ -84,20 +84,11 @@ def reading_line(reading: StoredReading) -> str:
             value = getattr(reading, name)
         else:
             value = values.get(name)
-            if value is None:
-                continue
-            if type(value) is not typed:
+            if value is not None and type(value) is not typed:
                 value = coerce(name, value)
-        if value is True:
-            parts.append(f"{name}=true")
-        elif value is False:
-            parts.append(f"{name}=false")
-        elif type(value) is float:
-            if math.isfinite(value):  # Point leaves out inf and nan
-                text = repr(value)
-                parts.append(f"{name}={text[:-2] if text.endswith('.0') else text}")
-        else:
-            parts.append(f"{name}={value}i")
+        text = _field(name, value)
+        if text:
+            parts.append(text)
     head = _reading_head(reading.kind, reading.device_id, reading.village_id, reading.place_id)
     return f"{head}{','.join(parts)} {timestamp_ns(reading)}"
 
