@@ -74,6 +74,8 @@ class LightingSchedule:
         self._nights: dict[date, tuple[Span, list[Span]]] = {}
         self._near_day: Span = (0, 0)  # the local day whose nearby spans are in _near
         self._near: list[Span] = []
+        # The last answer of is_lit and the interval around it where no span opens or closes.
+        self._same: tuple[int, int, bool] = (0, 0, False)
 
     def _night(self, night: date) -> tuple[Span, list[Span]]:
         """Sunset to sunrise of one night, and the lamp's lit spans in it."""
@@ -108,7 +110,29 @@ class LightingSchedule:
         return self._near
 
     def is_lit(self, t: int) -> bool:
-        return any(start <= t < end for start, end in self._spans_near(t))
+        """Whether the lamp should be lit at ``t``.
+
+        The alert engine asks this up to three times per lamp reading, for times that nearly
+        always fall between the same two switching times: the answer holds from the last edge
+        at or before ``t`` to the next one after it (within the local day, whose nearby spans
+        are the ones looked at), so it is kept with that interval and given again inside it.
+        """
+        lo, hi, lit = self._same
+        if lo <= t < hi:
+            return lit
+        spans = self._spans_near(t)
+        lo, hi = self._near_day
+        lit = False
+        for start, end in spans:
+            if start <= t < end:
+                lit = True
+            for edge in (start, end):
+                if edge <= t:
+                    lo = edge if edge > lo else lo
+                elif edge < hi:
+                    hi = edge
+        self._same = (lo, hi, lit)
+        return lit
 
     def next_change(self, t: int) -> int | None:
         """The first moment after ``t`` when the lamp switches, if it ever does in the next day."""

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from sangsach.contract import LightingWindow
 from sangsach.lighting import LightingSchedule, window_span
 from sangsach.sun import VIETNAM, dusk_dawn, is_dark
@@ -88,3 +91,27 @@ def test_daylight_is_sunrise_to_sunset_of_the_local_day() -> None:
     assert abs(sunrise - night(date(2025, 4, 9))[1]) <= 10
     assert abs(sunset - night(date(2025, 4, 10))[0]) <= 10
     assert sunset - sunrise > timedelta(hours=11).total_seconds()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(min_value=at("2025-06-01T00:00"), max_value=at("2025-06-09T00:00")),
+             min_size=1, max_size=40),
+    st.booleans(),
+)  # fmt: skip
+def test_is_lit_gives_the_spans_answer_whatever_the_order_of_questions(
+    times: list[int], programme: bool
+) -> None:
+    # is_lit keeps its last answer for the interval between two switching times: a walk that
+    # jumps across days and edges, back and forth, must still get the plain answer each time.
+    windows = PART_NIGHT if programme else ()
+    schedule = LightingSchedule(LAT, LON, windows)
+    plain = LightingSchedule(LAT, LON, windows)
+    near_edges = [e + d for t in times for e in _edges(plain, t) for d in (-1, 0, 1)]
+    for t in [*times, *near_edges, *reversed(times)]:
+        expected = any(a <= t < b for a, b in plain._spans_near(t))
+        assert schedule.is_lit(t) == expected, t
+
+
+def _edges(schedule: LightingSchedule, t: int) -> list[int]:
+    return [edge for span in schedule._spans_near(t) for edge in span]
