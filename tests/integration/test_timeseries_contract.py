@@ -372,11 +372,11 @@ def test_series_gives_what_readings_give_as_plain_tuples(
     for device in lamp_ids:
         assert got[device] == expected(device, names)
     assert len(got["lamp-01"]) == 8 and got["nobody"] == got["bin-01"] == []
-    window = {"start": T0 + 1, "end": T0 + 2}
-    assert store.series("lamp", ["lamp-01"], ("lux",), **window) == {
+    assert store.series("lamp", ["lamp-01"], ("lux",), start=T0 + 1, end=T0 + 2) == {
         "lamp-01": [(T0 + 1, 12.0), (T0 + 1, None), (T0 + 1, 12.0), (T0 + 1, None)]  # boot, seq
     }
-    assert store.series("lamp", ["lamp-03"], (), **window)["lamp-03"] == [(T0 + 1,)] * 4
+    lamp_03 = store.series("lamp", ["lamp-03"], (), start=T0 + 1, end=T0 + 2)["lamp-03"]
+    assert lamp_03 == [(T0 + 1,)] * 4
     bins = store.series("bin", ["bin-01", "bin-02", "lamp-01"], ("fill_pct",), start=T0)
     assert bins == {
         "bin-01": [(T0, 73.5), (T0 + 5, 73.5)],
@@ -384,6 +384,44 @@ def test_series_gives_what_readings_give_as_plain_tuples(
         "lamp-01": [],
     }
     assert store.series("bin", [], ("fill_pct",)) == {}
+
+
+def test_series_within_windows_keeps_only_their_readings_in_order(store: TimeSeriesStore) -> None:
+    # Two readings in every second, boot 3 written first: the stored order is not (ts, boot).
+    store.write(
+        [
+            StoredReading(device, "lamp", "thon-1", "cho-1", boot, seq, T0 + seq, True,
+                          {"on": seq % 3 == 0, "current_a": float(100 * boot + seq)})
+            for boot in (3, 2)
+            for device in ("lamp-01", AWKWARD)
+            for seq in range(20)
+        ]
+    )  # fmt: skip
+    ids = ["lamp-01", AWKWARD, "nobody"]
+    names = ("on", "current_a")
+    everything = store.series("lamp", ids, names)
+    windows = [(T0 - 5, T0 + 2), (T0 + 4, T0 + 5), (T0 + 5, T0 + 7), (T0 + 12, T0 + 30)]
+
+    def inside(lo: int, hi: int) -> dict[str, list[tuple[object, ...]]]:
+        return {
+            device: [r for r in rows if lo <= r[0] < hi and any(a <= r[0] < b for a, b in windows)]
+            for device, rows in everything.items()
+        }
+
+    got = store.series("lamp", ids, names, within=windows)
+    assert got == inside(T0, T0 + 20)
+    assert len(got["lamp-01"]) == 2 * (2 + 3 + 8)
+    assert [r[2] for r in got[AWKWARD] if r[0] == T0 + 1] == [201.0, 301.0]  # boot 2 first
+    cut = store.series("lamp", ids, names, start=T0 + 1, end=T0 + 13, within=windows)
+    assert cut == inside(T0 + 1, T0 + 13)
+    assert store.series("lamp", ids, names, within=[(T0 + 20, T0 + 40)]) == {d: [] for d in ids}
+    assert store.series("lamp", ids, names, start=T0 + 3, end=T0 + 4, within=windows) == {
+        d: [] for d in ids
+    }
+    assert store.series("lamp", ids, names, within=[]) == {d: [] for d in ids}
+    for wrong in ([(T0 + 5, T0 + 7), (T0 + 4, T0 + 6)], [(T0 + 3, T0 + 3)]):
+        with pytest.raises(ValueError, match="windows"):
+            store.series("lamp", ids, names, within=wrong)
 
 
 def test_series_refuses_a_field_of_another_kind_and_an_unknown_kind(store: TimeSeriesStore) -> None:
