@@ -22,7 +22,7 @@ from .sach import (
     overflow_score,
     sach_result,
 )
-from .sang import STALE_S, LampInput, required_spans, sang_score
+from .sang import STALE_S, LampInput, required_spans, sample_windows, sang_score
 
 SLA_LOOKBACK_S = 24 * 3600  # a full event decided in the period may have started a day before
 LIT_FIELDS = ("on", "current_a", "fault")  # what alerts.rules.lit_samples reads of a lamp
@@ -43,7 +43,15 @@ def village_scores(
     required = required_spans(schedule, start, end)
     # One call per kind for the village's devices: plain tuples, no object per reading.
     lamp_ids = [lamp.id for lane in village.lanes for lamp in lane.lamps]
-    lamp_rows = store.series("lamp", lamp_ids, LIT_FIELDS, start=start - STALE_S, end=end)
+    # Only the samples the Sáng walk reads: the required spans, each from STALE_S before.
+    lamp_rows = store.series(
+        "lamp",
+        lamp_ids,
+        LIT_FIELDS,
+        start=start - STALE_S,
+        end=end,
+        within=sample_windows(required, start, end, STALE_S),
+    )
     lamps = []
     for lamp_id in lamp_ids:
         timeline = lit_samples(lamp_rows[lamp_id], th)

@@ -98,6 +98,25 @@ def lamp_seconds(lamp: LampInput, start: int, end: int, stale_s: int) -> tuple[i
     return sum(b - a for a, b in required), lit, dark
 
 
+def sample_windows(required: Sequence[Span], start: int, end: int, stale_s: int) -> list[Span]:
+    """Where ``lamp_seconds`` reads samples: ``stale_s`` before each required span to its end.
+
+    Sorted and merged where they meet, so a store can be asked for only these samples (about
+    half a year's) and the seconds come out the same: ``before`` is walked only when it lies
+    inside the first window, and then it is also the last sample fetched before ``start``.
+    """
+    out: list[Span] = []
+    for ra, rb in clip(sorted(required), start, end):
+        a = ra - stale_s
+        if a >= rb:
+            continue
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], rb))
+        else:
+            out.append((a, rb))
+    return out
+
+
 def sang_score(
     lamps: Sequence[LampInput],
     start: int,

@@ -1,5 +1,6 @@
 """``lamp_seconds`` against a plain reference: every known segment of the lamp's timeline
-(``known_segments``, unmerged) intersected with every required span, summed by state."""
+(``known_segments``, unmerged) intersected with every required span, summed by state. And the
+same seconds from only the samples inside ``sample_windows``, as ``village_scores`` fetches."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sangsach.backend.scores.model import known_segments
-from sangsach.backend.scores.sang import LampInput, lamp_seconds
+from sangsach.backend.scores.sang import LampInput, lamp_seconds, sample_windows
+from sangsach.backend.timeseries.port import check_windows, clip_windows, keep_within
 
 STALE = 900
 
@@ -53,3 +55,20 @@ def test_lamp_seconds_is_the_sum_of_segments_inside_the_spans(
 ) -> None:
     lamp, start, end = case
     assert lamp_seconds(lamp, start, end, STALE) == reference(lamp, start, end, STALE)
+
+
+@settings(max_examples=2000)
+@given(lamps())
+def test_the_samples_inside_the_sample_windows_give_the_same_seconds(
+    case: tuple[LampInput, int, int],
+) -> None:
+    lamp, start, end = case
+    windows = sample_windows(lamp.required, start, end, STALE)
+    check_windows(windows)
+    # What village_scores does: fetch [start - stale, end) within the windows, then split.
+    stored = ([lamp.before] if lamp.before else []) + list(lamp.samples)
+    fetched = keep_within(stored, clip_windows(windows, start - STALE, end))
+    before = [s for s in fetched if s[0] < start]
+    samples = [s for s in fetched if s[0] >= start]
+    fewer = LampInput(lamp.required, samples, before[-1] if before else None)
+    assert lamp_seconds(fewer, start, end, STALE) == lamp_seconds(lamp, start, end, STALE)
