@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -73,6 +74,8 @@ class Ingest:
         # Writes the readings to the time series while the request thread does the SQL work:
         # the two overlap instead of adding up (the time-series write is mostly waiting).
         self._writer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ts-write")
+        # One batch's transaction at a time, in the alert engine's order (AlertEngine.lock).
+        self._serial = alerts.lock if alerts is not None else threading.RLock()
 
     def close(self) -> None:
         self._writer.shutdown(wait=True)
@@ -104,9 +107,11 @@ class Ingest:
             for s in batch.statuses
             if s.id not in self.placements
         )
+        # Submitted before taking the lock: this batch's readings go to the time series while
+        # the batch before it finishes its transaction.
         written = self._writer.submit(self.store.write, stored)
         try:
-            with self.engine.begin() as conn:
+            with self._serial, self.engine.begin() as conn:
                 self._keep_dead_letters(conn, dead, batch.gateway)
                 self._advance_state(conn, stored, received)
                 events = self._apply_statuses(conn, statuses)

@@ -112,7 +112,9 @@ class AlertEngine:
         self.th = thresholds or Thresholds()
         self.policy = policy or Policy()
         self.clock = clock
-        self._lock = threading.Lock()  # one judge at a time: ingest threads and the tick
+        # One writer of the engine's tables at a time: ingest threads, the tick, people's
+        # actions. Taken before the SQL transaction (``lock``), never inside one.
+        self._lock = threading.RLock()
         info = commune.commune
         base = {**asdict(self.th), **(commune.alerts.overrides() if commune.alerts else {})}
         self._thresholds = {
@@ -144,6 +146,19 @@ class AlertEngine:
         event.listen(engine, "rollback", self._tracks.rollback)
         event.listen(engine, "rollback_savepoint", self._tracks.rollback_savepoint)
         event.listen(engine, "handle_error", self._tracks.error)
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held by ingest around its whole transaction, as the tick holds it around its own.
+
+        SQLite has one writer: a second transaction that wants to write waits in SQLite's busy
+        handler, which sleeps in steps of up to 100 ms, so a backend taking batches from several
+        gateways at once sat idle while a batch waited. Waiting on this lock instead wakes the
+        next batch as soon as the first commits. And every writer now takes this lock before
+        the database's, in one order: an ingest holding SQLite's write lock can no longer wait
+        for this lock while the tick holds it and waits for SQLite's.
+        """
+        return self._lock
 
     # -- ingest ---------------------------------------------------------------------------
 
