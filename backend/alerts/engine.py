@@ -26,6 +26,7 @@ from sqlalchemy import (
     cast,
     event,
     insert,
+    literal_column,
     select,
     update,
 )
@@ -410,9 +411,18 @@ class AlertEngine:
     def _active_by_device(
         self, conn: Connection, devices: set[str]
     ) -> dict[str, dict[AlertType, Alert]]:
+        """The active alerts of these devices, by device and type.
+
+        Most devices of a batch have none. Which devices have any comes first, from the partial
+        index of active alerts (a few ids; a storm's thousands); only those are read in full.
+        An IN list of a whole batch's 2,000 devices cost more to build than the query.
+        """
         grouped: dict[str, dict[AlertType, Alert]] = defaultdict(dict)
-        for alert in self.active(conn, devices):
-            grouped[alert.device_id][alert.type] = alert
+        alerting = {device_id for (device_id,) in conn.execute(_ALERTING)}
+        mine = {d for d in devices if d in alerting}
+        if mine:
+            for alert in self.active(conn, mine):
+                grouped[alert.device_id][alert.type] = alert
         return grouped
 
     @staticmethod
@@ -428,6 +438,12 @@ class AlertEngine:
             for alert, alert_id in zip(new, ids, strict=True):
                 alert.id = int(alert_id)
 
+
+# Devices with an alert not cleared: the condition written as the partial index's own
+# (tables.one_active_alert), a literal, so that the database answers from that index.
+_ALERTING = select(tables.alerts.c.device_id).where(
+    tables.alerts.c.state != literal_column(f"'{State.CLEARED.value}'")
+)
 
 # Every batch saves a track per device: compiled once, with the JSON written here (ManyRows).
 _SAVE_TRACKS = ManyRows(
