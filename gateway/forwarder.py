@@ -12,6 +12,7 @@ import json
 import logging
 import sqlite3
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
@@ -31,6 +32,9 @@ class ForwardStats:
     failures: int = 0
     rate_limited: int = 0
     last_error: str = ""
+
+
+Posted = httpx.Response | str  # the backend's answer, or why there was none
 
 
 PLURAL = {"reading": "readings", "status": "statuses", "rejection": "rejections"}
@@ -64,6 +68,8 @@ class Forwarder:
         self.stats = ForwardStats()
         self._size = batch_max  # halved after a 413, doubled back after each success
         self._pause_s = 0.0  # the backend's Retry-After
+        # Posts a batch while the forwarder's thread reads the next from the spool.
+        self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forward-post")
         self._http = httpx.Client(
             base_url=backend_url.rstrip("/"),
             headers={"Authorization": f"Bearer {token}"},
@@ -71,18 +77,38 @@ class Forwarder:
         )
 
     def run(self, stop: threading.Event) -> None:
+        """Forward until stopped, one batch in flight and the next read meanwhile.
+
+        While the backend stores a batch, the next one is read from the spool and its body
+        built, and once the answer comes the next is sent before the stored one is deleted
+        from the spool: the backend is not left waiting on the gateway's own SQLite work.
+        Nothing changes about what is kept: an entry is deleted only after its batch's 200,
+        and a batch that fails is read again from the spool's head.
+        """
         delay = 0.0
+        flying: tuple[list[Entry], Future[Posted]] | None = None
         while not stop.is_set():
-            entries = self.spool.peek(self._size)
-            if not entries:
-                stop.wait(0.05)
+            if flying is None:
+                entries = self.spool.peek(self._size)
+                if not entries:
+                    stop.wait(0.05)
+                    continue
+                flying = entries, self._sender.submit(self._post, self._body(entries))
+            entries, posted = flying
+            ahead = self.spool.peek(self._size, after=entries[-1].id)
+            ahead_body = self._body(ahead) if ahead else b""
+            answer = posted.result()
+            flying = None
+            if self._accepted(entries, answer):
+                if ahead:
+                    flying = ahead, self._sender.submit(self._post, ahead_body)
+                if self._forget(entries):
+                    delay = 0.0
+                    continue
+                # The spool refused the delete (a full disk): wait as after a failure.
+            elif self._size < len(entries):  # a 413: resend at once, halved
                 continue
-            if self.send(entries):
-                delay = 0.0
-                continue
-            if self._size < len(entries):  # a 413: resend at once, halved
-                continue
-            if self._pause_s:  # a 429: the backend said how long to wait
+            elif self._pause_s:  # a 429: the backend said how long to wait
                 stop.wait(self._pause_s)
                 self._pause_s = 0.0
                 continue
@@ -91,26 +117,41 @@ class Forwarder:
 
     def send(self, entries: list[Entry]) -> bool:
         """Post one batch; True when the backend stored it and the spool forgot it."""
+        answer = self._post(self._body(entries))
+        return self._accepted(entries, answer) and self._forget(entries)
+
+    def _body(self, entries: list[Entry]) -> bytes:
+        return batch_body(self.gateway_id, entries)
+
+    def _post(self, body: bytes) -> Posted:
         try:
-            response = self._http.post(
-                INGEST_PATH, content=batch_body(self.gateway_id, entries), headers=JSON
-            )
+            return self._http.post(INGEST_PATH, content=body, headers=JSON)
         except httpx.HTTPError as err:
-            return self._failed(f"backend unreachable: {err}")
-        if response.status_code == 429:
+            return f"backend unreachable: {err}"
+
+    def _accepted(self, entries: list[Entry], answer: Posted) -> bool:
+        """Whether the backend stored the batch; else why not, noted for the retry."""
+        if isinstance(answer, str):
+            return self._failed(answer)
+        if answer.status_code == 429:
             self.stats.rate_limited += 1
-            self._pause_s = _retry_after(response)
-        elif response.status_code == 413:
+            self._pause_s = _retry_after(answer)
+        elif answer.status_code == 413:
             self._size = max(1, len(entries) // 2)
-        if response.status_code != 200:
-            return self._failed(f"backend answered {response.status_code}: {response.text[:300]}")
-        try:
-            self.spool.remove_through(entries[-1].id)
-        except sqlite3.Error as err:  # a full disk can refuse even a delete; resent is harmless
-            return self._failed(f"spool cannot forget a stored batch: {err}")
+        if answer.status_code != 200:
+            return self._failed(f"backend answered {answer.status_code}: {answer.text[:300]}")
         self.stats.batches += 1
         self.stats.forwarded += len(entries)
         self._size = min(self.batch_max, self._size * 2)
+        return True
+
+    def _forget(self, entries: list[Entry]) -> bool:
+        """Delete a stored batch from the spool. If the disk refuses even that, the entries
+        stay and go again with a later batch: resent is harmless."""
+        try:
+            self.spool.remove_through(entries[-1].id)
+        except sqlite3.Error as err:
+            return self._failed(f"spool cannot forget a stored batch: {err}")
         return True
 
     def _failed(self, reason: str) -> bool:
@@ -121,6 +162,7 @@ class Forwarder:
         return False
 
     def close(self) -> None:
+        self._sender.shutdown(wait=True)
         self._http.close()
 
 

@@ -129,9 +129,11 @@ class Spool:
                 f"free, {self.min_free_bytes // 1024} KiB kept in reserve; {self._rows} entries kept"
             )
 
-    def peek(self, limit: int) -> list[Entry]:
+    def peek(self, limit: int, *, after: int = 0) -> list[Entry]:
+        """The oldest ``limit`` entries, or the oldest after entry ``after`` (the forwarder
+        reads the next batch while one is in flight)."""
         cursor = self._db().execute(
-            "SELECT id, kind, body FROM spool ORDER BY id LIMIT ?", (limit,)
+            "SELECT id, kind, body FROM spool WHERE id > ? ORDER BY id LIMIT ?", (after, limit)
         )
         return [Entry(row[0], row[1], row[2]) for row in cursor]
 
