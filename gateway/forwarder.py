@@ -115,11 +115,6 @@ class Forwarder:
             delay = min(max(delay * 2, 0.25), self.retry_max_s)
             stop.wait(delay)
 
-    def send(self, entries: list[Entry]) -> bool:
-        """Post one batch; True when the backend stored it and the spool forgot it."""
-        answer = self._post(self._body(entries))
-        return self._accepted(entries, answer) and self._forget(entries)
-
     def _body(self, entries: list[Entry]) -> bytes:
         return batch_body(self.gateway_id, entries)
 

@@ -152,12 +152,9 @@ class AlertEngine:
     def lock(self) -> threading.RLock:
         """Held by ingest around its whole transaction, as the tick holds it around its own.
 
-        SQLite has one writer: a second transaction that wants to write waits in SQLite's busy
-        handler, which sleeps in steps of up to 100 ms, so a backend taking batches from several
-        gateways at once sat idle while a batch waited. Waiting on this lock instead wakes the
-        next batch as soon as the first commits. And every writer now takes this lock before
-        the database's, in one order: an ingest holding SQLite's write lock can no longer wait
-        for this lock while the tick holds it and waits for SQLite's.
+        Every writer takes this lock before the database's, in one order: an ingest holding
+        SQLite's one write lock can no longer wait for this lock while the tick holds it and
+        waits, in SQLite's busy handler, for that write lock.
         """
         return self._lock
 
@@ -403,7 +400,7 @@ class AlertEngine:
 
     def active(self, conn: Connection, devices: set[str] | None = None) -> list[Alert]:
         """Alerts not cleared, of these devices or of all."""
-        query = select(*ALERT_COLUMNS).where(tables.alerts.c.state != State.CLEARED.value)
+        query = select(*ALERT_COLUMNS).where(_NOT_CLEARED)
         if devices is not None:
             query = query.where(tables.alerts.c.device_id.in_(devices))
         return [from_values(row) for row in conn.execute(query)]
@@ -419,7 +416,7 @@ class AlertEngine:
         """
         grouped: dict[str, dict[AlertType, Alert]] = defaultdict(dict)
         alerting = {device_id for (device_id,) in conn.execute(_ALERTING)}
-        mine = {d for d in devices if d in alerting}
+        mine = devices & alerting
         if mine:
             for alert in self.active(conn, mine):
                 grouped[alert.device_id][alert.type] = alert
@@ -439,11 +436,11 @@ class AlertEngine:
                 alert.id = int(alert_id)
 
 
-# Devices with an alert not cleared: the condition written as the partial index's own
-# (tables.one_active_alert), a literal, so that the database answers from that index.
-_ALERTING = select(tables.alerts.c.device_id).where(
-    tables.alerts.c.state != literal_column(f"'{State.CLEARED.value}'")
-)
+# An alert not cleared: the condition written as the partial index's own
+# (tables.one_active_alert), a literal, so that the database can answer from that index.
+_NOT_CLEARED = tables.alerts.c.state != literal_column(f"'{State.CLEARED.value}'")
+# The devices with such an alert.
+_ALERTING = select(tables.alerts.c.device_id).where(_NOT_CLEARED)
 
 # Every batch saves a track per device: compiled once, with the JSON written here (ManyRows).
 _SAVE_TRACKS = ManyRows(

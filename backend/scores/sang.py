@@ -108,8 +108,6 @@ def sample_windows(required: Sequence[Span], start: int, end: int, stale_s: int)
     out: list[Span] = []
     for ra, rb in clip(sorted(required), start, end):
         a = ra - stale_s
-        if a >= rb:
-            continue
         if out and a <= out[-1][1]:
             out[-1] = (out[-1][0], max(out[-1][1], rb))
         else:
