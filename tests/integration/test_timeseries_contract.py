@@ -116,6 +116,29 @@ def test_round_trip_keeps_every_field_none_and_type(store: TimeSeriesStore) -> N
         }
 
 
+def test_each_reading_keeps_its_clock_flag_within_one_series(store: TimeSeriesStore) -> None:
+    # InfluxDB is written the flag only when false: a series mixing both must read back exact.
+    flags = [True, False, True, True, False]
+    store.write(
+        [StoredReading("lamp-01", "lamp", "thon-1", "cho-1", 1, seq, T0 + seq, synced, {"on": True})
+         for seq, synced in enumerate(flags)]
+    )  # fmt: skip
+
+    assert [r.synced for r in store.readings("lamp-01")] == flags
+
+
+def test_a_point_written_with_synced_true_reads_back_synced(influxd: InfluxD) -> None:
+    """Points written before the flag was left out when true carry ``synced=true``."""
+    for store in influx_store(influxd):
+        assert isinstance(store, InfluxStore)
+        old = "lamp,device=lamp-01,place=cho-1,village=thon-1 boot=1i,on=true,seq=0i,synced=true"
+        store._write_lines([f"{old} {T0 * 10**9}"])  # the line as the adapter once wrote it
+
+        [got] = store.readings("lamp-01")
+        assert got.synced is True
+        assert got.values["on"] is True
+
+
 def test_fields_left_out_read_back_as_none(store: TimeSeriesStore) -> None:
     store.write(
         [StoredReading("lamp-01", "lamp", "thon-1", "cho-1", 1, 0, T0, True, {"on": False})]

@@ -85,7 +85,7 @@ def test_the_fast_reading_line_is_the_line_point_writes(
         device, "lamp", village, place, boot, seq, T0, True,
         {"on": on, "current_a": current, "voltage_v": voltage, "lux": lux, "rssi": rssi},
     )  # fmt: skip
-    fields = {"boot": boot, "seq": seq, "synced": True, **stored_values(r)}
+    fields = {"boot": boot, "seq": seq, **stored_values(r)}  # synced: left out when true
     tags = {"device": device, "village": village, "place": place}
     point = Point.from_dict({"measurement": "lamp", "tags": tags, "fields": fields,
                              "time": timestamp_ns(r)})  # fmt: skip
@@ -108,7 +108,7 @@ def test_the_fast_line_types_a_bin_readings_values_as_point_does(
     values = {"fill_pct": fill, "distance_cm": distance, "battery_v": battery, "temp_c": temp,
               "tilt_deg": tilt, "rssi": rssi}  # fmt: skip
     r = StoredReading("bin-01", "bin", "thon-1", "cho-1", 7, 9, T0, synced, values)
-    fields = {"boot": 7, "seq": 9, "synced": synced, **stored_values(r)}
+    fields = {"boot": 7, "seq": 9, **({} if synced else {"synced": False}), **stored_values(r)}
     tags = {"device": "bin-01", "village": "thon-1", "place": "cho-1"}
     point = Point.from_dict({"measurement": "bin", "tags": tags, "fields": fields,
                              "time": timestamp_ns(r)})  # fmt: skip
