@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import drain, report
+from bench import drain, influx_lines, report
 from bench.alert_latency import measure
 from sangsach.localbroker import LocalBroker
 from tests.services import InfluxD
@@ -44,3 +44,10 @@ def test_drain_benchmark_counts_every_reading_once(
     text = report.markdown({"machine": {"cpus": 2, "cpu": "x", "python": "3", "system": "y",
                                         "load_before": "0"}, "drain": result})  # fmt: skip
     assert "| ours, 2 gateways |" in text
+
+
+def test_line_shape_benchmark_stores_every_point_of_every_shape(tmp_path: Path) -> None:
+    costs = influx_lines.measure(2_000, 200, 2, tmp_path)  # raises if a point is missing
+
+    assert list(costs) == list(influx_lines.SHAPES)
+    assert all(len(runs) == 2 and all(x >= 0 for x in runs) for runs in costs.values())
