@@ -6,8 +6,9 @@
 Writes the drain's readings (a healthy fleet of 10,000 devices) to a private influxd, in
 requests of 2,000 lines as the backend sends them, once per line shape and round, each into a
 fresh database, the shapes interleaved so that a drift of the machine falls on all of them.
-The shapes: the backend's own line (``reading_line``), the same with ``synced=true`` (as written
-before round 4), without the ``place`` and ``village`` tags, and the minimal consumer's line.
+The shapes: the backend's own line (``reading_line``, every device placed in one village and
+place), the same with ``synced=true`` (as written before round 4), without the ``place`` and
+``village`` tags, and the minimal consumer's line.
 Prints each shape's influxd CPU ms per 1,000 points, every round and the median.
 """
 

@@ -92,7 +92,7 @@ def reading_line(reading: StoredReading) -> str:
     for name, typed in order.items():
         if typed is None:  # boot, seq and synced: the reading's own
             value = getattr(reading, name)
-            if value is True:  # synced, left out when true (module docstring)
+            if name == "synced" and value:  # left out when true (module docstring)
                 continue
         else:
             value = values.get(name)
