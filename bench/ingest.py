@@ -2,6 +2,7 @@
 
     python -m bench.ingest                          # 100,000 readings, batches of 500
     python -m bench.ingest --readings 20000 --profile var/ingest.prof
+    python -m bench.ingest --storm                  # every lamp cycling: thousands of alerts
 
 Wires the backend as ``sangsach backend`` does (``bootstrap``: SQLite registry, a private
 influxd, the alert engine) for a synthetic registry, then feeds it the drain benchmark's
@@ -10,8 +11,9 @@ then handled by ``Ingest.handle``. Prints the process's CPU ms per 1000 readings
 steps and the garbage collector's share, so a change to the ingest path can be measured in
 a minute; ``bench.run drain`` remains the figure that counts (it adds HTTP and uvicorn).
 
-The readings are the drain's healthy fleet (lamps lit, bins filling), so no alert opens; the
-alert storm is a drain row of its own (``bench.run drain``). Compare runs of the same size.
+The readings are the drain's healthy fleet (lamps lit, bins filling), so no alert opens;
+``--storm`` feeds the drain's alert storm instead (every lamp switching at every reading, so
+every lamp opens a cycling alert and its SMS). Compare runs of the same size and data.
 """
 
 from __future__ import annotations
@@ -34,11 +36,17 @@ from .common import Device, generate_registry, readings
 
 
 def batches(
-    devices: Sequence[Device], n: int, size: int, last_ts: int, gateway: str = "bench"
+    devices: Sequence[Device],
+    n: int,
+    size: int,
+    last_ts: int,
+    gateway: str = "bench",
+    *,
+    cycling: bool = False,
 ) -> Iterator[bytes]:
     """The drain's readings as the gateway posts them: JSON bodies of ``size`` readings."""
     batch: list[dict[str, object]] = []
-    for i, (_, payload) in enumerate(readings(devices, n, last_ts)):
+    for i, (_, payload) in enumerate(readings(devices, n, last_ts, cycling=cycling)):
         reading = json.loads(payload)
         reading["received_at"] = reading["ts"] + 0.25 + i % 7 / 100
         batch.append(reading)
@@ -69,6 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--devices", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--profile", type=Path, help="write a cProfile of the handling here")
+    parser.add_argument("--storm", action="store_true", help="the alert storm's readings")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="sangsach-bench-ingest-") as tmp:
         root = Path(tmp)
@@ -82,7 +91,8 @@ def main(argv: list[str] | None = None) -> None:
             services = bootstrap(settings)
             gc.collect()
             gc.freeze()  # as the app does once started (backend/app.py)
-            bodies = list(batches(fleet, args.readings, args.batch, int(time.time())))
+            now = int(time.time())
+            bodies = list(batches(fleet, args.readings, args.batch, now, cycling=args.storm))
             profiler = cProfile.Profile() if args.profile else None
             parse_s = handle_s = 0.0
             stored = 0
