@@ -2,7 +2,7 @@
 
 The readings carry no coordinates, and InfluxQL cannot join, so the backend writes measurement
 ``device`` (tags ``device``, ``kind``, ``village``; fields ``lat``, ``lon`` from the registry and
-``state``, the web map's state: ``lit``, ``off``, ``fault``, ``bin_ok``, ``bin_full``,
+``state``, ``domain.rules.device_state``: ``lit``, ``off``, ``fault``, ``bin_ok``, ``bin_full``,
 ``bin_overflow``, ``offline``, ``never``). Cheap: a point only when a device's state changes,
 and every device once a day so that any time range of a day or more shows every device.
 """
@@ -14,20 +14,29 @@ from collections.abc import Callable, Iterator
 
 from sqlalchemy import Engine, select
 
+from sangsach.registry_file import Commune
+
 from . import db
 from .domain.readings import DevicePoint
+from .domain.rules import device_state, effective_thresholds
 from .timeseries.port import TimeSeriesStore
-from .web.devicemap import state_of
 
 FULL_EVERY_S = 24 * 3600
 PAGE = 5_000  # devices read and written at a time
 
 
 class MapFeed:
-    def __init__(self, engine: Engine, store: TimeSeriesStore, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        store: TimeSeriesStore,
+        commune: Commune,
+        clock: Callable[[], float],
+    ) -> None:
         self.engine = engine
         self.store = store
         self.clock = clock
+        self.thresholds = effective_thresholds(commune.alerts, commune.villages)
         self._written: dict[str, str] = {}  # device -> state last written
         self._full_at: float | None = None
 
@@ -52,7 +61,8 @@ class MapFeed:
                 return
             yield [
                 DevicePoint(r.id, r.kind, r.village_id, r.lat, r.lon,
-                            state_of(r.kind, r.online, r.values), now)
+                            device_state(r.kind, r.online, r.values,
+                                         self.thresholds[r.village_id]), now)
                 for r in rows
             ]  # fmt: skip
             after = rows[-1].id

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import orjson
@@ -37,6 +37,7 @@ from sangsach.registry_file import Commune
 
 from .. import db
 from ..domain.readings import AlertEvent, StoredReading
+from ..domain.rules import effective_thresholds
 from ..notify.inbound import UnknownAlert
 from ..sql import ManyRows, json_text, upsert
 from ..timeseries.port import TimeSeriesStore
@@ -117,11 +118,7 @@ class AlertEngine:
         # actions. Taken before the SQL transaction (``lock``), never inside one.
         self._lock = threading.RLock()
         info = commune.commune
-        base = {**asdict(self.th), **(commune.alerts.overrides() if commune.alerts else {})}
-        self._thresholds = {
-            v.id: Thresholds(**{**base, **(v.alerts.overrides() if v.alerts else {})})
-            for v in commune.villages
-        }
+        self._thresholds = effective_thresholds(commune.alerts, commune.villages, self.th)
         self._schedules = {
             v.id: LightingSchedule(info.latitude, info.longitude, v.lighting or ())
             for v in commune.villages

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ..domain.rules import Thresholds
+
+__all__ = ["CRITICAL", "LAMP_TYPES", "AlertType", "Policy", "Thresholds"]
+
 
 class AlertType(StrEnum):
     LAMP_FAULT = "lamp_fault"  # off, or no current, inside a required lighting window
@@ -23,27 +27,6 @@ class AlertType(StrEnum):
 CRITICAL: frozenset[AlertType] = frozenset({AlertType.FIRE})
 
 LAMP_TYPES = frozenset({AlertType.LAMP_FAULT, AlertType.DAY_BURNING, AlertType.CYCLING})
-
-
-@dataclass(frozen=True, slots=True)
-class Thresholds:
-    """Per commune, overridable per village (``SANGSACH_ALERT_*`` settings)."""
-
-    lamp_fault_debounce_s: int = 600
-    day_burning_debounce_s: int = 1800
-    cycling_switches: int = 6  # switches within cycling_window_s
-    cycling_window_s: int = 3600
-    lamp_report_interval_s: int = 300
-    bin_report_interval_s: int = 3600
-    offline_intervals: int = 3
-    min_lit_current_a: float = 0.05
-    bin_full_pct: float = 80.0
-    bin_overflow_pct: float = 95.0
-    bin_emptied_drop_pct: float = 30.0  # a drop this large is a collection
-    collection_sla_s: int = 24 * 3600
-    fire_temp_c: float = 70.0
-    tilt_deg: float = 30.0
-    battery_low_v: float = 3.4
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,12 +8,19 @@ device is offline and nothing else is judged, neither raised nor cleared.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from operator import attrgetter
 from typing import Any
 
 from ..domain.readings import StoredReading
+from ..domain.rules import (
+    bin_emptied,
+    bin_full,
+    bin_overflowing,
+    lamp_lit_values,
+    tenths,
+)
 from .model import AlertType, Thresholds
 
 Required = Callable[[int], bool]  # is the lamp required to be lit at this Unix second?
@@ -82,22 +89,6 @@ class Conditions:
     unknown: frozenset[AlertType]  # not judged now: the device's data is stale
 
 
-def lamp_lit(values: dict[str, Any], th: Thresholds) -> bool:
-    current = values.get("current_a")
-    drawing = current is None or current >= th.min_lit_current_a
-    return bool(values.get("on")) and drawing and not values.get("fault")
-
-
-def lit_samples(rows: Iterable[tuple[Any, ...]], th: Thresholds) -> list[tuple[int, bool]]:
-    """``(ts, lamp_lit)`` of ``(ts, on, current_a, fault)`` rows: the scores' hot loop, a year
-    of a village's lamps, so the rule is inlined (tests/unit/test_scores_fast_paths.py checks it)."""
-    least = th.min_lit_current_a
-    return [
-        (ts, bool(on) and (current is None or current >= least) and not fault)
-        for ts, on, current, fault in rows
-    ]
-
-
 def observe(track: Track, reading: StoredReading, received_at: float, th: Thresholds) -> int | None:
     """Take a reading into the track. Returns the time of a collection if it shows one.
 
@@ -111,7 +102,7 @@ def observe(track: Track, reading: StoredReading, received_at: float, th: Thresh
     track.last_ts = reading.ts
     values = reading.values
     if reading.kind == "lamp":
-        _observe_lamp(track, reading.ts, lamp_lit(values, th), th)
+        _observe_lamp(track, reading.ts, lamp_lit_values(values, th), th)
         return None
     return _observe_bin(track, reading.ts, values, th)
 
@@ -132,20 +123,20 @@ def _observe_bin(track: Track, ts: int, values: dict[str, Any], th: Thresholds) 
     fill = values.get("fill_pct")
     collected = None
     if isinstance(fill, float | int):
-        if track.fill is not None and track.fill - fill >= th.bin_emptied_drop_pct:
+        if track.fill is not None and bin_emptied(track.fill, fill, th):
             collected = ts
         emptied = collected is not None
         _hold(
             track,
             AlertType.BIN_FULL,
-            fill >= th.bin_full_pct,
-            emptied or fill < th.bin_full_pct - FILL_MARGIN_PCT,
+            bin_full(fill, th),
+            emptied or tenths(fill) < tenths(th.bin_full_pct - FILL_MARGIN_PCT),
         )
         _hold(
             track,
             AlertType.BIN_OVERFLOW,
-            fill >= th.bin_overflow_pct,
-            emptied or fill < th.bin_overflow_pct - FILL_MARGIN_PCT,
+            bin_overflowing(fill, th),
+            emptied or tenths(fill) < tenths(th.bin_overflow_pct - FILL_MARGIN_PCT),
         )
         full = AlertType.BIN_FULL in track.held
         track.full_since = (track.full_since or ts) if full else None

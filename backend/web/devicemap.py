@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from ..domain.rules import Thresholds, device_state
 
 WIDTH, HEIGHT, MARGIN = 900, 520, 20
 
@@ -12,9 +15,9 @@ STATES: dict[str, tuple[str, str]] = {
     "lit": ("#f59e0b", "Đèn đang sáng"),
     "off": ("#64748b", "Đèn tắt"),
     "fault": ("#7c2d12", "Đèn hỏng (bật mà không có dòng điện)"),
-    "bin_ok": ("#16a34a", "Thùng rác dưới 80%"),
-    "bin_full": ("#ea580c", "Thùng rác đầy (từ 80%)"),
-    "bin_overflow": ("#dc2626", "Thùng rác tràn (từ 95%)"),
+    "bin_ok": ("#16a34a", "Thùng rác chưa đầy"),
+    "bin_full": ("#ea580c", "Thùng rác đầy"),
+    "bin_overflow": ("#dc2626", "Thùng rác tràn"),
     "offline": ("#000000", "Mất kết nối"),
     "never": ("#cbd5e1", "Chưa có dữ liệu"),
 }
@@ -32,20 +35,7 @@ class Dot:
         return STATES[self.state][0]
 
 
-def state_of(kind: str, online: bool | None, latest: dict[str, Any] | None) -> str:
-    if online is False:
-        return "offline"
-    if not latest:
-        return "never"
-    if kind == "lamp":
-        if latest.get("fault"):
-            return "fault"
-        return "lit" if latest.get("on") else "off"
-    fill = latest.get("fill_pct") or 0.0
-    return "bin_overflow" if fill >= 95 else ("bin_full" if fill >= 80 else "bin_ok")
-
-
-def dots(devices: list[dict[str, Any]]) -> list[Dot]:
+def dots(devices: list[dict[str, Any]], thresholds: Mapping[str, Thresholds]) -> list[Dot]:
     """Project latitude and longitude linearly onto the drawing (a commune is a few km wide)."""
     if not devices:
         return []
@@ -59,7 +49,7 @@ def dots(devices: list[dict[str, Any]]) -> list[Dot]:
             d["id"],
             MARGIN + (d["lon"] - min(lons)) * scale,
             HEIGHT - MARGIN - (d["lat"] - min(lats)) * scale,  # north up
-            state_of(d["kind"], d["online"], d["latest"]),
+            device_state(d["kind"], d["online"], d["latest"], thresholds[d["village_id"]]),
         )
         for d in devices
     ]
