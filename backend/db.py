@@ -22,6 +22,8 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    inspect,
+    text,
 )
 
 metadata = MetaData()
@@ -158,6 +160,9 @@ census_entries = Table(
     Column("entered_at", Float, nullable=False),
     Column("entered_by", String(64), nullable=False),
     Column("source", String(8), nullable=False),  # "api" or "csv"
+    # Local midnight of the day the figures take effect; NULL (entries of the first wave):
+    # the day they were entered.
+    Column("effective_from", Integer, nullable=True),
 )
 
 # What each gateway last said about itself (backend/gateways.py): its spool's disk full or not.
@@ -169,6 +174,8 @@ gateway_states = Table(
     Column("spooled", Integer, nullable=False),
     Column("full_since", Float, nullable=True),  # start of the current full episode
     Column("reported_at", Float, nullable=False),
+    # why intake looks stuck (messages wait, nothing committed), or empty; added later
+    Column("intake_stalled", Text, nullable=False, server_default=""),
 )
 
 REGISTRY_TABLES = (team_members, teams, devices, places, villages)  # child tables first
@@ -189,4 +196,31 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
     metadata.create_all(engine)
+    _add_new_columns(engine)
     return engine
+
+
+def _add_new_columns(engine: Engine) -> None:
+    """Add the columns a newer version brought to a table an older one created.
+
+    ``create_all`` creates missing tables only. A column added later is nullable or has a
+    text server default, so adding it keeps the existing rows valid; nothing is ever dropped
+    or changed here.
+    """
+    existing = inspect(engine)
+    with engine.begin() as conn:
+        for table in metadata.sorted_tables:
+            have = {column["name"] for column in existing.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in have:
+                    conn.execute(text(_add_column(table.name, column, engine)))
+
+
+def _add_column(table: str, column: Column[object], engine: Engine) -> str:
+    kind = column.type.compile(dialect=engine.dialect)
+    if column.nullable and column.server_default is None:
+        return f"ALTER TABLE {table} ADD COLUMN {column.name} {kind}"
+    default = getattr(column.server_default, "arg", None)
+    if not isinstance(default, str) or "'" in default:
+        raise RuntimeError(f"new column {table}.{column.name}: nullable or a text default")
+    return f"ALTER TABLE {table} ADD COLUMN {column.name} {kind} NOT NULL DEFAULT '{default}'"

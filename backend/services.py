@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from sangsach.config import BackendSettings
-from sangsach.registry_file import Census, Commune, load_registry
+from sangsach.registry_file import Commune, load_registry
 
 from .alerts.engine import AlertEngine
 from .alerts.model import Policy
@@ -22,9 +22,9 @@ from .mapfeed import MapFeed
 from .notify.dispatcher import Dispatcher
 from .notify.inbound import AlertActions
 from .notify.providers import make_provider
-from .registry.census import effective
 from .registry.load import load_commune
 from .scores.schedule import DailyRollups
+from .scores.service import Scores
 from .timeseries.influx import InfluxStore
 from .timeseries.port import TimeSeriesStore
 from .timeseries.sqlite import SqliteStore
@@ -42,26 +42,21 @@ class Services:
     alert_actions: AlertActions
     dispatcher: Dispatcher
     commune: Commune
+    scores: Scores
     clock: Callable[[], float] = time.time
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
-
-    def census(self) -> dict[str, Census]:
-        """Each village's census now: the latest entry from the office, else the registry's."""
-        return {v: view.census for v, view in effective(self.engine, self.commune).items()}
 
     def start_background(self) -> None:
         """Alert tick, SMS dispatcher, daily rollups and device map feed, each in a thread."""
         every = self.settings.alert_tick_s
         rollups = DailyRollups(
-            self.store,
-            self.commune,
-            self.census,
+            self.scores,
             catch_up_days=self.settings.rollup_catch_up_days,
             delay_s=self.settings.rollup_delay_s,
             clock=self.clock,
         )
-        feed = MapFeed(self.engine, self.store, self.clock)
+        feed = MapFeed(self.engine, self.store, self.commune, self.clock)
         for name, target in (
             ("alert-tick", lambda: _every(every, self.alerts.tick, self._stop)),
             ("sms-dispatcher", lambda: self.dispatcher.run(self._stop)),
@@ -163,5 +158,6 @@ def bootstrap(
         SmsReplies(alerts),
         dispatcher,
         commune,
+        Scores(store, engine, commune, clock),
         clock,
     )

@@ -87,7 +87,7 @@ def gateway(verbose: bool) -> None:
         settings = load(GatewaySettings)
     except SettingsError as err:
         _fail(str(err))
-    Gateway(settings).run_forever()
+    sys.exit(Gateway(settings).run_forever())
 
 
 @main.command()
@@ -231,7 +231,7 @@ def report(period: str, out: Path) -> None:
     except (PeriodError, SettingsError, RegistryFileError, TimeSeriesError) as err:
         _fail(str(err))
     try:
-        built = build_report(services.engine, services.store, services.commune, chosen)
+        built = build_report(services.engine, services.scores, services.commune, chosen)
     finally:
         services.close()
     out.mkdir(parents=True, exist_ok=True)
@@ -246,10 +246,12 @@ def report(period: str, out: Path) -> None:
               help="First local day, YYYY-MM-DD.")  # fmt: skip
 @click.option("--to", "last", type=click.DateTime(formats=["%Y-%m-%d"]), required=True,
               help="Last local day, YYYY-MM-DD (included).")  # fmt: skip
-def rollup(first: datetime, last: datetime) -> None:
-    """Compute each village's daily scores and store them (Grafana reads them); recomputing a
-    day replaces it."""
-    from sangsach.backend.scores.rollup import roll_up
+@click.option("--recompute", is_flag=True,
+              help="Replace days already stored (after a registry or census correction).")  # fmt: skip
+def rollup(first: datetime, last: datetime, recompute: bool) -> None:
+    """Compute each village's daily parts of its scores and store them (the pages, reports and
+    Grafana read them). Days already stored are kept unless --recompute: a closed period's
+    report changes only when asked."""
     from sangsach.backend.services import bootstrap
     from sangsach.backend.timeseries.port import TimeSeriesError
 
@@ -260,9 +262,7 @@ def rollup(first: datetime, last: datetime) -> None:
     except (SettingsError, RegistryFileError, TimeSeriesError) as err:
         _fail(str(err))
     try:
-        written = roll_up(
-            services.store, services.commune, first.date(), last.date(), services.census()
-        )
+        written = services.scores.roll_up(first.date(), last.date(), recompute=recompute)
     finally:
         services.close()
     click.echo(f"đã tính {written} điểm theo ngày (daily scores written)")

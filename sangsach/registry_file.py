@@ -11,6 +11,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
@@ -75,18 +76,30 @@ class Census(BaseModel):
         return self
 
 
-class Lamp(BaseModel):
+class _Active(BaseModel):
+    """When a device counts: from ``installed`` to the day before ``removed``. Without
+    ``installed``, a device counts from its first reading (docs/scores.md)."""
+
     model_config = _STRICT
 
+    installed: date | None = Field(default=None, description="first day the device counts")
+    removed: date | None = Field(default=None, description="first day it no longer counts")
+
+    @model_validator(mode="after")
+    def _installed_before_removed(self) -> Self:
+        if self.installed and self.removed and self.removed <= self.installed:
+            raise ValueError(f"removed {self.removed} is not after installed {self.installed}")
+        return self
+
+
+class Lamp(_Active):
     id: DeviceId
     lat: Latitude
     lon: Longitude
     watts: int = Field(default=40, ge=1, le=1000)
 
 
-class Bin(BaseModel):
-    model_config = _STRICT
-
+class Bin(_Active):
     id: DeviceId
     depth_cm: float = Field(ge=20, le=400)
     capacity_l: int = Field(default=660, ge=10, le=20_000)
@@ -97,8 +110,7 @@ def _kept_as(model: type[BaseModel]) -> Any:
     schema), then kept as the record; a record given as it is stays as it is."""
 
     def get_schema(cls: type[Any], source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
-        names = tuple(model.model_fields)  # "id" first
-        assert names[0] == "id"
+        names = ("id", *(name for name in model.model_fields if name != "id"))
 
         def validate(value: Any, inner: core_schema.ValidatorFunctionWrapHandler) -> Any:
             if isinstance(value, cls):
@@ -122,6 +134,8 @@ class LampRecord:
     500 bytes more (50 MB at 100,000 devices)."""
 
     id: str
+    installed: date | None
+    removed: date | None
     lat: float
     lon: float
     watts: int
@@ -134,6 +148,8 @@ class BinRecord:
     """A bin as the commune keeps it once ``Bin`` has validated it."""
 
     id: str
+    installed: date | None
+    removed: date | None
     depth_cm: float
     capacity_l: int
 
@@ -185,6 +201,32 @@ class AlertThresholds(BaseModel):
 
     def overrides(self) -> dict[str, float]:
         return self.model_dump(exclude_none=True)
+
+
+class ScoreFormula(BaseModel):
+    """The commune's targets, weights and coverage floor for the scores and the ranking
+    (docs/scores.md); printed on every report and page that ranks."""
+
+    model_config = _STRICT
+
+    sang_target_pct: float = Field(default=95.0, gt=0, le=100)
+    collection_target_pct: float = Field(default=90.0, gt=0, le=100)
+    overflow_allowed_h_per_point_day: float = Field(default=0.5, ge=0, le=24)
+    census_target_pct: float = Field(default=90.0, gt=0, le=100)
+    coverage_floor_pct: float = Field(
+        default=80.0, ge=0, le=100, description="below it a verdict is 'Chưa đủ số liệu'"
+    )
+    sang_weight: float = Field(default=50.0, ge=0, le=100)
+    sach_weight: float = Field(default=50.0, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _weights_make_100(self) -> Self:
+        if self.sang_weight + self.sach_weight != 100:
+            raise ValueError(
+                f"sang_weight + sach_weight must be 100, got "
+                f"{self.sang_weight:g} + {self.sach_weight:g}"
+            )
+        return self
 
 
 class Village(BaseModel):
@@ -244,6 +286,9 @@ class Commune(BaseModel):
     commune: CommuneInfo
     alerts: AlertThresholds | None = Field(
         default=None, description="the commune's alert thresholds, over the defaults"
+    )
+    scores: ScoreFormula = Field(
+        default_factory=ScoreFormula, description="targets, weights and coverage floor"
     )
     villages: list[Village] = Field(min_length=1)
     teams: list[Team] = Field(default_factory=list)

@@ -1,7 +1,10 @@
 """The household census: the registry file's figures, overridden by entries from the office.
 
 An entry comes through the API or a CSV import, is checked as the registry file's census is
-(counts add up), and is kept with who entered it and when; the latest per village wins.
+(counts add up), and is kept with who entered it, when, and the day it takes effect. The census
+in force at a moment is the entry with the latest effective day up to that moment (the latest
+entered among equals), else the registry file's: so a new entry changes the periods after its
+day, never those before.
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Engine, insert, select
@@ -16,6 +21,7 @@ from sqlalchemy import Engine, insert, select
 from sangsach.registry_file import Census, Commune
 
 from .. import db
+from ..scores.days import local_day, local_midnight
 
 CSV_COLUMNS = ("village_id", "households", "main_road_households", "main_road_standard_bins")
 
@@ -31,30 +37,52 @@ class CensusView:
     source: str  # "registry", "api" or "csv"
     entered_at: float | None
     entered_by: str | None
+    effective_from: int | None = None  # Unix time of the local midnight it takes effect
 
 
-def effective(engine: Engine, commune: Commune) -> dict[str, CensusView]:
+def effective(engine: Engine, commune: Commune, at: float | None = None) -> dict[str, CensusView]:
+    """Each village's census in force at ``at`` (default: including every entry)."""
     views = {v.id: CensusView(v.id, v.census, "registry", None, None) for v in commune.villages}
-    table = db.census_entries
-    query = select(table).order_by(table.c.entered_at, table.c.id)
-    with engine.connect() as conn:
-        for row in conn.execute(query):  # later rows replace earlier ones
-            if row.village_id in views:
-                census = Census(
-                    households=row.households,
-                    main_road_households=row.main_road_households,
-                    main_road_standard_bins=row.main_road_standard_bins,
-                )
-                views[row.village_id] = CensusView(
-                    row.village_id, census, row.source, row.entered_at, row.entered_by
-                )
+    rows = sorted(_entries(engine), key=lambda r: (_from(r), r.entered_at, r.id))
+    for row in rows:  # later rows replace earlier ones
+        if (at is None or _from(row) <= at) and row.village_id in views:
+            census = Census(
+                households=row.households,
+                main_road_households=row.main_road_households,
+                main_road_standard_bins=row.main_road_standard_bins,
+            )
+            views[row.village_id] = CensusView(
+                row.village_id, census, row.source, row.entered_at, row.entered_by,
+                _from(row),
+            )  # fmt: skip
     return views
 
 
-def record(engine: Engine, entries: dict[str, Census], *, by: str, source: str, now: float) -> None:
+def _entries(engine: Engine) -> list[Any]:
+    with engine.connect() as conn:
+        return list(conn.execute(select(db.census_entries)))
+
+
+def _from(row: Any) -> int:
+    if row.effective_from is not None:
+        return int(row.effective_from)
+    return local_midnight(local_day(row.entered_at))
+
+
+def record(
+    engine: Engine,
+    entries: dict[str, Census],
+    *,
+    by: str,
+    source: str,
+    now: float,
+    effective_from: date | None = None,
+) -> None:
+    """Keep the entries, in force from ``effective_from`` (default: the day of ``now``)."""
+    start = local_midnight(effective_from or local_day(now))
     rows = [
         {"village_id": village_id, **census.model_dump(), "entered_at": now,
-         "entered_by": by, "source": source}
+         "entered_by": by, "source": source, "effective_from": start}
         for village_id, census in entries.items()
     ]  # fmt: skip
     with engine.begin() as conn:

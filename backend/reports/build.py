@@ -5,17 +5,18 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from datetime import datetime
 from html import escape
 from typing import Any
 
 from sqlalchemy import Engine, select
 
 from sangsach.registry_file import Commune
+from sangsach.sun import VIETNAM
 
 from ..alerts import tables
-from ..registry.census import effective
-from ..scores.compute import commune_scores
-from ..timeseries.port import TimeSeriesStore
+from ..scores.service import PeriodScores, Scores
+from ..scores.verdict import VERDICT_VI
 from .period import Period
 
 
@@ -32,16 +33,13 @@ class AlertStats:
 class Report:
     commune: str
     period: Period
-    scores: dict[str, Any]
+    scores: PeriodScores
     alerts: dict[str, AlertStats]  # per village id
 
 
-def build_report(
-    engine: Engine, store: TimeSeriesStore, commune: Commune, period: Period
-) -> Report:
-    census = {v: view.census for v, view in effective(engine, commune).items()}
-    scores = commune_scores(store, commune, period.start, period.end, census)
-    return Report(commune.commune.name, period, scores, _alert_stats(engine, commune, period))
+def build_report(engine: Engine, scores: Scores, commune: Commune, period: Period) -> Report:
+    result = scores.period(period.start, period.end)
+    return Report(commune.commune.name, period, result, _alert_stats(engine, commune, period))
 
 
 def _alert_stats(engine: Engine, commune: Commune, period: Period) -> dict[str, AlertStats]:
@@ -76,55 +74,83 @@ COLUMNS = (
     ("name", "Thôn"),
     ("rank", "Xếp hạng"),
     ("score", "Điểm"),
-    ("sang_percent", "Sáng (%)"),
-    ("sang_target", "Mục tiêu Sáng (%)"),
-    ("sang_meets", "Đạt Sáng"),
-    ("sang_unknown_minutes", "Phút không rõ"),
+    ("sang_percent", "Sáng (% thời gian đo được)"),
+    ("sang_coverage", "Đo được – đèn (%)"),
+    ("sang_verdict", "Đạt Sáng"),
     ("collection_percent", "Thu gom đúng hạn (%)"),
+    ("collection_events", "Lần đầy: đúng hạn/tổng"),
     ("overflow_hours", "Giờ tràn rác"),
-    ("coverage_percent", "Hộ có thùng rác chuẩn (%)"),
-    ("sach_meets", "Đạt Sạch"),
+    ("overflow_allowed", "Giờ tràn cho phép"),
+    ("bin_coverage", "Đo được – thùng rác (%)"),
+    ("census_percent", "Hộ có thùng rác chuẩn (%)"),
+    ("sach_verdict", "Đạt Sạch"),
+    ("note", "Ghi chú"),
     ("alerts_opened", "Số cảnh báo"),
     ("alerts_mean_ack_h", "TB giờ đến khi nhận"),
     ("alerts_mean_clear_h", "TB giờ đến khi xong"),
 )
 
 
-def rows(scores: dict[str, Any], alert_stats: dict[str, AlertStats]) -> list[dict[str, Any]]:
-    """One row per village in rank order, as the report and the pages show it."""
-    ranks = {row["village_id"]: row for row in scores["ranking"]}
+def rows(result: PeriodScores, alert_stats: dict[str, AlertStats]) -> list[dict[str, Any]]:
+    """One row per village, ranked ones in rank order then the unranked, as the report and the
+    pages show them (numbers rounded, verdicts in Vietnamese)."""
     out = []
-    for village in scores["villages"]:
-        vid, sang, sach = village["village_id"], village["sang"], village["sach"]
-        alerts = alert_stats.get(vid)
+    for v in result.villages:
+        alerts = alert_stats.get(v.village_id)
+        p = v.parts
         out.append(
             {
-                "village_id": vid,
-                "name": village["name"],
-                "rank": ranks[vid]["rank"],
-                "score": ranks[vid]["score"],
-                "sang_percent": _round(sang["percent"]),
-                "sang_target": sang["target"],
-                "sang_meets": _yes_no(sang["meets"]),
-                "sang_unknown_minutes": _round(sang["unknown_minutes"]),
-                "collection_percent": _round(sach["collection"]["percent"]),
-                "overflow_hours": _round(sach["overflow"]["hours"]),
-                "coverage_percent": _round(sach["coverage"]["percent"]),
-                "sach_meets": _yes_no(sach["meets"]),
+                "village_id": v.village_id,
+                "name": v.name,
+                "rank": v.rank,
+                "score": v.score,
+                "sang_percent": _round(v.sang.value),
+                "sang_target": v.sang.target,
+                "sang_coverage": _round(v.sang.coverage),
+                "sang_verdict": VERDICT_VI[v.sang.verdict],
+                "sang_unknown_minutes": p.lamp_unknown_s / 60,
+                "collection_percent": _round(v.collection.value),
+                "collection_events": (
+                    f"{p.full_on_time}/{p.full_on_time + p.full_late}"
+                    if v.collection.verdict != "not_measured" else None
+                ),
+                "overflow_hours": _round(v.overflow.value),
+                "overflow_allowed": _round(v.overflow.target)
+                if v.overflow.verdict != "not_measured" else None,
+                "bin_coverage": _round(v.overflow.coverage),
+                "census_percent": _round(v.census.value),
+                "sach_verdict": VERDICT_VI[v.sach],
+                "note": "" if v.rank is not None else f"Chưa xếp hạng: {v.unranked_reason}",
                 "alerts_opened": alerts.opened if alerts else 0,
                 "alerts_mean_ack_h": _round(alerts.mean_ack_h) if alerts else None,
                 "alerts_mean_clear_h": _round(alerts.mean_clear_h) if alerts else None,
             }
-        )
-    return sorted(out, key=lambda r: r["rank"])
+        )  # fmt: skip
+    if not result.has_data:
+        for row in out:
+            row["rank"] = None
+            row["note"] = NO_DATA
+    return sorted(out, key=lambda r: (r["rank"] is None, r["rank"] or 0))
+
+
+NO_DATA = "Không có số liệu trong kỳ này"
+
+
+def status_line(result: PeriodScores) -> str:
+    """What the figures are: no data, provisional up to a moment, or final."""
+    if not result.has_data:
+        return NO_DATA + "."
+    if result.in_progress:
+        return f"Tạm tính đến {_when(result.upto)}."
+    return "Số liệu cả kỳ."
+
+
+def _when(ts: int) -> str:
+    return datetime.fromtimestamp(ts, VIETNAM).strftime("%H:%M ngày %d/%m/%Y")
 
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
-
-
-def _yes_no(value: bool | None) -> str:
-    return {True: "Đạt", False: "Chưa đạt", None: "Chưa đủ dữ liệu"}[value]
 
 
 def render_csv(report: Report) -> str:
@@ -133,7 +159,11 @@ def render_csv(report: Report) -> str:
     writer.writerow([title for _, title in COLUMNS])
     for row in rows(report.scores, report.alerts):
         writer.writerow(["" if row[key] is None else row[key] for key, _ in COLUMNS])
-    return buffer.getvalue()
+    writer.writerow([])
+    writer.writerow([status_line(report.scores)])
+    writer.writerow([report.scores.formula_text])
+    # A BOM, so that Excel on Windows reads the file as UTF-8.
+    return "\ufeff" + buffer.getvalue()
 
 
 def render_html(report: Report) -> str:
@@ -156,11 +186,12 @@ th {{ background: #eee; }}
 </style></head>
 <body>
 <h1>{escape(title)}</h1>
-<p>Xã {escape(report.commune)}. Số liệu đo bằng thiết bị; phút không rõ (thiết bị mất kết nối)
-được tính là không sáng.</p>
+<p>Xã {escape(report.commune)}. {escape(status_line(report.scores))} Số liệu đo bằng thiết bị;
+thời gian thiết bị mất kết nối là "không đo được": không tính là đạt, cũng không tính là hỏng,
+và được ghi thành tỉ lệ "đo được" của mỗi chỉ tiêu.</p>
 <table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
 <h2>Cách xếp hạng thi đua</h2>
-<p>{escape(report.scores["formula"])}</p>
+<p>{escape(report.scores.formula_text)}</p>
 </body></html>
 """
 

@@ -1,110 +1,161 @@
-"""Scores from stored data: the edge between the time-series store and the pure engine."""
+"""A village's parts from raw readings: the edge between the time-series store and the pure
+walks of ``sang.py`` and ``sach.py``.
+
+Used for a daily rollup, for today's part (computed live), and by the tests as the oracle that
+the sum of days must equal. Thresholds are the village's effective ones (``domain.rules``).
+"""
 
 from __future__ import annotations
 
 from bisect import bisect_left
-from dataclasses import asdict
+from collections.abc import Mapping
+from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any
 
 from sangsach.lighting import LightingSchedule
 from sangsach.registry_file import Census, Commune, Village
 
-from ..alerts.model import Thresholds
-from ..alerts.rules import lit_samples
+from ..domain.rules import Thresholds, effective_thresholds, lit_samples, stale_s
 from ..timeseries.port import TimeSeriesStore
-from .ranking import RankRow, VillageScores, formula_text, rank
-from .sach import (
-    BIN_STALE_S,
-    FillSample,
-    collection_score,
-    coverage_score,
-    overflow_score,
-    sach_result,
-)
-from .sang import STALE_S, LampInput, required_spans, sample_windows, sang_score
+from .days import local_midnight
+from .model import Span, clip
+from .parts import Parts
+from .sach import collection_parts, point_seconds
+from .sang import LampInput, lamp_seconds, required_spans, sample_windows
 
-SLA_LOOKBACK_S = 24 * 3600  # a full event decided in the period may have started a day before
-LIT_FIELDS = ("on", "current_a", "fault")  # what alerts.rules.lit_samples reads of a lamp
+LIT_FIELDS = ("on", "current_a", "fault")  # what domain.rules.lit_samples reads of a lamp
+NEVER = 2**62  # "not removed"
 
 
-def village_scores(
+@dataclass(frozen=True, slots=True)
+class CommuneRules:
+    """What the walks need of the registry, built once: thresholds and schedules per village."""
+
+    commune: Commune
+    thresholds: Mapping[str, Thresholds]
+    schedules: Mapping[str, LightingSchedule]
+
+    @classmethod
+    def of(cls, commune: Commune) -> CommuneRules:
+        info = commune.commune
+        return cls(
+            commune,
+            effective_thresholds(commune.alerts, commune.villages),
+            {
+                v.id: LightingSchedule(info.latitude, info.longitude, v.lighting or ())
+                for v in commune.villages
+            },
+        )
+
+
+def active_span(installed: object, removed: object, first_seen: int | None) -> Span | None:
+    """When a device counts: from its ``installed`` day (else its first reading) to the start
+    of its ``removed`` day. None: it has neither date nor reading, so it does not count yet."""
+    start = local_midnight(installed) if installed is not None else first_seen  # type: ignore[arg-type]
+    if start is None:
+        return None
+    end = local_midnight(removed) if removed is not None else NEVER  # type: ignore[arg-type]
+    return (start, end)
+
+
+def village_parts(
     store: TimeSeriesStore,
-    commune: Commune,
+    rules: CommuneRules,
     village: Village,
     start: int,
     end: int,
-    census: Census | None = None,
-) -> VillageScores:
-    """One village's scores; ``census`` (default: the registry file's) for the coverage."""
-    th = Thresholds()
-    info = commune.commune
-    schedule = LightingSchedule(info.latitude, info.longitude, village.lighting or ())
-    required = required_spans(schedule, start, end)
-    # One call per kind for the village's devices: plain tuples, no object per reading.
-    lamp_ids = [lamp.id for lane in village.lanes for lamp in lane.lamps]
-    # Only the samples the Sáng walk reads: the required spans, each from STALE_S before.
-    lamp_rows = store.series(
-        "lamp",
-        lamp_ids,
-        LIT_FIELDS,
-        start=start - STALE_S,
-        end=end,
-        within=sample_windows(required, start, end, STALE_S),
+    census: Census | None,
+    first_seen: Mapping[str, int | None],
+) -> Parts:
+    """The village's parts over [start, end), from raw readings.
+
+    ``first_seen`` gives, per device without an ``installed`` date, the time of its first
+    reading (``TimeSeriesStore.first_seen``).
+    """
+    th = rules.thresholds[village.id]
+    required, lit, dark = _lamps(store, rules, village, start, end, first_seen, th)
+    bin_required, overflow, unknown, on_time, late = _bins(
+        store, village, start, end, first_seen, th
     )
-    lamps = []
-    for lamp_id in lamp_ids:
-        timeline = lit_samples(lamp_rows[lamp_id], th)
-        first = bisect_left(timeline, start, key=itemgetter(0))  # ordered by ts
-        before = timeline[first - 1] if first else None
-        lamps.append(LampInput(required, timeline[first:], before))
-    bin_ids = [[bin_.id for bin_ in point.bins] for point in village.points]
-    bin_rows = store.series(
-        "bin",
-        [bin_id for ids in bin_ids for bin_id in ids],
-        ("fill_pct",),
-        start=start - SLA_LOOKBACK_S - BIN_STALE_S,
-        end=end,
-    )
-    points: list[list[list[FillSample]]] = [
-        [[(ts, float(fill or 0.0)) for ts, fill in bin_rows[bin_id]] for bin_id in ids]
-        for ids in bin_ids
-    ]
-    census = census or village.census
-    sach = sach_result(
-        collection_score([b for p in points for b in p], start, end),
-        overflow_score(points, start, end),
-        coverage_score(census.main_road_households, census.main_road_standard_bins),
-    )
-    return VillageScores(village.id, sang_score(lamps, start, end), sach)
+    return Parts(
+        lamp_required_s=required,
+        lamp_lit_s=lit,
+        lamp_dark_s=dark,
+        bin_required_s=bin_required,
+        bin_overflow_s=overflow,
+        bin_unknown_s=unknown,
+        full_on_time=on_time,
+        full_late=late,
+    ).with_census(census)
 
 
-def commune_scores(
+def _lamps(
     store: TimeSeriesStore,
-    commune: Commune,
+    rules: CommuneRules,
+    village: Village,
     start: int,
     end: int,
-    census: dict[str, Census] | None = None,
-) -> dict[str, Any]:
-    """Every village's indicators, the ranking and its formula, as plain data for the API."""
-    census = census or {}
-    scores = [
-        village_scores(store, commune, v, start, end, census.get(v.id)) for v in commune.villages
-    ]
-    names = {v.id: v.name for v in commune.villages}
-    ranking: list[RankRow] = rank(scores)
-    return {
-        "start": start,
-        "end": end,
-        "villages": [
-            {
-                "village_id": s.village_id,
-                "name": names[s.village_id],
-                "sang": asdict(s.sang),
-                "sach": asdict(s.sach),
-            }
-            for s in scores
-        ],
-        "ranking": [asdict(row) for row in ranking],
-        "formula": formula_text(),
+    first_seen: Mapping[str, int | None],
+    th: Thresholds,
+) -> tuple[int, int, int]:
+    required = required_spans(rules.schedules[village.id], start, end)
+    stale = stale_s("lamp", th)
+    spans: dict[str, list[Span]] = {}
+    for lane in village.lanes:
+        for lamp in lane.lamps:
+            active = active_span(lamp.installed, lamp.removed, first_seen.get(lamp.id))
+            if active is not None:
+                mine = [s for a, b in required for s in clip([(a, b)], *active)]
+                if mine:
+                    spans[lamp.id] = mine
+    if not spans:
+        return 0, 0, 0
+    windows = sample_windows(sorted(s for one in spans.values() for s in one), start, end, stale)
+    rows = store.series(
+        "lamp", list(spans), LIT_FIELDS, start=start - stale, end=end, within=windows
+    )
+    total_required = total_lit = total_dark = 0
+    for lamp_id, mine in spans.items():
+        timeline = lit_samples(rows[lamp_id], th)
+        first = bisect_left(timeline, start, key=itemgetter(0))  # ordered by ts
+        before = timeline[first - 1] if first else None
+        r, li, d = lamp_seconds(LampInput(mine, timeline[first:], before), start, end, stale)
+        total_required, total_lit, total_dark = total_required + r, total_lit + li, total_dark + d
+    return total_required, total_lit, total_dark
+
+
+def _bins(
+    store: TimeSeriesStore,
+    village: Village,
+    start: int,
+    end: int,
+    first_seen: Mapping[str, int | None],
+    th: Thresholds,
+) -> tuple[int, int, int, int, int]:
+    stale = stale_s("bin", th)
+    since = start - th.collection_sla_s - stale  # a full event decided here began after this
+    ids = [bin_.id for point in village.points for bin_ in point.bins]
+    if not ids:
+        return 0, 0, 0, 0, 0
+    rows = store.series("bin", ids, ("fill_pct",), start=since, end=end)
+    baselines = store.last_before("bin", ids, ("fill_pct",), since)
+    fills = {
+        bin_id: [(ts, float(fill)) for ts, fill in rows[bin_id] if fill is not None]
+        for bin_id in ids
     }
+    base = {
+        bin_id: (None if row is None or row[1] is None else float(row[1]))
+        for bin_id, row in baselines.items()
+    }
+    on_time, late = collection_parts([(fills[i], base[i]) for i in ids], start, end, th)
+    required = overflow = unknown = 0
+    for point in village.points:
+        bins = []
+        for bin_ in point.bins:
+            active = active_span(bin_.installed, bin_.removed, first_seen.get(bin_.id))
+            if active is not None:
+                bins.append((fills[bin_.id], active))
+        if bins:
+            r, o, u = point_seconds(bins, start, end, th, stale)
+            required, overflow, unknown = required + r, overflow + o, unknown + u
+    return required, overflow, unknown, on_time, late

@@ -1,4 +1,4 @@
-"""Sáng %: lamp-time lit and healthy inside the required lighting windows."""
+"""Sáng: lamp-time lit, dark and unknown inside the required lighting windows, per lamp."""
 
 from __future__ import annotations
 
@@ -8,13 +8,11 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Protocol
 
-from sangsach.backend.scores.model import Span, at_least, clip, known_runs, percent
+from .model import Span, clip, known_runs
 
-STALE_S = 3 * 300  # three lamp report intervals, as the alert engine's offline rule
-SANG_TARGET = 95.0
 _DAY = 24 * 3600
 
-LitSample = tuple[int, bool]  # (ts, lit by the alert engine's rule: on, current, no fault)
+LitSample = tuple[int, bool]  # (ts, domain.rules.lamp_lit)
 
 
 class Schedule(Protocol):
@@ -53,19 +51,6 @@ class LampInput:
     required: Sequence[Span]
     samples: Sequence[LitSample]
     before: LitSample | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SangResult:
-    """Minutes are seconds / 60 (floats, exact for whole minutes); percent = lit / required."""
-
-    required_minutes: float
-    lit_minutes: float
-    unknown_minutes: float
-    dark_minutes: float
-    percent: float | None
-    target: float
-    meets: bool | None
 
 
 def lamp_seconds(lamp: LampInput, start: int, end: int, stale_s: int) -> tuple[int, int, int]:
@@ -113,28 +98,3 @@ def sample_windows(required: Sequence[Span], start: int, end: int, stale_s: int)
         else:
             out.append((a, rb))
     return out
-
-
-def sang_score(
-    lamps: Sequence[LampInput],
-    start: int,
-    end: int,
-    *,
-    stale_s: int = STALE_S,
-    target: float = SANG_TARGET,
-) -> SangResult:
-    """The village's Sáng % over [start, end); unknown time counts as not lit."""
-    required = lit = dark = 0
-    for lamp in lamps:
-        r, li, d = lamp_seconds(lamp, start, end, stale_s)
-        required, lit, dark = required + r, lit + li, dark + d
-    share = percent(lit, required)
-    return SangResult(
-        required_minutes=required / 60,
-        lit_minutes=lit / 60,
-        unknown_minutes=(required - lit - dark) / 60,
-        dark_minutes=dark / 60,
-        percent=share,
-        target=target,
-        meets=at_least(share, target),
-    )

@@ -12,21 +12,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
-from sangsach.registry_file import Census, Commune
-from sangsach.sun import VIETNAM
-
-from ..timeseries.port import TimeSeriesStore
-from .rollup import local_midnight, roll_up
+from .days import local_day, local_midnight
+from .service import Scores
 
 log = logging.getLogger(__name__)
 
 POLL_S = 30.0  # how often the thread looks at the clock; a run is at most this late
-
-
-def local_day(ts: float) -> date:
-    return datetime.fromtimestamp(ts, VIETNAM).date()
 
 
 def next_run_after(ts: float, delay_s: int) -> int:
@@ -42,17 +35,13 @@ def next_run_after(ts: float, delay_s: int) -> int:
 class DailyRollups:
     def __init__(
         self,
-        store: TimeSeriesStore,
-        commune: Commune,
-        census: Callable[[], dict[str, Census]],
+        scores: Scores,
         *,
         catch_up_days: int,
         delay_s: int,
         clock: Callable[[], float],
     ) -> None:
-        self.store = store
-        self.commune = commune
-        self.census = census
+        self.scores = scores
         self.catch_up_days = catch_up_days
         self.delay_s = delay_s
         self.clock = clock
@@ -64,13 +53,14 @@ class DailyRollups:
             return []
         yesterday = local_day(self.clock()) - timedelta(days=1)
         first = yesterday - timedelta(days=self.catch_up_days - 1)
-        rows = self.store.daily_scores(
+        rows = self.scores.store.daily_scores(
             start=local_midnight(first), end=local_midnight(yesterday + timedelta(days=1))
         )
         have: dict[int, set[str]] = {}
         for row in rows:
-            have.setdefault(row.day, set()).add(row.village_id)
-        villages = {v.id for v in self.commune.villages}
+            if "lamp_required_s" in row.values:  # a first-wave row without parts is redone
+                have.setdefault(row.day, set()).add(row.village_id)
+        villages = {v.id for v in self.scores.commune.villages}
         days = [first + timedelta(days=n) for n in range(self.catch_up_days)]
         return [day for day in days if not villages <= have.get(local_midnight(day), set())]
 
@@ -94,7 +84,7 @@ class DailyRollups:
         return day
 
     def _roll(self, day: date) -> None:
-        written = roll_up(self.store, self.commune, day, day, self.census())
+        written = self.scores.roll_up(day, day, recompute=True)
         log.info("daily scores of %s written (%d villages)", day, written)
 
     def run(self, stop: threading.Event) -> None:

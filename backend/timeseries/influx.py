@@ -373,11 +373,7 @@ class InfluxStore(TimeSeriesStore):
             start, end = within[0][0], within[-1][1]
         # boot and seq are always there: a row whose selected fields are all null is left out.
         selected = ", ".join(_identifier(name) for name in ("boot", "seq", *names))
-        for first in range(0, len(ids), IDS_PER_QUERY):
-            chunk = " OR ".join(
-                f'"device" = {_literal(device_id)}'
-                for device_id in ids[first : first + IDS_PER_QUERY]
-            )
+        for chunk in self._device_chunks(ids):
             where = _where(start=start, end=end)
             where = f"{where} AND ({chunk})" if where else f" WHERE {chunk}"
             q = f'SELECT {selected} FROM {_identifier(kind)}{where} GROUP BY "device"'  # noqa: S608
@@ -399,6 +395,47 @@ class InfluxStore(TimeSeriesStore):
         if within is not None:
             found = {device_id: keep_within(rows, within) for device_id, rows in found.items()}
         return found
+
+    def last_before(
+        self, kind: Kind, device_ids: Sequence[str], names: Sequence[str], before: int
+    ) -> dict[str, tuple[Any, ...] | None]:
+        (kind,) = kinds(kind)
+        check_names(kind, names)
+        found: dict[str, tuple[Any, ...] | None] = dict.fromkeys(device_ids)
+        selected = ", ".join(_identifier(name) for name in ("boot", "seq", *names))
+        for chunk in self._device_chunks(list(found)):
+            where = f"{_where(end=before)} AND ({chunk})"
+            q = (
+                f"SELECT {selected} FROM {_identifier(kind)}{where}"  # noqa: S608
+                ' GROUP BY "device" ORDER BY time DESC LIMIT 1'
+            )
+            for one in self._query(q):
+                columns = one["columns"]
+                for row in one.get("values", [])[:1]:
+                    values = dict(zip(columns, row, strict=True))
+                    found[one["tags"]["device"]] = (
+                        row[0] // SECOND_NS,
+                        *(values.get(name) for name in names),
+                    )
+        return found
+
+    def first_seen(self, kind: Kind, device_ids: Sequence[str]) -> dict[str, int | None]:
+        (kind,) = kinds(kind)
+        found: dict[str, int | None] = dict.fromkeys(device_ids)
+        for chunk in self._device_chunks(list(found)):
+            q = f'SELECT first("seq") FROM {_identifier(kind)} WHERE {chunk} GROUP BY "device"'  # noqa: S608
+            for one in self._query(q):
+                for row in one.get("values", [])[:1]:
+                    found[one["tags"]["device"]] = row[0] // SECOND_NS
+        return found
+
+    def _device_chunks(self, ids: list[str]) -> Iterator[str]:
+        """``"device" = ... OR ...`` for the ids, a few kB of InfluxQL at a time."""
+        for first in range(0, len(ids), IDS_PER_QUERY):
+            yield " OR ".join(
+                f'"device" = {_literal(device_id)}'
+                for device_id in ids[first : first + IDS_PER_QUERY]
+            )
 
     def keys(
         self, device_id: str, *, start: int | None = None, end: int | None = None

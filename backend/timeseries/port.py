@@ -133,6 +133,17 @@ class TimeSeriesStore(ABC):
         """
 
     @abstractmethod
+    def last_before(
+        self, kind: Kind, device_ids: Sequence[str], names: Sequence[str], before: int
+    ) -> dict[str, tuple[Any, ...] | None]:
+        """Per device, ``(ts, *values of names)`` of its last ``kind`` reading before ``before``
+        however old, or None: the baseline a walk over later readings starts from."""
+
+    @abstractmethod
+    def first_seen(self, kind: Kind, device_ids: Sequence[str]) -> dict[str, int | None]:
+        """Per device, the ``ts`` of its first ``kind`` reading, or None without any."""
+
+    @abstractmethod
     def keys(
         self, device_id: str, *, start: int | None = None, end: int | None = None
     ) -> set[tuple[int, int]]:

@@ -275,6 +275,30 @@ class SqliteStore(TimeSeriesStore):
                 found[device_id] = rows
         return found
 
+    def last_before(
+        self, kind: Kind, device_ids: Sequence[str], names: Sequence[str], before: int
+    ) -> dict[str, tuple[Any, ...] | None]:
+        (kind,) = kinds(kind)
+        check_names(kind, names)
+        columns = "".join(f', "{name}"' for name in names)
+        sql = (
+            f"SELECT ts{columns} FROM {_table(kind)} WHERE device_id = ? AND ts < ?"  # noqa: S608
+            " ORDER BY ts DESC, boot DESC, seq DESC LIMIT 1"
+        )
+        with self._locked() as db:
+            return {
+                device_id: db.execute(sql, (device_id, int(before))).fetchone()
+                for device_id in device_ids
+            }
+
+    def first_seen(self, kind: Kind, device_ids: Sequence[str]) -> dict[str, int | None]:
+        (kind,) = kinds(kind)
+        sql = f"SELECT MIN(ts) FROM {_table(kind)} WHERE device_id = ?"  # noqa: S608
+        with self._locked() as db:
+            return {
+                device_id: db.execute(sql, (device_id,)).fetchone()[0] for device_id in device_ids
+            }
+
     def keys(
         self, device_id: str, *, start: int | None = None, end: int | None = None
     ) -> set[tuple[int, int]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,18 +17,36 @@ from .. import db
 from ..alerts import tables
 from ..alerts.tables import from_row
 from ..api.deps import ServicesDep
+from ..domain.rules import device_state
 from ..notify.inbound import UnknownAlert
 from ..notify.templates import PROBLEMS
-from ..reports.build import COLUMNS, Report, build_report, render_csv, render_html, rows
-from ..reports.period import PeriodError, parse_period
-from ..scores.compute import commune_scores
+from ..reports.build import (
+    COLUMNS,
+    Report,
+    build_report,
+    render_csv,
+    render_html,
+    rows,
+    status_line,
+)
+from ..reports.period import Period, PeriodError, parse_period
 from . import devicemap, session
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates", context_processors=[session.context])
+
+
+def vn_number(value: float | int | None, decimals: int = 1) -> str:
+    """A number as Vietnamese writes it: 1.234,5 (dot for thousands, comma for decimals)."""
+    if value is None:
+        return ""
+    text = f"{value:,.{decimals}f}"
+    return text.replace(",", " ").replace(".", ",").replace(" ", ".")
+
+
+templates.env.filters["vn"] = vn_number
 # Every page needs a signed-in reader (or SANGSACH_WEB_OPEN_READ); forms need an operator.
 router = APIRouter(include_in_schema=False, dependencies=[Depends(session.reader)])
-WEEK_S = 7 * 86_400
 
 
 def _local(ts: float | None) -> str:
@@ -41,44 +58,82 @@ def _page(request: Request, name: str, title: str, services: Any, **context: Any
     return templates.TemplateResponse(request, name, context)
 
 
+def this_month() -> str:
+    now = datetime.now(VIETNAM)
+    return f"{now.year}-{now.month:02d}"
+
+
+def period_choices() -> list[tuple[str, str]]:
+    """The picker's ready-made periods: this month, last month, each half-year and the year."""
+    now = datetime.now(VIETNAM)
+    last = (now.year - (now.month == 1), 12 if now.month == 1 else now.month - 1)
+    return [
+        (this_month(), "Tháng này"),
+        (f"{last[0]}-{last[1]:02d}", "Tháng trước"),
+        (f"{now.year}-H1", f"6 tháng đầu năm {now.year}"),
+        (f"{now.year}-H2", f"6 tháng cuối năm {now.year}"),
+        (f"{now.year}", f"Cả năm {now.year}"),
+        (f"{now.year - 1}", f"Cả năm {now.year - 1}"),
+    ]
+
+
+def _period(ky: str) -> Period:
+    try:
+        return parse_period(ky or this_month())
+    except PeriodError as err:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(err)) from err
+
+
+def _map_dots(services: Any, village_id: str | None = None) -> list[devicemap.Dot]:
+    d, s = db.devices, db.device_state
+    located = select(
+        d.c.id,
+        d.c.kind,
+        d.c.village_id,
+        d.c.lat,
+        d.c.lon,
+        s.c.online,
+        s.c["values"].label("latest"),
+    ).outerjoin(s, s.c.device_id == d.c.id)
+    if village_id is not None:
+        located = located.where(d.c.village_id == village_id)
+    with services.engine.connect() as conn:
+        devices = [dict(r._mapping) for r in conn.execute(located)]
+    return devicemap.dots(devices, services.scores.rules.thresholds)
+
+
+def _active_alerts(services: Any) -> list[Any]:
+    with services.engine.connect() as conn:
+        return [from_row(r._mapping) for r in conn.execute(
+            select(tables.alerts).where(tables.alerts.c.state != "cleared"))]  # fmt: skip
+
+
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request, services: ServicesDep, ky: str = "") -> HTMLResponse:
-    """Scores of the last 7 days, or of the period ``ky`` (as on the reports page)."""
-    end = int(time.time())
-    start = end - WEEK_S
-    if ky:
-        try:
-            chosen = parse_period(ky)
-        except PeriodError as err:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(err)) from err
-        start, end = chosen.start, chosen.end
-    scores = commune_scores(services.store, services.commune, start, end, services.census())
-    with services.engine.connect() as conn:
-        active = [from_row(r._mapping) for r in conn.execute(
-            select(tables.alerts).where(tables.alerts.c.state != "cleared"))]  # fmt: skip
-    table = rows(scores, {})
-    d, s = db.devices, db.device_state
-    located = select(d.c.id, d.c.kind, d.c.lat, d.c.lon, s.c.online, s.c["values"].label("latest"))
-    with services.engine.connect() as conn:
-        devices = [
-            dict(r._mapping) for r in conn.execute(located.outerjoin(s, s.c.device_id == d.c.id))
-        ]
+    """Scores of the period ``ky`` (default: this month to date), with the picker."""
+    chosen = _period(ky)
+    result = services.scores.period(chosen.start, chosen.end)
+    active = _active_alerts(services)
+    table = rows(result, {})
     for row in table:
         row["active_alerts"] = sum(1 for a in active if a.village_id == row["village_id"])
-        row["overflow_hours"] = row["overflow_hours"] or 0.0
-        row["sang_unknown_minutes"] = row["sang_unknown_minutes"] or 0.0
     return _page(
         request, "overview.html", "Tổng quan Sáng – Sạch", services, rows=table,
-        formula=scores["formula"], period_from=_local(start), period_to=_local(end), chosen=ky,
-        dots=devicemap.dots(devices), legend=devicemap.STATES, map_size=(devicemap.WIDTH, devicemap.HEIGHT),
+        result=result, status_text=status_line(result), period=chosen, chosen=chosen.name,
+        choices=period_choices(), dots=_map_dots(services), legend=devicemap.STATES,
+        map_size=(devicemap.WIDTH, devicemap.HEIGHT),
     )  # fmt: skip
 
 
 @router.get("/thon/{village_id}", response_class=HTMLResponse)
-def village(request: Request, village_id: str, services: ServicesDep) -> HTMLResponse:
+def village(request: Request, village_id: str, services: ServicesDep, ky: str = "") -> HTMLResponse:
     found = next((v for v in services.commune.villages if v.id == village_id), None)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"không có thôn {village_id!r}")
+    chosen = _period(ky)
+    result = services.scores.period(chosen.start, chosen.end)
+    mine = next(row for row in rows(result, {}) if row["village_id"] == village_id)
+    th = services.scores.rules.thresholds[village_id]
     d, s, p = db.devices, db.device_state, db.places
     query = (
         select(
@@ -95,9 +150,16 @@ def village(request: Request, village_id: str, services: ServicesDep) -> HTMLRes
         .order_by(d.c.id)
     )
     with services.engine.connect() as conn:
-        devices = [{**row._mapping, "when": _local(row.ts)} for row in conn.execute(query)]
+        devices = [
+            {**row._mapping, "when": _local(row.ts),
+             "state": device_state(row.kind, row.online, row.latest, th)}
+            for row in conn.execute(query)
+        ]  # fmt: skip
+    alerts = [a for a in _active_alerts(services) if a.village_id == village_id]
     return _page(
-        request, "village.html", found.name, services, village=found,
+        request, "village.html", found.name, services, village=found, row=mine,
+        result=result, status_text=status_line(result), period=chosen, chosen=chosen.name,
+        choices=period_choices(), alerts=alerts, kinds=PROBLEMS, legend=devicemap.STATES,
         lamps=[x for x in devices if x["kind"] == "lamp"],
         bins=[x for x in devices if x["kind"] == "bin"],
     )  # fmt: skip
@@ -141,12 +203,13 @@ def reports(request: Request, services: ServicesDep, ky: str = "") -> HTMLRespon
         report = _report(services, chosen)
     except PeriodError as err:
         return _page(request, "reports.html", "Báo cáo", services, period=ky, rows=[],
-                     columns=COLUMNS, error=str(err))  # fmt: skip
+                     columns=COLUMNS, error=str(err), status_text="", formula="",
+                     choices=period_choices())  # fmt: skip
     title = f"Báo cáo {report.period.title}"
     return _page(
         request, "reports.html", title, services, period=report.period.name,
-        rows=rows(report.scores, report.alerts),
-        columns=COLUMNS, error="",
+        rows=rows(report.scores, report.alerts), status_text=status_line(report.scores),
+        formula=report.scores.formula_text, columns=COLUMNS, error="", choices=period_choices(),
     )  # fmt: skip
 
 
@@ -166,7 +229,7 @@ def report_print(period: str, services: ServicesDep) -> HTMLResponse:
 
 
 def _report(services: Any, period: str) -> Report:
-    return build_report(services.engine, services.store, services.commune, parse_period(period))
+    return build_report(services.engine, services.scores, services.commune, parse_period(period))
 
 
 def _report_or_422(services: Any, period: str) -> Report:

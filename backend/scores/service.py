@@ -1,0 +1,225 @@
+"""Scores for any period: the stored daily parts of its closed days, plus the part still
+running computed live from raw readings, judged by the commune's formula.
+
+The raw readings are read only for the days that have no stored parts yet (which are then
+stored: a rollup on demand), for the day in progress (kept ``live_cache_s``), and for the
+edges of a period that does not start or end at a local midnight. A closed day's stored parts
+are never recomputed here: changing the registry or the census changes a closed period only
+through ``roll_up(recompute=True)`` (``sangsach rollup --recompute``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import Engine
+
+from sangsach.registry_file import Census, Commune, ScoreFormula
+
+from ..domain.readings import DailyScore
+from ..registry.census import effective
+from ..timeseries.port import TimeSeriesStore
+from .compute import CommuneRules, village_parts
+from .days import days_between, local_day, local_midnight, next_day
+from .parts import Parts, total
+from .verdict import VillageResult, formula_text, judge, rank
+
+log = logging.getLogger(__name__)
+
+FIRST_SEEN_RETRY_S = 60.0  # a device not seen yet is asked for again after this
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodScores:
+    start: int
+    end: int
+    upto: int  # computed up to here: ``end``, or now for a period still running
+    villages: list[VillageResult]  # registry order, each with its rank or unranked reason
+    ranking: list[VillageResult]
+    formula: ScoreFormula
+    formula_text: str
+
+    @property
+    def in_progress(self) -> bool:
+        return self.upto < self.end
+
+    @property
+    def has_data(self) -> bool:
+        return any(v.parts.measured for v in self.villages)
+
+    @property
+    def unranked(self) -> list[VillageResult]:
+        return [v for v in self.villages if v.rank is None]
+
+
+@dataclass
+class _Live:
+    at: float
+    upto: int
+    parts: dict[str, Parts]
+
+
+@dataclass
+class Scores:
+    store: TimeSeriesStore
+    engine: Engine | None  # None: the registry file's census only
+    commune: Commune
+    clock: Callable[[], float] = time.time
+    live_cache_s: float = 60.0
+    rules: CommuneRules = field(init=False)
+    _first_seen: dict[str, tuple[float, int | None]] = field(default_factory=dict, init=False)
+    _live: dict[int, _Live] = field(default_factory=dict, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def __post_init__(self) -> None:
+        self.rules = CommuneRules.of(self.commune)
+
+    # --- periods ------------------------------------------------------------------------
+
+    def period(self, start: int, end: int) -> PeriodScores:
+        """Every village's indicators and the ranking for [start, end), up to now at most."""
+        now = int(self.clock())
+        upto = max(start, min(end, now))
+        parts = self.period_parts(start, upto)
+        formula = self.commune.scores
+        judged = {v.id: judge(v.id, v.name, parts[v.id], formula) for v in self.commune.villages}
+        ranked = rank(list(judged.values())) if any(p.measured for p in parts.values()) else []
+        for result in ranked:
+            judged[result.village_id] = result
+        return PeriodScores(
+            start, end, upto, list(judged.values()), ranked, formula, formula_text(formula)
+        )
+
+    def period_parts(self, start: int, end: int) -> dict[str, Parts]:
+        """Each village's parts over [start, end): closed whole days from their stored parts,
+        the rest (a partial first or last day, today) live, added up in time order."""
+        now = self.clock()
+        plan: list[date | tuple[int, int]] = []  # a stored day, or a live piece
+        day = local_day(start)
+        while local_midnight(day) < end:
+            day_start, day_end = local_midnight(day), local_midnight(next_day(day))
+            a, b = max(start, day_start), min(end, day_end)
+            whole = a == day_start and b == day_end and day_end <= now
+            plan.append(day if whole else (a, b))
+            day = next_day(day)
+        stored = iter(self._stored_days([p for p in plan if isinstance(p, date)]))
+        pieces: dict[str, list[Parts]] = {v.id: [] for v in self.commune.villages}
+        for step in plan:
+            found = next(stored) if isinstance(step, date) else self._live_parts(*step)
+            for village_id, parts in found.items():
+                if village_id in pieces:
+                    pieces[village_id].append(parts)
+        return {village_id: total(days) for village_id, days in pieces.items()}
+
+    # --- rollups -----------------------------------------------------------------------
+
+    def roll_up(self, first: date, last: date, *, recompute: bool = False) -> int:
+        """Compute and store each village's parts for the local days ``first`` to ``last``;
+        days already stored are kept unless ``recompute``. Returns the rows written."""
+        days = list(days_between(first, last))
+        if not recompute:
+            have = self._stored_index(days)
+            days = [d for d in days if not self._complete(have.get(local_midnight(d)))]
+        written = 0
+        for day in days:
+            written += self._roll(day)
+        return written
+
+    def _roll(self, day: date) -> int:
+        start, end = local_midnight(day), local_midnight(next_day(day))
+        parts = self.compute(start, end)
+        self.store.write_daily_scores(
+            [DailyScore(village_id, start, p.values()) for village_id, p in parts.items()]
+        )
+        return len(parts)
+
+    def _stored_index(self, days: list[date]) -> dict[int, dict[str, Parts]]:
+        if not days:
+            return {}
+        rows = self.store.daily_scores(
+            start=local_midnight(days[0]), end=local_midnight(next_day(days[-1]))
+        )
+        found: dict[int, dict[str, Parts]] = {}
+        for row in rows:
+            if _has_parts(row.values):
+                found.setdefault(row.day, {})[row.village_id] = Parts.from_values(row.values)
+        return found
+
+    def _complete(self, stored: dict[str, Parts] | None) -> bool:
+        return stored is not None and all(v.id in stored for v in self.commune.villages)
+
+    def _stored_days(self, days: list[date]) -> Iterable[dict[str, Parts]]:
+        """The stored parts of closed days in order; a day missing is rolled up now."""
+        have = self._stored_index(days)
+        for day in days:
+            stored = have.get(local_midnight(day))
+            if not self._complete(stored):
+                log.info("daily parts of %s missing: computing them now", day)
+                self._roll(day)
+                stored = self._stored_index([day]).get(local_midnight(day), {})
+            assert stored is not None
+            yield stored
+
+    # --- raw ---------------------------------------------------------------------------
+
+    def compute(self, start: int, end: int) -> dict[str, Parts]:
+        """Each village's parts over [start, end) from raw readings, with the census in force
+        at ``end``: the oracle the stored days must add up to."""
+        census = self.census_at(end - 1)
+        first_seen = self.first_seen()
+        return {
+            v.id: village_parts(self.store, self.rules, v, start, end, census.get(v.id), first_seen)
+            for v in self.commune.villages
+        }
+
+    def _live_parts(self, start: int, end: int) -> dict[str, Parts]:
+        """Raw parts of a piece of a day; today's piece is kept ``live_cache_s``."""
+        now = self.clock()
+        today = local_midnight(local_day(now))
+        if start != today or end < int(now):
+            return self.compute(start, end)
+        with self._lock:
+            cached = self._live.get(start)
+            if cached is None or now - cached.at >= self.live_cache_s:
+                cached = _Live(now, end, self.compute(start, end))
+                self._live = {start: cached}
+            return cached.parts
+
+    def census_at(self, at: float) -> dict[str, Census]:
+        if self.engine is None:
+            return {v.id: v.census for v in self.commune.villages}
+        return {v: view.census for v, view in effective(self.engine, self.commune, at).items()}
+
+    def first_seen(self) -> dict[str, int | None]:
+        """The first reading of each device without an ``installed`` date (cached; a device
+        not seen yet is asked for again after ``FIRST_SEEN_RETRY_S``)."""
+        now = self.clock()
+        undated: dict[str, list[str]] = {"lamp": [], "bin": []}
+        for village in self.commune.villages:
+            for lane in village.lanes:
+                undated["lamp"] += [lamp.id for lamp in lane.lamps if lamp.installed is None]
+            for point in village.points:
+                undated["bin"] += [b.id for b in point.bins if b.installed is None]
+        for kind, ids in undated.items():
+            ask = [
+                i
+                for i in ids
+                if i not in self._first_seen
+                or (
+                    self._first_seen[i][1] is None
+                    and now - self._first_seen[i][0] > FIRST_SEEN_RETRY_S
+                )
+            ]
+            if ask:
+                found = self.store.first_seen(kind, ask)  # type: ignore[arg-type]
+                self._first_seen.update((i, (now, ts)) for i, ts in found.items())
+        return {i: ts for i, (_, ts) in self._first_seen.items()}
+
+
+def _has_parts(values: Mapping[str, object]) -> bool:
+    return "lamp_required_s" in values
