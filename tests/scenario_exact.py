@@ -170,18 +170,20 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "sang_dark_min": 60.0,  # lamp-an-2 off 21:00-22:00 on day 1
         "sang_unknown_min": 30.0,  # lamp-an-2 silent, 20:15-20:45 on day 2
         "sang_lit_min": 1710.0,  # 1800 - 60 - 30
-        "sang_pct": 95.0,  # 100 x 1710 / 1800 = 95.0: meets the 95 % target exactly
-        "sang_meets": True,
+        "sang_pct": 100 * 1710 / 1770,  # of the measured 1770 min: 96.61; >= 95: meets
+        "sang_coverage": 100 * 1770 / 1800,  # 98.33 % measured, over the 80 % floor
+        "sang_verdict": "met",
         "collection_on_time": 2,  # emptied after 4 h and after 20 h
         "collection_late": 0,
         "collection_pct": 100.0,  # 100 x 2 / 2; target 90: meets
         "overflow_h": 1.0,  # 12:00-13:00 on day 1
-        "overflow_allowed_h": 1.5,  # 0.5 h x 1 point x 3 days; 1.0 <= 1.5: meets
+        "overflow_allowed_h": 1.5,  # 0.5 h x 72 measured point-hours / 24; 1.0 <= 1.5: meets
+        "bin_coverage": 100.0,  # read every hour, never stale
         "coverage_pct": 95.0,  # 100 x 38 / 40; target 90: meets
-        "sach_meets": True,
-        # Ranking: 50 x min(1, 95/95) + 50 x mean(min(1, 100/90), 1 - 1.0/1.5, min(1, 95/90))
-        #        = 50 + 50 x (1 + 1/3 + 1) / 3 = 50 + 38.888... = 88.89
-        "score": 88.89,
+        "sach_verdict": "met",
+        # 50 x min(1, 96.61/95) x 0.98333 + 50 x mean(1 x 1, 1 x 1, min(1, 95/90))
+        # = 49.1667 + 50 = 99.17
+        "score": 99.17,
         "rank": 1,
     },
     "thon-binh": {
@@ -189,59 +191,74 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "sang_dark_min": 150.0,  # lamp-binh-1 on without current 19:30-22:00 on day 2
         "sang_unknown_min": 300.0,  # lamp-binh-2 silent all day 3: 210 + 90
         "sang_lit_min": 1350.0,  # 1800 - 150 - 300
-        "sang_pct": 75.0,  # 100 x 1350 / 1800; < 95: does not meet
-        "sang_meets": False,
+        "sang_pct": 90.0,  # 100 x 1350 / 1500 measured; < 95: does not meet
+        "sang_coverage": 100 * 1500 / 1800,  # 83.33 %: over the floor, so judged
+        "sang_verdict": "not_met",
         "collection_on_time": 2,  # bin-binh-1 emptied after 6 h, twice
         "collection_late": 2,  # bin-binh-1 after 27 h; bin-binh-2 never (missed)
         "collection_pct": 50.0,  # 100 x 2 / 4; < 90: does not meet
         "overflow_h": 33.0,  # bin-binh-1 13 h + bin-binh-2 20 h (the 2 h overlap counts once)
-        "overflow_allowed_h": 1.5,  # 0.5 h x 1 point x 3 days; 33 > 1.5: does not meet
+        "overflow_allowed_h": 1.5,  # 33 > 1.5: does not meet
+        "bin_coverage": 100.0,
         "coverage_pct": 86.0,  # 100 x 43 / 50; < 90: does not meet
-        "sach_meets": False,
-        # 50 x 75/95 + 50 x mean(50/90, max(0, 1 - 33/1.5) = 0, 86/90)
-        # = 39.4737 + 50 x (136/90) / 3 = 39.4737 + 25.1852 = 64.6589 -> 64.66
-        "score": 64.66,
+        "sach_verdict": "not_met",
+        # 50 x (90/95) x (1500/1800) + 50 x mean(50/90, 1.5/33, 86/90)
+        # = 39.4737 + 50 x (0.5556 + 0.0455 + 0.9556) / 3 = 39.4737 + 25.9428 = 65.42
+        "score": 65.42,
         "rank": 2,
     },
 }
 RANKING = ["thon-an", "thon-binh"]
 
-# Per local day (DAY1, DAY1 + 1 day, DAY1 + 2 days), as the rollup stores them. Required per
-# village and day: 2 lamps x 300 = 600 min. A field is absent (None) on a day without a value.
-DAILY: dict[str, dict[str, tuple[float | int | None, ...]]] = {
+# Per local day (DAY1, DAY1 + 1 day, DAY1 + 2 days), the parts the rollup stores. Required per
+# village and day: 2 lamps x 300 = 600 min = 36 000 s; one point read all day: 86 400 s.
+DAILY: dict[str, dict[str, tuple[int, ...]]] = {
     "thon-an": {
-        "sang_lit_min": (540.0, 570.0, 600.0),  # 600 - 60; 600 - 30; 600
-        "sang_unknown_min": (0.0, 30.0, 0.0),
-        "sang_pct": (90.0, 95.0, 100.0),  # 100 x 540 / 600; 570 / 600; 600 / 600
-        "collection_on_time": (1, 0, 1),  # decided at the emptying: day 1 14:00, day 3 08:00
-        "collection_late": (0, 0, 0),
+        "lamp_required_s": (36_000, 36_000, 36_000),
+        "lamp_lit_s": (32_400, 34_200, 36_000),  # 600 - 60 min; 600 - 30 min; 600 min
+        "lamp_dark_s": (3600, 0, 0),  # the 30 min of day 2 are unknown, not dark
+        "full_on_time": (1, 0, 1),  # decided at the emptying: day 1 14:00, day 3 08:00
+        "full_late": (0, 0, 0),
+        "bin_required_s": (86_400, 86_400, 86_400),
+        "bin_overflow_s": (3600, 0, 0),
+        "bin_unknown_s": (0, 0, 0),
+    },
+    "thon-binh": {
+        "lamp_required_s": (36_000, 36_000, 36_000),
+        "lamp_lit_s": (36_000, 27_000, 18_000),  # 600; 600 - 150; 600 - 300 min
+        "lamp_dark_s": (0, 9000, 0),  # day 3's 300 min are unknown
+        # Day 2: late (full + 24 h = day 2 06:00) and on time (20:00); day 3: missed (decided at
+        # full + 24 h = day 3 02:00) and on time (16:00).
+        "full_on_time": (0, 1, 1),
+        "full_late": (0, 1, 1),
+        # bin-binh-1 over 95 % from day 1 20:00 to day 2 09:00: 4 h + 9 h; bin-binh-2 from
+        # day 3 04:00 to midnight: 20 h (bin-binh-1's 14:00-16:00 lies inside it).
+        "bin_required_s": (86_400, 86_400, 86_400),
+        "bin_overflow_s": (14_400, 32_400, 72_000),
+        "bin_unknown_s": (0, 0, 0),
+    },
+}
+# Each day's own figures, stored beside the parts for Grafana's charts by day.
+DAY_FIGURES: dict[str, dict[str, tuple[float | None, ...]]] = {
+    "thon-an": {
+        "sang_pct": (90.0, 100.0, 100.0),  # 540 / 600; 570 / 570 measured; 600 / 600
         "collection_pct": (100.0, None, 100.0),  # nothing decided on day 2
         "overflow_h": (1.0, 0.0, 0.0),
         "coverage_pct": (95.0, 95.0, 95.0),
     },
     "thon-binh": {
-        "sang_lit_min": (600.0, 450.0, 300.0),  # 600; 600 - 150; 600 - 300
-        "sang_unknown_min": (0.0, 0.0, 300.0),
-        "sang_pct": (100.0, 75.0, 50.0),
-        # Day 2: late (full + 24 h = day 2 06:00) and on time (20:00); day 3: missed (decided at
-        # full + 24 h = day 3 02:00) and on time (16:00).
-        "collection_on_time": (0, 1, 1),
-        "collection_late": (0, 1, 1),
+        "sang_pct": (100.0, 75.0, 100.0),  # day 3: only lamp-binh-1 measured, lit
         "collection_pct": (None, 50.0, 50.0),
-        # bin-binh-1 over 95 % from day 1 20:00 to day 2 09:00: 4 h + 9 h; bin-binh-2 from
-        # day 3 04:00 to midnight: 20 h (bin-binh-1's 14:00-16:00 lies inside it).
         "overflow_h": (4.0, 9.0, 20.0),
         "coverage_pct": (86.0, 86.0, 86.0),
     },
 }
 
-# The Grafana commune overview over the three days (its queries aggregate the daily rows):
+# The Grafana commune overview over the three days (its queries sum the daily parts), the same
+# numbers as the period's:
 GRAFANA: dict[str, dict[str, float]] = {
-    # mean of the daily Sáng %: (90 + 95 + 100) / 3 = 95.0; (100 + 75 + 50) / 3 = 75.0. Equal to
-    # the period's Sáng % here because every day requires the same minutes.
-    "thon-an": {"sang": 95.0, "collection": 100.0, "overflow": 1.0, "coverage": 95.0},
-    # collection: mean of the days with a value, (50 + 50) / 2; overflow: 4 + 9 + 20 = 33
-    "thon-binh": {"sang": 75.0, "collection": 50.0, "overflow": 33.0, "coverage": 86.0},
+    "thon-an": {"sang": 100 * 1710 / 1770, "collection": 100.0, "overflow": 1.0, "coverage": 95.0},
+    "thon-binh": {"sang": 90.0, "collection": 50.0, "overflow": 33.0, "coverage": 86.0},
 }
 
 # The device map shows each device's state now. The scenario's devices fell silent in June, so

@@ -133,8 +133,19 @@ class Scores:
     def _roll(self, day: date) -> int:
         start, end = local_midnight(day), local_midnight(next_day(day))
         parts = self.compute(start, end)
+        names = {v.id: v.name for v in self.commune.villages}
         self.store.write_daily_scores(
-            [DailyScore(village_id, start, p.values()) for village_id, p in parts.items()]
+            [
+                DailyScore(
+                    village_id,
+                    start,
+                    {
+                        **p.values(),
+                        **day_figures(judge(village_id, names[village_id], p, self.commune.scores)),
+                    },
+                )
+                for village_id, p in parts.items()
+            ]
         )
         return len(parts)
 
@@ -219,6 +230,19 @@ class Scores:
                 found = self.store.first_seen(kind, ask)  # type: ignore[arg-type]
                 self._first_seen.update((i, (now, ts)) for i, ts in found.items())
         return {i: ts for i, (_, ts) in self._first_seen.items()}
+
+
+def day_figures(day: VillageResult) -> dict[str, float | bool | None]:
+    """A day's own figures, stored beside its parts for Grafana's charts by day (a period's
+    figures come from its summed parts, never from these)."""
+    return {
+        "sang_pct": day.sang.value,
+        "sang_coverage_pct": day.sang.coverage,
+        "collection_pct": day.collection.value,
+        "overflow_h": day.overflow.value,
+        "bin_coverage_pct": day.overflow.coverage,
+        "coverage_pct": day.census.value,
+    }
 
 
 def _has_parts(values: Mapping[str, object]) -> bool:

@@ -1,50 +1,43 @@
-"""Layer (a) of the exact scenario (tests/scenario_exact.py): the pure engine, fed directly."""
+"""Layer (a) of the exact scenario (tests/scenario_exact.py): the score service on an embedded
+SQLite store, fed directly; every number is compared with the hand-computed ones."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
-from sangsach.backend.alerts.model import Thresholds
-from sangsach.backend.alerts.rules import lamp_lit
-from sangsach.backend.scores.ranking import VillageScores, rank
-from sangsach.backend.scores.sach import (
-    collection_score,
-    coverage_score,
-    overflow_score,
-    sach_result,
-)
-from sangsach.backend.scores.sang import LampInput, required_spans, sang_score
+from sangsach.backend.domain.readings import FIELDS, StoredReading
+from sangsach.backend.scores.days import local_day
+from sangsach.backend.scores.sang import required_spans
+from sangsach.backend.scores.service import Scores
+from sangsach.backend.timeseries.sqlite import SqliteStore
 from sangsach.lighting import LightingSchedule
-from sangsach.registry_file import Village, parse_registry
+from sangsach.registry_file import parse_registry
 from tests import scenario_exact as sc
 
 COMMUNE = parse_registry(sc.REGISTRY, "scenario.yaml")
-LAMPS = sc.lamp_readings()
-BINS = sc.bin_readings()
 
 
-def engine_scores(village: Village, start: int, end: int) -> VillageScores:
-    info = COMMUNE.commune
-    schedule = LightingSchedule(info.latitude, info.longitude, village.lighting or ())
-    required = required_spans(schedule, start, end)
-    lamps = []
-    for lamp in (lamp for lane in village.lanes for lamp in lane.lamps):
-        mine = [(r["ts"], lamp_lit(r, Thresholds())) for r in LAMPS if r["id"] == lamp.id]
-        before = [s for s in mine if start - 900 <= s[0] < start]
-        samples = [s for s in mine if start <= s[0] < end]
-        lamps.append(LampInput(required, samples, before[-1] if before else None))
-    points = [
-        [[(r["ts"], r["fill_pct"]) for r in BINS if r["id"] == b.id and r["ts"] < end]
-         for b in point.bins]
-        for point in village.points
-    ]  # fmt: skip
-    census = village.census
-    sach = sach_result(
-        collection_score([b for p in points for b in p], start, end),
-        overflow_score(points, start, end),
-        coverage_score(census.main_road_households, census.main_road_standard_bins),
-    )
-    return VillageScores(village.id, sang_score(lamps, start, end), sach)
+def stored(rows: list[dict[str, object]]) -> list[StoredReading]:
+    refs = {d.id: d for d in COMMUNE.devices()}
+    out = []
+    for r in rows:
+        ref = refs[str(r["id"])]
+        kind = ref.kind
+        values = {k: v for k, v in r.items() if k in FIELDS[kind]}
+        out.append(StoredReading(ref.id, kind, ref.village_id, ref.place_id, int(r["boot"]),  # type: ignore[call-overload]
+                                 int(r["seq"]), int(r["ts"]), True, values))  # type: ignore[call-overload, arg-type]  # fmt: skip
+    return out
+
+
+@pytest.fixture
+def scores(tmp_path: Path) -> Iterator[Scores]:
+    with SqliteStore(tmp_path / "ts.sqlite") as store:
+        store.ensure_ready()
+        store.write(stored(sc.lamp_readings() + sc.bin_readings()))
+        yield Scores(store, None, COMMUNE, clock=lambda: sc.END + 3600)
 
 
 def test_required_minutes_are_the_programme_windows() -> None:
@@ -58,43 +51,51 @@ def test_required_minutes_are_the_programme_windows() -> None:
     ]
 
 
-def test_period_scores_and_ranking_are_the_hand_computed_ones() -> None:
-    scores = [engine_scores(v, sc.DAY1, sc.END) for v in COMMUNE.villages]
-    for found in scores:
+def test_period_scores_and_ranking_are_the_hand_computed_ones(scores: Scores) -> None:
+    result = scores.period(sc.DAY1, sc.END)
+    assert result.has_data and not result.in_progress
+    for found in result.villages:
         want = sc.EXPECTED[found.village_id]
-        sang, sach = found.sang, found.sach
-        assert sang.required_minutes == want["sang_required_min"]
-        assert sang.lit_minutes == want["sang_lit_min"]
-        assert sang.dark_minutes == want["sang_dark_min"]
-        assert sang.unknown_minutes == want["sang_unknown_min"]
-        assert sang.percent == want["sang_pct"]
-        assert sang.meets is want["sang_meets"]
-        assert sach.collection.on_time == want["collection_on_time"]
-        assert sach.collection.late == want["collection_late"]
-        assert sach.collection.percent == want["collection_pct"]
-        assert sach.overflow.hours == want["overflow_h"]
-        assert sach.overflow.allowed_hours == want["overflow_allowed_h"]
-        assert sach.coverage.percent == want["coverage_pct"]
-        assert sach.meets is want["sach_meets"]
-    ranking = rank(scores)
-    assert [row.village_id for row in ranking] == sc.RANKING
-    assert {row.village_id: (row.rank, row.score) for row in ranking} == {
-        vid: (want["rank"], want["score"]) for vid, want in sc.EXPECTED.items()
-    }
+        p = found.parts
+        assert p.lamp_required_s == want["sang_required_min"] * 60
+        assert p.lamp_lit_s == want["sang_lit_min"] * 60
+        assert p.lamp_dark_s == want["sang_dark_min"] * 60
+        assert p.lamp_unknown_s == want["sang_unknown_min"] * 60
+        assert found.sang.value == want["sang_pct"]
+        assert found.sang.coverage == want["sang_coverage"]
+        assert found.sang.verdict == want["sang_verdict"]
+        assert (p.full_on_time, p.full_late) == (
+            want["collection_on_time"],
+            want["collection_late"],
+        )
+        assert found.collection.value == want["collection_pct"]
+        assert found.overflow.value == want["overflow_h"]
+        assert found.overflow.target == want["overflow_allowed_h"]
+        assert found.overflow.coverage == want["bin_coverage"]
+        assert found.census.value == want["coverage_pct"]
+        assert found.sach == want["sach_verdict"]
+        assert (found.rank, found.score) == (want["rank"], want["score"])
+    assert [v.village_id for v in result.ranking] == sc.RANKING
 
 
 @pytest.mark.parametrize("day", range(3))
-def test_daily_scores_are_the_hand_computed_ones(day: int) -> None:
+def test_daily_parts_are_the_hand_computed_ones(scores: Scores, day: int) -> None:
     start = sc.DAYS[day]
-    for village in COMMUNE.villages:
-        found = engine_scores(village, start, start + sc.DAY)
-        want = {key: values[day] for key, values in sc.DAILY[village.id].items()}
-        assert found.sang.required_minutes == 600.0
-        assert found.sang.lit_minutes == want["sang_lit_min"]
-        assert found.sang.unknown_minutes == want["sang_unknown_min"]
-        assert found.sang.percent == want["sang_pct"]
-        assert found.sach.collection.on_time == want["collection_on_time"]
-        assert found.sach.collection.late == want["collection_late"]
-        assert found.sach.collection.percent == want["collection_pct"]
-        assert found.sach.overflow.hours == want["overflow_h"]
-        assert found.sach.coverage.percent == want["coverage_pct"]
+    found = scores.compute(start, start + sc.DAY)
+    for village_id, want in sc.DAILY.items():
+        got = found[village_id].values()
+        assert {name: got[name] for name in want} == {n: v[day] for n, v in want.items()}
+
+
+def test_the_days_add_up_to_the_period_and_are_stored_once(scores: Scores) -> None:
+    first, last = local_day(sc.DAYS[0]), local_day(sc.DAYS[2])
+    assert scores.roll_up(first, last) == 6  # 3 days x 2 villages
+    assert scores.roll_up(first, last) == 0  # stored days are kept
+    assert scores.roll_up(first, last, recompute=True) == 6
+    rows = scores.store.daily_scores(start=sc.DAY1, end=sc.END)
+    for village_id, want in sc.DAY_FIGURES.items():
+        mine = [r.values for r in rows if r.village_id == village_id]
+        for name, values in want.items():
+            assert tuple(v.get(name) for v in mine) == values, name
+    raw = scores.compute(sc.DAY1, sc.END)
+    assert scores.period_parts(sc.DAY1, sc.END) == raw
