@@ -35,6 +35,7 @@ class GatewayState:
     spooled: int
     full_since: float | None
     reported_at: float
+    intake_stalled: str = ""
 
 
 def message(template: str, gateway_id: str) -> str:
@@ -51,12 +52,22 @@ def report(
     spooled: int,
     now: float,
     office_phones: Sequence[str],
+    intake_stalled: str = "",
 ) -> list[Sms]:
-    """Record a gateway's report; queue and return the office SMS of a transition, if any."""
+    """Record a gateway's report; queue and return the office SMS of a transition, if any.
+
+    A stalled intake is recorded and shown, not texted: the gateway's own supervision stops
+    it when a thread dies, and its service manager restarts it.
+    """
     row = conn.execute(select(_table).where(_table.c.gateway_id == gateway_id)).first()
     was_full = row is not None and bool(row.spool_full)
     since = row.full_since if row is not None else None
-    values = {"spool_full": spool_full, "spooled": spooled, "reported_at": now}
+    values = {
+        "spool_full": spool_full,
+        "spooled": spooled,
+        "reported_at": now,
+        "intake_stalled": intake_stalled,
+    }
     queued: list[Sms] = []
     if spool_full and not was_full:
         since = now
@@ -85,6 +96,8 @@ def _office(
 def states(conn: Connection) -> list[GatewayState]:
     rows = conn.execute(select(_table).order_by(_table.c.gateway_id))
     return [
-        GatewayState(r.gateway_id, r.spool_full, r.spooled, r.full_since, r.reported_at)
+        GatewayState(
+            r.gateway_id, r.spool_full, r.spooled, r.full_since, r.reported_at, r.intake_stalled
+        )
         for r in rows
     ]

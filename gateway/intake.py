@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from .dedup import RecentKeys
 from .spool import Kind, Spool, SpoolFull
 from .throttle import DeviceThrottle
-from .validate import Incoming, Validator
+from .validate import Checked, Incoming, Validator, unprocessable
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class Intake:
         *,
         chunk: int = 2000,
         throttle: DeviceThrottle | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.throttle = throttle
         self.validator = validator
@@ -63,10 +65,32 @@ class Intake:
         self.chunk = chunk
         self.stats = IntakeStats()
         self._queue: queue.SimpleQueue[Pending] = queue.SimpleQueue()
+        self._clock = clock
+        self._lock = threading.Lock()  # the counts below: the MQTT thread adds, intake removes
+        self._waiting = 0  # messages handed over and not yet committed to the spool
+        self._since = clock()  # the latest commit, or when messages began to wait after none
 
     def on_messages(self, messages: list[Incoming], mids: list[int], generation: int) -> None:
         """Called in the MQTT client's thread: hand the batch over, nothing more."""
+        with self._lock:
+            if not self._waiting:
+                self._since = self._clock()
+            self._waiting += len(messages)
         self._queue.put(Pending(messages, mids, generation))
+
+    def stalled(self, after_s: float) -> str:
+        """Why intake looks stuck (messages wait, nothing committed for ``after_s``), or "".
+
+        A spool that refuses appends is not a stall: ``stats.spool_full`` says that one.
+        """
+        with self._lock:
+            waiting, idle = self._waiting, self._clock() - self._since
+        if not waiting or idle < after_s or self.stats.spool_full:
+            return ""
+        return (
+            f"nhận tin bị treo: {waiting} tin chờ, không ghi được tin nào trong {idle:.0f} s "
+            f"(intake stalled: {waiting} messages waiting, nothing committed for {idle:.0f} s)"
+        )
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -104,6 +128,10 @@ class Intake:
         if self.stats.spool_full:
             log.warning("the spool takes appends again; intake resumed")
             self.stats.spool_full = ""
+        with self._lock:
+            # max: a caller may commit what it never handed over (the tests do)
+            self._waiting = max(0, self._waiting - sum(len(p.messages) for p in batch))
+            self._since = self._clock()
         by_generation: dict[int, list[int]] = {}
         for pending in batch:
             by_generation.setdefault(pending.generation, []).extend(pending.mids)
@@ -111,23 +139,26 @@ class Intake:
             self._ack(mids, generation)
 
     def process(self, messages: list[Incoming]) -> list[tuple[Kind, dict[str, Any]]]:
-        """Validate and de-duplicate; return the spool items. Pure apart from the dedup window."""
+        """Validate and de-duplicate; return the spool items. Pure apart from the dedup window.
+
+        No message can stop intake: one whose checking raises becomes an ``unprocessable``
+        dead letter naming the error, and the next message is checked as usual.
+        """
         items: list[tuple[Kind, dict[str, Any]]] = []
         stats = self.stats
         for msg in messages:
             stats.received += 1
-            checked = self.validator.check(msg)
+            try:
+                checked = self._check(msg)
+            except Exception as err:
+                log.exception(
+                    "a message on %r could not be checked; kept as a dead letter", msg.topic
+                )
+                checked = Checked(rejections=[unprocessable(msg, err)])
             stats.dropped_by_nodes += checked.dropped
             for reading in checked.readings:
-                if not self.dedup.first_time((reading["id"], reading["boot"], reading["seq"])):
-                    stats.duplicates += 1
-                elif self.throttle is not None and not self.throttle.allow(
-                    reading["id"], reading["ts"]
-                ):
-                    checked.rejections.append(self.throttle.rejection(reading))
-                else:
-                    items.append(("reading", reading))
-                    stats.accepted += 1
+                items.append(("reading", reading))
+            stats.accepted += len(checked.readings)
             for status in checked.statuses:
                 items.append(("status", status))
                 stats.statuses += 1
@@ -137,3 +168,19 @@ class Intake:
                 reason = str(rejection.reason)
                 stats.rejected_by_reason[reason] = stats.rejected_by_reason.get(reason, 0) + 1
         return items
+
+    def _check(self, msg: Incoming) -> Checked:
+        """One message validated, its duplicates dropped and its flood throttled."""
+        checked = self.validator.check(msg)
+        fresh = []
+        for reading in checked.readings:
+            if not self.dedup.first_time((reading["id"], reading["boot"], reading["seq"])):
+                self.stats.duplicates += 1
+            elif self.throttle is not None and not self.throttle.allow(
+                reading["id"], reading["ts"]
+            ):
+                checked.rejections.append(self.throttle.rejection(reading))
+            else:
+                fresh.append(reading)
+        checked.readings = fresh
+        return checked

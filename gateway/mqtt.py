@@ -94,6 +94,11 @@ class GatewayClient:
         self._thread = threading.Thread(target=self._run, name="mqtt", daemon=True)
         self._thread.start()
 
+    @property
+    def running(self) -> bool:
+        """Whether the reader thread is alive (it ends only when stopped, or by a bug)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self) -> None:
         """DISCONNECT with reason 0 (the broker keeps the session), then end the thread."""
         self._stopping.set()

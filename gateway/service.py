@@ -15,7 +15,7 @@ from sangsach.config import GatewaySettings
 
 from .dedup import RecentKeys
 from .forwarder import Forwarder
-from .heartbeat import Heartbeat
+from .heartbeat import GatewayState, Heartbeat
 from .intake import Intake
 from .mqtt import GatewayClient
 from .spool import Spool
@@ -64,6 +64,7 @@ class Gateway:
         )
         self.stop_event = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.failed = ""  # why a thread died; the process then exits non-zero
 
     def _ack(self, mids: list[int], generation: int) -> None:
         self.client.ack(mids, generation)
@@ -75,16 +76,43 @@ class Gateway:
         threads: dict[str, tuple[Callable[..., None], tuple[object, ...]]] = {
             "intake": (self.intake.run, (self.stop_event,)),
             "forwarder": (self.forwarder.run, (self.stop_event,)),
-            "heartbeat": (self.heartbeat.run, (self.stop_event, self._spool_state)),
+            "heartbeat": (self.heartbeat.run, (self.stop_event, self.state)),
         }
         for name, (target, args) in threads.items():
-            thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+            thread = threading.Thread(
+                target=self._supervised, args=(name, target, args), name=name, daemon=True
+            )
             thread.start()
             self._threads.append(thread)
         self.client.start()
 
-    def _spool_state(self) -> tuple[str, int]:
-        return self.intake.stats.spool_full, len(self.spool)
+    def _supervised(self, name: str, target: Callable[..., None], args: tuple[object, ...]) -> None:
+        """Run one of the gateway's threads; if it dies, the whole gateway stops and exits
+        non-zero. Nothing is lost: what was not spooled was not acknowledged, and the broker
+        sends it again to the gateway its service manager restarts."""
+        try:
+            target(*args)
+        except BaseException as err:
+            self.failed = f"the {name} thread died: {type(err).__name__}: {err}"
+            log.critical("%s; stopping the gateway", self.failed, exc_info=True)
+            self.stop_event.set()
+
+    def _check_threads(self) -> None:
+        """A thread that ended without the stop event (the MQTT reader included) is a failure."""
+        if self.stop_event.is_set() or self.failed:
+            return
+        ended = [t.name for t in self._threads if not t.is_alive()]
+        if not self.client.running:
+            ended.append("mqtt")
+        if ended:
+            self.failed = f"thread(s) ended unexpectedly: {', '.join(ended)}"
+            log.critical("%s; stopping the gateway", self.failed)
+            self.stop_event.set()
+
+    def state(self) -> GatewayState:
+        """What the heartbeat reports to the backend."""
+        stalled = self.intake.stalled(self.settings.intake_stall_s)
+        return GatewayState(self.intake.stats.spool_full, len(self.spool), stalled)
 
     def stop(self) -> None:
         self.client.stop()
@@ -95,8 +123,9 @@ class Gateway:
         self.heartbeat.close()
         self.spool.close()
 
-    def run_forever(self) -> None:
-        """Run until SIGINT or SIGTERM; what is spooled stays for the next start."""
+    def run_forever(self) -> int:
+        """Run until SIGINT or SIGTERM, or until a thread dies; the exit status (1: a thread
+        died). What is spooled stays for the next start."""
 
         def _stop(signum: int, frame: FrameType | None) -> None:
             log.info("signal %d: stopping", signum)
@@ -114,11 +143,14 @@ class Gateway:
         )
         ticks = 0
         while not self.stop_event.wait(2):
+            self._check_threads()
             self.write_health()
             ticks += 1
             if ticks % 30 == 0:
                 self._log_progress()
+        self.write_health()
         self.stop()
+        return 1 if self.failed else 0
 
     def health(self) -> dict[str, object]:
         intake = self.intake.stats
@@ -129,6 +161,8 @@ class Gateway:
             "subscribed": self.client.subscribed,
             "spooled": len(self.spool),
             "spool_full": intake.spool_full,  # non-empty while intake is paused, with the reason
+            "intake_stalled": self.intake.stalled(self.settings.intake_stall_s),
+            "failed": self.failed,  # why a thread died (the gateway is stopping), or empty
             # Copied field by field: the intake thread updates these while we read them.
             "intake": {
                 "received": intake.received,

@@ -23,7 +23,9 @@ from . import fastreading
 _READING: TypeAdapter[Any] = TypeAdapter(Reading)
 _STATUS = TypeAdapter(Status)
 KEPT_PAYLOAD_CHARS = 4096  # a rejected payload is kept up to this many characters
+MAX_DETAIL_CHARS = 1000  # the backend takes up to 2000
 _LONG_DIGITS = re.compile(rb"[0-9]{19}")  # an integer orjson might not keep exact (see _parse)
+MAX_NESTING = 1024  # orjson's limit; ``json`` raises RecursionError near the recursion limit
 
 
 class Incoming(NamedTuple):
@@ -71,6 +73,10 @@ def _reject(
     msg: Incoming, device_id: str | None, reason: Reason, detail: str, part: str = ""
 ) -> Rejection:
     text = msg.payload.decode("utf-8", errors="replace")
+    # A detail may quote the payload's own strings, lone surrogates included ("\ud800" is
+    # valid JSON): escaped here, or the backend could not parse the batch carrying it and the
+    # forwarder would resend that batch forever.
+    detail = detail.encode("utf-8", errors="backslashreplace").decode("utf-8")[:MAX_DETAIL_CHARS]
     # The same bytes on the same topic make the same dead letter: a redelivery stores it once.
     digest = hashlib.sha256(msg.topic.encode() + b"\0" + msg.payload + part.encode()).hexdigest()
     return Rejection(
@@ -117,6 +123,23 @@ def _parse(payload: bytes) -> Any:
     return json.loads(payload.decode("utf-8"))
 
 
+def unprocessable(msg: Incoming, err: BaseException) -> Rejection:
+    """The dead letter of a message whose checking raised: a bug or a shape nobody foresaw.
+
+    It names the error, so that the bug can be found; intake goes on with the next message.
+    """
+    try:
+        device_id: str | None = Topic.parse(msg.topic).device_id
+    except TopicError:
+        device_id = None
+    try:
+        said = str(err)
+    except Exception:  # noqa: BLE001 - an error that cannot even describe itself
+        said = "(no description)"
+    detail = f"checking the message failed: {type(err).__name__}: {said}"
+    return _reject(msg, device_id, Reason.UNPROCESSABLE, detail)
+
+
 class Validator:
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
@@ -141,6 +164,14 @@ class Validator:
             return out
         except json.JSONDecodeError as err:
             out.rejections.append(_reject(msg, device_id, Reason.MALFORMED_JSON, str(err)))
+            return out
+        except RecursionError:
+            detail = f"JSON nested deeper than the parser allows ({MAX_NESTING} levels)"
+            out.rejections.append(_reject(msg, device_id, Reason.MALFORMED_JSON, detail))
+            return out
+        except ValueError as err:  # an integer of more digits than Python converts (4300)
+            detail = f"JSON not readable: {err}"
+            out.rejections.append(_reject(msg, device_id, Reason.MALFORMED_JSON, detail))
             return out
         if not isinstance(body, dict):
             detail = f"expected a JSON object, got {type(body).__name__}"

@@ -121,6 +121,12 @@ class GatewaySettings(MqttSettings):
     retry_max_s: float = Field(
         default=30.0, ge=0.1, description="longest pause between retries to the backend"
     )
+    intake_stall_s: float = Field(
+        default=60.0,
+        ge=1,
+        description="messages waiting with nothing committed to the spool for this long: intake"
+        " is reported stalled (health file, heartbeat, `GET /api/v1/gateways`)",
+    )
 
     @model_validator(mode="after")
     def _no_dev_secret_in_production(self) -> Self:

@@ -78,6 +78,11 @@ class Process:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def exit_code(self) -> int | None:
+        """The exit status once the process has ended; None while it runs."""
+        return None if self._process is None else self._process.poll()
+
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 

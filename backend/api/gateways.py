@@ -20,6 +20,11 @@ class GatewayReport(BaseModel):
         max_length=1000, description="why intake is paused (the spool's disk), or empty"
     )
     spooled: int = Field(ge=0, description="entries waiting in the spool")
+    intake_stalled: str = Field(
+        default="",
+        max_length=1000,
+        description="why intake looks stuck (messages wait, nothing committed), or empty",
+    )
 
 
 class GatewayStateOut(BaseModel):
@@ -28,6 +33,10 @@ class GatewayStateOut(BaseModel):
     spooled: int
     full_since: float | None = Field(description="since when the spool is full, or null")
     reported_at: float = Field(description="time of the latest report (heartbeat)")
+    intake_stalled: str = Field(
+        description="why the gateway's intake looks stuck (messages wait, nothing committed "
+        "to its spool), or empty"
+    )
 
 
 GatewayId = Annotated[
@@ -50,6 +59,7 @@ def report_state(
             body.spooled,
             now,
             services.settings.sms_office_phones,
+            body.intake_stalled,
         )
         state = next(s for s in gateways.states(conn) if s.gateway_id == gateway_id)
     if queued:
@@ -70,4 +80,5 @@ def _out(state: gateways.GatewayState) -> GatewayStateOut:
         spooled=state.spooled,
         full_since=state.full_since,
         reported_at=state.reported_at,
+        intake_stalled=state.intake_stalled,
     )

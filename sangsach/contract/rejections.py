@@ -16,6 +16,7 @@ class Reason(StrEnum):
     FUTURE_TS = "future_ts"
     STALE_TS = "stale_ts"
     RATE_LIMITED = "rate_limited"
+    UNPROCESSABLE = "unprocessable"
 
 
 REASON_HELP: dict[Reason, str] = {
@@ -31,5 +32,9 @@ REASON_HELP: dict[Reason, str] = {
     Reason.RATE_LIMITED: (
         "the device sends more readings per minute of its own clock than the gateway allows"
         " (a flood, throttled)"
+    ),
+    Reason.UNPROCESSABLE: (
+        "checking the message failed with an unexpected error, named in the detail; intake goes"
+        " on with the next message"
     ),
 }

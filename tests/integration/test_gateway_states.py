@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
 
 from sangsach.backend.app import create_app
-from sangsach.backend.gateways import SPOOL_FULL, SPOOL_OK, message
+from sangsach.backend.db import make_engine
+from sangsach.backend.gateways import SPOOL_FULL, SPOOL_OK, message, states
 from sangsach.backend.notify.text import GSM7_BASIC, fits_one_segment
 from sangsach.config import BackendSettings
 from tests.harness import ADMIN, GATEWAY
@@ -88,3 +90,39 @@ def test_bad_reports_are_refused_naming_the_field(client: TestClient) -> None:
 def test_the_messages_fit_one_gsm7_segment_with_the_longest_gateway_id(template: str) -> None:
     text = message(template, "g" * 32)
     assert fits_one_segment(text, "gsm7") and set(text) <= GSM7_BASIC
+
+
+def test_a_stalled_intake_is_shown_and_texts_no_one(client: TestClient) -> None:
+    stalled = "nhận tin bị treo: 12 tin chờ (intake stalled: 12 messages waiting)"
+    answer = client.put(
+        "/api/v1/gateways/gw-west/state",
+        json={"spool_full": "", "spooled": 3, "intake_stalled": stalled},
+        headers=GATEWAY,
+    )
+    assert answer.status_code == 200, answer.text
+    state = client.get("/api/v1/gateways", headers=ADMIN).raise_for_status().json()[0]
+    assert (state["gateway_id"], state["intake_stalled"]) == ("gw-west", stalled)
+    assert gateway_sms(client) == []
+    put(client, "gw-west", "")  # an older gateway omits the field: not stalled
+    assert client.get("/api/v1/gateways", headers=ADMIN).json()[0]["intake_stalled"] == ""
+
+
+def test_a_database_of_an_older_version_gains_the_new_column(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    old = create_engine(url)
+    with old.begin() as conn:  # gateway_states as the version before intake_stalled made it
+        conn.execute(
+            text(
+                "CREATE TABLE gateway_states (gateway_id VARCHAR(32) PRIMARY KEY, spool_full TEXT"
+                " NOT NULL, spooled INTEGER NOT NULL, full_since FLOAT, reported_at FLOAT NOT NULL)"
+            )
+        )
+        conn.execute(text("INSERT INTO gateway_states VALUES ('gw-old', '', 5, NULL, 1.0)"))
+    old.dispose()
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        assert [(s.gateway_id, s.spooled, s.intake_stalled) for s in states(conn)] == [
+            ("gw-old", 5, "")
+        ]
+    make_engine(url).dispose()  # a second start finds nothing to add
+    engine.dispose()

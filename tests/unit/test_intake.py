@@ -117,3 +117,52 @@ def test_rejections_are_spooled_too(tmp_path: Path) -> None:
     intake.commit([Pending([message(0), bad], [1, 2], 1)], threading.Event())
     assert [entry.kind for entry in spool.peek(10)] == ["reading", "rejection"]
     assert spool.peek(10)[1].body["reason"] == "malformed_json"
+
+
+class Exploding(Validator):
+    """A validator with a bug for one payload: what no test of the contract foresaw."""
+
+    def check(self, msg: Incoming) -> Any:
+        if msg.payload == b"boom":
+            raise KeyError("a bug")
+        return super().check(msg)
+
+
+def test_a_message_whose_check_raises_is_a_dead_letter_and_intake_goes_on(
+    tmp_path: Path,
+) -> None:
+    spool = Spool(tmp_path / "spool.sqlite")
+    acks: list[list[int]] = []
+    intake = Intake(Exploding(Limits()), RecentKeys(1000), spool, lambda m, g: acks.append(m))
+    bad = Incoming("sangsach/v1/lamp-a-01/telemetry", b"boom", NOW)
+    intake.commit([Pending([message(0), bad, message(1)], [1, 2, 3], 1)], threading.Event())
+    assert acks == [[1, 2, 3]]
+    entries = spool.peek(10)
+    assert [entry.kind for entry in entries] == ["reading", "rejection", "reading"]
+    letter = entries[1].body
+    assert letter["reason"] == "unprocessable"
+    assert letter["device_id"] == "lamp-a-01"
+    assert letter["detail"] == "checking the message failed: KeyError: 'a bug'"
+    assert intake.stats.rejected_by_reason == {"unprocessable": 1}
+
+
+def test_stalled_when_messages_wait_and_nothing_is_committed(tmp_path: Path) -> None:
+    now = [100.0]
+    spool = Spool(tmp_path / "spool.sqlite")
+    intake = Intake(
+        Validator(Limits()), RecentKeys(1000), spool, lambda m, g: None, clock=lambda: now[0]
+    )
+    now[0] = 500.0  # idle for long, nothing waiting: not stalled
+    assert intake.stalled(60) == ""
+    intake.on_messages([message(0), message(1)], [1, 2], 1)
+    now[0] = 559.0
+    assert intake.stalled(60) == ""
+    now[0] = 561.0
+    assert "intake stalled: 2 messages waiting, nothing committed for 61 s" in intake.stalled(60)
+    assert intake.stalled(60).startswith("nhận tin bị treo: 2 tin chờ")
+    intake.stats.spool_full = "disk full"  # a paused intake says so elsewhere
+    assert intake.stalled(60) == ""
+    intake.stats.spool_full = ""
+    intake.commit(intake._take(0.1), threading.Event())
+    now[0] = 1000.0
+    assert intake.stalled(60) == ""

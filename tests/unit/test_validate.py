@@ -119,3 +119,50 @@ def test_status_birth_and_will() -> None:
     bad = check({"id": "lamp-dong-ha-001", "state": "asleep"}, topic)
     assert bad.rejections[0].reason is Reason.SCHEMA
     assert "state: Input should be 'online' or 'offline'" in bad.rejections[0].detail
+
+
+LAMP_START = b'{"id":"lamp-dong-ha-001","kind":"lamp","boot":3,"seq":7,"ts":1779999995,"on":true'
+
+
+@pytest.mark.parametrize(
+    ("payload", "names"),
+    [
+        (LAMP_START + b',"x":' + b"[" * 30_000 + b"}", "nested deeper than the parser allows"),
+        (LAMP_START + b',"x":' + b"[" * 2000 + b"]" * 2000 + b"}", "nested deeper"),
+        (b'{"a":' * 5000 + b"1" + b"}" * 5000, "nested deeper"),
+        (LAMP_START + b',"seq":' + b"7" * 5000 + b"}", "4300 digits"),
+        (b"[" + b"1" * 60_000 + b"]", "4300 digits"),
+    ],
+)
+def test_poison_payloads_are_malformed_json_not_exceptions(payload: bytes, names: str) -> None:
+    """Shapes that made the standard parser raise past the validator and stop intake."""
+    out = check(None, raw=payload)
+    assert out.readings == []
+    assert [r.reason for r in out.rejections] == [Reason.MALFORMED_JSON]
+    assert names in out.rejections[0].detail
+    assert out.rejections[0].payload_bytes == len(payload)
+
+
+@pytest.mark.parametrize(
+    ("payload", "topic"),
+    [
+        (b'{"readings":[{"id":"lamp-dong-ha-001"}],"\\udc00x":1}', TOPIC),
+        (LAMP_START + b',"\\ud800":1}', TOPIC),
+        (LAMP_START + b',"x":"\\ud800"}', TOPIC),
+        (b'{"id":"lamp-dong-ha-001","state":"online","fw":"\\udfff"}', TOPIC[:-9] + "status"),
+    ],
+)
+def test_lone_surrogates_never_reach_a_dead_letter_unescaped(payload: bytes, topic: str) -> None:
+    """A lone surrogate in a detail made a batch the backend cannot parse: resent forever."""
+    out = check(None, topic, raw=payload)
+    assert out.readings == [] and out.statuses == []
+    assert [r.reason for r in out.rejections] == [Reason.SCHEMA]
+    for text in (out.rejections[0].detail, out.rejections[0].payload):
+        text.encode("utf-8")  # raises on a lone surrogate
+
+
+def test_huge_numbers_are_schema_rejections() -> None:
+    for number in (b"1e999999", b"-1e999999", b"1" * 400):
+        out = check(None, raw=LAMP_START + b',"current_a":' + number + b"}")
+        assert [r.reason for r in out.rejections] == [Reason.SCHEMA], number
+        assert "current_a" in out.rejections[0].detail
