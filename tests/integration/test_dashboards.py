@@ -11,6 +11,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -26,8 +27,13 @@ from sangsach.backend.domain.readings import (
     StatusEvent,
     StoredReading,
 )
+from sangsach.backend.scores import verdict
+from sangsach.backend.scores.parts import Parts, total
+from sangsach.backend.scores.service import Scores
 from sangsach.backend.timeseries.influx import InfluxStore
+from sangsach.backend.timeseries.sqlite import SqliteStore
 from sangsach.backend.web.devicemap import STATES
+from sangsach.registry_file import SAMPLE_REGISTRY, ScoreFormula, load_registry
 from tests.services import InfluxD
 
 pytestmark = pytest.mark.integration
@@ -51,11 +57,50 @@ INTERVAL = "1h"
 VILLAGE = "dong-ha"
 DEVICE = "bin-dh-1"
 
-# village -> two days of (sang_pct, collection_pct, overflow_h, coverage_pct)
-SCORES: dict[str, list[tuple[float, float, float, float]]] = {
-    "ban-mo": [(80.0, 50.0, 0.0, 70.0), (90.0, 70.0, 6.0, 60.0)],
-    "dong-ha": [(96.0, 100.0, 1.5, 90.0), (98.0, 80.0, 2.5, 95.0)],
-}
+# village -> two days of (additive parts, the day's own figures), as a daily rollup stores them;
+# the figures worked out by hand from the parts. The periods' panels sum the parts, so a period's
+# Sáng is not the mean of its days' when the days measured unequal time (ban-mo).
+P = Parts
+DAYS: dict[str, list[tuple[Parts, dict[str, float | None]]]] = {
+    "ban-mo": [
+        (
+            P(lamp_required_s=36_000, lamp_lit_s=28_800, lamp_dark_s=7200, bin_required_s=86_400,
+              full_on_time=1, full_late=1, households=300, main_road_households=100,
+              main_road_standard_bins=70),
+            {"sang_pct": 80.0, "sang_coverage_pct": 100.0, "collection_pct": 50.0,
+             "overflow_h": 0.0, "bin_coverage_pct": 100.0, "coverage_pct": 70.0},
+        ),
+        (  # half the lamp time unknown; a tenth of the bin time unknown
+            P(lamp_required_s=36_000, lamp_lit_s=16_200, lamp_dark_s=1800, bin_required_s=86_400,
+              bin_overflow_s=21_600, bin_unknown_s=8640, full_on_time=7, full_late=3,
+              households=300, main_road_households=100, main_road_standard_bins=60),
+            {"sang_pct": 90.0, "sang_coverage_pct": 50.0, "collection_pct": 70.0,
+             "overflow_h": 6.0, "bin_coverage_pct": 90.0, "coverage_pct": 60.0},
+        ),
+    ],
+    "dong-ha": [
+        (
+            P(lamp_required_s=36_000, lamp_lit_s=34_560, lamp_dark_s=1440, bin_required_s=86_400,
+              bin_overflow_s=5400, full_on_time=1, households=400, main_road_households=100,
+              main_road_standard_bins=90),
+            {"sang_pct": 96.0, "sang_coverage_pct": 100.0, "collection_pct": 100.0,
+             "overflow_h": 1.5, "bin_coverage_pct": 100.0, "coverage_pct": 90.0},
+        ),
+        (
+            P(lamp_required_s=36_000, lamp_lit_s=35_280, lamp_dark_s=720, bin_required_s=86_400,
+              bin_overflow_s=9000, full_on_time=4, full_late=1, households=400,
+              main_road_households=100, main_road_standard_bins=95),
+            {"sang_pct": 98.0, "sang_coverage_pct": 100.0, "collection_pct": 80.0,
+             "overflow_h": 2.5, "bin_coverage_pct": 100.0, "coverage_pct": 95.0},
+        ),
+    ],
+}  # fmt: skip
+# The two days summed, by hand: what the commune overview's period panels must show.
+SANG = {"ban-mo": 100 * 45_000 / 54_000, "dong-ha": 100 * 69_840 / 72_000}  # 83.33; 97.0
+SANG_MEASURED = {"ban-mo": 100 * 54_000 / 72_000, "dong-ha": 100.0}  # 75 % of the lamp time
+COLLECTION = {"ban-mo": 100 * 8 / 12, "dong-ha": 100 * 5 / 6}  # 66.67; 83.33
+OVERFLOW_H = {"ban-mo": 6.0, "dong-ha": 4.0}
+COVERAGE = {"ban-mo": 60.0, "dong-ha": 95.0}  # the census of the last day
 LAMPS = {"lamp-dh-1": ("dong-ha", 2 * HOUR), "lamp-dh-2": ("dong-ha", HOUR)}
 LAMPS_BM = {"lamp-bm-1": ("ban-mo", 2 * HOUR)}
 BINS = {"bin-dh-1": "dong-ha", "bin-bm-1": "ban-mo"}
@@ -89,13 +134,10 @@ def scenario() -> tuple[list[StoredReading], list[StatusEvent], list[DailyScore]
         StatusEvent("bin-bm-1", True, NIGHT),
     ]
     scores = [
-        DailyScore(village, day, {
-            "sang_pct": sang, "sang_meets": sang >= 95, "collection_pct": collection,
-            "overflow_h": overflow, "coverage_pct": coverage, "sach_meets": collection >= 90,
-        })
-        for village, days in SCORES.items()
-        for day, (sang, collection, overflow, coverage) in zip((DAY1, DAY2), days, strict=True)
-    ]  # fmt: skip
+        DailyScore(village, day, {**parts.values(), **figures})
+        for village, days in DAYS.items()
+        for day, (parts, figures) in zip((DAY1, DAY2), days, strict=True)
+    ]
     alerts = [
         AlertEvent(1, "lamp-dh-2", "dong-ha", "offline", "opened", NIGHT + 3 * HOUR),
         AlertEvent(2, "bin-bm-1", "ban-mo", "overflow", "opened", NIGHT + HOUR),
@@ -278,15 +320,45 @@ def test_the_provider_loads_the_folder_the_readme_mounts() -> None:
 
 def test_village_variable_lists_the_villages(influxd: InfluxD, db: str) -> None:
     [variable] = load(JSON_DIR / "thon-chi-tiet.json")["templating"]["list"]
-    assert {row["value"] for row in rows(run(influxd, db, variable["query"]))} == set(SCORES)
+    assert {row["value"] for row in rows(run(influxd, db, variable["query"]))} == set(DAYS)
     [variable] = load(JSON_DIR / "thiet-bi.json")["templating"]["list"]
     devices = {row["value"] for row in rows(run(influxd, db, variable["query"]))}
     assert devices == {*LAMPS, *LAMPS_BM, *BINS}
 
 
-def test_overview_sang_is_the_mean_of_the_daily_scores(influxd: InfluxD, db: str) -> None:
+def test_the_scenario_rows_hold_what_a_rollup_writes(tmp_path: Path) -> None:
+    """The hand-written rows have exactly the fields of a real rollup's rows, and their figures
+    are the backend's for their parts: the panels below read what production writes."""
+    with SqliteStore(tmp_path / "ts.sqlite") as store:
+        store.ensure_ready()
+        Scores(store, None, load_registry(SAMPLE_REGISTRY)).roll_up(
+            date(2026, 6, 10), date(2026, 6, 10)
+        )
+        written = {name for row in store.daily_scores() for name in row.values}
+    formula = ScoreFormula()
+    for village, days in DAYS.items():
+        for parts, figures in days:
+            assert {*parts.values(), *figures} == written
+            day = verdict.judge(village, village, parts, formula)
+            assert figures == {
+                "sang_pct": day.sang.value, "sang_coverage_pct": day.sang.coverage,
+                "collection_pct": day.collection.value, "overflow_h": day.overflow.value,
+                "bin_coverage_pct": day.overflow.coverage, "coverage_pct": day.census.value,
+            }, village  # fmt: skip
+        # The backend's figures for the two days summed are the ones by hand below.
+        both = verdict.judge(village, village, total(p for p, _ in days), formula)
+        assert both.sang.value == pytest.approx(SANG[village])
+        assert both.sang.coverage == pytest.approx(SANG_MEASURED[village])
+        assert both.collection.value == pytest.approx(COLLECTION[village])
+        assert both.overflow.value == pytest.approx(OVERFLOW_H[village])
+        assert both.census.value == pytest.approx(COVERAGE[village])
+
+
+def test_overview_sang_is_summed_from_the_daily_parts(influxd: InfluxD, db: str) -> None:
     found = panel_rows(influxd, db, "xa-tong-quan.json", "Sáng trung bình so với Mục tiêu 95%")
-    assert {row["village"]: row["Sáng %"] for row in found} == {"ban-mo": 85.0, "dong-ha": 97.0}
+    assert {row["village"]: row["Sáng %"] for row in found} == pytest.approx(SANG)
+    # ban-mo's days: 80 % and 90 %, but the second measured half the time: 83.33 %, not 85 %.
+    assert {row["village"]: round(row["Sáng %"], 2) for row in found}["ban-mo"] == 83.33
     daily = panel_rows(influxd, db, "xa-tong-quan.json", "Tỷ lệ Sáng theo thôn")
     assert sorted((r["village"], r["time"], r["sang_pct"]) for r in daily) == [
         ("ban-mo", DAY1, 80.0), ("ban-mo", DAY2, 90.0),
@@ -302,7 +374,12 @@ def test_overview_sach_indicators(influxd: InfluxD, db: str) -> None:
         row["village"]: (row["Thu gom đúng hạn (%)"], row["Giờ tràn rác"], row["Độ phủ (%)"])
         for row in found
     }
-    assert by_village == {"ban-mo": (60.0, 6.0, 60.0), "dong-ha": (90.0, 4.0, 95.0)}
+    assert by_village == {
+        village: pytest.approx((COLLECTION[village], OVERFLOW_H[village], COVERAGE[village]))
+        for village in DAYS
+    }
+    # ban-mo: 1 of 2 then 7 of 10 decided on time, 8 of 12: 66.67 %, not the days' mean 60 %.
+    assert round(by_village["ban-mo"][0], 2) == 66.67
 
 
 def test_ranking_table_puts_the_best_sang_first(influxd: InfluxD, db: str) -> None:
@@ -313,7 +390,12 @@ def test_ranking_table_puts_the_best_sang_first(influxd: InfluxD, db: str) -> No
     [key] = sort_by["options"]["sort"]
     found.sort(key=lambda row: row[key["field"]], reverse=key["desc"])
     assert [row["village"] for row in found] == ["dong-ha", "ban-mo"]
-    assert [row["Sáng %"] for row in found] == [97.0, 85.0]
+    assert [row["Sáng %"] for row in found] == pytest.approx([SANG["dong-ha"], SANG["ban-mo"]])
+    assert [row["Đo được – đèn %"] for row in found] == pytest.approx([100.0, 75.0])
+    assert [(row["Giờ tràn rác"], row["Độ phủ %"]) for row in found] == [(4.0, 95.0), (6.0, 60.0)]
+    assert [row["Thu gom đúng hạn %"] for row in found] == pytest.approx(
+        [COLLECTION["dong-ha"], COLLECTION["ban-mo"]]
+    )
 
 
 def test_open_alerts_and_recent_alerts(influxd: InfluxD, db: str) -> None:
@@ -348,6 +430,10 @@ def test_village_detail(influxd: InfluxD, db: str) -> None:
     }  # fmt: skip
     sang = panel_rows(influxd, db, "thon-chi-tiet.json", "Tỷ lệ Sáng theo ngày")
     assert [(r["time"], r["Sáng %"]) for r in sang] == [(DAY1, 96.0), (DAY2, 98.0)]
+    sach = panel_rows(influxd, db, "thon-chi-tiet.json", "Chỉ số Sạch theo ngày")
+    assert [
+        (r["time"], r["Thu gom đúng hạn (%)"], r["Giờ tràn rác"], r["Độ phủ (%)"]) for r in sach
+    ] == [(DAY1, 100.0, 1.5, 90.0), (DAY2, 80.0, 2.5, 95.0)]
 
 
 def test_device_detail(influxd: InfluxD, db: str) -> None:
