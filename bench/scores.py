@@ -2,8 +2,11 @@
 
 A year of readings of the sample commune goes into the embedded SQLite store first (untimed):
 a lamp every ``LAMP_EVERY_S`` (lit from 18:00 to 06:00 local time) and a bin every hour
-(filling over three days, then emptied). The timed parts are the ones the backend runs:
-``village_scores`` over the year, and ``roll_up`` of 365 daily scores.
+(filling over three days, then emptied). The timed parts are the ones the backend runs, through
+its ``Scores`` service: one village's parts over the year from the raw readings
+(``Scores.compute``), ``roll_up`` of 365 daily parts for that village and then for the whole
+commune, and the commune's year (indicators and ranking) from those stored days
+(``Scores.period``).
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from sangsach.backend.domain.readings import StoredReading, Value
-from sangsach.backend.scores.compute import village_scores
-from sangsach.backend.scores.rollup import local_midnight, roll_up
+from sangsach.backend.scores.days import local_midnight
+from sangsach.backend.scores.service import Scores
 from sangsach.backend.timeseries.sqlite import SqliteStore
 from sangsach.registry_file import SAMPLE_REGISTRY, Commune, load_registry
 
@@ -67,16 +70,23 @@ def run(root: Path, quick: bool) -> dict[str, Any]:
     period = "year" if not quick else f"{days} days"
     seconds = {}
     t = time.monotonic()
-    village_scores(store, commune, village, start, end)
+    parts = Scores(store, None, one).compute(start, end)
     seconds[f"one village ({village.id}), scores over the {period}"] = time.monotonic() - t
+    assert parts[village.id].measured, "the village's year has no data"
     t = time.monotonic()
-    roll_up(store, one, FIRST, last)
+    rows = Scores(store, None, one).roll_up(FIRST, last, recompute=True)
     seconds[f"one village, {days} daily scores"] = time.monotonic() - t
+    assert rows == days, rows
     t = time.monotonic()
-    roll_up(store, commune, FIRST, last)
+    rows = Scores(store, None, commune).roll_up(FIRST, last, recompute=True)
     seconds[f"commune ({len(commune.villages)} villages), {days} daily scores each"] = (
         time.monotonic() - t
     )
+    assert rows == days * len(commune.villages), rows
+    t = time.monotonic()
+    result = Scores(store, None, commune).period(start, end)
+    seconds[f"commune, the {period} from its stored daily scores"] = time.monotonic() - t
+    assert not result.in_progress and result.has_data
     store.close()
     return {
         "data": f"{written:,} readings of {sum(1 for _ in commune.devices())} devices, a lamp "
