@@ -35,7 +35,7 @@ pytestmark = pytest.mark.e2e
 
 # The development admin secret reads the API and signs in to the pages (tests/harness.py).
 READ_TOKEN = config.DEV_ADMIN_TOKEN
-VERDICT = {True: "Đạt", False: "Chưa đạt", None: "Chưa đủ dữ liệu"}
+VERDICT = {"met": "Đạt", "not_met": "Chưa đạt", "insufficient": "Chưa đủ số liệu"}
 
 
 def api_get(stack: Stack, path: str, **params: Any) -> Any:
@@ -82,33 +82,42 @@ def sangsach(stack: Stack, *args: str) -> str:
     return done.stdout
 
 
+def vn(value: float, decimals: int = 1) -> str:
+    return f"{value:.{decimals}f}".replace(".", ",")
+
+
 def test_api_scores_are_exact(deployed: tuple[Stack, str]) -> None:
     stack, _ = deployed
     body = api_get(stack, "/api/v1/scores", start=sc.DAY1, end=sc.END)
+    assert body["has_data"] is True and body["in_progress"] is False
     for village in body["villages"]:
         want = sc.EXPECTED[village["village_id"]]
-        sang, sach = village["sang"], village["sach"]
-        assert (sang["required_minutes"], sang["lit_minutes"]) == (
-            want["sang_required_min"], want["sang_lit_min"],
+        parts = village["parts"]
+        assert (parts["lamp_required_s"], parts["lamp_lit_s"]) == (
+            want["sang_required_min"] * 60, want["sang_lit_min"] * 60,
         )  # fmt: skip
-        assert (sang["dark_minutes"], sang["unknown_minutes"]) == (
-            want["sang_dark_min"], want["sang_unknown_min"],
+        assert (parts["lamp_dark_s"], parts["lamp_unknown_s"]) == (
+            want["sang_dark_min"] * 60, want["sang_unknown_min"] * 60,
         )  # fmt: skip
-        assert (sang["percent"], sang["meets"]) == (want["sang_pct"], want["sang_meets"])
-        collection = sach["collection"]
-        assert (collection["on_time"], collection["late"], collection["percent"]) == (
+        sang = village["sang"]
+        assert (sang["value"], sang["coverage"], sang["verdict"]) == (
+            want["sang_pct"], want["sang_coverage"], want["sang_verdict"],
+        )  # fmt: skip
+        assert (parts["full_on_time"], parts["full_late"], village["collection"]["value"]) == (
             want["collection_on_time"], want["collection_late"], want["collection_pct"],
         )  # fmt: skip
-        assert (sach["overflow"]["hours"], sach["overflow"]["allowed_hours"]) == (
-            want["overflow_h"], want["overflow_allowed_h"],
+        overflow = village["overflow"]
+        assert (overflow["value"], overflow["target"], overflow["coverage"]) == (
+            want["overflow_h"], want["overflow_allowed_h"], want["bin_coverage"],
         )  # fmt: skip
-        assert sach["coverage"]["percent"] == want["coverage_pct"]
-        assert sach["meets"] is want["sach_meets"]
+        assert village["census"]["value"] == want["coverage_pct"]
+        assert village["sach"] == want["sach_verdict"]
     ranking = body["ranking"]
     assert [row["village_id"] for row in ranking] == sc.RANKING
     assert {r["village_id"]: (r["rank"], r["score"]) for r in ranking} == {
         vid: (want["rank"], want["score"]) for vid, want in sc.EXPECTED.items()
     }
+    assert body["unranked"] == []
 
 
 def test_pages_show_the_exact_scores(deployed: tuple[Stack, str]) -> None:
@@ -123,33 +132,44 @@ def test_pages_show_the_exact_scores(deployed: tuple[Stack, str]) -> None:
             page.wait_for_url(f"{stack.url}/?ky={sc.PERIOD}")
         shown = [r.get_attribute("data-village") for r in page.locator("#scores tbody tr").all()]
         assert shown == sc.RANKING
+        assert page.locator("#status").inner_text() == "Số liệu cả kỳ."
         for vid, want in sc.EXPECTED.items():
             row = page.locator(f'#scores tr[data-village="{vid}"]')
             cells = {
                 name: row.locator(f"td.{name}").inner_text()
-                for name in ("rank", "score", "sang", "sang-meets", "collection", "overflow",
-                             "coverage", "sach-meets")
+                for name in ("rank", "score", "sang", "sang-coverage", "sang-meets", "collection",
+                             "overflow", "bin-coverage", "coverage", "sach-meets")
             }  # fmt: skip
             assert cells == {
-                "rank": str(want["rank"]), "score": f"{want['score']:.2f}",
-                "sang": f"{want['sang_pct']:.1f}", "sang-meets": VERDICT[want["sang_meets"]],
-                "collection": f"{want['collection_pct']:.1f}",
-                "overflow": f"{want['overflow_h']:.1f}", "coverage": f"{want['coverage_pct']:.1f}",
-                "sach-meets": VERDICT[want["sach_meets"]],
+                "rank": str(want["rank"]), "score": vn(want["score"], 2),
+                "sang": vn(want["sang_pct"]), "sang-coverage": vn(want["sang_coverage"]),
+                "sang-meets": VERDICT[want["sang_verdict"]],
+                "collection": vn(want["collection_pct"]), "overflow": vn(want["overflow_h"]),
+                "bin-coverage": vn(want["bin_coverage"]), "coverage": vn(want["coverage_pct"]),
+                "sach-meets": VERDICT[want["sach_verdict"]],
             }  # fmt: skip
         dots = page.locator("#device-map circle").all()
         assert {d.get_attribute("data-device"): d.get_attribute("data-state") for d in dots} == (
             sc.MAP_STATES
         )
         shot(page, "kich-ban-tong-quan")
+        page.goto(f"{stack.url}/thon/thon-binh?ky={sc.PERIOD}")
+        assert page.locator("#village-rank").inner_text() == "2"
+        assert (
+            page.locator('#lamps tr[data-device="lamp-binh-1"] td.state').get_attribute(
+                "data-state"
+            )
+            == "fault"
+        )
+        shot(page, "kich-ban-thon")
         page.goto(f"{stack.url}/bao-cao?ky={sc.PERIOD}")
         shown = [r.get_attribute("data-village") for r in page.locator("#report tbody tr").all()]
         assert shown == sc.RANKING
         for vid, want in sc.EXPECTED.items():
             row = page.locator(f'#report tr[data-village="{vid}"]')
             assert row.locator("td.score").inner_text() == str(want["score"])
-            assert row.locator("td.sang_unknown_minutes").inner_text() == str(
-                want["sang_unknown_min"]
+            assert row.locator("td.sang_coverage").inner_text() == str(
+                round(want["sang_coverage"], 2)
             )
         shot(page, "kich-ban-bao-cao")
         browser.close()
@@ -158,8 +178,11 @@ def test_pages_show_the_exact_scores(deployed: tuple[Stack, str]) -> None:
 def test_report_csv_and_print_are_exact(deployed: tuple[Stack, str], tmp_path: Path) -> None:
     stack, _ = deployed
     sangsach(stack, "report", "--period", sc.PERIOD, "--out", str(tmp_path))
-    with (tmp_path / f"bao-cao-{sc.PERIOD}.csv").open(encoding="utf-8") as handle:
-        table = list(csv.DictReader(handle))
+    raw = (tmp_path / f"bao-cao-{sc.PERIOD}.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # a BOM: Excel on Windows reads UTF-8
+    lines = raw.decode("utf-8-sig").splitlines()
+    table = list(csv.DictReader(lines[: lines.index("")]))
+    assert lines[lines.index("") + 1] == "Số liệu cả kỳ."
     assert [row["Mã thôn"] for row in table] == sc.RANKING
     printed = (tmp_path / f"bao-cao-{sc.PERIOD}.html").read_text(encoding="utf-8")
     assert "từ ngày 10/06/2026 đến ngày 12/06/2026" in printed
@@ -167,17 +190,18 @@ def test_report_csv_and_print_are_exact(deployed: tuple[Stack, str], tmp_path: P
         want = sc.EXPECTED[row["Mã thôn"]]
         figures = {
             "Xếp hạng": str(want["rank"]), "Điểm": str(want["score"]),
-            "Sáng (%)": str(want["sang_pct"]), "Đạt Sáng": VERDICT[want["sang_meets"]],
-            "Phút không rõ": str(want["sang_unknown_min"]),
+            "Sáng (% thời gian đo được)": str(round(want["sang_pct"], 2)),
+            "Đo được – đèn (%)": str(round(want["sang_coverage"], 2)),
+            "Đạt Sáng": VERDICT[want["sang_verdict"]],
             "Thu gom đúng hạn (%)": str(want["collection_pct"]),
             "Giờ tràn rác": str(want["overflow_h"]),
             "Hộ có thùng rác chuẩn (%)": str(want["coverage_pct"]),
-            "Đạt Sạch": VERDICT[want["sach_meets"]],
+            "Đạt Sạch": VERDICT[want["sach_verdict"]],
         }  # fmt: skip
         assert {key: row[key] for key in figures} == figures
     # The printable page: the same rows, in the same order, the village id left out.
-    lines = [re.findall(r"<td>(.*?)</td>", tr) for tr in re.findall(r"<tr>(<td>.*?)</tr>", printed)]
-    assert lines == [list(row.values())[1:] for row in table]
+    cells = [re.findall(r"<td>(.*?)</td>", tr) for tr in re.findall(r"<tr>(<td>.*?)</tr>", printed)]
+    assert cells == [list(row.values())[1:] for row in table]
 
 
 def grafana(
@@ -206,7 +230,7 @@ def test_grafana_panels_after_rollup_are_exact(
 ) -> None:
     stack, database = deployed
     for _ in range(2):  # recomputing replaces the rows: the same numbers
-        out = sangsach(stack, "rollup", "--from", "2026-06-10", "--to", "2026-06-12")
+        out = sangsach(stack, "rollup", "--from", "2026-06-10", "--to", "2026-06-12", "--recompute")
         assert "đã tính 6 điểm theo ngày" in out
     overview = "xa-tong-quan.json"
     mean = grafana(influxd, database, overview, "Sáng trung bình so với Mục tiêu 95%", "")
@@ -220,7 +244,7 @@ def test_grafana_panels_after_rollup_are_exact(
     daily = grafana(influxd, database, overview, "Tỷ lệ Sáng theo thôn", "")
     assert sorted((r["village"], r["time"], r["sang_pct"]) for r in daily) == sorted(
         (vid, day, pct)
-        for vid, values in sc.DAILY.items()
+        for vid, values in sc.DAY_FIGURES.items()
         for day, pct in zip(sc.DAYS, values["sang_pct"], strict=True)
     )
     # The ranking table, sorted by the panel's own sortBy as Grafana does, in the API's order.
@@ -235,7 +259,7 @@ def test_grafana_panels_after_rollup_are_exact(
     for vid in sc.EXPECTED:
         days = grafana(influxd, database, "thon-chi-tiet.json", "Tỷ lệ Sáng theo ngày", vid)
         assert [(r["time"], r["Sáng %"]) for r in days] == list(
-            zip(sc.DAYS, sc.DAILY[vid]["sang_pct"], strict=True)
+            zip(sc.DAYS, sc.DAY_FIGURES[vid]["sang_pct"], strict=True)
         )
 
 

@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sangsach.backend.alerts.model import Thresholds
-from sangsach.backend.alerts.rules import lamp_lit, lit_samples
+from sangsach.backend.domain.rules import Thresholds, lamp_lit_values, lit_samples
 from sangsach.backend.scores.model import known_runs, known_segments
 
 TH = Thresholds()
@@ -23,7 +22,7 @@ def test_lit_samples_is_lamp_lit_for_every_kind_of_value() -> None:
     faults = [None, False, True, 0, 1]
     rows = [(n, *values) for n, values in enumerate(product(ons, currents, faults))]
     expected = [
-        (ts, lamp_lit({"on": on, "current_a": current, "fault": fault}, TH))
+        (ts, lamp_lit_values({"on": on, "current_a": current, "fault": fault}, TH))
         for ts, on, current, fault in rows
     ]
     got = lit_samples(rows, TH)
