@@ -62,8 +62,8 @@ def test_the_day_just_ended_is_rolled_up_after_midnight(tmp_path: Path) -> None:
             n = sc.DAYS.index(row.day)
             for name, by_day in sc.DAILY[row.village_id].items():
                 assert row.values[name] == by_day[n], (row.village_id, n, name)
-            for name, by_day in sc.DAY_FIGURES[row.village_id].items():
-                assert row.values[name] == by_day[n], (row.village_id, n, name)
+            for name, figures in sc.DAY_FIGURES[row.village_id].items():
+                assert row.values[name] == figures[n], (row.village_id, n, name)
         now[0] = sc.END + sc.DAY + 900
         assert rollups.step() == date(2026, 6, 13)
 
