@@ -452,3 +452,32 @@ def test_series_refuses_a_field_of_another_kind_and_an_unknown_kind(store: TimeS
         store.series("lamp", ["lamp-01"], ("on", "fill_pct"))
     with pytest.raises(ValueError, match="kind"):
         store.series("pump", ["lamp-01"], ())  # type: ignore[arg-type]
+
+
+def test_last_before_is_the_latest_reading_before_however_old(store: TimeSeriesStore) -> None:
+    year = 365 * 86_400
+    store.write([
+        bin_("bin-01", seq=1, ts=T0 - year), bin_("bin-01", seq=2, ts=T0 - 10),
+        bin_("bin-01", seq=3, ts=T0), bin_(AWKWARD, seq=1, ts=T0 - year),
+        lamp("lamp-01", seq=1, ts=T0 - 5),
+    ])  # fmt: skip
+    ids = ["bin-01", AWKWARD, "nobody"]
+    assert store.last_before("bin", ids, ("fill_pct",), T0) == {
+        "bin-01": (T0 - 10, 73.5), AWKWARD: (T0 - year, 73.5), "nobody": None,
+    }  # fmt: skip
+    assert store.last_before("bin", ids, ("fill_pct",), T0 - 10) == {
+        "bin-01": (T0 - year, 73.5), AWKWARD: (T0 - year, 73.5), "nobody": None,
+    }  # fmt: skip
+    assert store.last_before("bin", ["lamp-01"], ("fill_pct",), T0 + 1) == {"lamp-01": None}
+    with pytest.raises(ValueError, match="fill_pct"):
+        store.last_before("lamp", ["lamp-01"], ("fill_pct",), T0)
+
+
+def test_first_seen_is_the_first_reading_of_the_kind(store: TimeSeriesStore) -> None:
+    store.write([
+        lamp("lamp-01", seq=2, ts=T0 + 60), lamp("lamp-01", seq=1, ts=T0 - 3600),
+        lamp(AWKWARD, seq=1, ts=T0), bin_("bin-01", seq=1, ts=T0 - 7200),
+    ])  # fmt: skip
+    assert store.first_seen("lamp", ["lamp-01", AWKWARD, "bin-01", "nobody"]) == {
+        "lamp-01": T0 - 3600, AWKWARD: T0, "bin-01": None, "nobody": None,
+    }  # fmt: skip
