@@ -242,17 +242,27 @@ class GatewayClient:
     def _read(self, sock: socket.socket) -> bytes | None:
         """One chunk; b"" at the end of the stream; None after an idle tick of at most 1 s.
 
-        The wait happens outside the lock so that acknowledgements go out meanwhile; the read
-        itself holds it, because a TLS connection must not read and write at the same time.
+        The wait happens outside the lock so that acknowledgements go out meanwhile. A TLS read
+        holds the lock, because a TLS connection must not read and write at the same time, and
+        never blocks under it: the socket is readable once part of a TLS record has come, and a
+        blocking read would wait for the rest (up to the send timeout) with every
+        acknowledgement waiting behind it. A partial record reads as an idle tick instead.
         """
-        pending = isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
-        if not pending:
-            tick = min(1.0, self._keepalive / 4)
-            readable, _, _ = select.select([sock], [], [], tick)
+        if not isinstance(sock, ssl.SSLSocket):
+            readable, _, _ = select.select([sock], [], [], min(1.0, self._keepalive / 4))
+            return sock.recv(READ_CHUNK) if readable else None
+        if not sock.pending():
+            readable, _, _ = select.select([sock], [], [], min(1.0, self._keepalive / 4))
             if not readable:
                 return None
         with self._lock:
-            return sock.recv(READ_CHUNK)
+            sock.settimeout(0.0)
+            try:
+                return sock.recv(READ_CHUNK)
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                return None  # the rest of the record has not come yet
+            finally:
+                sock.settimeout(SEND_TIMEOUT_S)
 
     def _ping(self, sock: socket.socket) -> None:
         with self._lock:

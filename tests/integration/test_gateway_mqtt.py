@@ -8,11 +8,14 @@ logged with its reason; and the client comes back after the broker restarts.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
+import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -309,3 +312,84 @@ def test_tls_with_an_account_and_a_refusal_named_in_the_log(
         right = tls.model_copy(update={"mqtt_password": SecretStr(account.password)})
         start(started, right, received)
         assert "subscribed to telemetry and status of every device" in caplog.text
+
+
+class StallingProxy:
+    """TCP between the client and the broker; on request, the next chunk from the broker goes
+    through only in half, the rest once released: a TLS record arriving in pieces."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.stall = threading.Event()
+        self.halved = threading.Event()
+        self.release = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        client, _ = self.listener.accept()
+        upstream = socket.create_connection(("127.0.0.1", self.target_port))
+        threading.Thread(target=self._pipe, args=(client, upstream, False), daemon=True).start()
+        threading.Thread(target=self._pipe, args=(upstream, client, True), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket, from_broker: bool) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                if from_broker and self.stall.is_set() and len(data) > 1:
+                    self.stall.clear()
+                    sink.sendall(data[: len(data) // 2])
+                    self.halved.set()
+                    self.release.wait(30)
+                    data = data[len(data) // 2 :]
+                sink.sendall(data)
+
+    def close(self) -> None:
+        self.release.set()
+        self.listener.close()
+
+
+def test_a_tls_record_arriving_in_pieces_never_holds_back_acknowledgements(
+    tmp_path: Path, certs: Path, received: Received, started: list[GatewayClient]
+) -> None:
+    """The reader must not wait for the rest of a TLS record while holding the socket's lock:
+    every acknowledgement would wait behind it (until the send timeout drops the link)."""
+    accounts = BrokerAccounts(tmp_path / "auth", load_registry(SAMPLE_REGISTRY))
+    gateway, device = accounts.add("gateway"), accounts.add("simulators")
+    with DeployBroker(tmp_path / "mosquitto", accounts.folder, certs) as secured:
+        proxy = StallingProxy(secured.tls_port)
+        try:
+            config = settings(
+                proxy.port,
+                tmp_path,
+                mqtt_host="localhost",
+                mqtt_tls_ca=certs / "ca.crt",
+                mqtt_username="gateway",
+                mqtt_password=SecretStr(gateway.password),
+            )
+            client = start(started, config, received)
+            publisher = paho.Client(CallbackAPIVersion.VERSION2, client_id="simulators")
+            publisher.username_pw_set("simulators", device.password)
+            publisher.connect("127.0.0.1", secured.port)
+            publisher.loop_start()
+            topic = "sangsach/v1/lamp-dong-ha-001/telemetry"
+            publisher.publish(topic, b"first", qos=1).wait_for_publish(10)
+            wait_until(lambda: received.payloads() == [b"first"], 20, "the first message")
+            unacked = received.take()
+
+            proxy.stall.set()
+            publisher.publish(topic, b"second" * 100, qos=1).wait_for_publish(10)
+            assert proxy.halved.wait(10), "the broker sent nothing more"
+            threading.Event().wait(0.5)  # the reader has seen the socket readable by now
+            threading.Timer(3.0, proxy.release.set).start()  # the rest comes 3 s later
+            began = time.monotonic()
+            for mids, generation in unacked:
+                client.ack(mids, generation)
+            took = time.monotonic() - began
+            assert took < 1.0, f"an acknowledgement waited {took:.1f} s for a TLS record's rest"
+            wait_until(lambda: len(received.payloads()) == 1, 20, "the second message")
+            assert client.generation == 1, "the connection was dropped"
+            publisher.disconnect()
+            publisher.loop_stop()
+        finally:
+            proxy.close()

@@ -6,10 +6,13 @@ independent of ours, so that skipping and reading them is checked against real l
 
 from __future__ import annotations
 
+import itertools
 import random
 import struct
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -284,3 +287,44 @@ def test_a_qos_2_publish_is_decoded_for_the_client_to_refuse() -> None:
 def test_malformed_input_is_a_clear_error(data: bytes, error: str) -> None:
     with pytest.raises(MalformedPacket, match=error):
         Decoder().feed(data)
+
+
+# What a broker, or anything pretending to be one, may send: arbitrary bytes, and packets with a
+# plausible header (any type and flags, the right length) around an arbitrary body, so that the
+# parsers behind the header are reached too.
+FIRST_BYTES = st.sampled_from([0x20, 0x30, 0x31, 0x32, 0x33, 0x3A, 0x3D, 0x90, 0xD0, 0xE0])
+FRAMED = st.builds(packet, FIRST_BYTES | st.integers(0, 255), st.binary(max_size=300))
+STREAMS = st.one_of(
+    st.binary(max_size=600),
+    st.lists(FRAMED | st.binary(max_size=8), max_size=8).map(b"".join),
+)
+
+
+def decode_in_chunks(data: bytes, cuts: list[int]) -> tuple[list[Packet], bool]:
+    """Every packet the decoder returned, and whether it refused the stream; the decoder may
+    do nothing else."""
+    decoder = Decoder()
+    got: list[Packet] = []
+    bounds = sorted({0, len(data), *(cut % (len(data) + 1) for cut in cuts)})
+    for start, end in itertools.pairwise(bounds):
+        try:
+            got += decoder.feed(data[start:end])
+        except MalformedPacket:
+            return got, True
+    return got, False
+
+
+@settings(max_examples=3000, deadline=None)
+@given(STREAMS, st.lists(st.integers(0, 2000), max_size=12))
+def test_any_bytes_in_any_chunks_are_packets_or_malformed_nothing_else(
+    data: bytes, cuts: list[int]
+) -> None:
+    packets, refused = decode_in_chunks(data, cuts)
+    assert all(isinstance(p, Publish | ConnAck | SubAck | PingResp | Disconnect) for p in packets)
+    for p in packets:
+        if isinstance(p, Publish):
+            assert isinstance(p.topic, str) and isinstance(p.payload, bytes) and p.qos in (0, 1, 2)
+    whole, whole_refused = decode_in_chunks(data, [])
+    assert whole_refused == refused, "the cut changed whether the stream is refused"
+    if not refused:
+        assert packets == whole, "the cut changed the packets"
