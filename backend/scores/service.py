@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -26,7 +26,7 @@ from ..registry.census import effective
 from ..timeseries.port import TimeSeriesStore
 from .compute import CommuneRules, village_parts
 from .days import days_between, local_day, local_midnight, next_day
-from .parts import Parts, total
+from .parts import CENSUS_NAMES, SUMMED_NAMES, Parts, total
 from .verdict import VillageResult, formula_text, judge, rank
 
 log = logging.getLogger(__name__)
@@ -96,25 +96,56 @@ class Scores:
         )
 
     def period_parts(self, start: int, end: int) -> dict[str, Parts]:
-        """Each village's parts over [start, end): closed whole days from their stored parts,
+        """Each village's parts over [start, end): the closed whole days summed by the store,
         the rest (a partial first or last day, today) live, added up in time order."""
         now = self.clock()
-        plan: list[date | tuple[int, int]] = []  # a stored day, or a live piece
+        head: tuple[int, int] | None = None
+        closed: list[date] = []
+        tail: list[tuple[int, int]] = []
         day = local_day(start)
         while local_midnight(day) < end:
             day_start, day_end = local_midnight(day), local_midnight(next_day(day))
             a, b = max(start, day_start), min(end, day_end)
-            whole = a == day_start and b == day_end and day_end <= now
-            plan.append(day if whole else (a, b))
+            if a == day_start and b == day_end and day_end <= now:
+                closed.append(day)
+            elif closed or head is not None:
+                tail.append((a, b))
+            else:
+                head = (a, b)
             day = next_day(day)
-        stored = iter(self._stored_days([p for p in plan if isinstance(p, date)]))
         pieces: dict[str, list[Parts]] = {v.id: [] for v in self.commune.villages}
-        for step in plan:
-            found = next(stored) if isinstance(step, date) else self._live_parts(*step)
-            for village_id, parts in found.items():
+        found: list[dict[str, Parts]] = []
+        if head is not None:
+            found.append(self._live_parts(*head))
+        if closed:
+            found.append(self._stored_sum(closed[0], closed[-1]))
+        found.extend(self._live_parts(*piece) for piece in tail)
+        for parts in found:
+            for village_id, one in parts.items():
                 if village_id in pieces:
-                    pieces[village_id].append(parts)
+                    pieces[village_id].append(one)
         return {village_id: total(days) for village_id, days in pieces.items()}
+
+    def _stored_sum(self, first: date, last: date) -> dict[str, Parts]:
+        """The closed days ``first`` to ``last`` summed by the store; days not stored yet are
+        computed and stored first."""
+        start, end = local_midnight(first), local_midnight(next_day(last))
+        days = len(list(days_between(first, last)))
+        sums = self.store.daily_sums(SUMMED_NAMES, CENSUS_NAMES, start=start, end=end)
+        if any(v.id not in sums or sums[v.id].days < days for v in self.commune.villages):
+            for day in self._missing(list(days_between(first, last))):
+                log.info("daily parts of %s missing: computing them now", day)
+                self._roll(day)
+            sums = self.store.daily_sums(SUMMED_NAMES, CENSUS_NAMES, start=start, end=end)
+        out = {}
+        for village_id, found in sums.items():
+            census = {k: v for k, v in found.last.items() if v is not None}
+            out[village_id] = Parts.from_values({**found.sums, **census})
+        return out
+
+    def _missing(self, days: list[date]) -> list[date]:
+        have = self._stored_index(days)
+        return [d for d in days if not self._complete(have.get(local_midnight(d)))]
 
     # --- rollups -----------------------------------------------------------------------
 
@@ -123,8 +154,7 @@ class Scores:
         days already stored are kept unless ``recompute``. Returns the rows written."""
         days = list(days_between(first, last))
         if not recompute:
-            have = self._stored_index(days)
-            days = [d for d in days if not self._complete(have.get(local_midnight(d)))]
+            days = self._missing(days)
         written = 0
         for day in days:
             written += self._roll(day)
@@ -163,18 +193,6 @@ class Scores:
 
     def _complete(self, stored: dict[str, Parts] | None) -> bool:
         return stored is not None and all(v.id in stored for v in self.commune.villages)
-
-    def _stored_days(self, days: list[date]) -> Iterable[dict[str, Parts]]:
-        """The stored parts of closed days in order; a day missing is rolled up now."""
-        have = self._stored_index(days)
-        for day in days:
-            stored = have.get(local_midnight(day))
-            if not self._complete(stored):
-                log.info("daily parts of %s missing: computing them now", day)
-                self._roll(day)
-                stored = self._stored_index([day]).get(local_midnight(day), {})
-            assert stored is not None
-            yield stored
 
     # --- raw ---------------------------------------------------------------------------
 

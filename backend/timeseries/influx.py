@@ -38,6 +38,7 @@ from ..domain.readings import (
 from .port import (
     FIELD_TYPES,
     KINDS,
+    DailySums,
     FieldType,
     Kind,
     TimeSeriesError,
@@ -288,6 +289,28 @@ class InfluxStore(TimeSeriesStore):
             for row in _rows(series)
         ]
         return sorted(found, key=lambda s: (s.day, s.village_id))
+
+    def daily_sums(
+        self, summed: Sequence[str], last: Sequence[str], *, start: int, end: int
+    ) -> dict[str, DailySums]:
+        # count(*) counts each field; the first summed field's count is the rows (all have it).
+        selected = ", ".join(
+            [f"count({_identifier(summed[0])})"]
+            + [f"sum({_identifier(name)})" for name in summed]
+            + [f"last({_identifier(name)})" for name in last]
+        )
+        source = f'{_identifier(ROLLUP_RP)}."score_daily"'
+        q = f'SELECT {selected} FROM {source}{_where(start=start, end=end)} GROUP BY "village"'  # noqa: S608
+        found = {}
+        for one in self._query(q):
+            for row in one.get("values", [])[:1]:
+                values = row[1:]  # after the time column
+                found[one["tags"]["village"]] = DailySums(
+                    int(values[0] or 0),
+                    {name: values[1 + i] or 0 for i, name in enumerate(summed)},
+                    {name: values[1 + len(summed) + i] for i, name in enumerate(last)},
+                )
+        return found
 
     def write_alert_events(self, events: Sequence[AlertEvent]) -> None:
         self._write_lines([alert_line(event) for event in events])

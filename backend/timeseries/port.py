@@ -8,6 +8,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from bisect import bisect_left
 from collections.abc import Sequence
+from dataclasses import dataclass
 from operator import itemgetter
 from types import NoneType, TracebackType
 from typing import Any, Literal, Self, get_args
@@ -30,6 +31,13 @@ Kind = Literal["lamp", "bin"]
 KINDS: tuple[Kind, ...] = ("lamp", "bin")
 FieldType = type[bool] | type[int] | type[float]
 Window = tuple[int, int]  # [a, b) in Unix seconds
+
+
+@dataclass(frozen=True, slots=True)
+class DailySums:
+    days: int  # rows summed
+    sums: dict[str, int | float]  # a field absent from every row sums to 0
+    last: dict[str, int | float | None]
 
 
 class TimeSeriesError(Exception):
@@ -67,6 +75,16 @@ class TimeSeriesStore(ABC):
     @abstractmethod
     def daily_scores(self, *, start: int | None = None, end: int | None = None) -> list[DailyScore]:
         """Daily scores whose day starts in the range, by day then village."""
+
+    @abstractmethod
+    def daily_sums(
+        self, summed: Sequence[str], last: Sequence[str], *, start: int, end: int
+    ) -> dict[str, DailySums]:
+        """Per village, over the daily rows whose day starts in [start, end): how many rows,
+        the sum of each ``summed`` field and the latest row's value of each ``last`` field
+        (None where no row has it). Aggregated by the engine: a province's year is one answer
+        per village, not a row per village and day. Villages without rows are left out.
+        ``summed`` must not be empty: every row has its first field, which counts the rows."""
 
     @abstractmethod
     def write_device_points(self, points: Sequence[DevicePoint]) -> None:

@@ -26,6 +26,7 @@ from ..domain.readings import (
 from .port import (
     FIELD_TYPES,
     KINDS,
+    DailySums,
     Kind,
     TimeSeriesError,
     TimeSeriesStore,
@@ -153,6 +154,34 @@ class SqliteStore(TimeSeriesStore):
                 params,
             ).fetchall()
         return [DailyScore(r[0], int(r[1]), json.loads(r[2])) for r in rows]
+
+    def daily_sums(
+        self, summed: Sequence[str], last: Sequence[str], *, start: int, end: int
+    ) -> dict[str, DailySums]:
+        sums = "".join(
+            f", TOTAL(json_extract(\"values\", '$.{_json_key(name)}'))" for name in summed
+        )
+        lasts = "".join(
+            f", (SELECT json_extract(l.\"values\", '$.{_json_key(name)}') FROM daily_scores AS l"  # noqa: S608
+            f" WHERE l.village_id = d.village_id AND l.day >= ? AND l.day < ?"
+            f" AND json_extract(l.\"values\", '$.{_json_key(name)}') IS NOT NULL"
+            " ORDER BY l.day DESC LIMIT 1)"
+            for name in last
+        )
+        sql = (
+            f"SELECT d.village_id, COUNT(*){sums}{lasts} FROM daily_scores AS d"  # noqa: S608
+            " WHERE d.day >= ? AND d.day < ? GROUP BY d.village_id"
+        )
+        with self._locked() as db:
+            rows = db.execute(sql, [*(v for _ in last for v in (start, end)), start, end])
+            found = {}
+            for village_id, days, *values in rows:
+                found[village_id] = DailySums(
+                    int(days),
+                    {name: _whole(v) for name, v in zip(summed, values, strict=False)},
+                    dict(zip(last, values[len(summed) :], strict=True)),
+                )
+        return found
 
     def write_alert_events(self, events: Sequence[AlertEvent]) -> None:
         with self._locked() as db, db:
@@ -358,6 +387,17 @@ def _row(reading: StoredReading) -> tuple[object, ...]:
         reading.synced,
         *stored_values(reading).values(),
     )
+
+
+def _json_key(name: str) -> str:
+    if not name.isidentifier():
+        raise ValueError(f"not a field name: {name!r}")
+    return name
+
+
+def _whole(value: float) -> int | float:
+    """SQLite's TOTAL is a float: whole sums (seconds, counts) come back as ints."""
+    return int(value) if float(value).is_integer() else value
 
 
 def _reading(kind: Kind, row: tuple[Any, ...]) -> StoredReading:
