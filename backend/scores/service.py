@@ -23,15 +23,13 @@ from sangsach.registry_file import Census, Commune, ScoreFormula
 
 from ..domain.readings import DailyScore
 from ..registry.census import effective
-from ..timeseries.port import TimeSeriesStore
+from ..timeseries.port import Kind, TimeSeriesStore
 from .compute import CommuneRules, village_parts
 from .days import days_between, local_day, local_midnight, next_day
 from .parts import CENSUS_NAMES, SUMMED_NAMES, Parts, total
 from .verdict import VillageResult, formula_text, judge, rank
 
 log = logging.getLogger(__name__)
-
-FIRST_SEEN_RETRY_S = 60.0  # a device not seen yet is asked for again after this
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +70,7 @@ class Scores:
     clock: Callable[[], float] = time.time
     live_cache_s: float = 60.0
     rules: CommuneRules = field(init=False)
-    _first_seen: dict[str, tuple[float, int | None]] = field(default_factory=dict, init=False)
+    _first_seen: dict[str, int | None] = field(default_factory=dict, init=False)
     _live: dict[int, _Live] = field(default_factory=dict, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
@@ -225,29 +223,20 @@ class Scores:
         return {v: view.census for v, view in effective(self.engine, self.commune, at).items()}
 
     def first_seen(self) -> dict[str, int | None]:
-        """The first reading of each device without an ``installed`` date (cached; a device
-        not seen yet is asked for again after ``FIRST_SEEN_RETRY_S``)."""
-        now = self.clock()
-        undated: dict[str, list[str]] = {"lamp": [], "bin": []}
+        """The first reading of each device without an ``installed`` date. A device's first
+        reading is kept once known; one not heard yet is asked for again each time (the live
+        part is itself kept ``live_cache_s``)."""
+        undated: dict[Kind, list[str]] = {"lamp": [], "bin": []}
         for village in self.commune.villages:
             for lane in village.lanes:
                 undated["lamp"] += [lamp.id for lamp in lane.lamps if lamp.installed is None]
             for point in village.points:
                 undated["bin"] += [b.id for b in point.bins if b.installed is None]
         for kind, ids in undated.items():
-            ask = [
-                i
-                for i in ids
-                if i not in self._first_seen
-                or (
-                    self._first_seen[i][1] is None
-                    and now - self._first_seen[i][0] > FIRST_SEEN_RETRY_S
-                )
-            ]
+            ask = [i for i in ids if self._first_seen.get(i) is None]
             if ask:
-                found = self.store.first_seen(kind, ask)  # type: ignore[arg-type]
-                self._first_seen.update((i, (now, ts)) for i, ts in found.items())
-        return {i: ts for i, (_, ts) in self._first_seen.items()}
+                self._first_seen.update(self.store.first_seen(kind, ask))
+        return dict(self._first_seen)
 
 
 def day_figures(day: VillageResult) -> dict[str, float | bool | None]:

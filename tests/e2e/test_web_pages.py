@@ -89,16 +89,21 @@ def test_pages_render_match_the_api_and_acknowledge_works(browser: Browser, stac
     page.goto(stack.url + "/")
     assert page.locator("h1").inner_text() == "Tổng quan Sáng – Sạch"
     assert page.locator("#scores tbody tr").count() == 10
-    now = int(time.time())
-    api = stack.http.get("/api/v1/scores", params={"start": now - 7 * 86_400, "end": now}).json()
+    # The overview opens on this month to date, as its picker says.
+    month = page.locator('select[name="ky"]').input_value()
+    assert month == time.strftime("%Y-%m", time.gmtime(time.time() + 7 * 3600))
+    period = parse_period(month)
+    bounds = {"start": period.start, "end": period.end}
+    api = stack.http.get("/api/v1/scores", params=bounds).json()
+    assert api["in_progress"] is True
+    assert page.locator("#status").inner_text().startswith("Tạm tính đến ")
     dong_ha = next(v for v in api["villages"] if v["village_id"] == "dong-ha")
     row = page.locator('#scores tr[data-village="dong-ha"]')
-    coverage = dong_ha["sach"]["coverage"]["percent"]
-    assert row.locator("td.coverage").inner_text() == f"{coverage:.1f}"
+    census = dong_ha["census"]["value"]
+    assert row.locator("td.coverage").inner_text() == f"{census:.1f}".replace(".", ",")
     assert row.locator("td.alerts").inner_text() == "1"
-    expected = {True: "Đạt", False: "Chưa đạt", None: "Chưa đủ dữ liệu"}
-    assert row.locator("td.sang-meets").inner_text() == expected[dong_ha["sang"]["meets"]]
-    assert row.locator("td.sach-meets").inner_text() == expected[dong_ha["sach"]["meets"]]
+    assert row.locator("td.sang-meets").inner_text() == dong_ha["sang"]["verdict_vi"]
+    assert row.locator("td.sach-meets").inner_text() == dong_ha["sach_vi"]
     assert page.locator("#device-map circle").count() == 380
     dot = page.locator("#device-map circle")
     assert (
@@ -118,8 +123,8 @@ def test_pages_render_match_the_api_and_acknowledge_works(browser: Browser, stac
     page.goto(stack.url + "/thon/dong-ha")
     assert page.locator("h1").inner_text() == "Thôn Đông Hạ"
     assert page.locator("#lamps tbody tr").count() == 32
-    assert page.locator('#bins tr[data-device="bin-dong-ha-01"] td.fill').inner_text() == "86.0"
-    assert "Đang sáng" in page.locator('#lamps tr[data-device="lamp-dong-ha-001"]').inner_text()
+    assert page.locator('#bins tr[data-device="bin-dong-ha-01"] td.fill').inner_text() == "86,0"
+    assert "Đèn đang sáng" in page.locator('#lamps tr[data-device="lamp-dong-ha-001"]').inner_text()
     shot(page, "thon-dong-ha")
 
     page.goto(stack.url + "/canh-bao")
@@ -136,12 +141,14 @@ def test_pages_render_match_the_api_and_acknowledge_works(browser: Browser, stac
     assert (acked["state"], acked["acked_by"]) == ("active_acknowledged", "văn phòng xã")
 
     page.goto(stack.url + "/bao-cao")
-    period = parse_period(page.locator('input[name="ky"]').input_value())
+    period = parse_period(page.locator('select[name="ky"]').input_value())
     bounds = {"start": period.start, "end": period.end}
-    ranking = stack.http.get("/api/v1/scores", params=bounds).json()["ranking"]
+    body = stack.http.get("/api/v1/scores", params=bounds).json()
     assert page.locator("#report tbody tr").count() == 10
     shown = [r.get_attribute("data-village") for r in page.locator("#report tbody tr").all()]
-    assert shown == [row["village_id"] for row in ranking]
+    ranked = [row["village_id"] for row in body["ranking"]]
+    assert shown[: len(ranked)] == ranked  # the ranked first, in rank order, then the others
+    assert set(shown[len(ranked) :]) == {row["village_id"] for row in body["unranked"]}
     shot(page, "bao-cao")
 
     page.get_by_role("button", name="Đăng xuất").click()
