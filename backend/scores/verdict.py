@@ -134,9 +134,9 @@ def sach(indicators: Sequence[Indicator]) -> Verdict:
 
 def _unranked_reason(s: Indicator, bins: Indicator, floor: float) -> str | None:
     if s.verdict == "not_measured":
-        return "không có đèn gắn cảm biến trong kỳ"
+        return "không có đèn gắn cảm biến phải sáng trong kỳ"
     if bins.verdict == "not_measured":
-        return "không có thùng rác gắn cảm biến trong kỳ"
+        return "không có thùng rác gắn cảm biến hoạt động trong kỳ"
     for what, indicator in (("đèn", s), ("thùng rác", bins)):
         if indicator.coverage is not None and indicator.coverage < floor:
             return (

@@ -139,7 +139,7 @@ def test_report_of_a_half_year(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert rows[0]["Số cảnh báo"].isdigit() and rows[0]["TB giờ đến khi nhận"] == ""  # none acked
     for row in rows[1:]:  # nothing heard: no lamp nor bin counts, not ranked
         assert (row["Xếp hạng"], row["Điểm"], row["Đạt Sáng"]) == ("", "", "Không đo"), row
-        assert row["Ghi chú"] == "Chưa xếp hạng: không có đèn gắn cảm biến trong kỳ"
+        assert row["Ghi chú"] == "Chưa xếp hạng: không có đèn gắn cảm biến phải sáng trong kỳ"
 
     assert "Báo cáo kết quả Sáng – Sạch, 6 tháng đầu năm 2026" in page
     assert "Số liệu cả kỳ." in page and escape(tail[2][0]) in page

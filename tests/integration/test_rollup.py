@@ -146,6 +146,6 @@ def test_rollup_matches_the_raw_parts_and_the_api_and_keeps_stored_days(
         # No bin heard anywhere: nobody is ranked, each says why.
         assert both["ranking"] == []
         assert {u["reason"] for u in both["unranked"] if u["village_id"] == "dong-ha"} == {
-            "không có thùng rác gắn cảm biến trong kỳ"
+            "không có thùng rác gắn cảm biến hoạt động trong kỳ"
         }
         store.close()

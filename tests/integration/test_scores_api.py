@@ -136,7 +136,7 @@ def test_one_lamp_heard_of_many_and_a_bin_overflowing(api: TestClient) -> None:
     unranked = {u["village_id"]: u["reason"] for u in result["unranked"]}
     assert set(unranked) == {v.id for v in COMMUNE.villages} - {"phu-khe"}
     assert unranked["dong-ha"] == dong_ha["unranked_reason"]
-    assert unranked["hoa-binh"] == "không có đèn gắn cảm biến trong kỳ"  # nothing heard
+    assert unranked["hoa-binh"] == "không có đèn gắn cảm biến phải sáng trong kỳ"  # nothing heard
     assert result["formula"]["coverage_floor_pct"] == 80.0
     assert result["formula_text"].startswith("Điểm = 50 × Sáng + 50 × trung bình")
 

@@ -365,7 +365,7 @@ def test_a_village_without_bins_is_not_measured_and_not_ranked() -> None:
     assert (r.collection.verdict, r.overflow.verdict) == ("not_measured", "not_measured")
     assert r.sach == "met"  # the census, all it can measure, is met
     assert r.score is None
-    assert r.unranked_reason == "không có thùng rác gắn cảm biến trong kỳ"
+    assert r.unranked_reason == "không có thùng rác gắn cảm biến hoạt động trong kỳ"
 
 
 def test_overflow_scores_in_proportion_with_the_allowance_of_the_measured_time() -> None:
