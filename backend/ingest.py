@@ -187,7 +187,12 @@ class Ingest:
     def _keep_dead_letters(conn: Connection, dead: list[RejectionIn], gateway: str) -> None:
         if not dead:
             return
-        rows = [{**letter.model_dump(), "gateway": gateway} for letter in dead]
+        # One per id: the readings of one refused message share its letter, and the one made
+        # from the item that carried the message's bytes comes first.
+        unique: dict[str, RejectionIn] = {}
+        for letter in dead:
+            unique.setdefault(letter.id, letter)
+        rows = [{**letter.model_dump(), "gateway": gateway} for letter in unique.values()]
         conn.execute(insert_for(conn, db.dead_letters).on_conflict_do_nothing(), rows)
 
     @staticmethod
@@ -271,23 +276,32 @@ class _Misplaced:
 
     def from_reading(self, reading: ReadingIn) -> RejectionIn:
         key = f"{reading.boot}:{reading.seq}"
-        return self._letter(reading, "telemetry", key, exclude={"received_at"})
+        return self._letter(reading, "telemetry", key)
 
     def from_status(self, status: StatusIn) -> RejectionIn:
         key = f"status:{status.state}:{status.received_at}"
-        return self._letter(status, "status", key, exclude={"received_at", "retained"})
+        return self._letter(status, "status", key)
 
-    def _letter(
-        self, message: ReadingIn | StatusIn, channel: Channel, key: str, exclude: set[str]
-    ) -> RejectionIn:
-        body = message.model_dump_json(exclude=exclude, exclude_none=True)
+    def _letter(self, message: ReadingIn | StatusIn, channel: Channel, key: str) -> RejectionIn:
+        """The message's dead letter: its id, bytes and size as the gateway got them. From a
+        gateway older than that, or a later reading of a batch whose first went ahead, the
+        item re-serialised, under an id of its own."""
+        if message.raw is not None and message.raw_bytes is not None:
+            payload, size = message.raw, message.raw_bytes
+        else:
+            payload = message.model_dump_json(exclude=_NOT_SENT, exclude_none=True)
+            size = len(payload.encode())
         return RejectionIn(
-            id=f"{self.reason}:{message.id}:{key}"[:64],
+            id=message.raw_id or f"{self.reason}:{message.id}:{key}"[:64],
             topic=topic(message.id, channel),
             device_id=message.id,
             reason=self.reason,
             detail=self.detail,
-            payload=body,
-            payload_bytes=len(body.encode()),
+            payload=payload,
+            payload_bytes=size,
             received_at=message.received_at,
         )
+
+
+# What the gateway adds to an item: not part of what the device sent.
+_NOT_SENT = {"received_at", "retained", "raw", "raw_id", "raw_bytes"}

@@ -19,7 +19,7 @@ from typing import Any
 from .dedup import RecentKeys
 from .spool import Kind, Spool, SpoolFull
 from .throttle import DeviceThrottle
-from .validate import Checked, Incoming, Validator, unprocessable
+from .validate import Checked, Incoming, Validator, kept_payload, letter_id, unprocessable
 
 log = logging.getLogger(__name__)
 
@@ -183,4 +183,24 @@ class Intake:
             else:
                 fresh.append(reading)
         checked.readings = fresh
+        _mark_origin(msg, checked)
         return checked
+
+
+def _mark_origin(msg: Incoming, checked: Checked) -> None:
+    """Tell the backend which message each reading and status came from, should it refuse
+    them (an unknown device, a wrong kind): the dead letter it makes is then the message's, with
+    the id the gateway would give it (``raw_id``), the bytes as they came (``raw``) and their size
+    (``raw_bytes``). The payload goes with the message's first item only: a batch of 500 readings
+    must not carry 500 copies of it. The backend keeps one dead letter per message.
+    """
+    items = checked.readings or checked.statuses
+    if not items:
+        return
+    raw_id = letter_id(msg)
+    for item in checked.readings:
+        item["raw_id"] = raw_id
+    for item in checked.statuses:
+        item["raw_id"] = raw_id
+    items[0]["raw"] = kept_payload(msg)
+    items[0]["raw_bytes"] = len(msg.payload)

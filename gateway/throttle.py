@@ -22,6 +22,7 @@ from .validate import Rejection
 
 MINUTE = 60
 KEPT_MINUTES = 120  # counts per device; an older minute met again simply starts afresh
+ORIGIN_FIELDS = frozenset({"received_at", "raw", "raw_id", "raw_bytes"})  # added by the gateway
 
 
 class DeviceThrottle:
@@ -47,7 +48,7 @@ class DeviceThrottle:
         """The dead letter of a throttled reading: one per reading key, so a redelivery is one."""
         device_id = str(reading["id"])
         received_at = float(reading["received_at"])
-        body = {k: v for k, v in reading.items() if k != "received_at"}
+        body = {k: v for k, v in reading.items() if k not in ORIGIN_FIELDS}
         payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
         key = f"{Reason.RATE_LIMITED}\0{device_id}\0{reading['boot']}\0{reading['seq']}"
         return Rejection(

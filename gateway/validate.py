@@ -69,23 +69,35 @@ class Limits:
     max_age_s: int = 30 * 86_400
 
 
+def letter_id(msg: Incoming, part: str = "") -> str:
+    """A dead letter's id: a function of the topic and the bytes alone (and, for one reading of
+    a batch, its place in it), whoever refuses the message, the gateway or the backend. A
+    redelivery, or a retained status replayed at every subscription, makes no second one."""
+    return hashlib.sha256(msg.topic.encode() + b"\0" + msg.payload + part.encode()).hexdigest()[:32]
+
+
+def kept_payload(msg: Incoming) -> str:
+    """What a dead letter keeps of a payload: its first characters, as text (only the bytes
+    that can hold them are decoded: four a character, and one more character's worth)."""
+    head = msg.payload[: 4 * KEPT_PAYLOAD_CHARS + 4]
+    return head.decode("utf-8", errors="replace")[:KEPT_PAYLOAD_CHARS]
+
+
 def _reject(
     msg: Incoming, device_id: str | None, reason: Reason, detail: str, part: str = ""
 ) -> Rejection:
-    text = msg.payload.decode("utf-8", errors="replace")
+    text = kept_payload(msg)
     # A detail may quote the payload's own strings, lone surrogates included ("\ud800" is
     # valid JSON): escaped here, or the backend could not parse the batch carrying it and the
     # forwarder would resend that batch forever.
     detail = detail.encode("utf-8", errors="backslashreplace").decode("utf-8")[:MAX_DETAIL_CHARS]
-    # The same bytes on the same topic make the same dead letter: a redelivery stores it once.
-    digest = hashlib.sha256(msg.topic.encode() + b"\0" + msg.payload + part.encode()).hexdigest()
     return Rejection(
-        id=digest[:32],
+        id=letter_id(msg, part),
         topic=msg.topic,
         device_id=device_id,
         reason=reason,
         detail=detail,
-        payload=text[:KEPT_PAYLOAD_CHARS],
+        payload=text,
         payload_bytes=len(msg.payload),
         received_at=msg.received_at,
     )

@@ -18,18 +18,31 @@ DeviceId = Annotated[str, Path(max_length=64, examples=["lamp-dong-ha-001", "bin
 VillageId = Annotated[str, Path(max_length=32, examples=["dong-ha"])]
 
 
-class LampIn(LampReading):
+class Origin(BaseModel):
+    """Which device message an item came from, for the dead letter the backend may make of it
+    (unknown device, wrong kind): one per message, as the gateway got it."""
+
+    raw_id: str | None = Field(
+        default=None, min_length=1, max_length=64, description="the message's dead-letter id"
+    )
+    raw: str | None = Field(
+        default=None, max_length=8192, description="the message's payload (its first characters)"
+    )
+    raw_bytes: int | None = Field(default=None, ge=0, le=2**31, description="the message's size")
+
+
+class LampIn(LampReading, Origin):
     received_at: float = Field(ge=0, description="gateway receive time, Unix seconds")
 
 
-class BinIn(BinReading):
+class BinIn(BinReading, Origin):
     received_at: float = Field(ge=0, description="gateway receive time, Unix seconds")
 
 
 ReadingIn = Annotated[LampIn | BinIn, Field(discriminator="kind")]
 
 
-class StatusIn(Status):
+class StatusIn(Status, Origin):
     received_at: float = Field(ge=0)
     retained: bool = Field(default=False, description="a retained copy replayed on subscribe")
 

@@ -6,8 +6,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import paho.mqtt.client as paho
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
+from sangsach.gateway.validate import Incoming, letter_id
 from sangsach.localbroker import LocalBroker
 from tests.harness import Stack, publish_all, reading, wait_until
 
@@ -64,3 +67,51 @@ def test_backend_down_then_up_loses_nothing(stack: Stack, broker: LocalBroker) -
     time.sleep(2)  # the gateway retries against a closed port meanwhile
     stack.start_backend()
     wait_until(lambda: stack.stored() == 40, 60, "the spooled readings")
+
+
+def test_backend_dead_letters_keep_the_bytes_and_one_id_per_message(
+    stack: Stack, broker: LocalBroker
+) -> None:
+    """An unknown device's batch, a lamp reporting as a bin, and a retained status of an unknown
+    device: each one dead letter, the bytes and size as published, the id the gateway gives the
+    same topic and bytes; the retained status replayed at a gateway restart makes no second."""
+    now = int(time.time()) - 60
+    ghost = "lamp-nowhere-002"
+    batch = (
+        b'{ "readings": [' + reading(ghost, "lamp", 1, now) + b",\n  "
+        + reading(ghost, "lamp", 2, now + 1) + b", " + reading(ghost, "lamp", 3, now + 2)
+        + b"],  \"dropped\": 0 }"
+    )  # fmt: skip
+    wrong = b'{"kind": "lamp", "id": "bin-dong-ha-01",  "boot":1,"seq":5,"ts":%d,"on":true}' % now
+    status = b'{"id": "bin-nowhere-09", "state": "online",   "fw": "1.0.0"}'
+    sent = [
+        (telemetry(ghost), batch),
+        (telemetry(BIN), wrong),
+    ]
+    publish_all(broker.port, sent)
+    status_topic = "sangsach/v1/bin-nowhere-09/status"
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="retainer")
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    client.publish(status_topic, status, qos=1, retain=True).wait_for_publish(10)
+    client.disconnect()
+    client.loop_stop()
+    sent.append((status_topic, status))
+
+    wait_until(lambda: len(stack.dead_letters()) == 3, 30, "three dead letters")
+    stack.gateway.stop()
+    stack.start_gateway()  # the retained status comes again
+    wait_until(lambda: stack.gateway_health()["intake"]["statuses"] == 1, 20, "the retained replay")
+    time.sleep(2)  # a second dead letter would be stored by now
+    letters = {d["topic"]: d for d in stack.dead_letters()}
+    assert len(letters) == 3 and len(stack.dead_letters()) == 3
+    validator_ids = {t: letter_id(Incoming(t, p, 0.0)) for t, p in sent}
+    for topic, payload in sent:
+        letter = letters[topic]
+        assert letter["payload"] == payload.decode()
+        assert letter["payload_bytes"] == len(payload)
+        assert letter["id"] == validator_ids[topic]
+    assert letters[telemetry(ghost)]["reason"] == "unknown_device"
+    assert letters[telemetry(BIN)]["reason"] == "kind_mismatch"
+    assert letters[status_topic]["reason"] == "unknown_device"
+    assert stack.stored() == 0

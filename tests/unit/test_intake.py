@@ -12,7 +12,7 @@ from typing import Any
 from sangsach.gateway.dedup import RecentKeys
 from sangsach.gateway.intake import Intake, Pending
 from sangsach.gateway.spool import Spool, SpoolFull
-from sangsach.gateway.validate import Incoming, Limits, Validator
+from sangsach.gateway.validate import Incoming, Limits, Validator, letter_id
 
 NOW = 1_780_000_000.0
 
@@ -166,3 +166,21 @@ def test_stalled_when_messages_wait_and_nothing_is_committed(tmp_path: Path) -> 
     intake.commit(intake._take(0.1), threading.Event())
     now[0] = 1000.0
     assert intake.stalled(60) == ""
+
+
+def test_items_say_which_message_they_came_from_the_bytes_only_once(tmp_path: Path) -> None:
+    """For a dead letter the backend may make: the message's id, bytes and size, the bytes
+    with its first item only."""
+    intake, spool, _ = make(tmp_path)
+    readings = [json.loads(message(seq).payload) for seq in (5, 6, 7)]
+    batch = Incoming(
+        "sangsach/v1/lamp-a-01/telemetry", json.dumps({"readings": readings}).encode(), NOW
+    )
+    intake.commit([Pending([message(0), batch], [1, 2], 1)], threading.Event())
+    single, first, *rest = (entry.body for entry in spool.peek(10))
+    assert single["raw"] == message(0).payload.decode()
+    assert single["raw_bytes"] == len(message(0).payload)
+    assert single["raw_id"] == letter_id(message(0))
+    assert (first["raw"], first["raw_bytes"]) == (batch.payload.decode(), len(batch.payload))
+    assert {r["raw_id"] for r in [first, *rest]} == {letter_id(batch)}
+    assert len(rest) == 2 and all("raw" not in r and "raw_bytes" not in r for r in rest)
