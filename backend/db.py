@@ -110,6 +110,8 @@ dead_letters = Table(
     Column("detail", Text, nullable=False),
     Column("payload", Text, nullable=False),
     Column("payload_bytes", Integer, nullable=False),
+    # how many messages it stands for: a flood letter folds many; added later
+    Column("messages", Integer, nullable=False, server_default="1"),
 )
 
 # The SMS outbox: one row per message, keyed by the caller's idempotency key. Rows are never
@@ -176,6 +178,16 @@ gateway_states = Table(
     Column("reported_at", Float, nullable=False),
     # why intake looks stuck (messages wait, nothing committed), or empty; added later
     Column("intake_stalled", Text, nullable=False, server_default=""),
+)
+
+# Local days that received readings after they were over (a replayed spool, a node's buffer):
+# their stored score parts are recomputed (backend/scores/late.py). ``marked_at`` orders a new
+# mark after a recompute that had already read the day.
+late_days = Table(
+    "late_days",
+    metadata,
+    Column("day", Integer, primary_key=True),  # Unix time of the local midnight
+    Column("marked_at", Float, nullable=False),
 )
 
 REGISTRY_TABLES = (team_members, teams, devices, places, villages)  # child tables first

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from . import db
 from .alerts.engine import AlertEngine, Seen
 from .api.schemas import IngestBatch, IngestResult, ReadingIn, RejectionIn, StatusIn
 from .domain.readings import FIELDS, AlertEvent, StatusEvent, StoredReading, Value
+from .scores import late
+from .scores.days import local_day, local_midnight
 from .sql import ManyRows, insert_for, json_text
 from .timeseries.port import TimeSeriesStore
 
@@ -76,9 +79,17 @@ class Ingest:
         self._writer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ts-write")
         # One batch's transaction at a time, in the alert engine's order (AlertEngine.lock).
         self._serial = alerts.lock if alerts is not None else threading.RLock()
+        self._today = 0
 
     def close(self) -> None:
         self._writer.shutdown(wait=True)
+
+    def _today_starts(self) -> int:
+        """Today's local midnight, from a cache renewed once a day: the hot path's check."""
+        now = time.time()
+        if not self._today <= now < self._today + 86_400:
+            self._today = local_midnight(local_day(now))
+        return self._today
 
     def handle(self, batch: IngestBatch) -> IngestResult:
         stored: list[StoredReading] = []
@@ -114,6 +125,8 @@ class Ingest:
             with self._serial, self.engine.begin() as conn:
                 self._keep_dead_letters(conn, dead, batch.gateway)
                 self._advance_state(conn, stored, received)
+                if stored and min(r.ts for r in stored) < self._today_starts():
+                    late.mark(conn, (r.ts for r in stored))
                 events = self._apply_statuses(conn, statuses)
                 alert_events = self._judge(conn, stored, received, statuses)
                 # The readings are stored before anything commits: if the time series is
@@ -188,12 +201,30 @@ class Ingest:
         if not dead:
             return
         # One per id: the readings of one refused message share its letter, and the one made
-        # from the item that carried the message's bytes comes first.
+        # from the item that carried the message's bytes comes first; of a flood letter sent
+        # again as it grew, the highest count.
         unique: dict[str, RejectionIn] = {}
         for letter in dead:
-            unique.setdefault(letter.id, letter)
+            kept = unique.setdefault(letter.id, letter)
+            if letter.messages > kept.messages:
+                unique[letter.id] = letter
         rows = [{**letter.model_dump(), "gateway": gateway} for letter in unique.values()]
-        conn.execute(insert_for(conn, db.dead_letters).on_conflict_do_nothing(), rows)
+        floods = [row for row in rows if row["reason"] == Reason.FLOOD]
+        others = [row for row in rows if row["reason"] != Reason.FLOOD]
+        table = db.dead_letters
+        if others:
+            conn.execute(insert_for(conn, table).on_conflict_do_nothing(), others)
+        if floods:  # the count only grows: a batch resent with an older count changes nothing
+            stmt = insert_for(conn, table)
+            grown = {name: stmt.excluded[name] for name in ("messages", "detail", "payload_bytes")}
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[table.c.id],
+                    set_=grown,
+                    where=stmt.excluded.messages > table.c.messages,
+                ),
+                floods,
+            )
 
     @staticmethod
     def _advance_state(

@@ -4,7 +4,9 @@ start.
 The backend runs one ``DailyRollups`` in a thread. At start it rolls up every day of the last
 ``catch_up_days`` (yesterday included) that has no row for some village; then, each day at local
 midnight + ``delay_s``, it rolls up the day just ended, always (late readings of that day are
-in by then). ``roll_up`` replaces a day's rows, so running twice changes nothing.
+in by then). Every half minute it also recomputes the days that readings reached after they
+were over (``late.py``: a replayed spool). ``roll_up`` replaces a day's rows, so running twice
+changes nothing.
 """
 
 from __future__ import annotations
@@ -96,6 +98,7 @@ class DailyRollups:
                     self.catch_up(stop)
                     caught_up = True
                 self.step()
+                self.scores.redo_late()
             except Exception:
                 # The store may be down for a while: the missed work is tried again.
                 log.exception("daily rollup failed; trying again in %.0f s", POLL_S)

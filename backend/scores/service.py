@@ -24,6 +24,7 @@ from sangsach.registry_file import Census, Commune, ScoreFormula
 from ..domain.readings import DailyScore
 from ..registry.census import effective
 from ..timeseries.port import Kind, TimeSeriesStore
+from . import late
 from .compute import CommuneRules, village_parts
 from .days import days_between, local_day, local_midnight, next_day
 from .parts import CENSUS_NAMES, SUMMED_NAMES, Parts, total
@@ -129,6 +130,7 @@ class Scores:
         computed and stored first."""
         start, end = local_midnight(first), local_midnight(next_day(last))
         days = len(list(days_between(first, last)))
+        self.redo_late(start, end)
         sums = self.store.daily_sums(SUMMED_NAMES, CENSUS_NAMES, start=start, end=end)
         if any(v.id not in sums or sums[v.id].days < days for v in self.commune.villages):
             for day in self._missing(list(days_between(first, last))):
@@ -140,6 +142,20 @@ class Scores:
             census = {k: v for k, v in found.last.items() if v is not None}
             out[village_id] = Parts.from_values({**found.sums, **census})
         return out
+
+    def redo_late(self, start: int = 0, end: int = 2**62) -> list[date]:
+        """Recompute the stored days in [start, end) that readings reached after they were
+        over (``late.py``); returns them."""
+        if self.engine is None:
+            return []
+        seen = late.marked(self.engine, start, end)
+        redone = [local_day(day) for day in sorted(seen)]
+        for day in redone:
+            log.info("late readings for %s: recomputing its parts", day)
+            self._roll(day)
+        if seen:
+            late.clear(self.engine, seen)
+        return redone
 
     def _missing(self, days: list[date]) -> list[date]:
         have = self._stored_index(days)

@@ -1,0 +1,53 @@
+"""Readings that arrive after their day was rolled up: the day is marked at ingest and its
+stored parts are recomputed before it is read again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sangsach.backend.db import make_engine
+from sangsach.backend.scores import late
+from sangsach.backend.scores.days import local_day
+from sangsach.backend.scores.service import Scores
+from sangsach.backend.timeseries.sqlite import SqliteStore
+from sangsach.registry_file import parse_registry
+from tests import scenario_exact as sc
+from tests.unit.test_scenario_engine import stored
+
+D = 86_400
+
+
+def test_a_day_that_gets_late_readings_is_recomputed_before_it_is_read(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'sql.db'}")
+    readings = sc.lamp_readings() + sc.bin_readings()
+    day2 = [r for r in readings if sc.DAYS[1] <= int(r["ts"]) < sc.DAYS[2]]
+    on_time = [r for r in readings if r not in day2]
+    with SqliteStore(tmp_path / "ts.sqlite") as store:
+        store.ensure_ready()
+        store.write(stored(on_time))
+        scores = Scores(store, engine, parse_registry(sc.REGISTRY), clock=lambda: sc.END + D)
+        scores.roll_up(local_day(sc.DAY1), local_day(sc.END - 1))
+        # Day 2 was rolled up without its readings: all its required time unknown.
+        hole = scores.period(sc.DAYS[1], sc.DAYS[2]).villages[0].parts
+        assert (hole.lamp_lit_s, hole.lamp_dark_s) == (0, 0)
+        # The gateway's spool replays day 2; ingest marks the day in its transaction.
+        store.write(stored(day2))
+        with engine.begin() as conn:
+            assert late.mark(conn, [int(r["ts"]) for r in day2], now=sc.END + D) == 1
+            assert late.mark(conn, [sc.END + D + 60], now=sc.END + D + 120) == 0  # today: not late
+        result = scores.period(sc.DAY1, sc.END)
+        assert late.marked(engine, 0, 2**62) == {}  # recomputed, unmarked
+    want = sc.EXPECTED["thon-an"]
+    assert result.villages[0].parts.lamp_lit_s == want["sang_lit_min"] * 60
+    assert result.villages[0].score == want["score"]
+
+
+def test_a_mark_made_during_a_recompute_is_kept(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'sql.db'}")
+    with engine.begin() as conn:
+        late.mark(conn, [sc.DAY1 + 3600], now=sc.END)
+    seen = late.marked(engine, 0, 2**62)
+    with engine.begin() as conn:
+        late.mark(conn, [sc.DAY1 + 7200], now=sc.END + 1)  # more readings of the same day
+    late.clear(engine, seen)
+    assert late.marked(engine, 0, 2**62) == {sc.DAY1: sc.END + 1}
