@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sangsach.config import BackendSettings
 from sangsach.registry_file import Commune, load_registry
 
+from . import deadletters
 from .alerts.engine import AlertEngine
 from .alerts.model import Policy
 from .alerts.sms import SmsOutbox, SmsReplies
@@ -31,6 +32,8 @@ from .timeseries.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
 
+PURGE_EVERY_S = 3600.0  # dead letters beyond their retention or size cap
+
 
 @dataclass
 class Services:
@@ -48,7 +51,8 @@ class Services:
     _threads: list[threading.Thread] = field(default_factory=list)
 
     def start_background(self) -> None:
-        """Alert tick, SMS dispatcher, daily rollups and device map feed, each in a thread."""
+        """Alert tick, SMS dispatcher, daily rollups, device map feed and the dead letters'
+        retention, each in a thread."""
         every = self.settings.alert_tick_s
         rollups = DailyRollups(
             self.scores,
@@ -62,10 +66,18 @@ class Services:
             ("sms-dispatcher", lambda: self.dispatcher.run(self._stop)),
             ("daily-rollups", lambda: rollups.run(self._stop)),
             ("device-map", lambda: _every(every, feed.tick, self._stop, first=True)),
+            ("dead-letters", lambda: _every(PURGE_EVERY_S, self.purge, self._stop, first=True)),
         ):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
+
+    def purge(self) -> int:
+        """Dead letters beyond their retention or the size cap deleted; how many."""
+        keep_s = self.settings.dead_letter_retention_days * 86_400
+        max_bytes = int(self.settings.dead_letter_max_mb * 1024 * 1024)
+        with self.engine.begin() as conn:
+            return deadletters.purge(conn, self.clock(), keep_s, max_bytes)
 
     def close(self) -> None:
         self._stop.set()

@@ -33,6 +33,7 @@ class IntakeStats:
     statuses: int = 0
     dropped_by_nodes: int = 0
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    flooded: int = 0  # messages beyond a device's rate, folded into its flood dead letters
     spool_full: str = ""  # why intake is paused (the spool refuses appends), or empty
 
 
@@ -167,22 +168,28 @@ class Intake:
                 stats.rejected += 1
                 reason = str(rejection.reason)
                 stats.rejected_by_reason[reason] = stats.rejected_by_reason.get(reason, 0) + 1
+        if self.throttle is not None:
+            items += [("rejection", flood.as_dict()) for flood in self.throttle.take_floods()]
+            stats.flooded = self.throttle.folded
         return items
 
     def _check(self, msg: Incoming) -> Checked:
         """One message validated, its duplicates dropped and its flood throttled."""
         checked = self.validator.check(msg)
+        throttle = self.throttle
         fresh = []
         for reading in checked.readings:
             if not self.dedup.first_time((reading["id"], reading["boot"], reading["seq"])):
                 self.stats.duplicates += 1
-            elif self.throttle is not None and not self.throttle.allow(
-                reading["id"], reading["ts"]
-            ):
-                checked.rejections.append(self.throttle.rejection(reading))
-            else:
+            elif throttle is None or throttle.allow(reading["id"], reading["ts"], msg):
                 fresh.append(reading)
         checked.readings = fresh
+        if throttle is not None:  # everything else counts in the minute it arrived
+            when = msg.received_at
+            checked.statuses = [s for s in checked.statuses if throttle.allow(s["id"], when, msg)]
+            checked.rejections = [
+                r for r in checked.rejections if throttle.allow(r.device_id, when, msg)
+            ]
         _mark_origin(msg, checked)
         return checked
 

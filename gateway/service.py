@@ -172,6 +172,7 @@ class Gateway:
                 "statuses": intake.statuses,
                 "dropped_by_nodes": intake.dropped_by_nodes,
                 "rejected_by_reason": dict(intake.rejected_by_reason),
+                "flooded": intake.flooded,
             },
             "forwarder": asdict(self.forwarder.stats),
         }

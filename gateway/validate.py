@@ -49,6 +49,7 @@ class Rejection:
     payload: str
     payload_bytes: int
     received_at: float
+    messages: int = 1  # how many messages it stands for: a flood letter folds many
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -115,8 +115,9 @@ class GatewaySettings(MqttSettings):
     device_rate_per_min: int = Field(
         default=60,
         ge=0,
-        description="readings per device and minute of its own clock beyond which it is"
-        " throttled (rate_limited dead letters); 0 turns throttling off",
+        description="messages per device and minute, valid or not (a reading counts in the"
+        " minute of the device's clock, the rest in the minute it arrived); beyond it they are"
+        " folded into one `flood` dead letter per device and minute; 0 turns throttling off",
     )
     retry_max_s: float = Field(
         default=30.0, ge=0.1, description="longest pause between retries to the backend"
@@ -255,6 +256,17 @@ class BackendSettings(_Base):
         ge=1,
         le=1000,
         description="SMS per recipient per hour; more wait, folded into a digest",
+    )
+    dead_letter_retention_days: float = Field(
+        default=90,
+        gt=0,
+        description="dead letters older than this are deleted (checked every hour)",
+    )
+    dead_letter_max_mb: float = Field(
+        default=512,
+        gt=0,
+        description="text kept in dead letters (payloads and details) beyond which the oldest"
+        " are deleted",
     )
     rollup_catch_up_days: int = Field(
         default=7,

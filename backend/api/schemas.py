@@ -60,6 +60,9 @@ class RejectionIn(BaseModel):
     payload: str = Field(max_length=8192)
     payload_bytes: int = Field(ge=0, le=2**31, description="the whole message's size")
     received_at: float = Field(ge=0)
+    messages: int = Field(
+        default=1, ge=1, le=2**31, description="messages it stands for (a flood letter: many)"
+    )
 
 
 class IngestBatch(BaseModel):
@@ -118,6 +121,7 @@ class DeadLetterPublic(BaseModel):
     detail: str
     payload: str
     payload_bytes: int
+    messages: int = Field(description="messages it stands for: a `flood` letter folds many")
 
 
 class ReadingPublic(BaseModel):

@@ -17,6 +17,7 @@ class Reason(StrEnum):
     STALE_TS = "stale_ts"
     RATE_LIMITED = "rate_limited"
     UNPROCESSABLE = "unprocessable"
+    FLOOD = "flood"
 
 
 REASON_HELP: dict[Reason, str] = {
@@ -30,11 +31,14 @@ REASON_HELP: dict[Reason, str] = {
     Reason.FUTURE_TS: "a synced timestamp more than 5 minutes ahead of the gateway clock",
     Reason.STALE_TS: "a timestamp older than 30 days",
     Reason.RATE_LIMITED: (
-        "the device sends more readings per minute of its own clock than the gateway allows"
-        " (a flood, throttled)"
+        "one reading throttled, one dead letter each: from gateways before `flood` letters"
     ),
     Reason.UNPROCESSABLE: (
         "checking the message failed with an unexpected error, named in the detail; intake goes"
         " on with the next message"
+    ),
+    Reason.FLOOD: (
+        "the device sent more messages in a minute than the gateway allows, valid or not: what"
+        " came beyond the limit is one dead letter per device and minute, with the count"
     ),
 }

@@ -1,6 +1,7 @@
-"""Abuse: one lamp floods at 100 times the fastest rate the contract allows. The
-gateway throttles it per device, keeps every refused reading as a ``rate_limited`` dead letter,
-counts them in its health file, and the other devices' readings and alerts still get through.
+"""Abuse: one lamp floods at 100 times the fastest rate the contract allows, or sends junk as
+fast as it can. The gateway throttles it per device, folds what comes beyond the rate into one
+``flood`` dead letter per device-minute with the count, counts them in its health file, and the
+other devices' readings and alerts still get through.
 
 Their latency is measured with and without the flood and printed side by side; no timing is
 asserted (the machine is shared), only that nothing of theirs is lost or throttled.
@@ -131,23 +132,24 @@ def test_a_flooding_device_is_throttled_and_the_others_are_not_held_back(
         stats = stack.stats()
         assert stats["readings"]["bin"] == 2 * ROUNDS * len(OTHERS) + 2, "others lost readings"
 
-        wait_until(lambda: stack.stored() + _count_limited(stack) >= stats["readings"]["bin"]
-                   + flood.sent, 60, "every flooded reading stored or dead-lettered")  # fmt: skip
-        limited = _limited(stack)
+        wait_until(lambda: stack.stored() + _folded(stack) >= stats["readings"]["bin"]
+                   + flood.sent, 60, "every flooded reading stored or folded")  # fmt: skip
+        limited = _floods(stack)
+        folded = _folded(stack)
         stored_flood = stack.stats()["readings"]["lamp"]
         assert {d["device_id"] for d in limited} == {FLOODER}
-        assert all("readings per minute" in d["detail"] for d in limited)
-        assert stored_flood + len(limited) == flood.sent, "a flooded reading was lost"
+        assert all("messages in one minute" in d["detail"] for d in limited)
+        assert stored_flood + folded == flood.sent, "a flooded reading was lost"
         minutes = int(flood.seconds // 60) + 2  # device-minutes the flood's clock touched
         assert stored_flood <= RATE_PER_MIN * minutes
-        health = stack.gateway_health()["intake"]
-        assert health["rejected_by_reason"]["rate_limited"] == len(limited)
+        assert len(limited) <= minutes, "more than one flood letter per device-minute"
+        wait_until(lambda: stack.gateway_health()["intake"]["flooded"] == folded, 10, "health")
 
         ratio = statistics.median(flooded) / statistics.median(quiet)
         print(
             f"\nflood: {flood.sent} readings in {flood.seconds:.1f} s "
             f"({flood.sent / flood.seconds:.1f}/s; the contract allows one per 10 s), {stored_flood} stored, "
-            f"{len(limited)} rate_limited; others' round latency median "
+            f"{folded} folded into {len(limited)} flood letters; others' round latency median "
             f"{statistics.median(quiet) * 1000:.0f} ms quiet vs "
             f"{statistics.median(flooded) * 1000:.0f} ms flooded (ratio {ratio:.2f}); "
             f"bin_full alert {quiet_alert * 1000:.0f} ms vs {flooded_alert * 1000:.0f} ms"
@@ -156,12 +158,55 @@ def test_a_flooding_device_is_throttled_and_the_others_are_not_held_back(
         stack.close()
 
 
-def _limited(stack: Stack) -> list[dict[str, Any]]:
-    response = stack.http.get(
-        "/api/v1/dead-letters", params={"reason": "rate_limited", "limit": 10_000}
-    )
+def _floods(stack: Stack) -> list[dict[str, Any]]:
+    response = stack.http.get("/api/v1/dead-letters", params={"reason": "flood", "limit": 10_000})
     return response.raise_for_status().json()  # type: ignore[no-any-return]
 
 
-def _count_limited(stack: Stack) -> int:
-    return int(stack.stats()["dead_letters"].get("rate_limited", 0))
+def _folded(stack: Stack) -> int:
+    return sum(int(letter["messages"]) for letter in _floods(stack))
+
+
+def test_a_device_flooding_junk_fills_no_disk_and_holds_no_one_back(
+    tmp_path: Path, broker: LocalBroker
+) -> None:
+    """3,000 malformed messages from one lamp as fast as it can: they count against its rate
+    like readings; beyond it they are one flood letter per minute with the count, not 3,000
+    letters of 4 KiB. The other devices' readings all arrive."""
+    junk_sent = 3000
+    stack = Stack(tmp_path / "stack", broker.port).start()
+    try:
+        junk = [(telemetry(FLOODER), b"{junk %05d " % i + b"x" * 4000) for i in range(junk_sent)]
+        now = int(time.time())
+        others = [(telemetry(b), reading(b, "bin", 1, now)) for b in OTHERS]
+        began = time.monotonic()
+        publish_all(broker.port, junk + others, client_id="junk")
+        took = time.monotonic() - began
+        wait_until(
+            lambda: stack.gateway_health()["intake"]["received"] == junk_sent + len(OTHERS),
+            120,
+            "every message at the gateway",
+        )
+        wait_until(lambda: stack.stats()["readings"]["bin"] == len(OTHERS), 60, "the others")
+
+        def kept() -> tuple[int, int]:
+            letters = stack.dead_letters()
+            single = [d for d in letters if d["reason"] == "malformed_json"]
+            return len(single), sum(d["messages"] for d in letters if d["reason"] == "flood")
+
+        wait_until(lambda: sum(kept()) == junk_sent, 60, "every junk message kept or folded")
+        single, folded = kept()
+        floods = _floods(stack)
+        minutes = int(took // 60) + 2  # arrival minutes the junk can touch
+        assert single <= RATE_PER_MIN * minutes and len(floods) <= minutes
+        assert {d["device_id"] for d in floods} == {FLOODER}
+        kept_kib = sum(len(d["payload"]) + len(d["detail"]) for d in stack.dead_letters()) / 1024
+        unthrottled_kib = junk_sent * (4096 + 60) / 1024
+        print(
+            f"\njunk flood: {junk_sent} malformed messages of 4 KB in {took:.1f} s; {single} "
+            f"kept one by one, {folded} folded into {len(floods)} flood letter(s); "
+            f"{kept_kib:.0f} KiB of text kept instead of about {unthrottled_kib:.0f} KiB; "
+            f"the others' {len(OTHERS)} readings all stored"
+        )
+    finally:
+        stack.close()

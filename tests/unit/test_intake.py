@@ -12,6 +12,7 @@ from typing import Any
 from sangsach.gateway.dedup import RecentKeys
 from sangsach.gateway.intake import Intake, Pending
 from sangsach.gateway.spool import Spool, SpoolFull
+from sangsach.gateway.throttle import DeviceThrottle
 from sangsach.gateway.validate import Incoming, Limits, Validator, letter_id
 
 NOW = 1_780_000_000.0
@@ -184,3 +185,25 @@ def test_items_say_which_message_they_came_from_the_bytes_only_once(tmp_path: Pa
     assert (first["raw"], first["raw_bytes"]) == (batch.payload.decode(), len(batch.payload))
     assert {r["raw_id"] for r in [first, *rest]} == {letter_id(batch)}
     assert len(rest) == 2 and all("raw" not in r and "raw_bytes" not in r for r in rest)
+
+
+def test_junk_counts_against_the_rate_and_beyond_it_is_one_flood_letter(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool.sqlite")
+    throttle = DeviceThrottle(per_minute=10)
+    intake = Intake(
+        Validator(Limits()), RecentKeys(1000), spool, lambda m, g: None, throttle=throttle
+    )
+    junk = [Incoming("sangsach/v1/lamp-a-01/telemetry", b"junk%d" % i, NOW) for i in range(40)]
+    valid = [message(seq, "lamp-b-01") for seq in range(5)]
+    intake.commit([Pending(junk[:25] + valid, [0] * 30, 1)], threading.Event())
+    intake.commit([Pending(junk[25:], [0] * 15, 1)], threading.Event())
+    letters = [e.body for e in spool.peek(100) if e.kind == "rejection"]
+    floods = [letter for letter in letters if letter["reason"] == "flood"]
+    assert len([x for x in letters if x["reason"] == "malformed_json"]) == 10
+    assert [f["messages"] for f in floods] == [15, 30], "sent again, grown, after each commit"
+    assert len({f["id"] for f in floods}) == 1
+    assert len([e for e in spool.peek(100) if e.kind == "reading"]) == 5, "the others untouched"
+    assert intake.stats.flooded == 30
+    # A valid reading of the flooding device in that minute is folded too: it counts alike.
+    intake.commit([Pending([message(0)], [0], 1)], threading.Event())
+    assert [e.body["messages"] for e in spool.peek(100) if e.kind == "rejection"][-1] == 31
