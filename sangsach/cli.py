@@ -52,7 +52,11 @@ def main() -> None:
 @main.command()
 @click.option("--minutes", type=float, default=None, help="Stop after this many minutes.")
 @click.option(
-    "--speed", type=float, default=60.0, show_default=True, help="Simulated time speed-up."
+    "--speed",
+    type=float,
+    default=600.0,
+    show_default=True,
+    help="Simulated time speed-up until it reaches the present, then real time.",
 )
 @click.option("--port", type=int, default=8000, show_default=True, help="Port of the web API.")
 @click.option(
