@@ -60,6 +60,10 @@ CHUNK_LINES = 5_000
 # policy (the raw readings) can expire after a set time (docs/deploy.md). Dashboards read
 # "rollups"."score_daily".
 ROLLUP_RP = "rollups"
+# A year per shard: a village-day is one small point, and InfluxDB's default of a week per
+# shard for a policy kept forever made a year's sums open 52 shards per series and field
+# (docs/performance.md, the province's ranking).
+ROLLUP_SHARD, ROLLUP_SHARD_SHOWN = "52w", "8736h0m0s"
 IDS_PER_QUERY = 200  # devices per InfluxQL query of ``series``: the query stays a few kB
 Row = dict[str, Any]
 
@@ -258,11 +262,16 @@ class InfluxStore(TimeSeriesStore):
         if not any(row["name"] == self.db for row in _rows(shown)):
             self._query(f"CREATE DATABASE {_identifier(self.db)}")
         policies = self._query(f"SHOW RETENTION POLICIES ON {_identifier(self.db)}")
-        if not any(row["name"] == ROLLUP_RP for row in _rows(policies)):
+        rollups = [row for row in _rows(policies) if row["name"] == ROLLUP_RP]
+        target = f"{_identifier(ROLLUP_RP)} ON {_identifier(self.db)}"
+        if not rollups:
             self._query(
-                f"CREATE RETENTION POLICY {_identifier(ROLLUP_RP)} ON {_identifier(self.db)} "
-                "DURATION INF REPLICATION 1"
+                f"CREATE RETENTION POLICY {target} DURATION INF REPLICATION 1 "
+                f"SHARD DURATION {ROLLUP_SHARD}"
             )
+        elif rollups[0].get("shardGroupDuration") != ROLLUP_SHARD_SHOWN:
+            # Policies made before: their later shards get the long duration too.
+            self._query(f"ALTER RETENTION POLICY {target} SHARD DURATION {ROLLUP_SHARD}")
 
     def write(self, readings: Sequence[StoredReading]) -> None:
         self._write_lines([reading_line(reading) for reading in readings])

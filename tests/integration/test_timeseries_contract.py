@@ -500,3 +500,19 @@ def test_daily_sums_add_up_the_rows_of_the_range_with_the_last_values(
         "thon-2": (1, {"a_s": 7, "n": 3}, {"hh": 9}),
     }
     assert store.daily_sums(("a_s",), ("hh",), start=T0 + 3 * day, end=T0 + 4 * day) == {}
+
+
+def test_influx_rollups_keep_a_year_per_shard_even_on_an_older_database(influxd: InfluxD) -> None:
+    db = f"contract_{uuid4().hex}"
+    influxd.query(f'CREATE DATABASE "{db}"', db)
+    influxd.query(f'CREATE RETENTION POLICY "rollups" ON "{db}" DURATION INF REPLICATION 1', db)
+    try:
+        with InfluxStore(influxd.url, db) as store:
+            store.ensure_ready()
+            shown = influxd.query(f'SHOW RETENTION POLICIES ON "{db}"', db)
+        series = shown["results"][0]["series"][0]  # type: ignore[index]
+        rows = [dict(zip(series["columns"], v, strict=True)) for v in series["values"]]
+        [rollups] = [r for r in rows if r["name"] == "rollups"]
+        assert (rollups["duration"], rollups["shardGroupDuration"]) == ("0s", "8736h0m0s")
+    finally:
+        influxd.query(f'DROP DATABASE "{db}"', db)
