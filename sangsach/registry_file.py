@@ -367,7 +367,12 @@ def _to_python(
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_to_python(item, (*path, i), lines, loader) for i, item in enumerate(node.value)]
-    return loader.construct_object(node)
+    try:
+        return loader.construct_object(node)
+    except ValueError as err:  # a date such as 2026-13-01: YAML's own constructor refuses it
+        raise RegistryFileError(
+            f"line {node.start_mark.line + 1}: {_describe(path)}: {node.value!r} is not valid: {err}"
+        ) from err
 
 
 def _describe(loc: tuple[int | str, ...]) -> str:
@@ -386,8 +391,8 @@ def parse_registry(text: str, source: str = "<registry>") -> Commune:
     """
     try:
         return Commune.model_validate(_plain_data(text))
-    except (_Unusual, yaml.YAMLError, ValidationError):
-        pass
+    except (_Unusual, yaml.YAMLError, ValidationError, ValueError):
+        pass  # ValueError: a scalar YAML cannot construct, such as the date 2026-13-01
     return _parse_with_lines(text, source)
 
 

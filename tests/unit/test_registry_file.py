@@ -63,3 +63,38 @@ def test_duplicate_key_and_bad_yaml() -> None:
 def test_team_serving_unknown_village() -> None:
     text = SAMPLE.replace("villages: [dong-ha,", "villages: [atlantis,", 1)
     assert "team thu-gom-1 serves unknown village(s) atlantis" in error_for(text)
+
+
+def test_installed_and_removed_dates_are_read_and_checked() -> None:
+    dated = "{id: lamp-dong-ha-001, installed: 2026-03-01, removed: 2026-09-01, lat: 20.69686,"
+    commune = parse_registry(SAMPLE.replace("{id: lamp-dong-ha-001, lat: 20.69686,", dated, 1))
+    lamp = commune.villages[0].lanes[0].lamps[0]
+    assert (str(lamp.installed), str(lamp.removed)) == ("2026-03-01", "2026-09-01")
+    backwards = "{id: lamp-dong-ha-001, installed: 2026-09-01, removed: 2026-03-01, lat: 20.69686,"
+    text = SAMPLE.replace("{id: lamp-dong-ha-001, lat: 20.69686,", backwards, 1)
+    message = error_for(text)
+    assert message.startswith(f"commune.yaml:{line_of(text, 'installed: 2026-09-01')}: ")
+    assert "lamps[0]: Value error, removed 2026-03-01 is not after installed 2026-09-01" in message
+    # YAML itself refuses the date (the first wave crashed with a traceback here).
+    bad_date = SAMPLE.replace("lat: 20.69686,", "installed: 2026-13-01, lat: 20.69686,", 1)
+    assert error_for(bad_date) == (
+        f"commune.yaml:{line_of(bad_date, '2026-13-01')}: villages[0].lanes[0].lamps[0].installed:"
+        " '2026-13-01' is not valid: month must be in 1..12"
+    )
+    assert "installed: Input should be a valid date" in error_for(
+        SAMPLE.replace("lat: 20.69686,", "installed: soon, lat: 20.69686,", 1)
+    )
+
+
+def test_the_score_formula_is_the_communes_and_checked() -> None:
+    tuned = "  timezone: Asia/Ho_Chi_Minh\nscores: {sang_target_pct: 90, coverage_floor_pct: 70}\n"
+    commune = parse_registry(SAMPLE.replace("  timezone: Asia/Ho_Chi_Minh\n", tuned, 1))
+    assert (commune.scores.sang_target_pct, commune.scores.coverage_floor_pct) == (90, 70)
+    assert commune.scores.collection_target_pct == 90.0  # a default kept
+    wrong = "  timezone: Asia/Ho_Chi_Minh\nscores: {sang_weight: 60, sach_weight: 50}\n"
+    message = error_for(SAMPLE.replace("  timezone: Asia/Ho_Chi_Minh\n", wrong, 1))
+    assert "scores: Value error, sang_weight + sach_weight must be 100, got 60 + 50" in message
+    floor = "  timezone: Asia/Ho_Chi_Minh\nscores: {coverage_floor_pct: 120}\n"
+    assert "scores.coverage_floor_pct: Input should be less than or equal to 100" in error_for(
+        SAMPLE.replace("  timezone: Asia/Ho_Chi_Minh\n", floor, 1)
+    )
