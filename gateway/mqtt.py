@@ -9,22 +9,24 @@ intake in one call and sends the PUBACKs of one spool commit in one write: its t
 about 5 ms per 1000 readings (a fifth of the gateway's 26 ms in the same drain).
 
 The subset of MQTT v5 it speaks (codec in :mod:`.mqttwire`): CONNECT with clean start off, a
-Session Expiry Interval, a Receive Maximum, user name and password, over TCP or TLS (the
-broker's certificate checked against a CA file and the host name); SUBSCRIBE once per
-connection; PUBLISH QoS 0 and 1 received, acknowledged with PUBACK; PINGREQ when idle; and
-DISCONNECT both ways. No will, no topic aliases, no enhanced authentication, no Maximum Packet
-Size (an oversized payload must reach the validator to be kept as a dead letter), and nothing
-published. A QoS 2 PUBLISH, which a QoS 1 subscription never gets, drops the connection rather
-than being acknowledged wrongly.
+Session Expiry Interval, a Receive Maximum, a Maximum Packet Size, user name and password, over
+TCP or TLS (the broker's certificate checked against a CA file and the host name); SUBSCRIBE
+once per connection; PUBLISH QoS 0 and 1 received, acknowledged with PUBACK; PINGREQ when idle;
+and DISCONNECT both ways. No will, no topic aliases, no enhanced authentication, and nothing
+published. The Maximum Packet Size (512 KiB) is above the broker's own limit on what it takes
+(256 KiB), so that a payload above the contract's 64 KiB still reaches the validator and is kept
+as a dead letter; a packet above it drops the connection before its body is read. A QoS 2
+PUBLISH, which a QoS 1 subscription never gets, drops the connection rather than being
+acknowledged wrongly.
 
 One thread reads and reconnects (1 s, doubling to 30 s); the intake thread sends PUBACKs. Both
 write to the socket under one lock, which also keeps an acknowledgement from an earlier
 connection off the new one: the broker redelivers those messages instead.
 
-Flow control is ours as well as the broker's: while a Receive Maximum of messages waits
-unacknowledged (the spool is slow, or full), the reader stops reading, so the backlog stays at
-the broker and in the TCP buffers, and the gateway holds at most the window plus one 64 KiB
-read. Mosquitto 2.0.11 honours the Receive Maximum for the first window only, so without this
+Flow control is ours as well as the broker's: while a Receive Maximum of messages, or the
+window's bytes (16 MiB), wait unacknowledged (the spool is slow, or full), the reader stops
+reading, so the backlog stays at the broker and in the TCP buffers, and the gateway holds at
+most the window plus one 64 KiB read and one packet. Mosquitto 2.0.11 honours the Receive Maximum for the first window only, so without this
 a lagging gateway would take in everything the broker has queued.
 """
 
@@ -83,7 +85,10 @@ class GatewayClient:
         self._last_sent = 0.0  # monotonic time of the last write to the broker
         self._last_ping = 0.0
         self._window = settings.receive_maximum
+        self._window_bytes = settings.window_bytes
         self._unacked = 0  # QoS 1 messages of this connection handed over and not yet acked
+        self._unacked_bytes = 0  # and their payloads' bytes
+        self._sizes: dict[int, int] = {}  # packet id -> payload bytes, of those messages
         self._acked = threading.Event()  # set by every ack: a paused reader may go on
         self._tls: ssl.SSLContext | None = None
         if settings.mqtt_tls_ca is not None:
@@ -122,6 +127,8 @@ class GatewayClient:
             if generation != self.generation or self._sock is None:
                 return  # that connection is gone: the broker sends these messages again
             self._unacked -= len(data) // 4
+            sizes = self._sizes
+            self._unacked_bytes -= sum([sizes.pop(mid, 0) for mid in mids])
             self._acked.set()
             try:
                 self._send(self._sock, data)
@@ -183,6 +190,9 @@ class GatewayClient:
                     # Bounds the unacknowledged messages the broker sends us, so that the broker
                     # queues the backlog (Mosquitto 2.0.11 honours it for the first window only).
                     receive_maximum=settings.receive_maximum,
+                    # The broker drops a larger message for us instead of sending it; set above
+                    # the broker's own max_packet_size, so that nothing it takes is lost here.
+                    maximum_packet_size=settings.mqtt_max_packet_bytes,
                     username=settings.mqtt_username or None,
                     password=password if settings.mqtt_username else None,
                 )
@@ -207,7 +217,7 @@ class GatewayClient:
 
     def _session(self, sock: socket.socket) -> None:
         """Read until the connection ends; raises ConnectionLost with the reason."""
-        decoder = mqttwire.Decoder()
+        decoder = mqttwire.Decoder(self.settings.mqtt_max_packet_bytes)
         last_received = time.monotonic()
         while True:
             if self._window_full():
@@ -235,9 +245,10 @@ class GatewayClient:
                 self._ping(sock)
 
     def _window_full(self) -> bool:
-        """Whether a Receive Maximum of messages waits for acknowledgement (the reader waits)."""
+        """Whether a Receive Maximum of messages, or the window's bytes, wait for
+        acknowledgement (the reader waits)."""
         self._acked.clear()  # before the test: an ack arriving after it wakes the wait at once
-        return self._unacked >= self._window
+        return self._unacked >= self._window or self._unacked_bytes >= self._window_bytes
 
     def _read(self, sock: socket.socket) -> bytes | None:
         """One chunk; b"" at the end of the stream; None after an idle tick of at most 1 s.
@@ -290,7 +301,15 @@ class GatewayClient:
     def _hand_over(self, messages: list[Incoming], mids: list[int]) -> None:
         if messages and not self._stopping.is_set():
             with self._lock:  # counted before the intake can acknowledge them
-                self._unacked += sum(1 for mid in mids if mid)
+                sizes = self._sizes
+                count = total = 0
+                for msg, mid in zip(messages, mids, strict=True):
+                    if mid:  # QoS 1: acknowledged later; QoS 0 carries no id
+                        sizes[mid] = size = len(msg.payload)
+                        count += 1
+                        total += size
+                self._unacked += count
+                self._unacked_bytes += total
             self._on_messages(messages, mids, self.generation)
 
     def _control(self, sock: socket.socket, packet: Packet) -> None:
@@ -315,7 +334,8 @@ class GatewayClient:
         group = self.settings.share_group
         with self._lock:
             self.generation += 1
-            self._unacked = 0  # the broker sends the unacknowledged ones again
+            self._unacked = self._unacked_bytes = 0  # the broker sends the unacked ones again
+            self._sizes.clear()
             self._sock = sock
             self.connected = True
             self._send(

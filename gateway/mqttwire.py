@@ -29,6 +29,7 @@ SESSION_EXPIRY_INTERVAL = 0x11
 SERVER_KEEP_ALIVE = 0x13
 REASON_STRING = 0x1F
 RECEIVE_MAXIMUM = 0x21
+MAXIMUM_PACKET_SIZE = 0x27
 
 # How each property's value is laid out, to walk a property list (section 2.2.2.2).
 _BYTE, _TWO, _FOUR, _VARINT, _STRING, _BINARY, _PAIR = range(7)
@@ -196,10 +197,12 @@ def connect(
     clean_start: bool,
     session_expiry: int,
     receive_maximum: int,
+    maximum_packet_size: int = 0,
     username: str | None = None,
     password: str | None = None,
 ) -> bytes:
-    """CONNECT for MQTT v5, without a will; no Maximum Packet Size: any size may come in."""
+    """CONNECT for MQTT v5, without a will. A Maximum Packet Size (0: none) tells the broker
+    not to send larger packets: it drops such a message for this client rather than send it."""
     flags = 0x02 if clean_start else 0
     if username is not None:
         flags |= 0x80
@@ -208,6 +211,8 @@ def connect(
     properties = struct.pack(
         ">BIBH", SESSION_EXPIRY_INTERVAL, session_expiry, RECEIVE_MAXIMUM, receive_maximum
     )
+    if maximum_packet_size:
+        properties += struct.pack(">BI", MAXIMUM_PACKET_SIZE, maximum_packet_size)
     body = b"".join(
         [
             _string("MQTT"),
@@ -266,11 +271,16 @@ def _read_varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
 
 
 class Decoder:
-    """Feed it the byte stream in chunks; each ``feed`` returns the packets it completed."""
+    """Feed it the byte stream in chunks; each ``feed`` returns the packets it completed.
 
-    def __init__(self) -> None:
+    With ``max_packet`` (the Maximum Packet Size the client announced), a packet announcing a
+    larger size is refused as soon as its header is read, before its body is buffered.
+    """
+
+    def __init__(self, max_packet: int = 0) -> None:
         self._rest = bytearray()  # the start of a packet that has not fully arrived
         self._need = 0  # bytes the rest must reach before parsing is worth trying again
+        self._max = max_packet or MAX_REMAINING + 5  # a whole packet, header included
 
     def feed(self, data: bytes) -> list[Packet]:
         if self._rest:
@@ -295,6 +305,10 @@ class Decoder:
                     self._need = end - pos + 1
                     break
             stop = start + length
+            if stop - pos > self._max:
+                raise MalformedPacket(
+                    f"a packet of {stop - pos} bytes, above the Maximum Packet Size {self._max}"
+                )
             if stop > end:
                 self._need = stop - pos
                 break

@@ -84,6 +84,20 @@ class GatewaySettings(MqttSettings):
     receive_maximum: int = Field(
         default=1000, ge=1, le=65535, description="unacknowledged messages in flight, at most"
     )
+    window_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="payload bytes of unacknowledged messages held at most; beyond them the"
+        " gateway reads no more until the spool has them (the broker keeps the rest)",
+    )
+    mqtt_max_packet_bytes: int = Field(
+        default=512 * 1024,
+        ge=70_000,
+        le=268_435_460,
+        description="the Maximum Packet Size the gateway announces: the broker sends nothing"
+        " larger; keep it above the broker's max_packet_size (256 KiB), so that whatever the"
+        " broker takes reaches the gateway (and an oversized payload its dead letters)",
+    )
     batch_max: int = Field(
         default=2000, ge=1, le=10_000, description="readings per HTTP batch, at most"
     )

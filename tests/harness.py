@@ -169,9 +169,17 @@ class Stack:
         self.http.close()
 
 
-def publish_all(port: int, messages: Iterable[tuple[str, bytes]], client_id: str = "tester") -> int:
-    """Publish QoS 1 and wait for every PUBACK; returns how many were sent."""
+def publish_all(
+    port: int,
+    messages: Iterable[tuple[str, bytes]],
+    client_id: str = "tester",
+    auth: tuple[str, str] | None = None,
+) -> int:
+    """Publish QoS 1 and wait for every PUBACK; returns how many were sent. ``auth``: the
+    account (user name, password) where the broker wants one."""
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+    if auth is not None:
+        client.username_pw_set(*auth)
     client.max_inflight_messages_set(200)
     client.connect("127.0.0.1", port)
     client.loop_start()

@@ -212,6 +212,31 @@ def test_the_client_stops_reading_while_a_window_waits_for_acknowledgement(
     assert most <= 10 + 65_536 // 8192 + 1, f"{most} messages held unacknowledged at once"
 
 
+def test_the_window_is_bounded_in_bytes_too(
+    broker: LocalBroker, tmp_path: Path, received: Received, started: list[GatewayClient]
+) -> None:
+    """Large messages: the bytes held unacknowledged stop the reader before the count does
+    (1 MiB here, 100 KiB messages, a Receive Maximum of 1000)."""
+    window = 1024 * 1024
+    client = start(started, settings(broker.port, tmp_path, window_bytes=window), received)
+    size = 100 * 1024
+    big = [(TELEMETRY.format(n % 7), bytes([n % 256]) * size, False) for n in range(60)]
+    publish(broker.port, big)
+    got, most = 0, 0
+    while got < 60:
+        wait_until(lambda: bool(received.calls), 20, f"more after {got}")
+        threading.Event().wait(0.3)  # time to read on, were the reader not paused
+        outstanding = received.take()
+        count = sum(len(mids) for mids, _ in outstanding)
+        most = max(most, count)
+        got += count
+        for mids, generation in outstanding:
+            client.ack(mids, generation)
+    assert got == 60
+    # the window, the message that crossed it, and what one 64 KiB read completes
+    assert most * size <= window + size + 65_536 + size, f"{most} messages of 100 KiB held"
+
+
 def test_keepalive_keeps_a_quiet_connection_up(
     tmp_path: Path, received: Received, started: list[GatewayClient]
 ) -> None:

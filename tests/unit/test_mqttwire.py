@@ -328,3 +328,36 @@ def test_any_bytes_in_any_chunks_are_packets_or_malformed_nothing_else(
     assert whole_refused == refused, "the cut changed whether the stream is refused"
     if not refused:
         assert packets == whole, "the cut changed the packets"
+
+
+def test_connect_announces_a_maximum_packet_size() -> None:
+    data = mqttwire.connect(
+        "gateway-gw-1",
+        keepalive=30,
+        clean_start=False,
+        session_expiry=60,
+        receive_maximum=10,
+        maximum_packet_size=300_000,
+    )
+    properties = props(
+        PacketTypes.CONNECT,
+        SessionExpiryInterval=60,
+        ReceiveMaximum=10,
+        MaximumPacketSize=300_000,
+    )
+    body = string("MQTT") + bytes([5, 0]) + struct.pack(">H", 30) + properties
+    assert data == b"\x10" + mqttwire.varint(len(body + string("gateway-gw-1"))) + body + string(
+        "gateway-gw-1"
+    )
+
+
+def test_a_packet_above_the_maximum_is_refused_from_its_header() -> None:
+    """Refused once its header says its size: 32 MB are never buffered to learn it."""
+    big = publish("sangsach/v1/lamp-a-01/telemetry", b"x" * 2000)
+    decoder = Decoder(max_packet=1000)
+    with pytest.raises(MalformedPacket, match=r"packet of 20\d\d bytes, above the Maximum"):
+        decoder.feed(big[:4])
+    fits = publish("sangsach/v1/lamp-a-01/telemetry", b"x" * 900)
+    assert [p.payload for p in Decoder(max_packet=len(fits)).feed(fits)] == [b"x" * 900]  # type: ignore[union-attr]
+    with pytest.raises(MalformedPacket):
+        Decoder(max_packet=len(fits) - 1).feed(fits)
