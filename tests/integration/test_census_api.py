@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,17 @@ def census_of(api: TestClient, village_id: str) -> dict[str, Any]:
     return next(c for c in api.get("/api/v1/census").json() if c["village_id"] == village_id)
 
 
-def coverage_of(api: TestClient, village_id: str) -> float:
-    scores = api.get("/api/v1/scores", params={"start": 1_780_000_000, "end": 1_780_086_400})
+def coverage_of(api: TestClient, village_id: str, start: int | None = None) -> float:
+    """The village's main-road bin share over the last hour (or the day from ``start``)."""
+    now = int(time.time())
+    bounds = (
+        {"start": now - 3600, "end": now}
+        if start is None
+        else {"start": start, "end": start + 86_400}
+    )
+    scores = api.get("/api/v1/scores", params=bounds)
     village = next(v for v in scores.json()["villages"] if v["village_id"] == village_id)
-    return float(village["sach"]["coverage"]["percent"])
+    return float(village["census"]["value"])
 
 
 def test_an_entry_overrides_the_registry_and_drives_the_coverage(api: TestClient) -> None:
@@ -75,3 +83,16 @@ def test_csv_import_is_all_or_nothing_and_names_line_and_column(api: TestClient)
     assert done.json() == {"imported": 2}
     assert census_of(api, "phu-khe")["source"] == "csv"
     assert coverage_of(api, "phu-khe") == pytest.approx(80.0)
+
+
+def test_an_entry_takes_effect_from_its_day_and_not_before(api: TestClient) -> None:
+    june_10, june_11 = 1_781_024_400, 1_781_024_400 + 86_400  # local midnights, 2026
+    before = coverage_of(api, "dong-ha", june_10)
+    body = {"households": 450, "main_road_households": 200, "main_road_standard_bins": 100,
+            "entered_by": "MTTQ xã", "effective_from": "2026-06-11"}  # fmt: skip
+    response = api.put("/api/v1/villages/dong-ha/census", json=body)
+    assert response.json()["effective_from"] == "2026-06-11"
+    assert coverage_of(api, "dong-ha", june_10) == before  # the day before: the file's figures
+    assert coverage_of(api, "dong-ha", june_11) == 50.0  # from its day: 100 / 200
+    bad = api.put("/api/v1/villages/dong-ha/census", json={**body, "effective_from": "11/06"})
+    assert bad.status_code == 422 and "effective_from" in bad.text
