@@ -2,10 +2,11 @@
 running computed live from raw readings, judged by the commune's formula.
 
 The raw readings are read only for the days that have no stored parts yet (which are then
-stored: a rollup on demand), for the day in progress (kept ``live_cache_s``), and for the
-edges of a period that does not start or end at a local midnight. A closed day's stored parts
-are never recomputed here: changing the registry or the census changes a closed period only
-through ``roll_up(recompute=True)`` (``sangsach rollup --recompute``).
+stored: a rollup on demand), for the days that readings reached after they were over
+(``late.py``), for the day in progress (kept ``live_cache_s``), and for the edges of a period
+that does not start or end at a local midnight. Otherwise a closed day's stored parts are never
+recomputed here: changing the registry or the census changes a closed period only through
+``roll_up(recompute=True)`` (``sangsach rollup --recompute``).
 """
 
 from __future__ import annotations
@@ -59,7 +60,6 @@ class PeriodScores:
 @dataclass
 class _Live:
     at: float
-    upto: int
     parts: dict[str, Parts]
 
 
@@ -229,7 +229,7 @@ class Scores:
         with self._lock:
             cached = self._live.get(start)
             if cached is None or now - cached.at >= self.live_cache_s:
-                cached = _Live(now, end, self.compute(start, end))
+                cached = _Live(now, self.compute(start, end))
                 self._live = {start: cached}
             return cached.parts
 

@@ -83,8 +83,9 @@ class TimeSeriesStore(ABC):
         """Per village, over the daily rows whose day starts in [start, end): how many rows,
         the sum of each ``summed`` field and the latest row's value of each ``last`` field
         (None where no row has it). Aggregated by the engine: a province's year is one answer
-        per village, not a row per village and day. Villages without rows are left out.
-        ``summed`` must not be empty: every row has its first field, which counts the rows."""
+        per village, not a row per village and day. Rows are counted by the first ``summed``
+        field (which must be given): rows without it are not counted, and villages without
+        any are left out."""
 
     @abstractmethod
     def write_device_points(self, points: Sequence[DevicePoint]) -> None:

@@ -168,14 +168,17 @@ class SqliteStore(TimeSeriesStore):
             " ORDER BY l.day DESC LIMIT 1)"
             for name in last
         )
+        counted = f"COUNT(json_extract(d.\"values\", '$.{_json_key(summed[0])}'))"
         sql = (
-            f"SELECT d.village_id, COUNT(*){sums}{lasts} FROM daily_scores AS d"  # noqa: S608
+            f"SELECT d.village_id, {counted}{sums}{lasts} FROM daily_scores AS d"  # noqa: S608
             " WHERE d.day >= ? AND d.day < ? GROUP BY d.village_id"
         )
         with self._locked() as db:
             rows = db.execute(sql, [*(v for _ in last for v in (start, end)), start, end])
             found = {}
             for village_id, days, *values in rows:
+                if not days:
+                    continue  # only rows without the fields (the first wave's): none to sum
                 found[village_id] = DailySums(
                     int(days),
                     {name: _whole(v) for name, v in zip(summed, values, strict=False)},

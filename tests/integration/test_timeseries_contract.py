@@ -492,13 +492,14 @@ def test_daily_sums_add_up_the_rows_of_the_range_with_the_last_values(
         DailyScore("thon-1", T0 + day, {"a_s": 20, "n": 0, "hh": 120, "pct": None}),
         DailyScore("thon-1", T0 + 2 * day, {"a_s": 5, "n": 2, "hh": 130, "pct": 1.0}),
         DailyScore("thon-2", T0 + day, {"a_s": 7, "n": 3, "hh": 9, "pct": 2.0}),
+        DailyScore("thon-3", T0, {"pct": 97.0}),  # a row of the first wave: no parts
     ]
     store.write_daily_scores(rows)
     found = store.daily_sums(("a_s", "n"), ("hh",), start=T0, end=T0 + 2 * day)
     assert {v: (s.days, s.sums, s.last) for v, s in found.items()} == {
         "thon-1": (2, {"a_s": 30, "n": 1}, {"hh": 120}),
         "thon-2": (1, {"a_s": 7, "n": 3}, {"hh": 9}),
-    }
+    }  # thon-3's row has none of the summed fields: no row to sum
     assert store.daily_sums(("a_s",), ("hh",), start=T0 + 3 * day, end=T0 + 4 * day) == {}
 
 
