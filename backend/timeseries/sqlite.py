@@ -87,6 +87,7 @@ STATUS_SCHEMA = """
         village_id TEXT NOT NULL, day INTEGER NOT NULL, "values" TEXT NOT NULL,
         PRIMARY KEY (village_id, day)
     );
+    CREATE INDEX IF NOT EXISTS daily_scores_day ON daily_scores (day);
     CREATE TABLE IF NOT EXISTS device_points (
         device_id TEXT NOT NULL, ts INTEGER NOT NULL, kind TEXT NOT NULL,
         village_id TEXT NOT NULL, lat REAL NOT NULL, lon REAL NOT NULL, state TEXT NOT NULL,
