@@ -128,7 +128,13 @@ class Scores:
     def _stored_sum(self, first: date, last: date) -> dict[str, Parts]:
         """The closed days ``first`` to ``last`` summed by the store; days not stored yet are
         computed and stored first."""
-        start, end = local_midnight(first), local_midnight(next_day(last))
+        end = local_midnight(next_day(last))
+        active = self.first_activity()
+        if active is None or active >= end:  # nothing counted yet: no day to compute or store
+            census = self.census_at(end - 1)
+            return {v.id: Parts().with_census(census.get(v.id)) for v in self.commune.villages}
+        first = max(first, local_day(active))  # days before any device counts are empty
+        start = local_midnight(first)
         days = len(list(days_between(first, last)))
         self.redo_late(start, end)
         sums = self.store.daily_sums(SUMMED_NAMES, CENSUS_NAMES, start=start, end=end)
@@ -237,6 +243,15 @@ class Scores:
         if self.engine is None:
             return {v.id: v.census for v in self.commune.villages}
         return {v: view.census for v, view in effective(self.engine, self.commune, at).items()}
+
+    def first_activity(self) -> int | None:
+        """When the first device began to count (its ``installed`` day or first reading)."""
+        starts = [ts for ts in self.first_seen().values() if ts is not None]
+        for village in self.commune.villages:
+            devices = [*(x for lane in village.lanes for x in lane.lamps),
+                       *(x for point in village.points for x in point.bins)]  # fmt: skip
+            starts += [local_midnight(x.installed) for x in devices if x.installed is not None]
+        return min(starts, default=None)
 
     def first_seen(self) -> dict[str, int | None]:
         """The first reading of each device without an ``installed`` date. A device's first

@@ -125,3 +125,16 @@ def test_a_bin_back_full_from_a_long_gap_counts_once_in_its_day_and_in_the_half_
     assert sum(p.full_on_time for p in days) == 1
     assert days[5].full_on_time == 1
     assert half.villages[0].parts.full_on_time == 1
+
+
+def test_days_before_any_device_counts_are_neither_computed_nor_stored(tmp_path: Path) -> None:
+    with SqliteStore(tmp_path / "ts.sqlite") as s:
+        s.ensure_ready()
+        s.write(stored(sc.lamp_readings() + sc.bin_readings()))
+        scores = Scores(s, None, parse_registry(sc.REGISTRY), clock=lambda: sc.END + D)
+        long_ago = scores.period(sc.DAY1 - 400 * D, sc.DAY1 - 2 * D)  # an API's widest period
+        assert not long_ago.has_data
+        assert s.daily_scores() == []  # 400 empty days: nothing written
+        scores.period(sc.DAY1 - 400 * D, sc.END)
+        # Stored from the day the first device counts (bins' first reading, day 0 23:00).
+        assert {r.day for r in s.daily_scores()} == {sc.DAY1 - D, *sc.DAYS}
