@@ -276,8 +276,9 @@ def rollup(first: datetime, last: datetime, recompute: bool) -> None:
 def devices() -> None:
     """Tài khoản MQTT của thiết bị (MQTT accounts of the devices): add, rotate, revoke, list.
 
-    A device is a registry id; `gateway`, `backend` and `simulators` are the service accounts.
-    The password file and the ACL are rewritten together; reload the broker afterwards.
+    A device is a registry id; `gateway-<id>` (one per gateway), `backend` and `simulators` are
+    the service accounts, kept apart from the devices'. The password files and the ACL are
+    rewritten together; reload the broker afterwards.
     """
 
 
@@ -380,12 +381,14 @@ def devices_sync() -> None:
 @devices.command("list")
 def devices_list() -> None:
     """Every registry device and service account, and whether it has an account."""
-    from .broker.acl import SERVICE_ACCOUNTS
+    from .broker.acl import GATEWAY_ACCOUNT, SERVICE_ACCOUNTS
 
     _, accounts = _accounts()
     users = accounts.users()
     orphans = accounts.orphans(users)
-    for name in sorted(SERVICE_ACCOUNTS):
+    # backend and simulators, and the gateways' accounts that exist (`gateway` alone: older)
+    gateways = {name for name in users if name == "gateway" or GATEWAY_ACCOUNT.match(name)}
+    for name in sorted(set(SERVICE_ACCOUNTS) - {"gateway"} | gateways):
         click.echo(f"{name:<48} dịch vụ   {'có' if name in users else 'chưa có'} tài khoản")
     for device in accounts.commune.devices():
         has = "có" if device.id in users else "chưa có"

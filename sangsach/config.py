@@ -54,7 +54,7 @@ class MqttSettings(_Base):
             raise ValueError(
                 "SANGSACH_MQTT_USERNAME and SANGSACH_MQTT_PASSWORD must be set when "
                 "SANGSACH_ENV=production: the broker refuses anonymous clients "
-                "(`sangsach devices add gateway`)"
+                "(`sangsach devices add gateway-<SANGSACH_GATEWAY_ID>`)"
             )
         if self.mqtt_tls_ca is not None and not self.mqtt_tls_ca.is_file():
             raise ValueError(f"SANGSACH_MQTT_TLS_CA: no file at {self.mqtt_tls_ca}")

@@ -19,13 +19,19 @@ MAKE_CERTS = ROOT / "deploy" / "make-certs.sh"
 
 
 class DeployBroker(LocalBroker):
-    """Mosquitto with the deployed listeners, accounts (``auth_dir``) and TLS (``certs_dir``)."""
+    """Mosquitto with the deployed listeners, accounts (``auth_dir``) and TLS (``certs_dir``).
+
+    ``port`` and ``tls_port`` are the devices' listeners; ``service_port`` and
+    ``service_tls_port`` the services' (gateways, backend, simulators).
+    """
 
     def __init__(self, data_dir: Path, auth_dir: Path, certs_dir: Path) -> None:
         super().__init__(data_dir)
         self.auth_dir = auth_dir
         self.certs_dir = certs_dir
         self.tls_port = free_port()
+        self.service_port = free_port()
+        self.service_tls_port = free_port()
 
     def _write_conf(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -33,6 +39,8 @@ class DeployBroker(LocalBroker):
         moves = {
             "listener 1883": f"listener {self.port} {self.host}",
             "listener 8883": f"listener {self.tls_port} {self.host}",
+            "listener 1884": f"listener {self.service_port} {self.host}",
+            "listener 8884": f"listener {self.service_tls_port} {self.host}",
             "/mosquitto/auth/": f"{self.auth_dir}/",
             "/mosquitto/certs/": f"{self.certs_dir}/",
             "/mosquitto/data/": f"{self.data_dir}/",

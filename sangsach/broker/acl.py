@@ -1,13 +1,18 @@
 """The Mosquitto ACL file, generated: each device only its own topics, the services theirs.
 
 A device writes its telemetry and status (its last will too) and reads its config and commands.
-The gateway reads every device's telemetry and status, also through a shared subscription.
-The backend (and the operators through it) writes config and commands. The ``simulators``
-account speaks for every simulated device: create it only where simulators run.
+A gateway reads every device's telemetry and status, also through a shared subscription; each
+gateway has its own account, ``gateway-<SANGSACH_GATEWAY_ID>`` (``gateway`` alone, from before,
+still works). The backend (and the operators through it) writes config and commands. The
+``simulators`` account speaks for every simulated device: create it only where simulators run.
+
+Service accounts live in a password file of their own, which only the broker's services
+listeners read: a device's password opens nothing there (docs/deploy.md).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Final
 
@@ -24,6 +29,16 @@ SERVICE_ACCOUNTS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
         ("read", "cmd"),
     ),
 }
+GATEWAY_ACCOUNT: Final = re.compile(r"^gateway-[A-Za-z0-9_-]{1,32}$")  # one per gateway
+
+
+def service_access(name: str) -> tuple[tuple[str, str], ...] | None:
+    """The topics of a service account, or None when ``name`` is not one."""
+    if GATEWAY_ACCOUNT.match(name):
+        return SERVICE_ACCOUNTS["gateway"]
+    return SERVICE_ACCOUNTS.get(name)
+
+
 DEVICE_ACCESS: Final = (
     ("write", "telemetry"),
     ("write", "status"),
@@ -45,7 +60,10 @@ def render(services: Iterable[str], devices: Iterable[str]) -> str:
         "# Reload the broker after a change (SIGHUP; docs/deploy.md).\n"
     ]
     for name in sorted(services):
-        parts.append(_block(name, "+", SERVICE_ACCOUNTS[name]))
+        access = service_access(name)
+        if access is None:
+            raise ValueError(f"{name} is not a service account")
+        parts.append(_block(name, "+", access))
     for device in sorted(devices):
         parts.append(_block(device, device, DEVICE_ACCESS))
     return "\n".join(parts)

@@ -1,4 +1,4 @@
-"""MQTT over TLS end to end: simulator -> Mosquitto's TLS listener -> gateway -> backend.
+"""MQTT over TLS end to end: simulator -> Mosquitto's services' TLS listener -> gateway -> backend.
 
 The broker runs the deployed configuration (accounts on, anonymous refused) with a CA made by
 deploy/make-certs.sh; the simulator and the gateway are the real commands, given only the CA
@@ -32,7 +32,7 @@ def test_readings_travel_over_tls_and_are_stored(tmp_path: Path) -> None:
     certs = tmp_path / "certs"
     subprocess.run([MAKE_CERTS, certs, "localhost", "127.0.0.1"], check=True, capture_output=True)
     accounts = BrokerAccounts(tmp_path / "auth", commune)
-    gateway, simulators = accounts.add("gateway"), accounts.add("simulators")
+    gateway, simulators = accounts.add("gateway-gw-1"), accounts.add("simulators")
 
     with DeployBroker(tmp_path / "mosquitto", accounts.folder, certs) as broker:
         tls = {
@@ -41,10 +41,10 @@ def test_readings_travel_over_tls_and_are_stored(tmp_path: Path) -> None:
         }
         stack = Stack(
             tmp_path / "stack",
-            broker.tls_port,
+            broker.service_tls_port,
             {
                 **tls,
-                "SANGSACH_MQTT_USERNAME": "gateway",
+                "SANGSACH_MQTT_USERNAME": "gateway-gw-1",
                 "SANGSACH_MQTT_PASSWORD": gateway.password,
             },
         )
@@ -54,7 +54,7 @@ def test_readings_travel_over_tls_and_are_stored(tmp_path: Path) -> None:
             env = {
                 **os.environ,
                 **tls,
-                "SANGSACH_MQTT_PORT": str(broker.tls_port),
+                "SANGSACH_MQTT_PORT": str(broker.service_tls_port),
                 "SANGSACH_MQTT_USERNAME": "simulators",
                 "SANGSACH_MQTT_PASSWORD": simulators.password,
             }
@@ -76,8 +76,8 @@ def test_readings_travel_over_tls_and_are_stored(tmp_path: Path) -> None:
         finally:
             stack.close()
     ports = ports_by_user(broker.log())
-    assert ports["gateway"] == {broker.tls_port}
-    assert ports["simulators"] == {broker.tls_port}
+    assert ports["gateway-gw-1"] == {broker.service_tls_port}
+    assert ports["simulators"] == {broker.service_tls_port}
 
 
 def ports_by_user(log: str) -> dict[str, set[int]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,7 @@ from sangsach.broker.accounts import BrokerAccounts
 from sangsach.cli import main
 from sangsach.registry_file import SAMPLE_REGISTRY, load_registry
 from tests.deploybroker import MAKE_CERTS, DeployBroker
-from tests.harness import wait_until
+from tests.harness import Stack, reading, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -65,10 +66,21 @@ class Client:
 
 
 def connect(
-    broker: DeployBroker, user: str, password: str, *, tls_ca: Path | None = None
+    broker: DeployBroker,
+    user: str,
+    password: str,
+    *,
+    tls_ca: Path | None = None,
+    service: bool = False,
+    client_id: str = "",
+    clean_start: bool = True,
+    will: tuple[str, bytes] | None = None,
 ) -> Client:
+    """Connect on the devices' listener, or with ``service`` on the services' one."""
     raw = paho.Client(
-        CallbackAPIVersion.VERSION2, client_id=f"t-{user}", protocol=MQTTProtocolVersion.MQTTv5
+        CallbackAPIVersion.VERSION2,
+        client_id=client_id or f"t-{user}",
+        protocol=MQTTProtocolVersion.MQTTv5,
     )
     raw.username_pw_set(user, password)
     state = Client(raw)
@@ -93,14 +105,20 @@ def connect(
     raw.on_disconnect = lambda *_: state.disconnected.set()
     if tls_ca is not None:
         raw.tls_set(ca_certs=str(tls_ca))
-    raw.connect(broker.host, broker.tls_port if tls_ca else broker.port)
+    if service:
+        port = broker.service_tls_port if tls_ca else broker.service_port
+    else:
+        port = broker.tls_port if tls_ca else broker.port
+    if will is not None:
+        raw.will_set(*will, qos=1, retain=True)
+    raw.connect(broker.host, port, clean_start=clean_start)
     raw.loop_start()
     assert answered.wait(15), f"no CONNACK for {user}"
     return state
 
 
-def refused(broker: DeployBroker, user: str, password: str) -> bool:
-    state = connect(broker, user, password)
+def refused(broker: DeployBroker, user: str, password: str, *, service: bool = False) -> bool:
+    state = connect(broker, user, password, service=service)
     assert state.connack is not None
     if not state.connack.is_failure:
         state.client.disconnect()
@@ -127,7 +145,7 @@ def test_each_device_speaks_only_for_itself(
     secured.reload()
     wait_until(lambda: not refused(secured, A, a.password), 15, "the reloaded password file")
 
-    reader = connect(secured, "gateway", gateway.password, tls_ca=certs / "ca.crt")
+    reader = connect(secured, "gateway", gateway.password, tls_ca=certs / "ca.crt", service=True)
     assert str(reader.connack) == "Success"
     subscribe(
         reader,
@@ -148,7 +166,7 @@ def test_each_device_speaks_only_for_itself(
     assert str(publish(dev_b, f"sangsach/v1/{B}/telemetry", b"b-own")) == "Success"
     assert str(publish(reader, f"sangsach/v1/{A}/cmd", b"gw-cmd")) == "Not authorized"
 
-    operator = connect(secured, "backend", backend.password)
+    operator = connect(secured, "backend", backend.password, service=True)
     assert str(publish(operator, f"sangsach/v1/{B}/cmd", b"for-b")) == "Success"
     assert str(publish(operator, f"sangsach/v1/{A}/config", b"cfg-a")) == "Success"
     assert str(publish(operator, f"sangsach/v1/{A}/telemetry", b"forged")) == "Not authorized"
@@ -223,3 +241,63 @@ def test_devices_command_issues_an_account_mosquitto_accepts(
     assert again.exit_code == 2 and f"{A} chưa có tài khoản" in again.output
     unknown = runner.invoke(main, ["devices", "add", "lamp-nowhere-9"])
     assert unknown.exit_code == 2 and "không có trong sổ đăng ký" in unknown.output
+
+
+def test_a_device_takes_neither_another_devices_client_id_nor_the_gateways_session(
+    tmp_path: Path, secured: DeployBroker, accounts: BrokerAccounts
+) -> None:
+    """The attacks of issue 16: a lamp connecting with another lamp's client id knocked it
+    offline (its will fired); connecting with the gateway's, clean start off, it received the
+    gateway's queued session, and those readings never reached the backend. Now a device's
+    client id is its user name on the devices' listeners, and its password opens nothing on the
+    services' ones."""
+    victim = "lamp-dong-ha-002"
+    gateway, attacker, lamp = accounts.add("gateway-gw-1"), accounts.add(A), accounts.add(victim)
+    backend = accounts.add("backend")
+    secured.reload()
+    wait_until(lambda: not refused(secured, A, attacker.password), 15, "the reloaded accounts")
+    env = {"SANGSACH_MQTT_USERNAME": "gateway-gw-1", "SANGSACH_MQTT_PASSWORD": gateway.password}
+    stack = Stack(tmp_path / "stack", secured.service_port, env).start()
+    status = f"sangsach/v1/{victim}/status"
+    watcher = connect(secured, "backend", backend.password, service=True)
+    subscribe(watcher, status)
+    node = connect(  # the firmware's client id is its device id
+        secured,
+        victim,
+        lamp.password,
+        client_id=victim,
+        will=(status, json.dumps({"id": victim, "state": "offline"}).encode()),
+    )
+    now = int(time.time()) - 600
+    try:
+        stack.gateway.stop()  # offline: the broker queues its readings in its session
+        telemetry = f"sangsach/v1/{victim}/telemetry"
+        for seq in range(20):
+            assert (
+                str(publish(node, telemetry, reading(victim, "lamp", seq, now + seq))) == "Success"
+            )
+
+        as_victim = connect(secured, A, attacker.password, client_id=victim)
+        as_gateway = connect(
+            secured, A, attacker.password, client_id="sangsach-gw-1", clean_start=False
+        )
+        assert str(as_victim.connack) == str(as_gateway.connack) == "Success"  # as itself
+        assert refused(secured, A, attacker.password, service=True)
+        time.sleep(2)  # a taken-over client id, or a queued session delivered, shows by now
+        assert not node.disconnected.is_set(), "the victim lamp was knocked offline"
+        assert as_victim.messages == as_gateway.messages == []
+        connected = [line for line in secured.log().splitlines() if f"u'{A}')" in line]
+        assert len(connected) >= 2 and all(f" as {A} (" in line for line in connected), connected
+
+        for seq in range(20, 40):
+            assert (
+                str(publish(node, telemetry, reading(victim, "lamp", seq, now + seq))) == "Success"
+            )
+        stack.start_gateway()
+        wait_until(lambda: stack.stored() == 40, 60, "the 40 readings queued for the gateway")
+        assert watcher.messages == [], "the victim's last will fired"
+        for state in (as_victim, as_gateway, node, watcher):
+            state.client.disconnect()
+            state.client.loop_stop()
+    finally:
+        stack.close()

@@ -83,7 +83,7 @@ def fenced(tmp_path: Path, certs: Path) -> Iterator[tuple[DeployBroker, Stack, B
     gateway = accounts.add("gateway")
     with DeployBroker(tmp_path / "mosquitto", accounts.folder, certs) as broker:
         env = {"SANGSACH_MQTT_USERNAME": "gateway", "SANGSACH_MQTT_PASSWORD": gateway.password}
-        stack = Stack(tmp_path / "stack", broker.port, env).start()
+        stack = Stack(tmp_path / "stack", broker.service_port, env).start()
         try:
             yield broker, stack, accounts
         finally:

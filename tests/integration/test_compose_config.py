@@ -136,7 +136,7 @@ def test_mosquitto_mounts_the_files_the_tests_run(resolved: dict[str, Any]) -> N
     auth_dir = backend["environment"]["SANGSACH_BROKER_AUTH_DIR"]
     assert binds(backend)[auth_dir] == mounts["/mosquitto/auth"] == "broker-auth"
     ports = {(p["published"], p["target"]) for p in services["mosquitto"]["ports"]}
-    assert ports == {(1883, 1883), (8883, 8883)}
+    assert ports == {(1883, 1883), (8883, 8883), (8884, 8884)}  # 1884: the Docker network's
 
 
 def test_mosquitto_healthcheck_tells_a_running_broker_from_none(tmp_path: Path) -> None:

@@ -318,7 +318,7 @@ def test_tls_with_an_account_and_a_refusal_named_in_the_log(
     account = accounts.add("gateway")
     with DeployBroker(tmp_path / "mosquitto", accounts.folder, certs) as secured:
         tls = settings(
-            secured.tls_port,
+            secured.service_tls_port,
             tmp_path,
             mqtt_host="localhost",  # the name in the broker's certificate
             mqtt_tls_ca=certs / "ca.crt",
@@ -382,7 +382,7 @@ def test_a_tls_record_arriving_in_pieces_never_holds_back_acknowledgements(
     accounts = BrokerAccounts(tmp_path / "auth", load_registry(SAMPLE_REGISTRY))
     gateway, device = accounts.add("gateway"), accounts.add("simulators")
     with DeployBroker(tmp_path / "mosquitto", accounts.folder, certs) as secured:
-        proxy = StallingProxy(secured.tls_port)
+        proxy = StallingProxy(secured.service_tls_port)
         try:
             config = settings(
                 proxy.port,
@@ -395,7 +395,7 @@ def test_a_tls_record_arriving_in_pieces_never_holds_back_acknowledgements(
             client = start(started, config, received)
             publisher = paho.Client(CallbackAPIVersion.VERSION2, client_id="simulators")
             publisher.username_pw_set("simulators", device.password)
-            publisher.connect("127.0.0.1", secured.port)
+            publisher.connect("127.0.0.1", secured.service_port)
             publisher.loop_start()
             topic = "sangsach/v1/lamp-dong-ha-001/telemetry"
             publisher.publish(topic, b"first", qos=1).wait_for_publish(10)

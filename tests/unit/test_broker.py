@@ -113,3 +113,28 @@ def test_production_refuses_missing_broker_and_influx_accounts(
         load(BackendSettings)
     monkeypatch.setenv("SANGSACH_INFLUX_PASSWORD", "pw")
     assert load(BackendSettings).timeseries == "influxdb"
+
+
+def test_services_and_devices_are_kept_in_two_password_files(tmp_path: Path) -> None:
+    """The broker's devices' listeners read one, its services' listeners the other."""
+    accounts = BrokerAccounts(tmp_path / "auth", load_registry(SAMPLE_REGISTRY))
+    accounts.add(LAMP)
+    accounts.add("gateway-gw-2")
+    accounts.add("backend")
+    devices = passwords.parse(accounts.password_path.read_text(encoding="utf-8"))
+    services = passwords.parse(accounts.services_password_path.read_text(encoding="utf-8"))
+    assert (list(devices), sorted(services)) == ([LAMP], ["backend", "gateway-gw-2"])
+    assert "user gateway-gw-2\ntopic read sangsach/v1/+/telemetry\n" in (
+        accounts.acl_path.read_text(encoding="utf-8")
+    )
+    with pytest.raises(AccountError, match=r"gateway-<id>, backend, gateway, simulators"):
+        accounts.add("gateway-")
+    # A folder from before, with one password file: sync moves the services to their own.
+    accounts.services_password_path.unlink()
+    old = {LAMP: devices[LAMP], "gateway": services["backend"]}
+    accounts.password_path.write_text(passwords.render(old), encoding="utf-8")
+    assert accounts.sync() == []
+    assert list(passwords.parse(accounts.password_path.read_text(encoding="utf-8"))) == [LAMP]
+    assert list(passwords.parse(accounts.services_password_path.read_text(encoding="utf-8"))) == [
+        "gateway"
+    ]
