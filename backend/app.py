@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 
 from sangsach.config import BackendSettings
@@ -14,6 +15,7 @@ from .api import (
     alerts,
     census,
     deadletters,
+    errors,
     gateways,
     ingest,
     readings,
@@ -51,6 +53,7 @@ def create_app(settings: BackendSettings, store: TimeSeriesStore | None = None) 
     app.state.auth = Authenticator(settings, TokenStore(services.engine))
     app.state.ingest_limiter = RateLimiter(settings.ingest_rate_per_s, settings.ingest_burst)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_exception_handler(RequestValidationError, errors.validation_error)
     routers = (
         ingest,
         registry,

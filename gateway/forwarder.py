@@ -4,20 +4,31 @@ An entry leaves the spool only after the backend answered 200 for the batch that
 The backend's ingest is idempotent, so a batch resent after a lost answer is harmless.
 A 429 (over the ingest rate) waits as long as its Retry-After says; a 413 (body too large)
 halves the batch until it fits. Either way the entries stay in the spool until stored.
+
+A 422 says the backend refuses something in the batch for good: resent as it is, it would be
+refused forever and hold back everything behind it. The batch is halved until the one entry
+refused is found, and that entry is set aside: replaced, in its place in the spool, by an
+``unprocessable`` dead letter that quotes it and the backend's answer.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import sqlite3
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
+from sangsach.contract import Reason
+
 from .spool import Entry, Spool
+from .validate import KEPT_PAYLOAD_CHARS, MAX_DETAIL_CHARS
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +42,7 @@ class ForwardStats:
     forwarded: int = 0
     failures: int = 0
     rate_limited: int = 0
+    set_aside: int = 0  # entries the backend refused for good, kept as dead letters instead
     last_error: str = ""
 
 
@@ -68,6 +80,7 @@ class Forwarder:
         self.stats = ForwardStats()
         self._size = batch_max  # halved after a 413, doubled back after each success
         self._pause_s = 0.0  # the backend's Retry-After
+        self._refused: tuple[Entry, str] | None = None  # the one entry a 422 refused, and why
         # Posts a batch while the forwarder's thread reads the next from the spool.
         self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forward-post")
         self._http = httpx.Client(
@@ -106,7 +119,9 @@ class Forwarder:
                     delay = 0.0
                     continue
                 # The spool refused the delete (a full disk): wait as after a failure.
-            elif self._size < len(entries):  # a 413: resend at once, halved
+            elif self._size < len(entries) or (
+                self._refused is not None and self._set_aside(*self._refused)
+            ):  # a 413 or a 422: resend at once, halved
                 continue
             elif self._pause_s:  # a 429: the backend said how long to wait
                 stop.wait(self._pause_s)
@@ -133,11 +148,31 @@ class Forwarder:
             self._pause_s = _retry_after(answer)
         elif answer.status_code == 413:
             self._size = max(1, len(entries) // 2)
+        elif answer.status_code == 422:  # refused for good: find the entry, set it aside
+            self._size = max(1, len(entries) // 2)
+            self._refused = (entries[0], answer.text) if len(entries) == 1 else None
         if answer.status_code != 200:
             return self._failed(f"backend answered {answer.status_code}: {answer.text[:300]}")
         self.stats.batches += 1
         self.stats.forwarded += len(entries)
         self._size = min(self.batch_max, self._size * 2)
+        return True
+
+    def _set_aside(self, entry: Entry, why: str) -> bool:
+        """Replace an entry the backend refuses by a dead letter quoting it; False when that
+        entry is such a letter already (then nothing more can be done than retry, loudly)."""
+        self._refused = None
+        letter = set_aside_letter(entry, why)
+        if entry.kind == "rejection" and entry.body.get("id") == letter["id"]:
+            log.error("the backend refuses even the dead letter of a refused entry: %s", why)
+            return False
+        try:
+            self.spool.replace(entry.id, "rejection", letter)
+        except sqlite3.Error as err:
+            return self._failed(f"spool cannot set aside a refused entry: {err}")
+        self.stats.set_aside += 1
+        log.error("the backend refuses spooled entry %d for good; kept as a dead letter: %s",
+                  entry.id, why[:300])  # fmt: skip
         return True
 
     def _forget(self, entries: list[Entry]) -> bool:
@@ -167,3 +202,40 @@ def _retry_after(response: httpx.Response) -> float:
         return min(max(float(response.headers.get("retry-after", "1")), 0.0), 300.0)
     except ValueError:
         return 1.0
+
+
+def set_aside_letter(entry: Entry, why: str) -> dict[str, Any]:
+    """An ``unprocessable`` dead letter standing for a spooled entry the backend refuses: the
+    entry's text as its payload, the backend's answer as its detail, every field within the
+    backend's limits and valid UTF-8, so that this one is taken."""
+    try:
+        body = json.loads(entry.text)
+    except ValueError:
+        body = {}
+    body = body if isinstance(body, dict) else {}
+    device = body.get("device_id") if entry.kind == "rejection" else body.get("id")
+    topic = body.get("topic") if entry.kind == "rejection" else None
+    if not isinstance(topic, str):
+        channel = "status" if entry.kind == "status" else "telemetry"
+        topic = f"sangsach/v1/{device}/{channel}" if isinstance(device, str) else "(unknown)"
+    received = body.get("received_at")
+    if not isinstance(received, int | float) or isinstance(received, bool) or received < 0:
+        received = time.time()
+    detail = f"the backend refused this spooled {entry.kind} for good (422): {why}"
+    return {
+        "id": hashlib.sha256(
+            b"set-aside\0" + entry.text.encode(errors="backslashreplace")
+        ).hexdigest()[:32],
+        "topic": _clean(topic, 1024),
+        "device_id": _clean(device, 64) if isinstance(device, str) else None,
+        "reason": str(Reason.UNPROCESSABLE),
+        "detail": _clean(detail, MAX_DETAIL_CHARS),
+        "payload": _clean(entry.text, KEPT_PAYLOAD_CHARS),
+        "payload_bytes": min(len(entry.text.encode(errors="backslashreplace")), 2**31),
+        "received_at": float(received),
+        "messages": 1,
+    }
+
+
+def _clean(text: str, limit: int) -> str:
+    return text.encode("utf-8", errors="backslashreplace").decode("utf-8")[:limit]

@@ -137,6 +137,13 @@ class Spool:
         )
         return [Entry(row[0], row[1], row[2]) for row in cursor]
 
+    def replace(self, entry_id: int, kind: Kind, body: dict[str, Any]) -> None:
+        """Put another entry in the place of one (the forwarder sets aside one the backend
+        refuses for good); it keeps its place in the queue."""
+        self._db().execute(
+            "UPDATE spool SET kind = ?, body = ? WHERE id = ?", (kind, _text(body), entry_id)
+        )
+
     def remove_through(self, last_id: int) -> None:
         """Forget every entry up to and including ``last_id`` (the backend has them)."""
         try:

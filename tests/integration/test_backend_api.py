@@ -147,3 +147,16 @@ def test_a_failing_alert_engine_does_not_hold_readings_back(
     assert result.status_code == 200
     assert api.get("/api/v1/stats").json()["readings"]["lamp"] == 3
     assert api.get("/api/v1/devices/lamp-dong-ha-001").json()["seq"] == 2
+
+
+def test_a_lone_surrogate_in_a_refused_batch_is_a_422_not_a_500(api: TestClient) -> None:
+    """FastAPI's own 422 failed to encode the input it quotes: a 500, resent forever."""
+    body = json.dumps(batch([lamp(1, bogus="\udc00")]))  # ASCII: the surrogate as an escape
+    answer = api.post(
+        "/api/v1/ingest", content=body, headers={**TOKEN, "Content-Type": "application/json"}
+    )
+    assert answer.status_code == 422, answer.text
+    [error] = answer.json()["detail"]
+    assert error["loc"][-1] == "bogus" and error["input"] == "\udc00"
+    vietnamese = api.get("/api/v1/dead-letters", params={"reason": "khác"})
+    assert vietnamese.status_code == 422 and "khác" in vietnamese.text  # still written as is

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,7 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from sangsach.gateway.spool import Kind, Spool
 from sangsach.gateway.validate import Incoming, letter_id
 from sangsach.localbroker import LocalBroker
 from tests.harness import Stack, publish_all, reading, wait_until
@@ -115,3 +117,30 @@ def test_backend_dead_letters_keep_the_bytes_and_one_id_per_message(
     assert letters[telemetry(BIN)]["reason"] == "kind_mismatch"
     assert letters[status_topic]["reason"] == "unknown_device"
     assert stack.stored() == 0
+
+
+def test_an_entry_the_backend_refuses_for_good_is_set_aside_and_the_rest_goes_on(
+    stack: Stack, broker: LocalBroker
+) -> None:
+    """A spooled entry the backend answers 422 for (here one from an older or broken gateway,
+    with a field the backend does not know) would hold back the spool forever. It is found by
+    halving the batch and replaced by an `unprocessable` dead letter quoting it."""
+    stack.gateway.stop()
+    now = int(time.time()) - 600
+    good = [json.loads(reading(LAMP, "lamp", seq, now + seq)) for seq in range(60)]
+    entries: list[tuple[Kind, dict[str, object]]] = [
+        ("reading", {**body, "synced": True, "received_at": now + 1.0}) for body in good
+    ]
+    bad = {**entries[37][1], "seq": 999, "bogus": "\udc00"}  # unknown field, lone surrogate
+    entries.insert(37, ("reading", bad))
+    spool = Spool(Path(stack.env["SANGSACH_DATA_DIR"]) / "spool-gw-1.sqlite")
+    spool.append(entries)
+    spool.close()
+    stack.start_gateway()
+    wait_until(lambda: stack.stored() == 60, 60, "the 60 readings around the refused one")
+    [letter] = stack.dead_letters()
+    assert letter["reason"] == "unprocessable" and letter["device_id"] == LAMP
+    assert "refused this spooled reading for good (422)" in letter["detail"]
+    assert "bogus" in letter["detail"] and '"seq":999' in letter["payload"]
+    wait_until(lambda: stack.gateway_health()["spooled"] == 0, 20, "the spool drained")
+    assert stack.gateway_health()["forwarder"]["set_aside"] == 1
