@@ -184,8 +184,8 @@ class Intake:
             elif throttle is None or throttle.allow(reading["id"], reading["ts"], msg):
                 fresh.append(reading)
         checked.readings = fresh
-        if throttle is not None:  # everything else counts in the minute it arrived
-            when = msg.received_at
+        if throttle is not None and (checked.statuses or checked.rejections):
+            when = msg.received_at  # everything else counts in the minute it arrived
             checked.statuses = [s for s in checked.statuses if throttle.allow(s["id"], when, msg)]
             checked.rejections = [
                 r for r in checked.rejections if throttle.allow(r.device_id, when, msg)
@@ -201,13 +201,11 @@ def _mark_origin(msg: Incoming, checked: Checked) -> None:
     (``raw_bytes``). The payload goes with the message's first item only: a batch of 500 readings
     must not carry 500 copies of it. The backend keeps one dead letter per message.
     """
-    items = checked.readings or checked.statuses
+    items = checked.readings or checked.statuses  # a message has one kind or the other
     if not items:
         return
     raw_id = letter_id(msg)
-    for item in checked.readings:
-        item["raw_id"] = raw_id
-    for item in checked.statuses:
+    for item in items:
         item["raw_id"] = raw_id
     items[0]["raw"] = kept_payload(msg)
     items[0]["raw_bytes"] = len(msg.payload)

@@ -34,8 +34,8 @@ REASON_HELP: dict[Reason, str] = {
         "one reading throttled, one dead letter each: from gateways before `flood` letters"
     ),
     Reason.UNPROCESSABLE: (
-        "checking the message failed with an unexpected error, named in the detail; intake goes"
-        " on with the next message"
+        "checking the message failed with an unexpected error, or the backend refused for good"
+        " what the gateway had spooled; the detail names it, and the next message goes on"
     ),
     Reason.FLOOD: (
         "the device sent more messages in a minute than the gateway allows, valid or not: what"
