@@ -145,8 +145,8 @@ class Scores:
             sums = self.store.daily_sums(SUMMED_NAMES, CENSUS_NAMES, start=start, end=end)
         out = {}
         for village_id, found in sums.items():
-            census = {k: v for k, v in found.last.items() if v is not None}
-            out[village_id] = Parts.from_values({**found.sums, **census})
+            in_force = {k: v for k, v in found.last.items() if v is not None}
+            out[village_id] = Parts.from_values({**found.sums, **in_force})
         return out
 
     def redo_late(self, start: int = 0, end: int = 2**62) -> list[date]:
@@ -248,9 +248,9 @@ class Scores:
         """When the first device began to count (its ``installed`` day or first reading)."""
         starts = [ts for ts in self.first_seen().values() if ts is not None]
         for village in self.commune.villages:
-            devices = [*(x for lane in village.lanes for x in lane.lamps),
-                       *(x for point in village.points for x in point.bins)]  # fmt: skip
-            starts += [local_midnight(x.installed) for x in devices if x.installed is not None]
+            installed = [lamp.installed for lane in village.lanes for lamp in lane.lamps]
+            installed += [bin_.installed for point in village.points for bin_ in point.bins]
+            starts += [local_midnight(day) for day in installed if day is not None]
         return min(starts, default=None)
 
     def first_seen(self) -> dict[str, int | None]:
