@@ -7,6 +7,7 @@ answer it lost without changing anything.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sys
 import threading
@@ -23,7 +24,7 @@ from sangsach.contract import Channel, Reason, topic
 
 from . import db
 from .alerts.engine import AlertEngine, Seen
-from .api.schemas import IngestBatch, IngestResult, ReadingIn, RejectionIn, StatusIn
+from .api.schemas import IngestBatch, IngestResult, ReadingIn, Refusal, RejectionIn, StatusIn
 from .domain.readings import FIELDS, AlertEvent, StatusEvent, StoredReading, Value
 from .scores import late
 from .scores.days import local_day, local_midnight
@@ -95,12 +96,19 @@ class Ingest:
         stored: list[StoredReading] = []
         received: dict[str, float] = {}
         dead = list(batch.rejections)
+        refused: list[Refusal] = []
+        by_gateway = batch.letters == "gateway"  # it keeps the bytes: it makes the letters
         placements = self.placements
-        for reading in batch.readings:
+        for index, reading in enumerate(batch.readings):
             device_id, kind = reading.id, reading.kind
             placement = placements.get(device_id)
             if placement is None or placement.kind != kind:
-                dead.append(_misplaced(device_id, kind, placement).from_reading(reading))
+                why = _misplaced(device_id, kind, placement)
+                if by_gateway:
+                    refused.append(Refusal(kind="reading", index=index, reason=why.reason,
+                                           detail=why.detail))  # fmt: skip
+                else:
+                    dead.append(why.from_reading(reading))
                 continue
             stored.append(
                 StoredReading(
@@ -113,11 +121,16 @@ class Ingest:
         rejected = len(batch.readings) - len(stored)
         stored = self._without_restamped_copies(stored)
         statuses = [s for s in batch.statuses if s.id in self.placements]
-        dead.extend(
-            _Misplaced(Reason.UNKNOWN_DEVICE, _UNKNOWN.format(s.id)).from_status(s)
-            for s in batch.statuses
-            if s.id not in self.placements
-        )
+        for index, status in enumerate(batch.statuses):
+            if status.id in self.placements:
+                continue
+            why = _Misplaced(Reason.UNKNOWN_DEVICE, _UNKNOWN.format(status.id))
+            if by_gateway:
+                refused.append(
+                    Refusal(kind="status", index=index, reason=why.reason, detail=why.detail)
+                )
+            else:
+                dead.append(why.from_status(status))
         # Submitted before taking the lock: this batch's readings go to the time series while
         # the batch before it finishes its transaction.
         written = self._writer.submit(self.store.write, stored)
@@ -145,6 +158,7 @@ class Ingest:
             rejected=rejected,
             statuses=len(statuses),
             dead_letters=len(dead),
+            refused=refused,
         )
 
     def _judge(
@@ -306,33 +320,28 @@ class _Misplaced:
     detail: str
 
     def from_reading(self, reading: ReadingIn) -> RejectionIn:
-        key = f"{reading.boot}:{reading.seq}"
-        return self._letter(reading, "telemetry", key)
+        return self._letter(reading, "telemetry")
 
     def from_status(self, status: StatusIn) -> RejectionIn:
-        key = f"status:{status.state}:{status.received_at}"
-        return self._letter(status, "status", key)
+        return self._letter(status, "status")
 
-    def _letter(self, message: ReadingIn | StatusIn, channel: Channel, key: str) -> RejectionIn:
-        """The message's dead letter: its id, bytes and size as the gateway got them. From a
-        gateway older than that, or a later reading of a batch whose first went ahead, the
-        item re-serialised, under an id of its own."""
-        if message.raw is not None and message.raw_bytes is not None:
-            payload, size = message.raw, message.raw_bytes
-        else:
-            payload = message.model_dump_json(exclude=_NOT_SENT, exclude_none=True)
-            size = len(payload.encode())
+    def _letter(self, message: ReadingIn | StatusIn, channel: Channel) -> RejectionIn:
+        """The item's dead letter, for a gateway that does not make them itself: the item
+        re-serialised (the device's bytes are the gateway's), named by topic and those bytes,
+        so that a retained status replayed at every gateway restart stays one letter."""
+        payload = message.model_dump_json(exclude=_NOT_SENT, exclude_none=True)
+        where = topic(message.id, channel)
         return RejectionIn(
-            id=message.raw_id or f"{self.reason}:{message.id}:{key}"[:64],
-            topic=topic(message.id, channel),
+            id=hashlib.sha256(f"{where}\0{payload}".encode()).hexdigest()[:32],
+            topic=where,
             device_id=message.id,
             reason=self.reason,
             detail=self.detail,
             payload=payload,
-            payload_bytes=size,
+            payload_bytes=len(payload.encode()),
             received_at=message.received_at,
         )
 
 
 # What the gateway adds to an item: not part of what the device sent.
-_NOT_SENT = {"received_at", "retained", "raw", "raw_id", "raw_bytes"}
+_NOT_SENT = {"received_at", "retained"}

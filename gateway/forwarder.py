@@ -5,6 +5,12 @@ The backend's ingest is idempotent, so a batch resent after a lost answer is har
 A 429 (over the ingest rate) waits as long as its Retry-After says; a 413 (body too large)
 halves the batch until it fits. Either way the entries stay in the spool until stored.
 
+What the backend refuses of a stored batch (a reading of an unknown device, a wrong kind) it
+names in its answer, and the gateway makes those dead letters itself, from the message's bytes
+kept beside each item in the spool: the refused items are replaced by their dead letters, in
+their places, and the batch is sent again (the rest of it is stored already; storing is
+idempotent).
+
 A 422 says the backend refuses something in the batch for good: resent as it is, it would be
 refused forever and hold back everything behind it. The batch is halved until the one entry
 refused is found, and that entry is set aside: replaced, in its place in the spool, by an
@@ -25,10 +31,10 @@ from typing import Any
 
 import httpx
 
-from sangsach.contract import Reason
+from sangsach.contract import Reason, topic
 
-from .spool import Entry, Spool
-from .validate import KEPT_PAYLOAD_CHARS, MAX_DETAIL_CHARS
+from .spool import Entry, Origin, Spool
+from .validate import KEPT_PAYLOAD_CHARS, MAX_DETAIL_CHARS, Incoming, kept_payload
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +49,7 @@ class ForwardStats:
     failures: int = 0
     rate_limited: int = 0
     set_aside: int = 0  # entries the backend refused for good, kept as dead letters instead
+    refused: int = 0  # readings and statuses the backend refused, kept as dead letters made here
     last_error: str = ""
 
 
@@ -53,12 +60,13 @@ PLURAL = {"reading": "readings", "status": "statuses", "rejection": "rejections"
 
 
 def batch_body(gateway_id: str, entries: list[Entry]) -> bytes:
-    """The JSON of one batch, assembled from the spooled JSON texts without parsing them."""
+    """The JSON of one batch, assembled from the spooled JSON texts without parsing them. The
+    gateway makes the dead letters of what the backend refuses (``letters``)."""
     parts: dict[str, list[str]] = {"readings": [], "statuses": [], "rejections": []}
     for entry in entries:
         parts[PLURAL[entry.kind]].append(entry.text)
     lists = ",".join(f'"{name}":[{",".join(texts)}]' for name, texts in parts.items())
-    return f'{{"gateway":{json.dumps(gateway_id)},{lists}}}'.encode()
+    return f'{{"gateway":{json.dumps(gateway_id)},"letters":"gateway",{lists}}}'.encode()
 
 
 class Forwarder:
@@ -81,6 +89,7 @@ class Forwarder:
         self._size = batch_max  # halved after a 413, doubled back after each success
         self._pause_s = 0.0  # the backend's Retry-After
         self._refused: tuple[Entry, str] | None = None  # the one entry a 422 refused, and why
+        self._again = False  # refused items became dead letters: send the batch again at once
         # Posts a batch while the forwarder's thread reads the next from the spool.
         self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forward-post")
         self._http = httpx.Client(
@@ -119,9 +128,12 @@ class Forwarder:
                     delay = 0.0
                     continue
                 # The spool refused the delete (a full disk): wait as after a failure.
-            elif self._size < len(entries) or (
-                self._refused is not None and self._set_aside(*self._refused)
-            ):  # a 413 or a 422: resend at once, halved
+            elif (
+                self._again
+                or self._size < len(entries)
+                or (self._refused is not None and self._set_aside(*self._refused))
+            ):  # refused items made dead letters; a 413 or a 422: halved; resend at once
+                self._again = False
                 continue
             elif self._pause_s:  # a 429: the backend said how long to wait
                 stop.wait(self._pause_s)
@@ -153,10 +165,37 @@ class Forwarder:
             self._refused = (entries[0], answer.text) if len(entries) == 1 else None
         if answer.status_code != 200:
             return self._failed(f"backend answered {answer.status_code}: {answer.text[:300]}")
+        refused = _refusals(answer)
+        if refused:
+            return self._letters_for(entries, refused)
         self.stats.batches += 1
         self.stats.forwarded += len(entries)
         self._size = min(self.batch_max, self._size * 2)
         return True
+
+    def _letters_for(self, entries: list[Entry], refused: list[dict[str, Any]]) -> bool:
+        """Replace the items the backend refused by their dead letters; False, with the batch
+        to be sent again at once (its other items are stored; storing again changes nothing)."""
+        pools = {
+            kind: [entry for entry in entries if entry.kind == kind]
+            for kind in ("reading", "status")
+        }
+        chosen: list[tuple[Entry, dict[str, Any]]] = []
+        for refusal in refused:
+            pool, index = pools.get(str(refusal.get("kind")), []), refusal.get("index")
+            if not isinstance(index, int) or not 0 <= index < len(pool):
+                return self._failed(f"the backend refused an item the batch has not: {refusal}")
+            chosen.append((pool[index], refusal))
+        try:
+            origins = self.spool.origins([entry.id for entry, _ in chosen])
+            for entry, refusal in chosen:
+                letter = refused_letter(entry, origins.get(entry.id), refusal)
+                self.spool.replace(entry.id, "rejection", letter)
+        except sqlite3.Error as err:
+            return self._failed(f"spool cannot keep the backend's refusals: {err}")
+        self.stats.refused += len(chosen)
+        self._again = True
+        return False
 
     def _set_aside(self, entry: Entry, why: str) -> bool:
         """Replace an entry the backend refuses by a dead letter quoting it; False when that
@@ -202,6 +241,47 @@ def _retry_after(response: httpx.Response) -> float:
         return min(max(float(response.headers.get("retry-after", "1")), 0.0), 300.0)
     except ValueError:
         return 1.0
+
+
+def _refusals(answer: httpx.Response) -> list[dict[str, Any]]:
+    """The items the backend refused, from its answer (none from an older backend)."""
+    try:
+        refused = answer.json().get("refused")
+    except (ValueError, AttributeError):
+        return []
+    return [r for r in refused if isinstance(r, dict)] if isinstance(refused, list) else []
+
+
+def refused_letter(entry: Entry, origin: Origin | None, refusal: dict[str, Any]) -> dict[str, Any]:
+    """The dead letter of a reading or status the backend refused: the message's id, bytes and
+    size as the gateway got them (kept with the message's first item); for a later item of a
+    batch, the message's id with the item itself, so that the first one's letter stands."""
+    body = entry.body
+    device = str(body.get("id"))
+    where = topic(device, "status" if entry.kind == "status" else "telemetry")
+    if origin is not None and origin.raw is not None:
+        payload, size = kept_payload(Incoming(where, origin.raw, 0.0)), len(origin.raw)
+    else:
+        sent = {k: v for k, v in body.items() if k not in ("received_at", "retained")}
+        payload = json.dumps(sent, separators=(",", ":"), ensure_ascii=False)
+        size = len(payload.encode(errors="backslashreplace"))
+    if origin is not None:
+        letter_id = origin.raw_id
+    else:  # from a spool of an older gateway: named by topic and the item's bytes
+        named = f"{where}\0{payload}".encode(errors="backslashreplace")
+        letter_id = hashlib.sha256(named).hexdigest()[:32]
+    received = body.get("received_at")
+    return {
+        "id": letter_id,
+        "topic": where,
+        "device_id": _clean(device, 64),
+        "reason": str(refusal.get("reason")),
+        "detail": _clean(str(refusal.get("detail", "")), MAX_DETAIL_CHARS),
+        "payload": _clean(payload, KEPT_PAYLOAD_CHARS),
+        "payload_bytes": size,
+        "received_at": float(received) if isinstance(received, int | float) else time.time(),
+        "messages": 1,
+    }
 
 
 def set_aside_letter(entry: Entry, why: str) -> dict[str, Any]:

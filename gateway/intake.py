@@ -14,12 +14,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from .dedup import RecentKeys
-from .spool import Kind, Spool, SpoolFull
+from .spool import Item, Origin, Spool, SpoolFull
 from .throttle import DeviceThrottle
-from .validate import Checked, Incoming, Validator, kept_payload, letter_id, unprocessable
+from .validate import Checked, Incoming, Validator, letter_id, unprocessable
 
 log = logging.getLogger(__name__)
 
@@ -139,13 +138,18 @@ class Intake:
         for generation, mids in by_generation.items():
             self._ack(mids, generation)
 
-    def process(self, messages: list[Incoming]) -> list[tuple[Kind, dict[str, Any]]]:
+    def process(self, messages: list[Incoming]) -> list[Item]:
         """Validate and de-duplicate; return the spool items. Pure apart from the dedup window.
 
         No message can stop intake: one whose checking raises becomes an ``unprocessable``
         dead letter naming the error, and the next message is checked as usual.
+
+        Each reading and status keeps its message's origin beside it in the spool (its
+        dead-letter id, and with the first item the bytes): should the backend refuse it (an
+        unknown device, a wrong kind), the gateway keeps the message as it came. One copy of
+        the bytes a message: a batch of 500 readings must not hold 500.
         """
-        items: list[tuple[Kind, dict[str, Any]]] = []
+        items: list[Item] = []
         stats = self.stats
         for msg in messages:
             stats.received += 1
@@ -157,12 +161,15 @@ class Intake:
                 )
                 checked = Checked(rejections=[unprocessable(msg, err)])
             stats.dropped_by_nodes += checked.dropped
-            for reading in checked.readings:
-                items.append(("reading", reading))
-            stats.accepted += len(checked.readings)
-            for status in checked.statuses:
-                items.append(("status", status))
-                stats.statuses += 1
+            if checked.readings or checked.statuses:
+                raw_id = letter_id(msg)
+                first, rest = Origin(raw_id, msg.payload), Origin(raw_id, None)
+                for n, reading in enumerate(checked.readings):
+                    items.append(("reading", reading, rest if n else first))
+                stats.accepted += len(checked.readings)
+                for n, status in enumerate(checked.statuses):
+                    items.append(("status", status, rest if n else first))
+                stats.statuses += len(checked.statuses)
             for rejection in checked.rejections:
                 items.append(("rejection", rejection.as_dict()))
                 stats.rejected += 1
@@ -190,22 +197,4 @@ class Intake:
             checked.rejections = [
                 r for r in checked.rejections if throttle.allow(r.device_id, when, msg)
             ]
-        _mark_origin(msg, checked)
         return checked
-
-
-def _mark_origin(msg: Incoming, checked: Checked) -> None:
-    """Tell the backend which message each reading and status came from, should it refuse
-    them (an unknown device, a wrong kind): the dead letter it makes is then the message's, with
-    the id the gateway would give it (``raw_id``), the bytes as they came (``raw``) and their size
-    (``raw_bytes``). The payload goes with the message's first item only: a batch of 500 readings
-    must not carry 500 copies of it. The backend keeps one dead letter per message.
-    """
-    items = checked.readings or checked.statuses  # a message has one kind or the other
-    if not items:
-        return
-    raw_id = letter_id(msg)
-    for item in items:
-        item["raw_id"] = raw_id
-    items[0]["raw"] = kept_payload(msg)
-    items[0]["raw_bytes"] = len(msg.payload)

@@ -16,11 +16,22 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import orjson
 
 Kind = Literal["reading", "status", "rejection"]
+
+
+class Origin(NamedTuple):
+    """The device message a reading or status came from, kept beside it in the spool but not
+    forwarded: should the backend refuse the item, the gateway makes its dead letter from it."""
+
+    raw_id: str  # the message's dead-letter id
+    raw: bytes | None  # the message's bytes, with its first item only (one copy a message)
+
+
+Item = tuple[Kind, dict[str, Any]] | tuple[Kind, dict[str, Any], Origin | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +55,13 @@ def _text(body: dict[str, Any]) -> str:
         return json.dumps(body, separators=(",", ":"))
 
 
+def _row(item: Item) -> tuple[str, str, str | None, bytes | None]:
+    origin = item[2] if len(item) == 3 else None
+    if origin is None:
+        return item[0], _text(item[1]), None, None
+    return item[0], _text(item[1]), origin.raw_id, origin.raw
+
+
 class SpoolFull(Exception):
     """The spool holds its maximum: intake waits until the forwarder drains it."""
 
@@ -65,8 +83,13 @@ class Spool:
         with self._db() as db:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS spool ("
-                " id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, body TEXT NOT NULL)"
+                " id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, body TEXT NOT NULL,"
+                " raw_id TEXT, raw BLOB)"
             )
+            columns = {row[1] for row in db.execute("PRAGMA table_info(spool)")}
+            for column, kind in (("raw_id", "TEXT"), ("raw", "BLOB")):
+                if column not in columns:  # a spool from before: its entries have no origin
+                    db.execute(f"ALTER TABLE spool ADD COLUMN {column} {kind}")
         self._rows = self._count()
 
     def _db(self) -> sqlite3.Connection:
@@ -82,7 +105,7 @@ class Spool:
     def _count(self) -> int:
         return int(self._db().execute("SELECT count(*) FROM spool").fetchone()[0])
 
-    def append(self, items: Sequence[tuple[Kind, dict[str, Any]]]) -> None:
+    def append(self, items: Sequence[Item]) -> None:
         """Append atomically and durably; raises SpoolFull instead of growing past max_rows.
 
         An empty spool takes any append, however large, so intake can never deadlock.
@@ -94,11 +117,11 @@ class Spool:
             if self._rows and self._rows + len(items) > self.max_rows:
                 raise SpoolFull(f"spool {self.path} holds {self._rows} of {self.max_rows} rows")
         self._check_room()
-        rows = [(kind, _text(body)) for kind, body in items]
+        rows = [_row(item) for item in items]
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.executemany("INSERT INTO spool (kind, body) VALUES (?, ?)", rows)
+            db.executemany("INSERT INTO spool (kind, body, raw_id, raw) VALUES (?, ?, ?, ?)", rows)
             db.execute("COMMIT")
         except BaseException as err:
             if db.in_transaction:  # SQLite may have rolled back by itself (a full disk does)
@@ -139,10 +162,20 @@ class Spool:
 
     def replace(self, entry_id: int, kind: Kind, body: dict[str, Any]) -> None:
         """Put another entry in the place of one (the forwarder sets aside one the backend
-        refuses for good); it keeps its place in the queue."""
+        refuses); it keeps its place in the queue."""
         self._db().execute(
-            "UPDATE spool SET kind = ?, body = ? WHERE id = ?", (kind, _text(body), entry_id)
+            "UPDATE spool SET kind = ?, body = ?, raw_id = NULL, raw = NULL WHERE id = ?",
+            (kind, _text(body), entry_id),
         )
+
+    def origins(self, entry_ids: Sequence[int]) -> dict[int, Origin]:
+        """The origins of these entries, where they have one."""
+        marks = ",".join("?" * len(entry_ids))
+        rows = self._db().execute(
+            f"SELECT id, raw_id, raw FROM spool WHERE raw_id IS NOT NULL AND id IN ({marks})",  # noqa: S608 - placeholders only
+            list(entry_ids),
+        )
+        return {row[0]: Origin(row[1], row[2]) for row in rows}
 
     def remove_through(self, last_id: int) -> None:
         """Forget every entry up to and including ``last_id`` (the backend has them)."""

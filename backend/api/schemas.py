@@ -18,31 +18,18 @@ DeviceId = Annotated[str, Path(max_length=64, examples=["lamp-dong-ha-001", "bin
 VillageId = Annotated[str, Path(max_length=32, examples=["dong-ha"])]
 
 
-class Origin(BaseModel):
-    """Which device message an item came from, for the dead letter the backend may make of it
-    (unknown device, wrong kind): one per message, as the gateway got it."""
-
-    raw_id: str | None = Field(
-        default=None, min_length=1, max_length=64, description="the message's dead-letter id"
-    )
-    raw: str | None = Field(
-        default=None, max_length=8192, description="the message's payload (its first characters)"
-    )
-    raw_bytes: int | None = Field(default=None, ge=0, le=2**31, description="the message's size")
-
-
-class LampIn(LampReading, Origin):
+class LampIn(LampReading):
     received_at: float = Field(ge=0, description="gateway receive time, Unix seconds")
 
 
-class BinIn(BinReading, Origin):
+class BinIn(BinReading):
     received_at: float = Field(ge=0, description="gateway receive time, Unix seconds")
 
 
 ReadingIn = Annotated[LampIn | BinIn, Field(discriminator="kind")]
 
 
-class StatusIn(Status, Origin):
+class StatusIn(Status):
     received_at: float = Field(ge=0)
     retained: bool = Field(default=False, description="a retained copy replayed on subscribe")
 
@@ -72,6 +59,21 @@ class IngestBatch(BaseModel):
     readings: list[ReadingIn] = Field(default_factory=list, max_length=10_000)
     statuses: list[StatusIn] = Field(default_factory=list, max_length=10_000)
     rejections: list[RejectionIn] = Field(default_factory=list, max_length=10_000)
+    letters: Literal["backend", "gateway"] = Field(
+        default="backend",
+        description="who makes the dead letters of readings and statuses refused here (unknown "
+        "device, wrong kind): `gateway`, which keeps each message's bytes, from `refused` in "
+        "the answer; `backend` (older gateways), from the items themselves",
+    )
+
+
+class Refusal(BaseModel):
+    """A reading or status of the batch refused here, by its place in the batch's list."""
+
+    kind: Literal["reading", "status"]
+    index: int = Field(ge=0, description="its place in the batch's `readings` or `statuses`")
+    reason: Reason
+    detail: str
 
 
 class IngestResult(BaseModel):
@@ -79,6 +81,11 @@ class IngestResult(BaseModel):
     rejected: int = Field(description="readings refused here: unknown device or wrong kind")
     statuses: int
     dead_letters: int = Field(description="rejections kept, from the gateway and from here")
+    refused: list[Refusal] = Field(
+        default_factory=list,
+        description="with `letters: gateway`: the items refused here, whose dead letters the "
+        "gateway makes and sends",
+    )
 
 
 class VillagePublic(BaseModel):

@@ -63,7 +63,11 @@ def test_ingest_is_idempotent_and_tracks_state(api: TestClient) -> None:
     body = batch([lamp(seq) for seq in range(10)])
     first = api.post("/api/v1/ingest", json=body, headers=TOKEN).json()
     again = api.post("/api/v1/ingest", json=body, headers=TOKEN).json()
-    assert first == again == {"stored": 10, "rejected": 0, "statuses": 0, "dead_letters": 0}
+    assert (
+        first
+        == again
+        == {"stored": 10, "rejected": 0, "statuses": 0, "dead_letters": 0, "refused": []}
+    )
     assert api.get("/api/v1/stats").json()["readings"] == {"lamp": 10, "bin": 0}
     device = api.get("/api/v1/devices/lamp-dong-ha-001").json()
     assert (device["seq"], device["ts"], device["values"]["on"]) == (9, NOW + 9, True)
@@ -75,7 +79,7 @@ def test_ingest_is_idempotent_and_tracks_state(api: TestClient) -> None:
 def test_unknown_device_and_wrong_kind_become_dead_letters(api: TestClient) -> None:
     readings = [lamp(1, device="lamp-atlantis-001"), lamp(2, device="bin-dong-ha-01")]
     result = api.post("/api/v1/ingest", json=batch(readings), headers=TOKEN).json()
-    assert result == {"stored": 0, "rejected": 2, "statuses": 0, "dead_letters": 2}
+    assert result == {"stored": 0, "rejected": 2, "statuses": 0, "dead_letters": 2, "refused": []}
     letters = {d["device_id"]: d for d in api.get("/api/v1/dead-letters").json()}
     assert letters["lamp-atlantis-001"]["reason"] == "unknown_device"
     assert letters["bin-dong-ha-01"]["reason"] == "kind_mismatch"
@@ -160,3 +164,18 @@ def test_a_lone_surrogate_in_a_refused_batch_is_a_422_not_a_500(api: TestClient)
     assert error["loc"][-1] == "bogus" and error["input"] == "\udc00"
     vietnamese = api.get("/api/v1/dead-letters", params={"reason": "khác"})
     assert vietnamese.status_code == 422 and "khác" in vietnamese.text  # still written as is
+
+
+def test_a_gateway_that_makes_the_letters_gets_the_refusals_back(api: TestClient) -> None:
+    readings = [lamp(1), lamp(2, device="lamp-atlantis-001"), lamp(3, device="bin-dong-ha-01")]
+    status = {"id": "bin-nowhere-09", "state": "online", "received_at": NOW}
+    body = batch(readings, statuses=[status], letters="gateway")
+    result = api.post("/api/v1/ingest", json=body, headers=TOKEN).raise_for_status().json()
+    assert result["stored"] == 1 and result["dead_letters"] == 0
+    assert [(r["kind"], r["index"], r["reason"]) for r in result["refused"]] == [
+        ("reading", 1, "unknown_device"),
+        ("reading", 2, "kind_mismatch"),
+        ("status", 0, "unknown_device"),
+    ]
+    assert "registered as a bin" in result["refused"][1]["detail"]
+    assert api.get("/api/v1/dead-letters").json() == [], "the gateway makes these letters"

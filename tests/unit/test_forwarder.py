@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from sangsach.gateway.forwarder import Forwarder
-from sangsach.gateway.spool import Spool
+from sangsach.gateway.forwarder import Forwarder, refused_letter
+from sangsach.gateway.spool import Entry, Origin, Spool
 
 
 class Backend(ThreadingHTTPServer):
@@ -97,3 +97,24 @@ def test_a_failed_batch_is_sent_again_and_the_batch_read_ahead_waits(spool: Spoo
     sent = [(seqs, status) for seqs, status, _ in backend.seen]
     assert sent == [([1, 2], 200), ([3, 4], 503), ([3, 4], 200), ([5], 200)]
     assert len(spool) == 0
+
+
+def test_the_letter_of_a_refused_item_is_its_message_with_the_gateways_bytes() -> None:
+    reading = {"id": "lamp-x-01", "kind": "lamp", "boot": 1, "seq": 2, "ts": 5, "on": True,
+               "synced": True, "received_at": 7.5}  # fmt: skip
+    entry = Entry(3, "reading", json.dumps(reading))
+    refusal = {"kind": "reading", "index": 0, "reason": "unknown_device", "detail": "not here"}
+    raw = b'{"id": "lamp-x-01",  "kind": "lamp"}'
+    first = refused_letter(entry, Origin("m" * 32, raw), refusal)
+    assert (first["id"], first["payload"], first["payload_bytes"]) == (
+        "m" * 32,
+        raw.decode(),
+        len(raw),
+    )
+    assert (first["topic"], first["reason"], first["received_at"]) == (
+        "sangsach/v1/lamp-x-01/telemetry", "unknown_device", 7.5,
+    )  # fmt: skip
+    later = refused_letter(entry, Origin("m" * 32, None), refusal)  # a later item of the batch
+    assert later["id"] == "m" * 32 and "received_at" not in later["payload"]
+    older = refused_letter(entry, None, refusal)  # from a spool of an older gateway
+    assert older["id"] != "m" * 32 and older["id"] == refused_letter(entry, None, refusal)["id"]

@@ -169,22 +169,22 @@ def test_stalled_when_messages_wait_and_nothing_is_committed(tmp_path: Path) -> 
     assert intake.stalled(60) == ""
 
 
-def test_items_say_which_message_they_came_from_the_bytes_only_once(tmp_path: Path) -> None:
-    """For a dead letter the backend may make: the message's id, bytes and size, the bytes
-    with its first item only."""
+def test_items_keep_their_message_beside_them_the_bytes_only_once(tmp_path: Path) -> None:
+    """For a dead letter the gateway makes if the backend refuses an item: the message's id
+    and bytes, the bytes with its first item only; nothing of it in what is forwarded."""
     intake, spool, _ = make(tmp_path)
     readings = [json.loads(message(seq).payload) for seq in (5, 6, 7)]
     batch = Incoming(
         "sangsach/v1/lamp-a-01/telemetry", json.dumps({"readings": readings}).encode(), NOW
     )
     intake.commit([Pending([message(0), batch], [1, 2], 1)], threading.Event())
-    single, first, *rest = (entry.body for entry in spool.peek(10))
-    assert single["raw"] == message(0).payload.decode()
-    assert single["raw_bytes"] == len(message(0).payload)
-    assert single["raw_id"] == letter_id(message(0))
-    assert (first["raw"], first["raw_bytes"]) == (batch.payload.decode(), len(batch.payload))
-    assert {r["raw_id"] for r in [first, *rest]} == {letter_id(batch)}
-    assert len(rest) == 2 and all("raw" not in r and "raw_bytes" not in r for r in rest)
+    entries = spool.peek(10)
+    origins = spool.origins([entry.id for entry in entries])
+    single, first, *rest = (origins[entry.id] for entry in entries)
+    assert single == (letter_id(message(0)), message(0).payload)
+    assert first == (letter_id(batch), batch.payload)
+    assert rest == [(letter_id(batch), None)] * 2
+    assert all("raw" not in entry.text for entry in entries)
 
 
 def test_junk_counts_against_the_rate_and_beyond_it_is_one_flood_letter(tmp_path: Path) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
-from sangsach.gateway.spool import Spool, SpoolFull
+from sangsach.gateway.spool import Origin, Spool, SpoolFull
 
 
 def test_entries_survive_reopening_in_order(tmp_path: Path) -> None:
@@ -52,3 +53,21 @@ def test_a_nearly_full_disk_refuses_the_append_and_keeps_what_is_spooled(tmp_pat
     with pytest.raises(SpoolFull, match=r"nearly full: .* KiB kept in reserve; 1 entries kept"):
         strict.append([("reading", {"seq": 2})])
     assert [entry.body for entry in strict.peek(10)] == [{"seq": 1}]
+
+
+def test_a_spool_from_before_origins_gains_their_columns(tmp_path: Path) -> None:
+    path = tmp_path / "spool.sqlite"
+    with sqlite3.connect(path) as db:  # the table as the version before made it
+        db.execute(
+            "CREATE TABLE spool (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,"
+            " body TEXT NOT NULL)"
+        )
+        db.execute("""INSERT INTO spool (kind, body) VALUES ('reading', '{"seq":1}')""")
+    db.close()
+    spool = Spool(path)
+    spool.append([("reading", {"seq": 2}, Origin("abc", b"{}"))])
+    old, new = spool.peek(10)
+    assert (old.body, new.body) == ({"seq": 1}, {"seq": 2})
+    assert spool.origins([old.id, new.id]) == {new.id: ("abc", b"{}")}
+    spool.replace(new.id, "rejection", {"id": "x"})
+    assert spool.origins([new.id]) == {}
