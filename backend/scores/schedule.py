@@ -5,7 +5,8 @@ The backend runs one ``DailyRollups`` in a thread. At start it rolls up every da
 ``catch_up_days`` (yesterday included) that has no row for some village; then, each day at local
 midnight + ``delay_s``, it rolls up the day just ended, always (late readings of that day are
 in by then). Every half minute it also recomputes the days that readings reached after they
-were over (``late.py``: a replayed spool). ``roll_up`` replaces a day's rows, so running twice
+were over (``late.py``: a replayed spool), and every minute today's live part, so that pages
+find it ready. ``roll_up`` replaces a day's rows, so running twice
 changes nothing.
 """
 
@@ -99,6 +100,7 @@ class DailyRollups:
                     caught_up = True
                 self.step()
                 self.scores.redo_late()
+                self.scores.refresh_today()
             except Exception:
                 # The store may be down for a while: the missed work is tried again.
                 log.exception("daily rollup failed; trying again in %.0f s", POLL_S)

@@ -69,7 +69,7 @@ class Scores:
     engine: Engine | None  # None: the registry file's census only
     commune: Commune
     clock: Callable[[], float] = time.time
-    live_cache_s: float = 60.0
+    live_cache_s: float = 90.0  # the nightly thread refreshes it every minute (refresh_today)
     rules: CommuneRules = field(init=False)
     _first_seen: dict[str, int | None] = field(default_factory=dict, init=False)
     _live: dict[int, _Live] = field(default_factory=dict, init=False)
@@ -238,6 +238,20 @@ class Scores:
                 cached = _Live(now, self.compute(start, end))
                 self._live = {start: cached}
             return cached.parts
+
+    def refresh_today(self, max_age_s: float = 60.0) -> bool:
+        """Recompute today's live part if it is older than ``max_age_s``: run in the background
+        every half minute, so that a page asking for a period reaching today finds it ready
+        instead of reading the day's raw readings itself. Returns whether it recomputed."""
+        now = self.clock()
+        today = local_midnight(local_day(now))
+        cached = self._live.get(today)
+        if cached is not None and now - cached.at < max_age_s:
+            return False
+        fresh = _Live(now, self.compute(today, int(now)))
+        with self._lock:
+            self._live = {today: fresh}
+        return True
 
     def census_at(self, at: float) -> dict[str, Census]:
         if self.engine is None:

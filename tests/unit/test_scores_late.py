@@ -51,3 +51,27 @@ def test_a_mark_made_during_a_recompute_is_kept(tmp_path: Path) -> None:
         late.mark(conn, [sc.DAY1 + 7200], now=sc.END + 1)  # more readings of the same day
     late.clear(engine, seen)
     assert late.marked(engine, 0, 2**62) == {sc.DAY1: sc.END + 1}
+
+
+def test_todays_part_is_kept_fresh_in_the_background_and_served_from_there(
+    tmp_path: Path,
+) -> None:
+    now = [float(sc.DAY1 + 22 * 3600)]  # day 1, 22:00: today is day 1
+    readings = sc.lamp_readings() + sc.bin_readings()
+    before, after = (
+        [r for r in readings if r["ts"] < now[0] - 3600],
+        [r for r in readings if now[0] - 3600 <= r["ts"] < now[0]],
+    )
+    with SqliteStore(tmp_path / "ts.sqlite") as store:
+        store.ensure_ready()
+        store.write(stored(before))
+        scores = Scores(store, None, parse_registry(sc.REGISTRY), clock=lambda: now[0])
+        assert scores.refresh_today() is True
+        assert scores.refresh_today() is False  # fresh for a minute
+        held = scores.period(sc.DAY1, sc.END).villages[0].parts
+        store.write(stored(after))  # the last hour's readings arrive
+        now[0] += 30
+        assert scores.period(sc.DAY1, sc.END).villages[0].parts == held  # served from the cache
+        now[0] += 40
+        assert scores.refresh_today() is True  # a minute old: recomputed
+        assert scores.period(sc.DAY1, sc.END).villages[0].parts.lamp_lit_s > held.lamp_lit_s
