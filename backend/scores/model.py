@@ -69,20 +69,3 @@ def clip(spans: Sequence[Span], start: int, end: int) -> list[Span]:
         if a < b:
             out.append((a, b))
     return out
-
-
-def overlap(a: Span, b: Span) -> int:
-    return max(0, min(a[1], b[1]) - max(a[0], b[0]))
-
-
-def percent(part: int, whole: int) -> float | None:
-    """100 × part / whole, None when whole is 0.
-
-    The integer product is divided once, so a share that is exactly 95 % comes out as 95.0 and
-    meets a 95.0 target (0.95 × 100 in floats would not).
-    """
-    return None if whole == 0 else 100 * part / whole
-
-
-def at_least(value: float | None, target: float) -> bool | None:
-    return None if value is None else value >= target
