@@ -1,8 +1,9 @@
-"""Scores: each village's Sáng % and Sạch indicators for a period, and the emulation ranking.
+"""Scores: each village's Sáng and Sạch indicators for a period, with coverage, verdicts and the
+emulation ranking.
 
-Pure functions of their arguments (no I/O, no clock: times are Unix seconds), so the report,
-the API and Grafana's write-back all compute the same numbers. ``sang.py`` scores the lamps,
-``sach.py`` the bins and the census, ``ranking.py`` ranks villages; ``model.py`` holds the
-shared timeline rule (a reading holds until the next one, but only while fresh).
+``sang.py`` and ``sach.py`` walk the readings (pure, with the village's thresholds from
+``domain.rules``) into the additive parts of ``parts.py``; ``verdict.py`` judges summed parts
+and ranks; ``compute.py`` reads the store for them; ``service.py`` makes any period from stored
+days plus a live part; ``schedule.py`` and ``late.py`` keep the stored days up to date.
 See docs/scores.md.
 """
