@@ -24,7 +24,7 @@ from sangsach.registry_file import Census, Commune, ScoreFormula
 
 from ..domain.readings import DailyScore
 from ..registry.census import effective
-from ..timeseries.port import Kind, TimeSeriesStore
+from ..timeseries.port import DailySums, Kind, TimeSeriesStore
 from . import late
 from .compute import CommuneRules, village_parts
 from .days import days_between, local_day, local_midnight, next_day
@@ -127,27 +127,33 @@ class Scores:
 
     def _stored_sum(self, first: date, last: date) -> dict[str, Parts]:
         """The closed days ``first`` to ``last`` summed by the store; days not stored yet are
-        computed and stored first."""
+        computed and stored first, except those before any device counts (empty by rule)."""
         end = local_midnight(next_day(last))
-        active = self.first_activity()
-        if active is None or active >= end:  # nothing counted yet: no day to compute or store
-            census = self.census_at(end - 1)
-            return {v.id: Parts().with_census(census.get(v.id)) for v in self.commune.villages}
-        first = max(first, local_day(active))  # days before any device counts are empty
-        start = local_midnight(first)
-        days = len(list(days_between(first, last)))
-        self.redo_late(start, end)
-        sums = self.store.daily_sums(SUMMED_NAMES, CENSUS_NAMES, start=start, end=end)
-        if any(v.id not in sums or sums[v.id].days < days for v in self.commune.villages):
+        self.redo_late(local_midnight(first), end)
+        sums = self.store.daily_sums(
+            SUMMED_NAMES, CENSUS_NAMES, start=local_midnight(first), end=end
+        )
+        if not self._all_days(sums, first, last):
+            active = self.first_activity()
+            if active is None or active >= end:  # nothing counted yet: no day to store
+                census = self.census_at(end - 1)
+                return {v.id: Parts().with_census(census.get(v.id)) for v in self.commune.villages}
+            first = max(first, local_day(active))
             for day in self._missing(list(days_between(first, last))):
                 log.info("daily parts of %s missing: computing them now", day)
                 self._roll(day)
-            sums = self.store.daily_sums(SUMMED_NAMES, CENSUS_NAMES, start=start, end=end)
+            sums = self.store.daily_sums(
+                SUMMED_NAMES, CENSUS_NAMES, start=local_midnight(first), end=end
+            )
         out = {}
         for village_id, found in sums.items():
             in_force = {k: v for k, v in found.last.items() if v is not None}
             out[village_id] = Parts.from_values({**found.sums, **in_force})
         return out
+
+    def _all_days(self, sums: Mapping[str, DailySums], first: date, last: date) -> bool:
+        days = (last - first).days + 1
+        return all(v.id in sums and sums[v.id].days == days for v in self.commune.villages)
 
     def redo_late(self, start: int = 0, end: int = 2**62) -> list[date]:
         """Recompute the stored days in [start, end) that readings reached after they were
