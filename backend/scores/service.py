@@ -233,10 +233,12 @@ class Scores:
         }
 
     def _live_parts(self, start: int, end: int) -> dict[str, Parts]:
-        """Raw parts of a piece of a day; today's piece is kept ``live_cache_s``."""
+        """Raw parts of a piece of a day; today's piece up to now is kept ``live_cache_s``."""
         now = self.clock()
         today = local_midnight(local_day(now))
-        if start != today or end < int(now):
+        # A piece of today that ends "now" (within the cache's age) is served from the cache;
+        # one that ends earlier today is computed exactly.
+        if start != today or end < now - self.live_cache_s:
             return self.compute(start, end)
         with self._lock:
             cached = self._live.get(start)

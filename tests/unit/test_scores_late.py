@@ -75,3 +75,20 @@ def test_todays_part_is_kept_fresh_in_the_background_and_served_from_there(
         now[0] += 40
         assert scores.refresh_today() is True  # a minute old: recomputed
         assert scores.period(sc.DAY1, sc.END).villages[0].parts.lamp_lit_s > held.lamp_lit_s
+
+
+def test_a_period_ending_now_is_served_from_the_cache_and_one_ending_earlier_is_exact(
+    tmp_path: Path,
+) -> None:
+    now = float(sc.DAY1 + 22 * 3600)
+    with SqliteStore(tmp_path / "ts.sqlite") as store:
+        store.ensure_ready()
+        store.write(stored(sc.lamp_readings() + sc.bin_readings()))
+        scores = Scores(store, None, parse_registry(sc.REGISTRY), clock=lambda: now)
+        scores.refresh_today()
+        cached = scores._live[sc.DAY1].parts
+        # An API caller's "now" a second behind the server's: the cached part.
+        assert scores.period_parts(sc.DAY1, int(now) - 1) == cached
+        # Ending at 20:00: computed for exactly that span.
+        exact = scores.period_parts(sc.DAY1, sc.DAY1 + 20 * 3600)
+        assert exact == scores.compute(sc.DAY1, sc.DAY1 + 20 * 3600) != cached
