@@ -84,8 +84,7 @@ class Scores:
         """Every village's indicators and the ranking for [start, end), up to now at most."""
         now = int(self.clock())
         upto = max(start, min(end, now))
-        parts = self.period_parts(start, upto)
-        formula = self.commune.scores
+        parts, formula = self._period(start, upto)
         judged = {v.id: judge(v.id, v.name, parts[v.id], formula) for v in self.commune.villages}
         ranked = rank(list(judged.values())) if any(p.measured for p in parts.values()) else []
         for result in ranked:
@@ -97,6 +96,11 @@ class Scores:
     def period_parts(self, start: int, end: int) -> dict[str, Parts]:
         """Each village's parts over [start, end): the closed whole days summed by the store,
         the rest (a partial first or last day, today) live, added up in time order."""
+        return self._period(start, end)[0]
+
+    def _period(self, start: int, end: int) -> tuple[dict[str, Parts], ScoreFormula]:
+        """The parts, and the formula in force on the period's last day: the one stored with
+        that day when it is a stored day, else the registry's (today, or a partial day)."""
         now = self.clock()
         head: tuple[int, int] | None = None
         closed: list[date] = []
@@ -114,42 +118,46 @@ class Scores:
             day = next_day(day)
         pieces: dict[str, list[Parts]] = {v.id: [] for v in self.commune.villages}
         found: list[dict[str, Parts]] = []
+        formula = self.commune.scores
         if head is not None:
             found.append(self._live_parts(*head))
         if closed:
-            found.append(self._stored_sum(closed[0], closed[-1]))
+            stored, kept = self._stored_sum(closed[0], closed[-1])
+            found.append(stored)
+            formula = kept if kept is not None and not tail else formula
         found.extend(self._live_parts(*piece) for piece in tail)
         for parts in found:
             for village_id, one in parts.items():
                 if village_id in pieces:
                     pieces[village_id].append(one)
-        return {village_id: total(days) for village_id, days in pieces.items()}
+        return {village_id: total(days) for village_id, days in pieces.items()}, formula
 
-    def _stored_sum(self, first: date, last: date) -> dict[str, Parts]:
+    def _stored_sum(self, first: date, last: date) -> tuple[dict[str, Parts], ScoreFormula | None]:
         """The closed days ``first`` to ``last`` summed by the store; days not stored yet are
         computed and stored first, except those before any device counts (empty by rule)."""
         end = local_midnight(next_day(last))
         self.redo_late(local_midnight(first), end)
-        sums = self.store.daily_sums(
-            SUMMED_NAMES, CENSUS_NAMES, start=local_midnight(first), end=end
-        )
+        sums = self.store.daily_sums(SUMMED_NAMES, KEPT_NAMES, start=local_midnight(first), end=end)
         if not self._all_days(sums, first, last):
             active = self.first_activity()
             if active is None or active >= end:  # nothing counted yet: no day to store
                 census = self.census_at(end - 1)
-                return {v.id: Parts().with_census(census.get(v.id)) for v in self.commune.villages}
+                empty = {v.id: Parts().with_census(census.get(v.id)) for v in self.commune.villages}
+                return empty, None
             first = max(first, local_day(active))
             for day in self._missing(list(days_between(first, last))):
                 log.info("daily parts of %s missing: computing them now", day)
                 self._roll(day)
             sums = self.store.daily_sums(
-                SUMMED_NAMES, CENSUS_NAMES, start=local_midnight(first), end=end
+                SUMMED_NAMES, KEPT_NAMES, start=local_midnight(first), end=end
             )
         out = {}
+        kept: ScoreFormula | None = None
         for village_id, found in sums.items():
             in_force = {k: v for k, v in found.last.items() if v is not None}
             out[village_id] = Parts.from_values({**found.sums, **in_force})
-        return out
+            kept = kept or stored_formula(found.last)
+        return out, kept
 
     def _all_days(self, sums: Mapping[str, DailySums], first: date, last: date) -> bool:
         days = (last - first).days + 1
@@ -198,6 +206,7 @@ class Scores:
                     {
                         **p.values(),
                         **day_figures(judge(village_id, names[village_id], p, self.commune.scores)),
+                        **formula_values(self.commune.scores),
                     },
                 )
                 for village_id, p in parts.items()
@@ -303,6 +312,25 @@ def day_figures(day: VillageResult) -> dict[str, float | bool | None]:
         "bin_coverage_pct": day.overflow.coverage,
         "coverage_pct": day.census.value,
     }
+
+
+# The formula in force is kept with each stored day (not summed: a period takes its last day's),
+# so that changing the registry's targets changes a closed period only on recompute.
+FORMULA_PREFIX = "formula_"
+FORMULA_NAMES = tuple(FORMULA_PREFIX + name for name in ScoreFormula.model_fields)
+KEPT_NAMES = (*CENSUS_NAMES, *FORMULA_NAMES)
+
+
+def formula_values(formula: ScoreFormula) -> dict[str, float | bool | None]:
+    return {FORMULA_PREFIX + name: float(value) for name, value in formula.model_dump().items()}
+
+
+def stored_formula(values: Mapping[str, object]) -> ScoreFormula | None:
+    """The formula kept with a stored day; None for a day stored before formulas were kept."""
+    found = {name.removeprefix(FORMULA_PREFIX): values.get(name) for name in FORMULA_NAMES}
+    if any(value is None for value in found.values()):
+        return None
+    return ScoreFormula.model_validate(found)
 
 
 def _has_parts(values: Mapping[str, object]) -> bool:

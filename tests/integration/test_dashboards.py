@@ -29,7 +29,7 @@ from sangsach.backend.domain.readings import (
 )
 from sangsach.backend.scores import verdict
 from sangsach.backend.scores.parts import Parts, total
-from sangsach.backend.scores.service import Scores
+from sangsach.backend.scores.service import Scores, formula_values
 from sangsach.backend.timeseries.influx import InfluxStore
 from sangsach.backend.timeseries.sqlite import SqliteStore
 from sangsach.backend.web.devicemap import STATES
@@ -134,7 +134,7 @@ def scenario() -> tuple[list[StoredReading], list[StatusEvent], list[DailyScore]
         StatusEvent("bin-bm-1", True, NIGHT),
     ]
     scores = [
-        DailyScore(village, day, {**parts.values(), **figures})
+        DailyScore(village, day, {**parts.values(), **figures, **formula_values(ScoreFormula())})
         for village, days in DAYS.items()
         for day, (parts, figures) in zip((DAY1, DAY2), days, strict=True)
     ]
@@ -338,7 +338,7 @@ def test_the_scenario_rows_hold_what_a_rollup_writes(tmp_path: Path) -> None:
     formula = ScoreFormula()
     for village, days in DAYS.items():
         for parts, figures in days:
-            assert {*parts.values(), *figures} == written
+            assert {*parts.values(), *figures, *formula_values(formula)} == written
             day = verdict.judge(village, village, parts, formula)
             assert figures == {
                 "sang_pct": day.sang.value, "sang_coverage_pct": day.sang.coverage,

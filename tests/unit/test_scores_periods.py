@@ -138,3 +138,29 @@ def test_days_before_any_device_counts_are_neither_computed_nor_stored(tmp_path:
         scores.period(sc.DAY1 - 400 * D, sc.END)
         # Stored from the day the first device counts (bins' first reading, day 0 23:00).
         assert {r.day for r in s.daily_scores()} == {sc.DAY1 - D, *sc.DAYS}
+
+
+def test_a_formula_change_in_the_registry_changes_a_closed_period_only_on_recompute(
+    tmp_path: Path,
+) -> None:
+    with SqliteStore(tmp_path / "ts.sqlite") as s:
+        s.ensure_ready()
+        s.write(stored(sc.lamp_readings() + sc.bin_readings()))
+        clock = lambda: sc.END + D  # noqa: E731
+        before = Scores(s, None, parse_registry(sc.REGISTRY), clock=clock).period(sc.DAY1, sc.END)
+        assert before.formula.sang_target_pct == 95.0
+        stricter = sc.REGISTRY.replace(
+            "  longitude: 106.23\n", "  longitude: 106.23\nscores: {sang_target_pct: 99}\n"
+        )
+        scores = Scores(s, None, parse_registry(stricter), clock=clock)
+        kept = scores.period(sc.DAY1, sc.END)
+        assert (kept.formula.sang_target_pct, kept.formula_text) == (95.0, before.formula_text)
+        assert [v.score for v in kept.villages] == [v.score for v in before.villages]
+        scores.roll_up(local_day(sc.DAY1), local_day(sc.END - 1), recompute=True)
+        redone = scores.period(sc.DAY1, sc.END)
+        assert redone.formula.sang_target_pct == 99.0
+        an = redone.villages[0]
+        assert an.sang.verdict == "not_met"  # 96.61 % misses 99 %
+        assert an.score is not None and an.score < (before.villages[0].score or 0)
+        # Today's part is judged by the registry's formula of today.
+        assert scores.period(sc.END, sc.END + 3600).formula.sang_target_pct == 99.0
