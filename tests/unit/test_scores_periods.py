@@ -1,6 +1,7 @@
-"""Periods from stored days: exactly the raw computation, whatever the period; the scenarios of
-coverage (a lamp installed mid-period, no data, a period in progress, a census change, a bin
-back from a gap) on the embedded SQLite store."""
+"""Periods from stored days, on the embedded SQLite store: the scenarios of coverage (a lamp
+installed mid-period, no data, a period in progress, a census change, a formula change, a bin
+back from a gap). That any period equals the raw computation exactly is the property test of
+tests/integration/test_scores_periods_stores.py, on both stores."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from sangsach.backend.db import make_engine
@@ -31,21 +30,6 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqliteStore]:
         s.ensure_ready()
         s.write(stored(sc.lamp_readings() + sc.bin_readings()))
         yield s
-
-
-@settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(
-    st.integers(sc.DAY1 - D, sc.END + D).map(lambda t: t - t % 60),
-    st.integers(60, 4 * D).map(lambda t: t - t % 60),
-)
-def test_any_period_is_its_stored_days_plus_live_parts_exactly(
-    store: SqliteStore, start: int, length: int
-) -> None:
-    scores = Scores(store, None, parse_registry(sc.REGISTRY), clock=lambda: sc.END + 2 * D)
-    end = start + length
-    assert scores.period_parts(start, end) == scores.compute(start, end)
 
 
 def test_a_lamp_installed_mid_period_is_required_only_from_then(tmp_path: Path) -> None:
