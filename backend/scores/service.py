@@ -62,6 +62,12 @@ class _Live:
     at: float
     parts: dict[str, Parts]
 
+    def fresh(self, now: float, max_age_s: float) -> bool:
+        """Young enough to serve. One that measured nothing (a new installation's first
+        minutes, a backend just started) is never served, so that the first readings show at
+        once; computing a day without data costs little."""
+        return now - self.at < max_age_s and any(p.measured for p in self.parts.values())
+
 
 @dataclass
 class Scores:
@@ -251,7 +257,7 @@ class Scores:
             return self.compute(start, end)
         with self._lock:
             cached = self._live.get(start)
-            if cached is None or now - cached.at >= self.live_cache_s:
+            if cached is None or not cached.fresh(now, self.live_cache_s):
                 cached = _Live(now, self.compute(start, end))
                 self._live = {start: cached}
             return cached.parts

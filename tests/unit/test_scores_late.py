@@ -92,3 +92,15 @@ def test_a_period_ending_now_is_served_from_the_cache_and_one_ending_earlier_is_
         # Ending at 20:00: computed for exactly that span.
         exact = scores.period_parts(sc.DAY1, sc.DAY1 + 20 * 3600)
         assert exact == scores.compute(sc.DAY1, sc.DAY1 + 20 * 3600) != cached
+
+
+def test_an_empty_cached_today_gives_way_to_the_first_readings_at_once(tmp_path: Path) -> None:
+    now = [float(sc.DAY1 + 22 * 3600)]
+    with SqliteStore(tmp_path / "ts.sqlite") as store:
+        store.ensure_ready()
+        scores = Scores(store, None, parse_registry(sc.REGISTRY), clock=lambda: now[0])
+        scores.refresh_today()  # a backend just started: nothing yet
+        assert not scores.period(sc.DAY1, sc.END).has_data
+        store.write(stored(sc.lamp_readings() + sc.bin_readings()))
+        now[0] += 1  # the first readings arrive: not hidden for a minute and a half
+        assert scores.period(sc.DAY1, sc.END).has_data
