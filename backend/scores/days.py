@@ -7,8 +7,6 @@ from datetime import date, datetime, time, timedelta
 
 from sangsach.sun import VIETNAM
 
-DAY_S = 86_400
-
 
 def local_midnight(day: date) -> int:
     return int(datetime.combine(day, time(), VIETNAM).timestamp())

@@ -190,16 +190,11 @@ def test_the_broker_holds_back_what_exceeds_receive_maximum(
     assert got == 55
 
 
-def test_the_client_stops_reading_while_a_window_waits_for_acknowledgement(
-    broker: LocalBroker, tmp_path: Path, received: Received, started: list[GatewayClient]
-) -> None:
-    """What the broker sends past the window stays unread: the gateway holds at most the
-    window plus one 64 KiB read, however much is queued (8 KiB messages: 8 a read)."""
-    client = start(started, settings(broker.port, tmp_path, receive_maximum=10), received)
-    big = [(TELEMETRY.format(n % 7), bytes([n % 256]) * 8192, False) for n in range(150)]
-    publish(broker.port, big)
+def drain_acking(client: GatewayClient, received: Received, total: int) -> tuple[int, int]:
+    """Take and acknowledge deliveries until ``total`` came; returns (how many came, the most
+    held unacknowledged at one time)."""
     got, most = 0, 0
-    while got < 150:
+    while got < total:
         wait_until(lambda: bool(received.calls), 20, f"more after {got}")
         threading.Event().wait(0.3)  # time to read on, were the reader not paused
         outstanding = received.take()
@@ -208,6 +203,18 @@ def test_the_client_stops_reading_while_a_window_waits_for_acknowledgement(
         got += count
         for mids, generation in outstanding:
             client.ack(mids, generation)
+    return got, most
+
+
+def test_the_client_stops_reading_while_a_window_waits_for_acknowledgement(
+    broker: LocalBroker, tmp_path: Path, received: Received, started: list[GatewayClient]
+) -> None:
+    """What the broker sends past the window stays unread: the gateway holds at most the
+    window plus one 64 KiB read, however much is queued (8 KiB messages: 8 a read)."""
+    client = start(started, settings(broker.port, tmp_path, receive_maximum=10), received)
+    big = [(TELEMETRY.format(n % 7), bytes([n % 256]) * 8192, False) for n in range(150)]
+    publish(broker.port, big)
+    got, most = drain_acking(client, received, 150)
     assert got == 150
     assert most <= 10 + 65_536 // 8192 + 1, f"{most} messages held unacknowledged at once"
 
@@ -222,16 +229,7 @@ def test_the_window_is_bounded_in_bytes_too(
     size = 100 * 1024
     big = [(TELEMETRY.format(n % 7), bytes([n % 256]) * size, False) for n in range(60)]
     publish(broker.port, big)
-    got, most = 0, 0
-    while got < 60:
-        wait_until(lambda: bool(received.calls), 20, f"more after {got}")
-        threading.Event().wait(0.3)  # time to read on, were the reader not paused
-        outstanding = received.take()
-        count = sum(len(mids) for mids, _ in outstanding)
-        most = max(most, count)
-        got += count
-        for mids, generation in outstanding:
-            client.ack(mids, generation)
+    got, most = drain_acking(client, received, 60)
     assert got == 60
     # the window, the message that crossed it, and what one 64 KiB read completes
     assert most * size <= window + size + 65_536 + size, f"{most} messages of 100 KiB held"
