@@ -3,6 +3,7 @@ batches are resent; letters beyond their retention or the size cap go, the oldes
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from sangsach.backend.deadletters import kept_bytes, purge
 from sangsach.config import BackendSettings
 from tests.harness import ADMIN, GATEWAY
 
-NOW = 1_780_000_000.0
+NOW = time.time()  # recent: older letters fall to the retention sweep
 DAY = 86_400
 
 
