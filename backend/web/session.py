@@ -1,5 +1,7 @@
-"""Who reads the web pages: a session cookie set by the sign-in page (its value is the token,
-HttpOnly, SameSite=Lax), or a bearer token for scripts. Forms carry a CSRF token.
+"""Who reads the web pages: a server-side session opened by the sign-in page (the cookie holds
+only its random id, HttpOnly, SameSite=Lax), or a bearer token for scripts. The caller was found
+by ``backend/auth/gate.py`` before the request was read; these dependencies check the role.
+Forms carry a CSRF token derived from the session id.
 
 Read-only pages may be left open on the office LAN with ``SANGSACH_WEB_OPEN_READ=true``;
 acknowledging always needs an operator.
@@ -14,28 +16,25 @@ from fastapi import Depends, Form, HTTPException, Request, status
 
 from ..api.deps import ServicesDep, get_auth
 from ..auth.csrf import FIELD, csrf_ok, csrf_token
+from ..auth.gate import COOKIE, LOGIN_PATH
 from ..auth.identify import Authenticator
 from ..auth.roles import VIETNAMESE, Principal, Role, allows
 
-COOKIE = "sangsach_phien"
-LOGIN_PATH = "/dang-nhap"
-SESSION_MAX_AGE_S = 7 * 86_400
+__all__ = ["COOKIE", "LOGIN_PATH", "AuthDep", "context", "operator", "reader", "safe_next"]
 
 AuthDep = Annotated[Authenticator, Depends(get_auth)]
 
 
-def presented(request: Request) -> tuple[str, bool]:
-    """The secret the browser or script presents, and whether it came in the cookie."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token:
-        return token.strip(), False
-    return request.cookies.get(COOKIE, ""), True
-
-
-def staff(auth: Authenticator, secret: str) -> Principal | None:
-    """A staff principal (viewer, operator, admin); gateway tokens do not open pages."""
-    principal = auth.identify(secret)
+def caller(request: Request) -> Principal | None:
+    """The staff member the gate found (viewer, operator, admin); gateway tokens open no page."""
+    principal: Principal | None = getattr(request.state, "principal", None)
     return principal if principal and principal.role is not Role.GATEWAY else None
+
+
+def session_id(request: Request) -> str:
+    """The id of the session that signs this request, or "" (a bearer token, or nobody)."""
+    found: str = getattr(request.state, "session_id", "")
+    return found
 
 
 def safe_next(path: str) -> str:
@@ -53,29 +52,18 @@ def _to_login(request: Request) -> HTTPException:
     )
 
 
-def _remember(request: Request, principal: Principal, secret: str, from_cookie: bool) -> None:
-    request.state.principal = principal
-    request.state.csrf = csrf_token(secret) if from_cookie else ""
-
-
-def reader(request: Request, auth: AuthDep, services: ServicesDep) -> Principal | None:
+def reader(request: Request, services: ServicesDep) -> Principal | None:
     """Read-only pages: a signed-in viewer or more, or anyone when the pages are open."""
-    secret, from_cookie = presented(request)
-    principal = staff(auth, secret) if secret else None
-    if principal is not None:
-        _remember(request, principal, secret, from_cookie)
-    elif not services.settings.web_open_read:
+    principal = caller(request)
+    if principal is None and not services.settings.web_open_read:
         raise _to_login(request)
     return principal
 
 
-def operator(
-    request: Request, auth: AuthDep, csrf: Annotated[str, Form(alias=FIELD)] = ""
-) -> Principal:
-    """Forms that change something: an operator or admin, and the form's CSRF token when the
-    session cookie signs the request."""
-    secret, from_cookie = presented(request)
-    principal = staff(auth, secret) if secret else None
+def operator(request: Request, csrf: Annotated[str, Form(alias=FIELD)] = "") -> Principal:
+    """Forms that change something: an operator or admin, and the form's CSRF token when a
+    session signs the request."""
+    principal = caller(request)
     if principal is None:
         raise _to_login(request)
     if not allows(principal.role, Role.OPERATOR):
@@ -83,21 +71,27 @@ def operator(
             status.HTTP_403_FORBIDDEN,
             detail=f"cần quyền xử lý (operator); {principal.name!r} chỉ có quyền xem",
         )
-    if from_cookie and not csrf_ok(secret, csrf):
+    check_csrf(request, csrf)
+    return principal
+
+
+def check_csrf(request: Request, given: str) -> None:
+    """A form signed by the session cookie must carry the session's CSRF token."""
+    sid = session_id(request)
+    if sid and not csrf_ok(sid, given):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
             detail="biểu mẫu hết hạn hoặc không hợp lệ (CSRF): tải lại trang rồi thử lại",
         )
-    _remember(request, principal, secret, from_cookie)
-    return principal
 
 
 def context(request: Request) -> dict[str, Any]:
     """What every page's header needs: who is signed in, the CSRF token, what they may do."""
-    user: Principal | None = getattr(request.state, "principal", None)
+    user = caller(request)
+    sid = session_id(request)
     return {
         "user": user,
-        "csrf": getattr(request.state, "csrf", ""),
+        "csrf": csrf_token(sid) if sid else "",
         "csrf_field": FIELD,
         "can_operate": user is not None and allows(user.role, Role.OPERATOR),
         "role_names": VIETNAMESE,

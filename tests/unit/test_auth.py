@@ -3,6 +3,8 @@ production."""
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 
 from sangsach.backend.auth import ratelimit
@@ -76,18 +78,31 @@ def test_csrf_tokens_belong_to_one_session() -> None:
     assert not csrf_ok("session-a", "")
 
 
-def test_production_refuses_a_default_empty_or_short_admin_token(
+def test_production_refuses_a_default_empty_short_or_guessable_admin_token(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("SANGSACH_ENV", "production")
-    monkeypatch.setenv("SANGSACH_INGEST_TOKEN", "a-long-secret-of-our-own")
-    monkeypatch.setenv("SANGSACH_SMS_WEBHOOK_SECRET", "another-secret-of-our-own")
-    for value in (DEV_ADMIN_TOKEN, "", "too-short"):
+    monkeypatch.setenv("SANGSACH_INGEST_TOKEN", secrets.token_hex(32))
+    monkeypatch.setenv("SANGSACH_SMS_WEBHOOK_SECRET", secrets.token_urlsafe(32))
+    refused = {
+        DEV_ADMIN_TOKEN: "must be set",
+        "": "must be set",
+        "too-short": "9 characters",
+        "a" * 16: "16 characters",
+        "a" * 40: "different characters",
+        "admin-secret" * 4: "repeats a pattern of 12",
+        "0123456789abcdef" * 3: "repeats a pattern of 16",
+        "x" * 12 + "0123456789abcdefghijklmn": "more than a quarter",
+    }
+    for value, reason in refused.items():
         monkeypatch.setenv("SANGSACH_ADMIN_TOKEN", value)
-        with pytest.raises(SettingsError, match="SANGSACH_ADMIN_TOKEN must be set"):
+        with pytest.raises(SettingsError, match=f"SANGSACH_ADMIN_TOKEN .*{reason}"):
             load(BackendSettings)
-    monkeypatch.setenv("SANGSACH_ADMIN_TOKEN", "an-admin-secret-of-our-own")
-    assert load(BackendSettings).admin_token.get_secret_value() == "an-admin-secret-of-our-own"
+    for good in (secrets.token_hex(32), secrets.token_urlsafe(32), secrets.token_hex(16)):
+        if len(set(good)) < 10:  # one 32-hex secret in a few hundred: rare, and refused
+            continue
+        monkeypatch.setenv("SANGSACH_ADMIN_TOKEN", good)
+        assert load(BackendSettings).admin_token.get_secret_value() == good
 
 
 def test_the_admin_and_gateway_secrets_must_differ(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import secrets
 import shutil
 import subprocess
 from pathlib import Path
@@ -94,7 +95,7 @@ def test_production_refuses_missing_broker_and_influx_accounts(
 ) -> None:
     monkeypatch.setenv("SANGSACH_ENV", "production")
     for name in ("INGEST_TOKEN", "SMS_WEBHOOK_SECRET", "ADMIN_TOKEN"):
-        monkeypatch.setenv(f"SANGSACH_{name}", f"a-real-{name.lower()}-of-our-own")
+        monkeypatch.setenv(f"SANGSACH_{name}", secrets.token_hex(32))
     with pytest.raises(SettingsError, match="SANGSACH_MQTT_USERNAME and SANGSACH_MQTT_PASSWORD"):
         load(GatewaySettings)
     monkeypatch.setenv("SANGSACH_MQTT_USERNAME", "gateway")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import pytest
@@ -35,13 +36,20 @@ def test_production_refuses_the_development_token(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(SettingsError, match="SANGSACH_INGEST_TOKEN must be set"):
         load(BackendSettings)
     monkeypatch.setenv("SANGSACH_INGEST_TOKEN", "a-long-secret-of-our-own")
+    with pytest.raises(SettingsError, match=r"SANGSACH_INGEST_TOKEN is too weak.*24 characters"):
+        load(BackendSettings)
+    ingest = secrets.token_hex(32)
+    monkeypatch.setenv("SANGSACH_INGEST_TOKEN", ingest)
     with pytest.raises(SettingsError, match="SANGSACH_ADMIN_TOKEN must be set"):
         load(BackendSettings)
-    monkeypatch.setenv("SANGSACH_ADMIN_TOKEN", "an-admin-secret-of-our-own")
+    monkeypatch.setenv("SANGSACH_ADMIN_TOKEN", secrets.token_urlsafe(32))
     with pytest.raises(SettingsError, match="SANGSACH_SMS_WEBHOOK_SECRET must be set"):
         load(BackendSettings)
-    monkeypatch.setenv("SANGSACH_SMS_WEBHOOK_SECRET", "another-secret-of-our-own")
-    assert load(BackendSettings).ingest_token.get_secret_value() == "a-long-secret-of-our-own"
+    monkeypatch.setenv("SANGSACH_SMS_WEBHOOK_SECRET", "y")
+    with pytest.raises(SettingsError, match="SANGSACH_SMS_WEBHOOK_SECRET is too weak"):
+        load(BackendSettings)
+    monkeypatch.setenv("SANGSACH_SMS_WEBHOOK_SECRET", secrets.token_urlsafe(32))
+    assert load(BackendSettings).ingest_token.get_secret_value() == ingest
 
 
 def test_unknown_choice_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

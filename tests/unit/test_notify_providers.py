@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from pathlib import Path
 
 import pytest
@@ -65,11 +66,10 @@ def test_production_refuses_the_development_webhook_secret(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("SANGSACH_ENV", "production")
-    monkeypatch.setenv("SANGSACH_INGEST_TOKEN", "a-long-secret-of-our-own")
-    monkeypatch.setenv("SANGSACH_ADMIN_TOKEN", "an-admin-secret-of-our-own")
+    monkeypatch.setenv("SANGSACH_INGEST_TOKEN", secrets.token_hex(32))
+    monkeypatch.setenv("SANGSACH_ADMIN_TOKEN", secrets.token_urlsafe(32))
     with pytest.raises(SettingsError, match="SANGSACH_SMS_WEBHOOK_SECRET must be set"):
         load(BackendSettings)
-    monkeypatch.setenv("SANGSACH_SMS_WEBHOOK_SECRET", "another-secret-of-our-own")
-    assert (
-        load(BackendSettings).sms_webhook_secret.get_secret_value() == "another-secret-of-our-own"
-    )
+    webhook = secrets.token_urlsafe(32)
+    monkeypatch.setenv("SANGSACH_SMS_WEBHOOK_SECRET", webhook)
+    assert load(BackendSettings).sms_webhook_secret.get_secret_value() == webhook

@@ -1,0 +1,198 @@
+"""The web and API edge on a real backend process: who is calling is decided before a body is
+read, failed attempts are limited per address (behind a trusted proxy too), sessions live on
+the server and end at sign-out or expiry, and every answer carries the security headers."""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sangsach.config import DEV_ADMIN_TOKEN
+from sangsach.localbroker import LocalBroker
+from tests.harness import ADMIN, GATEWAY, Stack, wait_until
+
+COOKIE = "sangsach_phien"
+
+
+@pytest.fixture
+def stack(tmp_path: Path, broker: LocalBroker) -> Iterator[Stack]:
+    running = Stack(
+        tmp_path / "stack",
+        broker.port,
+        {
+            "SANGSACH_AUTH_FAILURES_BURST": "3",
+            "SANGSACH_AUTH_FAILURES_PER_MIN": "1",
+            "SANGSACH_SESSION_HOURS": "0.005",  # 18 s
+            "SANGSACH_TRUSTED_PROXIES": "127.0.0.1",
+        },
+    )
+    running.start_backend()
+    yield running
+    running.close()
+
+
+def raw_request(port: int, head: str, body: bytes = b"", timeout: float = 15) -> str:
+    """Send ``head`` (and ``body``) over a socket; the answer's status line and headers."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
+        conn.sendall(head.replace("\n", "\r\n").encode() + b"\r\n" + body)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    return answer.decode("latin-1")
+
+
+def test_a_body_without_a_token_is_refused_before_it_is_read(stack: Stack) -> None:
+    # 7 MB announced, not one byte sent: an answer can only come from the headers
+    head = (
+        "POST /api/v1/ingest HTTP/1.1\nHost: x\nContent-Type: application/json\n"
+        "Content-Length: 7000000\n"
+    )
+    assert raw_request(stack.port, head).startswith("HTTP/1.1 401")
+    wrong = head.replace("Host: x\n", "Host: x\nAuthorization: Bearer not-a-token\n")
+    assert raw_request(stack.port, wrong).startswith("HTTP/1.1 401")
+    # a malformed body: 401 without a token, the validation's 422 only for a gateway
+    with httpx.Client(base_url=stack.url, timeout=30) as anonymous:
+        bad = anonymous.post("/api/v1/ingest", content=b"{not json", headers={"Content-Type": "application/json"})  # fmt: skip
+        assert bad.status_code == 401 and bad.headers["WWW-Authenticate"] == "Bearer"
+        form = anonymous.post("/canh-bao/1/nhan", content=b"x" * 1000, headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+        assert form.status_code == 303 and form.headers["Location"].startswith("/dang-nhap")
+    as_gateway = stack.http.post(
+        "/api/v1/ingest",
+        content=b"{not json",
+        headers={**GATEWAY, "Content-Type": "application/json"},
+    )
+    assert as_gateway.status_code == 422
+    assert stack.http.get("/healthz").status_code == 200
+
+
+def test_failed_attempts_are_limited_per_address_a_right_secret_included(stack: Stack) -> None:
+    with httpx.Client(base_url=stack.url, timeout=30, follow_redirects=False) as web:
+        for _ in range(3):
+            assert web.post("/dang-nhap", data={"ma": "đoán-mò"}).status_code == 401
+        blocked = web.post("/dang-nhap", data={"ma": DEV_ADMIN_TOKEN})
+        assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) >= 1
+        # the address is blocked for bearer tokens too, the right one included
+        assert web.get("/api/v1/stats", headers=ADMIN).status_code == 429
+        # another address behind the trusted proxy is counted on its own
+        proxied = {**ADMIN, "X-Forwarded-For": "10.0.0.8"}
+        assert web.get("/api/v1/stats", headers=proxied).status_code == 200
+        other = {"Authorization": "Bearer wrong", "X-Forwarded-For": "10.0.0.9"}
+        for _ in range(3):
+            assert web.get("/api/v1/stats", headers=other).status_code == 401
+        assert web.get("/api/v1/stats", headers={**other, **ADMIN}).status_code == 429
+        assert web.get("/api/v1/stats", headers=proxied).status_code == 200
+        # nobody is refused health checks or the sign-in page itself
+        assert web.get("/healthz").status_code == 200
+        assert web.get("/dang-nhap").status_code == 200
+    log = stack.backend.log()
+    assert "failed sign-in attempt from 127.0.0.1" in log
+    assert "failed bearer attempt from 10.0.0.9" in log
+    assert "further attempts from this address are refused (429)" in log
+
+
+def sign_in(web: httpx.Client, secret: str) -> str:
+    answer = web.post("/dang-nhap", data={"ma": secret, "tiep": "/canh-bao"})
+    assert answer.status_code == 303, answer.text
+    return str(web.cookies[COOKIE])
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([0-9a-f]{64})"', html)
+    assert found, html
+    return found.group(1)
+
+
+def test_sessions_are_server_side_and_end_at_sign_out_and_expiry(stack: Stack) -> None:
+    with httpx.Client(base_url=stack.url, timeout=30, follow_redirects=False) as web:
+        session = sign_in(web, DEV_ADMIN_TOKEN)
+        assert DEV_ADMIN_TOKEN not in session and len(session) >= 40
+        cookie_header = web.post("/dang-nhap", data={"ma": DEV_ADMIN_TOKEN}).headers["set-cookie"]
+        assert "HttpOnly" in cookie_header and "Secure" not in cookie_header  # plain http here
+        session = str(web.cookies[COOKIE])
+        page = web.get("/canh-bao")
+        assert page.status_code == 200
+        # a cross-site form: the browser sends no cookie, so nothing changes (no Set-Cookie)
+        with httpx.Client(base_url=stack.url, timeout=30, follow_redirects=False) as elsewhere:
+            forged = elsewhere.post("/dang-xuat", data={"csrf": "x"})
+            assert forged.status_code == 303 and "set-cookie" not in forged.headers
+        # with the cookie but without the form's token: refused, still signed in
+        assert web.post("/dang-xuat").status_code == 403
+        assert web.get("/canh-bao").status_code == 200
+        out = web.post("/dang-xuat", data={"csrf": csrf_of(page.text)})
+        assert out.status_code == 303
+    # the old cookie, kept by someone, no longer opens anything: ended on the server
+    with httpx.Client(base_url=stack.url, timeout=30, follow_redirects=False) as replay:
+        replay.cookies.set(COOKIE, session)
+        assert replay.get("/canh-bao").status_code == 303
+        # and a fresh one expires by itself (SANGSACH_SESSION_HOURS)
+        replay.cookies.clear()
+        sign_in(replay, DEV_ADMIN_TOKEN)
+        assert replay.get("/canh-bao").status_code == 200
+        wait_until(lambda: replay.get("/canh-bao").status_code == 303, 40, "session expiry")
+
+
+def test_the_cookie_is_secure_when_users_come_by_https(tmp_path: Path, broker: LocalBroker) -> None:
+    extra = {"SANGSACH_PUBLIC_URL": "https://sangsach.example.vn"}
+    running = Stack(tmp_path / "stack", broker.port, extra)
+    running.start_backend()
+    try:
+        answer = running.http.post("/dang-nhap", data={"ma": DEV_ADMIN_TOKEN})
+        assert answer.status_code == 303 and "Secure" in answer.headers["set-cookie"]
+    finally:
+        running.close()
+    # without the setting, a trusted proxy's X-Forwarded-Proto says so
+    plain = Stack(tmp_path / "plain", broker.port)
+    plain.start_backend()
+    try:
+        proxied = plain.http.post(
+            "/dang-nhap", data={"ma": DEV_ADMIN_TOKEN}, headers={"X-Forwarded-Proto": "https"}
+        )
+        assert "Secure" in proxied.headers["set-cookie"]
+    finally:
+        plain.close()
+
+
+def test_every_answer_carries_the_security_headers(stack: Stack) -> None:
+    with httpx.Client(base_url=stack.url, timeout=30, follow_redirects=False) as web:
+        sign_in(web, DEV_ADMIN_TOKEN)
+        answers = [
+            web.get(path)
+            for path in ("/", "/canh-bao", "/bao-cao", "/dang-nhap", "/static/style.css",
+                         "/khong-co", "/api/v1/stats", "/healthz", "/docs")
+        ]  # fmt: skip
+        answers.append(stack.http.get("/api/v1/stats"))
+    for answer in answers:
+        where = f"{answer.request.url.path} ({answer.status_code})"
+        csp = answer.headers.get("content-security-policy", "")
+        assert "frame-ancestors 'none'" in csp, where
+        assert answer.headers["x-content-type-options"] == "nosniff", where
+        assert answer.headers["x-frame-options"] == "DENY", where
+        assert answer.headers["referrer-policy"] == "same-origin", where
+        if answer.request.url.path != "/docs":
+            assert "script-src 'self'" in csp and "unsafe-inline" not in csp, where
+    # the pages themselves have no inline script or style the policy would block
+    for answer in answers[:3]:
+        assert "<script>" not in answer.text and " style=" not in answer.text
+        assert re.search(r"\son[a-z]+=", answer.text) is None, answer.request.url.path
+
+
+def test_a_session_survives_a_backend_restart(tmp_path: Path, broker: LocalBroker) -> None:
+    """Sessions are rows, not memory: a restart (an upgrade) does not sign the office out."""
+    running = Stack(tmp_path / "stack", broker.port)
+    running.start_backend()
+    try:
+        with httpx.Client(base_url=running.url, timeout=30, follow_redirects=False) as web:
+            sign_in(web, DEV_ADMIN_TOKEN)
+            running.backend.stop()
+            running.start_backend()
+            assert web.get("/canh-bao").status_code == 200
+    finally:
+        running.close()
