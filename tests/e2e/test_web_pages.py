@@ -86,6 +86,8 @@ def sign_in(browser: Browser, stack: Stack) -> tuple[BrowserContext, Page]:
 
 def test_pages_render_match_the_api_and_acknowledge_works(browser: Browser, stack: Stack) -> None:
     context, page = sign_in(browser, stack)
+    blocked: list[str] = []  # what the security policy refused, reported by Chromium
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)  # fmt: skip
     page.goto(stack.url + "/")
     assert page.locator("h1").inner_text() == "Tổng quan Sáng – Sạch"
     assert page.locator("#scores tbody tr").count() == 10
@@ -150,6 +152,11 @@ def test_pages_render_match_the_api_and_acknowledge_works(browser: Browser, stac
     assert shown[: len(ranked)] == ranked  # the ranked first, in rank order, then the others
     assert set(shown[len(ranked) :]) == {row["village_id"] for row in body["unranked"]}
     shot(page, "bao-cao")
+    # the picker's script (a file: no inline script is allowed) opens the chosen period
+    last = page.locator('select[name="ky"] option').nth(1).get_attribute("value")
+    page.locator('select[name="ky"]').select_option(last)
+    page.wait_for_url(f"**/bao-cao?ky={last}")
+    assert blocked == []
 
     page.get_by_role("button", name="Đăng xuất").click()
     page.wait_for_url(stack.url + "/dang-nhap")
