@@ -17,10 +17,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/opt/sangsach/bin:$PATH \
     SANGSACH_DATA_DIR=/data
 COPY --from=build /opt/sangsach /opt/sangsach
 # Not root. The group has Mosquitto's gid (1883 in its image): the broker reads the password
-# file and the ACL that `sangsach devices` writes group-readable (0640) in /broker.
+# file and the ACL that `sangsach devices` writes group-readable (0640) in /broker. /data (the
+# databases: names, phone numbers, SMS; the spool) is the service user's alone, 0700; a new
+# volume mounted there takes this mode, and `sangsach` itself runs with the umask 077.
 RUN groupadd --system --gid 1883 broker \
     && useradd --system --uid 10001 --gid broker --home-dir /data --shell /usr/sbin/nologin sangsach \
-    && mkdir -p /data /broker && chown sangsach:broker /data /broker && chmod 0750 /broker
+    && mkdir -p /data /broker && chown sangsach:broker /data /broker \
+    && chmod 0700 /data && chmod 0750 /broker
 USER sangsach
 WORKDIR /data
 VOLUME ["/data"]

@@ -26,6 +26,8 @@ from sqlalchemy import (
     text,
 )
 
+from sangsach.private_files import private_sqlite_file
+
 metadata = MetaData()
 
 villages = Table(
@@ -194,8 +196,9 @@ REGISTRY_TABLES = (team_members, teams, devices, places, villages)  # child tabl
 
 
 def make_engine(url: str) -> Engine:
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    database = url.removeprefix("sqlite:///")
+    if database != url and database != ":memory:":
+        private_sqlite_file(Path(database))  # names, phone numbers, SMS: 0600 in a 0700 folder
     engine = create_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
 

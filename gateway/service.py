@@ -12,6 +12,7 @@ from dataclasses import asdict
 from types import FrameType
 
 from sangsach.config import GatewaySettings
+from sangsach.private_files import private_dir
 
 from .dedup import RecentKeys
 from .forwarder import Forwarder
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 class Gateway:
     def __init__(self, settings: GatewaySettings) -> None:
         self.settings = settings
+        private_dir(settings.data_dir)  # the health file; the spool may have a folder of its own
         self.spool = Spool(
             settings.spool_path,
             max_rows=settings.spool_max_rows,

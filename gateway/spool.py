@@ -20,6 +20,8 @@ from typing import Any, Literal, NamedTuple
 
 import orjson
 
+from sangsach.private_files import private_sqlite_file
+
 Kind = Literal["reading", "status", "rejection"]
 
 
@@ -78,7 +80,7 @@ class Spool:
         self.path = path
         self.max_rows = max_rows
         self.min_free_bytes = min_free_bytes
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite_file(path)
         self._local = threading.local()
         with self._db() as db:
             db.execute(

@@ -20,6 +20,7 @@ from .config import (
     SimulatorSettings,
     load,
 )
+from .private_files import private_dir, private_process
 from .registry_file import RegistryFileError, load_registry
 
 if TYPE_CHECKING:
@@ -47,6 +48,9 @@ def main() -> None:
 
     Settings come from SANGSACH_* environment variables; see docs/configuration.md.
     """
+    # Every command, and every process it starts, keeps what it writes to its own account: the
+    # databases hold names, phone numbers and SMS (sangsach/private_files.py).
+    private_process()
 
 
 @main.command()
@@ -415,7 +419,7 @@ def _token_store() -> Any:
         settings = load(BackendSettings)
     except SettingsError as err:
         _fail(str(err))
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     return TokenStore(make_engine(settings.sql_url))
 
 

@@ -22,6 +22,7 @@ import httpx
 
 from .config import DEV_ADMIN_TOKEN, BackendSettings, SimulatorSettings, load
 from .localbroker import LocalBroker, free_port
+from .private_files import private_dir
 from .registry_file import Commune, load_registry
 from .sun import VIETNAM, dusk_dawn
 
@@ -89,7 +90,7 @@ def run_demo(*, data_dir: Path, port: int, speed: float, minutes: float | None) 
     from sangsach.simulators.clock import SimClock
 
     data_dir = data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     _clear_previous_run(data_dir)
     if port == 0:
         port = free_port()

@@ -8,4 +8,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
+umask 077  # what the benchmarked processes, Mosquitto and influxd write is for this account only
 exec .venv/bin/python -m bench.run "$@"

@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+umask 077  # the demo's databases, spool and logs are for this account only (sangsach sets it too)
 exec .venv/bin/sangsach demo "$@"

@@ -15,6 +15,8 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+from sangsach.private_files import private_sqlite_file
+
 from ..domain.readings import (
     FIELDS,
     AlertEvent,
@@ -371,7 +373,7 @@ class SqliteStore(TimeSeriesStore):
 
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite_file(self.path)
             connection = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
             # WAL lets readers run beside the writer. synchronous stays FULL: the gateway drops
             # a batch once ingest answers, so a committed batch must survive a power cut.

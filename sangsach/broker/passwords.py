@@ -67,9 +67,12 @@ def write_atomically(path: Path, text: str, mode: int = 0o640) -> None:
     """Write a whole file or nothing: a temporary file in the same folder, fsync, rename.
 
     Group-readable (0640): in docker-compose the broker reads it through a shared group, and
-    nobody else may (see docs/deploy.md).
+    nobody else may (see docs/deploy.md). A folder made here is 0750 for the same reason,
+    whatever the umask (the ``sangsach`` command runs with 077).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.is_dir():
+        path.parent.mkdir(parents=True)
+        path.parent.chmod(0o750)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         os.fchmod(fd, mode)
