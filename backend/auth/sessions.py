@@ -1,22 +1,22 @@
 """Web sessions: the cookie holds an opaque random id, the server keeps who it stands for.
 
 Signing in with a token makes a session; the token itself never goes into the cookie. A session
-ends at sign-out (its row is marked), when its lifetime is over, or when the token it was opened
-with is revoked. Only the SHA-256 digest of the id is stored: a copy of the database does not
-hold live sessions.
+ends at sign-out (its row is marked), when its lifetime is over, or when the secret it was opened
+with stops being valid: an issued token revoked, or a secret of the settings changed (a leaked
+``SANGSACH_ADMIN_TOKEN`` replaced ends its sessions at the restart). Only SHA-256 digests of the
+id and of the secret are stored: a copy of the database holds no live session and no token.
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Column, Engine, Float, Integer, String, Table, delete, insert, select, update
+from sqlalchemy import Column, Engine, Float, String, Table, delete, insert, select, update
 
 from ..db import metadata
 from .roles import Principal, Role
-from .tokens import api_tokens
+from .tokens import api_tokens, digest
 
 web_sessions = Table(
     "web_sessions",
@@ -24,7 +24,7 @@ web_sessions = Table(
     Column("id_hash", String(64), primary_key=True),
     Column("name", String(64), nullable=False),
     Column("role", String(16), nullable=False),
-    Column("token_id", Integer, nullable=True),  # null: a bootstrap secret of the settings
+    Column("secret_hash", String(64), nullable=False),  # the digest of the secret signed in with
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False, index=True),
     Column("ended_at", Float, nullable=True),
@@ -39,24 +39,23 @@ class Session:
     expires_at: float
 
 
-def _digest(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode()).hexdigest()
-
-
 class SessionStore:
-    def __init__(self, engine: Engine, lifetime_s: float) -> None:
+    def __init__(self, engine: Engine, lifetime_s: float, fixed_secrets: tuple[str, ...]) -> None:
+        """``fixed_secrets``: the secrets of the settings that may sign in (the admin token)."""
         self.engine = engine
         self.lifetime_s = lifetime_s
+        self._fixed = frozenset(digest(secret) for secret in fixed_secrets if secret)
         web_sessions.create(engine, checkfirst=True)
 
-    def open(self, principal: Principal, token_id: int | None, now: float) -> str:
-        """A new session for ``principal``; returns its id, which only the cookie keeps."""
+    def open(self, principal: Principal, secret: str, now: float) -> str:
+        """A new session for ``principal``, who proved it with ``secret``; returns its id, which
+        only the cookie keeps."""
         session_id = secrets.token_urlsafe(32)
         row = {
-            "id_hash": _digest(session_id),
+            "id_hash": digest(session_id),
             "name": principal.name,
             "role": principal.role.value,
-            "token_id": token_id,
+            "secret_hash": digest(secret),
             "created_at": now,
             "expires_at": now + self.lifetime_s,
         }
@@ -69,21 +68,23 @@ class SessionStore:
         """The live session with this id: not ended, not expired, its token not revoked."""
         if not session_id or len(session_id) > 128:
             return None
-        query = (
-            select(web_sessions, api_tokens.c.revoked_at)
-            .outerjoin(api_tokens, api_tokens.c.id == web_sessions.c.token_id)
-            .where(
-                web_sessions.c.id_hash == _digest(session_id),
-                web_sessions.c.ended_at.is_(None),
-                web_sessions.c.expires_at > now,
-            )
+        active_token = (
+            select(api_tokens.c.id)
+            .where(api_tokens.c.token_hash == web_sessions.c.secret_hash)
+            .where(api_tokens.c.revoked_at.is_(None))
+            .exists()
+        )
+        query = select(web_sessions, active_token.label("token_active")).where(
+            web_sessions.c.id_hash == digest(session_id),
+            web_sessions.c.ended_at.is_(None),
+            web_sessions.c.expires_at > now,
         )
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
         if row is None:
             return None
         m = row._mapping
-        if m["token_id"] is not None and m["revoked_at"] is not None:
+        if not (m["token_active"] or m["secret_hash"] in self._fixed):
             return None
         return Session(Principal(m["name"], Role(m["role"])), m["expires_at"])
 
@@ -92,7 +93,7 @@ class SessionStore:
         with self.engine.begin() as conn:
             done = conn.execute(
                 update(web_sessions)
-                .where(web_sessions.c.id_hash == _digest(session_id))
+                .where(web_sessions.c.id_hash == digest(session_id))
                 .where(web_sessions.c.ended_at.is_(None))
                 .values(ended_at=now)
             )

@@ -57,9 +57,8 @@ def login(
         failures.failed(client_address(request.scope), "sign-in")
         error = "Mã truy cập không đúng, đã bị thu hồi, hoặc là mã của gateway."
         return _form(request, safe_next(tiep), error, status.HTTP_401_UNAUTHORIZED)
-    principal, token_id = found
     sessions: SessionStore = request.app.state.sessions
-    new_id = sessions.open(principal, token_id, services.clock())
+    new_id = sessions.open(found[0], secret, services.clock())
     response = RedirectResponse(safe_next(tiep), status_code=status.HTTP_303_SEE_OTHER)
     response.set_cookie(
         COOKIE,

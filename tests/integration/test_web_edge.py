@@ -5,6 +5,7 @@ the server and end at sign-out or expiry, and every answer carries the security 
 from __future__ import annotations
 
 import re
+import secrets
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -185,7 +186,8 @@ def test_every_answer_carries_the_security_headers(stack: Stack) -> None:
 
 
 def test_a_session_survives_a_backend_restart(tmp_path: Path, broker: LocalBroker) -> None:
-    """Sessions are rows, not memory: a restart (an upgrade) does not sign the office out."""
+    """Sessions are rows, not memory: a restart (an upgrade) does not sign the office out, but a
+    changed admin secret ends the sessions opened with the old one."""
     running = Stack(tmp_path / "stack", broker.port)
     running.start_backend()
     try:
@@ -194,5 +196,10 @@ def test_a_session_survives_a_backend_restart(tmp_path: Path, broker: LocalBroke
             running.backend.stop()
             running.start_backend()
             assert web.get("/canh-bao").status_code == 200
+            # a leaked admin secret, replaced: the sessions it opened end with it
+            running.backend.stop()
+            running.env["SANGSACH_ADMIN_TOKEN"] = secrets.token_hex(32)
+            running.start_backend()
+            assert web.get("/canh-bao").status_code == 303
     finally:
         running.close()
