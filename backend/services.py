@@ -23,6 +23,7 @@ from .mapfeed import MapFeed
 from .notify.dispatcher import Dispatcher
 from .notify.inbound import AlertActions
 from .notify.providers import make_provider
+from .notify.webhook import ReplayCache
 from .registry.load import load_commune
 from .scores.schedule import DailyRollups
 from .scores.service import Scores
@@ -47,6 +48,8 @@ class Services:
     commune: Commune
     scores: Scores
     clock: Callable[[], float] = time.time
+    # Signatures of the SMS webhook already used (per process: see notify/webhook.py).
+    webhook_replays: ReplayCache = field(default_factory=ReplayCache)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 

@@ -20,6 +20,10 @@ DEV_ADMIN_TOKEN = "dev-admin-token-change-me"  # noqa: S105 - refused outside de
 MIN_SECRET_CHARS = 16
 
 Env = Literal["development", "production"]
+GATEWAY_ID = r"[A-Za-z0-9_-]{1,32}"
+DEFAULT_GATEWAY_ID = "gw-1"
+ANY_GATEWAY = "*"
+GATEWAY_IDS = rf"^\s*(\*|{GATEWAY_ID}(\s*,\s*{GATEWAY_ID})*)?\s*$"  # a comma list, `*` or empty
 REGISTRY_FILE_HELP = "the commune registry file (YAML): villages, devices, teams, census"
 INGEST_TOKEN_HELP = "bearer token of the gateways for the ingest API"  # noqa: S105
 
@@ -63,8 +67,8 @@ class MqttSettings(_Base):
 
 class GatewaySettings(MqttSettings):
     gateway_id: str = Field(
-        default="gw-1",
-        pattern=r"^[A-Za-z0-9_-]{1,32}$",
+        default=DEFAULT_GATEWAY_ID,
+        pattern=rf"^{GATEWAY_ID}$",
         description="name of this gateway; also its MQTT client id suffix",
     )
     backend_url: AnyHttpUrl = Field(
@@ -203,6 +207,14 @@ class BackendSettings(_Base):
     ingest_burst: int = Field(
         default=100_000, ge=1, description="messages a gateway may ingest at once above the rate"
     )
+    ingest_gateway_ids: str = Field(
+        default="",
+        pattern=GATEWAY_IDS,
+        description="the gateway ids (`SANGSACH_GATEWAY_ID`) that `SANGSACH_INGEST_TOKEN` may "
+        "speak for, a comma list; `*` any (development only); empty: any in development, "
+        f"`{DEFAULT_GATEWAY_ID}` in production. An issued gateway token speaks for the id it is"
+        " named after",
+    )
     sms_provider: Literal["outbox", "http"] = Field(
         default="outbox",
         description="`outbox`: SMS are only logged and listed by the API; `http`: a carrier's HTTP API",
@@ -236,11 +248,34 @@ class BackendSettings(_Base):
     )
     sms_webhook_secret: SecretStr = Field(
         default=SecretStr(DEV_WEBHOOK_SECRET),
-        description="shared secret of the inbound SMS webhook (header `X-Sangsach-Webhook-Secret`)",
+        description="shared secret of the inbound SMS webhook: the carrier signs each call with"
+        " it (`X-Sangsach-Timestamp`, `X-Sangsach-Signature`)",
+    )
+    sms_webhook_max_skew_s: int = Field(
+        default=300,
+        ge=10,
+        le=3600,
+        description="a webhook call whose `X-Sangsach-Timestamp` is further from our clock is "
+        "refused; signatures are remembered this long against replays",
     )
     sms_office_phones: list[Annotated[str, Field(pattern=r"^\+[1-9][0-9]{6,14}$")]] = Field(
         default_factory=list,
         description='commune office numbers that get escalations and may reply, a JSON list: `["+84..."]`',
+    )
+
+    gateway_sms_per_window: int = Field(
+        default=2,
+        ge=1,
+        le=100,
+        description="SMS about one gateway's state (spool full, resolved) per office phone within"
+        " `SANGSACH_GATEWAY_SMS_WINDOW_S`; further changes are recorded, and texted once the"
+        " window allows",
+    )
+    gateway_sms_window_s: int = Field(
+        default=1800,
+        ge=60,
+        le=86_400,
+        description="the window of `SANGSACH_GATEWAY_SMS_PER_WINDOW`",
     )
 
     alert_tick_s: float = Field(
@@ -319,6 +354,24 @@ class BackendSettings(_Base):
         if self.sms_provider == "http" and self.sms_http_url is None:
             raise ValueError("SANGSACH_SMS_HTTP_URL must be set when SANGSACH_SMS_PROVIDER=http")
         return self
+
+    @model_validator(mode="after")
+    def _gateway_ids_in_production(self) -> Self:
+        if self.env == "production" and ANY_GATEWAY in self.ingest_gateway_id_list:
+            raise ValueError(
+                "SANGSACH_INGEST_GATEWAY_IDS=* is refused when SANGSACH_ENV=production: name the"
+                " gateways that use SANGSACH_INGEST_TOKEN (e.g. gw-1,gw-2), or issue each its"
+                " own token (`sangsach tokens add --name <its gateway id> --role gateway`)"
+            )
+        return self
+
+    @property
+    def ingest_gateway_id_list(self) -> frozenset[str]:
+        """The gateway ids the settings' ingest token speaks for; ``*``: any."""
+        ids = frozenset(i.strip() for i in self.ingest_gateway_ids.split(",") if i.strip())
+        if ids:
+            return ids
+        return frozenset({DEFAULT_GATEWAY_ID if self.env == "production" else ANY_GATEWAY})
 
     @model_validator(mode="after")
     def _influx_account_in_production(self) -> Self:

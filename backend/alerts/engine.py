@@ -343,8 +343,20 @@ class AlertEngine:
         key = f"alert:{alert.id}:{notice.kind}:{alert.reminders}:{alert.level}:{phone}"
         return Sms(key, phone, kind, fields, alert.id)
 
+    def recipients(self, alert: Alert) -> dict[str, Level]:
+        """Every phone an alert's SMS go to, at one level or another, with the first level that
+        reaches it: the team of its village and work, the village head, the commune office.
+        They, and nobody else, may answer the alert by SMS."""
+        found: dict[str, Level] = {}
+        for level in Level:
+            for phone in self._phones(alert, level):
+                found.setdefault(phone, level)
+        return found
+
     def _phones(self, alert: Alert, level: Level) -> list[str]:
-        place = self._places[alert.device_id]
+        place = self._places.get(alert.device_id)
+        if place is None:  # a device taken out of the registry: only the office is left
+            return self._office if level is Level.OFFICE else []
         if level is Level.TEAM:
             lamp_work = alert.type in LAMP_TYPES or (
                 alert.type is AlertType.DEVICE_OFFLINE and place.kind == "lamp"

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import Connection
 
 from ..notify import outbox
-from ..notify.inbound import UnknownAlert
+from ..notify.inbound import NotRecipient, UnknownAlert
 from ..notify.templates import render
 from ..notify.text import Encoding
 from .engine import AlertEngine, Sms
@@ -41,12 +41,22 @@ class SmsReplies:
         self.alerts = alerts
 
     def acknowledge(self, code: str, phone: str) -> str:
-        alert = self.alerts.acknowledge(_alert_id(code), phone)
+        alert = self.alerts.acknowledge(self._answerable(code, phone), phone)
         return f"alert {alert.id} acknowledged by {phone}"
 
     def mark_done(self, code: str, phone: str) -> str:
-        alert = self.alerts.mark_done(_alert_id(code), phone)
+        alert = self.alerts.mark_done(self._answerable(code, phone), phone)
         return f"alert {alert.id} marked done by {phone}"
+
+    def _answerable(self, code: str, phone: str) -> int:
+        """The alert's id, when ``phone`` is one of its recipients (AlertEngine.recipients)."""
+        alert_id = _alert_id(code)
+        if phone not in self.alerts.recipients(self.alerts.get(alert_id)):
+            raise NotRecipient(
+                f"{phone} is not a recipient of alert {code}: only its team, the head of its "
+                "village and the commune office may answer it"
+            )
+        return alert_id
 
 
 def _alert_id(code: str) -> int:

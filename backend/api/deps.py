@@ -86,3 +86,15 @@ admin = require(Role.ADMIN)
 gateway = require(Role.GATEWAY)
 
 GatewayDep = Annotated[Principal, Depends(gateway)]
+
+
+def speaking_for(principal: Principal, gateway_id: str) -> None:
+    """A gateway token speaks for its own gateway only (one token per gateway id), else 403."""
+    if not principal.speaks_for(gateway_id):
+        own = ", ".join(repr(i) for i in sorted(principal.gateway_ids)) or "no gateway"
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail=f"the token {principal.name!r} speaks for {own}, not for gateway "
+            f"{gateway_id!r}: each gateway sends with its own token (`sangsach tokens add "
+            f"--name {gateway_id} --role gateway`), or SANGSACH_INGEST_GATEWAY_IDS names it",
+        )

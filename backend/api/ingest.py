@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from ..auth.ratelimit import RateLimiter
 from ..timeseries.port import TimeSeriesUnavailable
-from .deps import GatewayDep, ServicesDep
+from .deps import GatewayDep, ServicesDep, speaking_for
 from .schemas import IngestBatch, IngestResult
 
 
@@ -57,6 +57,7 @@ router = APIRouter(prefix="/api/v1", tags=["ingest"], route_class=_BatchRoute)
 @router.post(
     "/ingest",
     responses={
+        403: {"description": "the token is not a gateway's, or another gateway's"},
         429: {"description": "this gateway sends faster than SANGSACH_INGEST_RATE_PER_S: "
               "resend the batch after Retry-After seconds"},
         503: {"description": "time-series store unavailable: resend the batch later"},
@@ -65,7 +66,10 @@ router = APIRouter(prefix="/api/v1", tags=["ingest"], route_class=_BatchRoute)
 def ingest(
     batch: IngestBatch, services: ServicesDep, gateway: GatewayDep, request: Request
 ) -> IngestResult:
-    """Store a gateway batch. Idempotent: resending a batch changes nothing."""
+    """Store a gateway batch. Idempotent: resending a batch changes nothing.
+
+    A gateway token speaks for its own gateway only: another ``gateway`` gets 403."""
+    speaking_for(gateway, batch.gateway)
     limiter: RateLimiter = request.app.state.ingest_limiter
     messages = len(batch.readings) + len(batch.statuses) + len(batch.rejections)
     wait = limiter.take(f"{gateway.name}/{batch.gateway}", max(messages, 1))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import time
@@ -14,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
 from .. import db
-from ..notify import outbox
-from ..notify.inbound import AlertActions, receive
+from ..notify import outbox, webhook
+from ..notify.inbound import AlertActions, Result, receive
 from .deps import ConnDep, ServicesDep, operator
 
 router = APIRouter(prefix="/api/v1/sms", tags=["sms"])
@@ -59,33 +58,74 @@ class InboundPublic(BaseModel):
     text: str
     action: str | None
     code: str | None
-    result: str
+    result: Result = Field(
+        description="accepted; or why not: unknown_sender, unparseable, unknown_alert, "
+        "not_recipient (a registered phone answering another's alert); received: undecided"
+    )
     detail: str
 
 
 async def require_webhook_secret(
     request: Request,
     services: ServicesDep,
-    x_sangsach_webhook_secret: Annotated[str | None, Header()] = None,
+    x_sangsach_timestamp: Annotated[
+        str | None, Header(description="unix seconds of the call, signed with the body")
+    ] = None,
     x_sangsach_signature: Annotated[
-        str | None, Header(description="sha256=<hex HMAC-SHA256 of the body with the secret>")
+        str | None,
+        Header(
+            description="sha256=<hex HMAC-SHA256, with the secret, of the timestamp, '.' and "
+            "the body>"
+        ),
+    ] = None,
+    x_sangsach_webhook_secret: Annotated[
+        str | None, Header(description="the plain secret: development only")
     ] = None,
 ) -> None:
-    """The carrier proves itself by the shared secret, or by an HMAC of the body made with it.
-    Both are compared in constant time; an empty secret (development only) refuses every call."""
-    expected = services.settings.sms_webhook_secret.get_secret_value().encode()
-    if x_sangsach_signature is not None:
-        mac = hmac.new(expected, await request.body(), hashlib.sha256).hexdigest()
-        given = x_sangsach_signature.removeprefix("sha256=").strip().lower().encode()
-        if expected and hmac.compare_digest(given, mac.encode()):
-            return
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="wrong X-Sangsach-Signature")
-    given = (x_sangsach_webhook_secret or "").encode()
-    if not expected or not hmac.compare_digest(given, expected):
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="missing or wrong X-Sangsach-Webhook-Secret (or X-Sangsach-Signature)",
+    """The carrier signs each call: an HMAC of its timestamp and body, recent and never seen
+    before (backend/notify/webhook.py). The plain secret is taken in development only, for the
+    tests and a hand-made call; an empty secret refuses every call. 401 names the reason."""
+    settings = services.settings
+    secret = settings.sms_webhook_secret.get_secret_value()
+    if x_sangsach_timestamp is None and x_sangsach_signature is None:
+        _check_plain_secret(secret, x_sangsach_webhook_secret, settings.env)
+        return
+    try:
+        webhook.verify(
+            secret,
+            x_sangsach_timestamp,
+            x_sangsach_signature,
+            await request.body(),
+            now=services.clock(),
+            max_skew_s=settings.sms_webhook_max_skew_s,
+            replays=services.webhook_replays,
         )
+    except webhook.WebhookRefused as err:
+        raise _refused(str(err)) from err
+    except webhook.ReplayCacheFull as err:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(err), headers={"Retry-After": "60"}
+        ) from err
+
+
+def _check_plain_secret(secret: str, given: str | None, env: str) -> None:
+    if given is None:
+        raise _refused(
+            f"missing {webhook.TIMESTAMP_HEADER} and {webhook.SIGNATURE_HEADER}: "
+            "sign every call (docs/api.md, the SMS webhook)"
+        )
+    if env == "production":
+        raise _refused(
+            f"{webhook.SECRET_HEADER} (the plain secret) is refused when SANGSACH_ENV=production: "
+            f"sign every call with {webhook.TIMESTAMP_HEADER} and {webhook.SIGNATURE_HEADER}"
+        )
+    if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+        raise _refused(f"wrong {webhook.SECRET_HEADER}")
+
+
+def _refused(reason: str) -> HTTPException:
+    """Every refusal of the webhook goes out here: 401 with the header and the reason."""
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=reason)
 
 
 async def inbound_body(request: Request) -> InboundSms:
@@ -163,7 +203,10 @@ def inbound(
     sms: Annotated[InboundSms, Depends(inbound_body)],
     actions: Annotated[AlertActions, Depends(get_alert_actions)],
 ) -> InboundResult:
-    """A reply from a phone: ``OK <code>`` acknowledges, ``XONG <code>`` marks done."""
+    """A reply from a phone: ``OK <code>`` acknowledges, ``XONG <code>`` marks done.
+
+    Only the alert's recipients may answer it (its team, its village's head, the commune
+    office); another registered phone gets ``accepted: false``, and the SMS is kept."""
     outcome = receive(
         services.engine,
         actions,

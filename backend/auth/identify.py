@@ -11,7 +11,6 @@ from .roles import Principal, Role
 from .tokens import TokenStore
 
 ADMIN_FROM_SETTINGS = Principal("admin (SANGSACH_ADMIN_TOKEN)", Role.ADMIN)
-GATEWAY_FROM_SETTINGS = Principal("gateway (SANGSACH_INGEST_TOKEN)", Role.GATEWAY)
 
 
 class Authenticator:
@@ -19,7 +18,14 @@ class Authenticator:
         self.store = store
         pairs = (
             (settings.admin_token.get_secret_value(), ADMIN_FROM_SETTINGS),
-            (settings.ingest_token.get_secret_value(), GATEWAY_FROM_SETTINGS),
+            (
+                settings.ingest_token.get_secret_value(),
+                Principal(
+                    "gateway (SANGSACH_INGEST_TOKEN)",
+                    Role.GATEWAY,
+                    settings.ingest_gateway_id_list,  # SANGSACH_INGEST_GATEWAY_IDS
+                ),
+            ),
         )
         self._fixed = [(secret.encode(), who) for secret, who in pairs if secret]
 
@@ -35,4 +41,9 @@ class Authenticator:
         if found is not None:
             return found
         token = self.store.find(secret)
-        return Principal(token.name, token.role) if token else None
+        return principal_of(token.name, token.role) if token else None
+
+
+def principal_of(name: str, role: Role) -> Principal:
+    """An issued token's principal: a gateway token speaks for the gateway it is named after."""
+    return Principal(name, role, frozenset({name}) if role is Role.GATEWAY else frozenset())

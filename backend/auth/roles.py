@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from sangsach.config import ANY_GATEWAY
+
 
 class Role(StrEnum):
     VIEWER = "viewer"
@@ -33,7 +35,13 @@ def allows(have: Role, need: Role) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: a token's name and role."""
+    """Who is calling: a token's name and role, and for a gateway token the gateway ids it may
+    speak for (an issued one: the id it is named after; the settings' one: a setting)."""
 
     name: str
     role: Role
+    gateway_ids: frozenset[str] = frozenset()
+
+    def speaks_for(self, gateway_id: str) -> bool:
+        ids = self.gateway_ids
+        return self.role is Role.GATEWAY and (gateway_id in ids or ANY_GATEWAY in ids)

@@ -7,6 +7,7 @@ Revoking keeps the row (who had access, and until when).
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,8 @@ from sqlalchemy import (
     select,
     update,
 )
+
+from sangsach.config import GATEWAY_ID
 
 from ..db import metadata
 from .roles import Role
@@ -64,10 +67,15 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def check_name(name: str) -> str:
+def check_name(name: str, role: Role) -> str:
     name = name.strip()
     if not 1 <= len(name) <= NAME_MAX or not name.isprintable():
         raise BadTokenName(f"a token name is 1 to {NAME_MAX} printable characters: {name!r}")
+    if role is Role.GATEWAY and not re.fullmatch(GATEWAY_ID, name):
+        raise BadTokenName(
+            "a gateway token is named after the one gateway it speaks for, its "
+            f"SANGSACH_GATEWAY_ID (1 to 32 letters, digits, - or _): {name!r}"
+        )
     return name
 
 
@@ -78,7 +86,7 @@ class TokenStore:
 
     def add(self, name: str, role: Role, now: float) -> tuple[TokenInfo, str]:
         """Issue a token; returns it with its secret, which is not kept."""
-        name = check_name(name)
+        name = check_name(name, role)
         secret = PREFIX + secrets.token_urlsafe(32)
         with self.engine.begin() as conn:
             if conn.execute(_active().where(api_tokens.c.name == name)).first():

@@ -1,7 +1,8 @@
 """Replies by SMS: ``OK <code>`` acknowledges an alert, ``XONG <code>`` says it is done.
 
 Only people in the registry may answer: a team member, a village head, or a commune office
-number. Every inbound message is kept in ``sms_inbound`` with its sender, what it was read
+number; and an alert only its own recipients (``NotRecipient``): the team of its village and
+work, the head of its village, the commune office. Every inbound message is kept in ``sms_inbound`` with its sender, what it was read
 as and what came of it, refused ones included.
 """
 
@@ -21,7 +22,9 @@ log = logging.getLogger(__name__)
 
 Action = Literal["ack", "done"]
 Role = Literal["team", "head", "office"]
-Result = Literal["received", "accepted", "unknown_sender", "unparseable", "unknown_alert"]
+Result = Literal[
+    "received", "accepted", "unknown_sender", "unparseable", "unknown_alert", "not_recipient"
+]
 
 # A keyword, an optional separator, the code, then at most some end punctuation: "OK 123",
 # "ok123", "Ok  123", "XONG: 123", "Xong 123.". Anything more is refused, since words after
@@ -35,10 +38,16 @@ class UnknownAlert(LookupError):
     """No open alert has this code."""
 
 
+class NotRecipient(PermissionError):
+    """The phone is in the registry but not among this alert's recipients."""
+
+
 class AlertActions(Protocol):
     """What a reply does to an alert. Both return a short note for the log and the API.
 
-    A carrier may deliver the same reply twice: both must be harmless when repeated.
+    Both raise ``UnknownAlert`` for a code of no alert, and ``NotRecipient`` when the phone
+    may not answer that alert. A carrier may deliver the same reply twice: both must be
+    harmless when repeated.
     """
 
     def acknowledge(self, code: str, phone: str) -> str: ...
@@ -153,6 +162,9 @@ def receive(
             reply.action,
             reply.code,
         )
+    except NotRecipient as err:
+        log.warning("SMS from %s refused, not a recipient of alert %s: %r", phone, reply.code, text)
+        outcome = Outcome(inbound_id, "not_recipient", str(err), reply.action, reply.code)
     else:
         outcome = Outcome(inbound_id, "accepted", note, reply.action, reply.code)
     return _record(engine, outcome, known.role)

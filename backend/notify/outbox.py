@@ -10,6 +10,7 @@ reason.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -129,6 +130,24 @@ def sent_since(conn: Connection, to: str, since: float) -> int:
     """Messages to ``to`` created since ``since``, whatever their state: for rate limits."""
     query = select(func.count()).where(_table.c.to == to, _table.c.created_at >= since)
     return int(conn.execute(query).scalar_one())
+
+
+def ids_since(
+    conn: Connection, prefix: str, to: Collection[str], since: float, *, limit: int | None = None
+) -> list[tuple[str, float]]:
+    """Ids and creation times of the messages to these numbers whose id starts with ``prefix``,
+    created since ``since``, newest first: a producer's own history, read by its keys."""
+    query = (
+        select(_table.c.id, _table.c.created_at)
+        .where(
+            _table.c.to.in_(to),
+            _table.c.id.startswith(prefix, autoescape=True),
+            _table.c.created_at >= since,
+        )
+        .order_by(_table.c.created_at.desc())
+        .limit(limit)
+    )
+    return [(row.id, row.created_at) for row in conn.execute(query)]
 
 
 def list_messages(

@@ -108,7 +108,10 @@ def tokens(app: FastAPI) -> dict[Role, str]:
     """A token of each role: admin from the settings, the others issued into the table."""
     store: TokenStore = app.state.auth.store
     issued: dict[Role, str] = {
-        role: store.add(f"test {role}", role, NOW)[1] for role in Role if role is not Role.ADMIN
+        # a gateway token is named after its gateway: the one of PATH_VALUES
+        role: store.add("gw-1" if role is Role.GATEWAY else f"test {role}", role, NOW)[1]
+        for role in Role
+        if role is not Role.ADMIN
     }
     return {**issued, Role.ADMIN: ADMIN["Authorization"].split()[1]}
 

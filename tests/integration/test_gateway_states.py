@@ -1,14 +1,18 @@
 """Gateway states over the real API: a gateway reports its spool's disk full, the commune
-office gets one GSM-7 SMS per episode, one "resolved" SMS when it clears, and viewers see it."""
+office gets one GSM-7 SMS per episode, one "resolved" SMS when it clears, and viewers see it;
+a gateway flipping is texted at most twice in 30 minutes, and told its last state after; a
+gateway token speaks for its own gateway id only, here and on ingest."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from secrets import token_hex
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 from sqlalchemy import create_engine, text
 
 from sangsach.backend.app import create_app
@@ -69,9 +73,59 @@ def test_one_sms_per_office_phone_when_full_and_one_when_resolved(client: TestCl
     assert "gw-east" in resolved[0]["body"] and "binh thuong" in resolved[0]["body"]
     state = client.get("/api/v1/gateways", headers=ADMIN).json()[0]
     assert state["spool_full"] == "" and state["full_since"] is None
+    assert (state["sms_held"], state["sms_held_until"]) == ("", None)
 
-    put(client, "gw-east", FULL)  # a new episode is a new alert
-    assert len([row for row in gateway_sms(client) if row["kind"] == "spool_full"]) == 4
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_flips_beyond_the_limit_are_recorded_held_and_sent_when_the_window_allows(
+    client: TestClient,
+) -> None:
+    clock = Clock(1_780_000_000.0)
+    client.app.state.services.clock = clock  # type: ignore[attr-defined]
+    put(client, "gw-flap", FULL)
+    put(client, "gw-flap", "")  # two SMS per phone: the window's allowance (default 2 in 30 min)
+    for minute in range(1, 10):  # nine more flips within the window: recorded, not texted
+        clock.now += 60
+        assert put(client, "gw-flap", FULL if minute % 2 else "").json()["spool_full"] == (
+            FULL if minute % 2 else ""
+        )
+    assert [row["kind"] for row in gateway_sms(client)].count("spool_full") == 2  # one a phone
+    assert len(gateway_sms(client)) == 4
+    state = client.get("/api/v1/gateways", headers=ADMIN).json()[0]
+    assert state["spool_full"] == FULL and state["full_since"] == clock.now
+    assert "chờ gửi" in state["sms_held"] and "SANGSACH_GATEWAY_SMS_PER_WINDOW" in state["sms_held"]
+    assert state["sms_held_until"] == 1_780_000_000.0 + 1800
+
+    clock.now = 1_780_000_000.0 + 1801  # the window allows again; the gateway is still full
+    assert put(client, "gw-flap", FULL).json()["sms_held"] == ""
+    owed = [row for row in gateway_sms(client) if row["created_at"] == clock.now]
+    assert sorted(row["to"] for row in owed) == OFFICE
+    assert {row["kind"] for row in owed} == {"spool_full"}  # the office's last word: full
+    put(client, "gw-flap", FULL)
+    assert len(gateway_sms(client)) == 6  # told once
+
+    clock.now += 60
+    put(client, "gw-flap", "")  # the second of this window: sent
+    assert len(gateway_sms(client)) == 8
+    clock.now += 60
+    held = put(client, "gw-flap", FULL).json()  # a third: held until the first leaves the window
+    assert held["sms_held_until"] == 1_780_000_000.0 + 1801 + 1800
+    assert len(gateway_sms(client)) == 8
+
+
+def test_another_gateway_is_not_held_by_a_flapping_one(client: TestClient) -> None:
+    for state in (FULL, "", FULL):
+        put(client, "gw-flap", state)
+    put(client, "gw-calm", FULL)
+    calm = [row for row in gateway_sms(client) if row["id"].startswith("gateway:gw-calm:")]
+    assert sorted(row["to"] for row in calm) == OFFICE
 
 
 def test_bad_reports_are_refused_naming_the_field(client: TestClient) -> None:
@@ -126,3 +180,68 @@ def test_a_database_of_an_older_version_gains_the_new_column(tmp_path: Path) -> 
         ]
     make_engine(url).dispose()  # a second start finds nothing to add
     engine.dispose()
+
+
+def lamp_batch(gateway: str) -> dict[str, Any]:
+    reading = {"id": "lamp-dong-ha-001", "kind": "lamp", "boot": 1, "seq": 1,
+               "ts": 1_780_000_000, "on": True, "received_at": 1_780_000_001.0}  # fmt: skip
+    return {"gateway": gateway, "readings": [reading]}
+
+
+def test_a_gateway_token_speaks_for_its_own_gateway_only(tmp_path: Path) -> None:
+    settings = BackendSettings(
+        data_dir=tmp_path, ingest_gateway_ids="gw-1", sms_office_phones=OFFICE
+    )
+    with TestClient(create_app(settings)) as client:
+        issued = client.post(
+            "/api/v1/tokens", json={"name": "gw-2", "role": "gateway"}, headers=ADMIN
+        )
+        own = {"Authorization": f"Bearer {issued.json()['token']}"}
+        for headers, mine, other, name in (
+            (GATEWAY, "gw-1", "gw-spoofed", "gateway (SANGSACH_INGEST_TOKEN)"),
+            (own, "gw-2", "gw-1", "gw-2"),
+        ):
+            state = {"spool_full": FULL, "spooled": 1}
+            refused = client.put(f"/api/v1/gateways/{other}/state", json=state, headers=headers)
+            assert refused.status_code == 403
+            detail = refused.json()["detail"]
+            assert f"the token {name!r} speaks for {mine!r}, not for gateway {other!r}" in detail
+            ingest = client.post("/api/v1/ingest", json=lamp_batch(other), headers=headers)
+            assert ingest.status_code == 403 and ingest.json()["detail"] == detail
+
+            accepted = client.put(f"/api/v1/gateways/{mine}/state", json=state, headers=headers)
+            assert accepted.status_code == 200, accepted.text
+            ingest = client.post("/api/v1/ingest", json=lamp_batch(mine), headers=headers)
+            assert ingest.status_code == 200, ingest.text
+        # nothing of the refused gateways was kept, nor texted
+        known = [s["gateway_id"] for s in client.get("/api/v1/gateways", headers=ADMIN).json()]
+        assert known == ["gw-1", "gw-2"]
+        assert {row["id"].split(":")[1] for row in gateway_sms(client)} == {"gw-1", "gw-2"}
+        assert client.get("/api/v1/stats", headers=ADMIN).json()["readings"]["lamp"] == 1
+
+
+def test_a_gateway_token_is_named_after_its_gateway_id(client: TestClient) -> None:
+    for name in ("gateway of Dong Ha", "g" * 33, "gw:1"):
+        refused = client.post(
+            "/api/v1/tokens", json={"name": name, "role": "gateway"}, headers=ADMIN
+        )
+        assert refused.status_code == 422, name
+        assert "SANGSACH_GATEWAY_ID" in refused.json()["detail"]
+    staff = client.post("/api/v1/tokens", json={"name": "van phong xa", "role": "viewer"}, headers=ADMIN)  # fmt: skip
+    assert staff.status_code == 201
+
+
+def test_the_settings_token_speaks_for_any_gateway_in_development_and_gw_1_in_production(
+    tmp_path: Path,
+) -> None:
+    assert BackendSettings(data_dir=tmp_path).ingest_gateway_id_list == {"*"}
+    assert BackendSettings(data_dir=tmp_path, ingest_gateway_ids=" gw-a , gw-b").ingest_gateway_id_list == {"gw-a", "gw-b"}  # fmt: skip
+    secrets = {
+        name: token_hex(32) for name in ("ingest_token", "admin_token", "sms_webhook_secret")
+    }
+    production = BackendSettings(data_dir=tmp_path, env="production", **secrets)  # type: ignore[arg-type]
+    assert production.ingest_gateway_id_list == {"gw-1"}
+    with pytest.raises(ValidationError, match="SANGSACH_INGEST_GATEWAY_IDS=\\* is refused"):
+        BackendSettings(data_dir=tmp_path, env="production", ingest_gateway_ids="*", **secrets)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="ingest_gateway_ids"):
+        BackendSettings(data_dir=tmp_path, ingest_gateway_ids="gw 1")
