@@ -1,7 +1,11 @@
 # One image for the backend, the gateway, the simulators and `sangsach devices`:
 # `sangsach <command>`. The healthchecks depend on the command: each service has its own in
 # docker-compose.yml.
-FROM python:3.11-slim AS build
+# The base of both stages: an exact Python and Debian release, pinned to the digest of its
+# multi-platform index; scripts/pin-images.sh moves it (docs/deploy.md, "Images").
+FROM python:3.11.16-slim-trixie@sha256:be1575ed968de893bd54f4c56315ff7c4736ce522c1bca08fd521731aafc0d76 AS base
+
+FROM base AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml README.md constraints.txt ./
@@ -12,7 +16,7 @@ COPY simulators ./simulators
 # A virtual environment with the pinned dependencies; the final image gets only this folder.
 RUN python -m venv /opt/sangsach && /opt/sangsach/bin/pip install -c constraints.txt .
 
-FROM python:3.11-slim
+FROM base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/opt/sangsach/bin:$PATH \
     SANGSACH_DATA_DIR=/data
 COPY --from=build /opt/sangsach /opt/sangsach

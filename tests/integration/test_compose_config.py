@@ -25,6 +25,7 @@ from sangsach.localbroker import POLICY_DIR, free_port
 from sangsach.registry_file import SAMPLE_REGISTRY, load_registry
 from tests.deploybroker import DEPLOY_CONF, MAKE_CERTS, DeployBroker
 from tests.services import InfluxD
+from tests.unit.test_dockerfile import PINNED_IMAGE
 
 pytestmark = pytest.mark.integration
 
@@ -122,6 +123,19 @@ def test_services_volumes_and_healthchecks(resolved: dict[str, Any]) -> None:
     assert services["backend"]["environment"]["SANGSACH_INFLUX_PASSWORD"] == (
         influx["INFLUXDB_USER_PASSWORD"])  # fmt: skip
     assert services["backend"]["environment"]["SANGSACH_INFLUX_USERNAME"] == influx["INFLUXDB_USER"]
+
+
+def test_every_pulled_image_is_an_exact_release_pinned_by_digest(
+    resolved: dict[str, Any],
+) -> None:
+    """The Dockerfile's base is checked in tests/unit/test_dockerfile.py."""
+    services = resolved["services"]
+    pulled = {name: s["image"] for name, s in services.items() if "build" not in s}
+    assert set(pulled) == {"mosquitto", "influxdb", "grafana"}
+    for name, image in pulled.items():
+        assert PINNED_IMAGE.fullmatch(image), f"{name}: {image}"
+    # Our own image is built here from the Dockerfile, never pulled.
+    assert {s["image"] for s in services.values() if "build" in s} == {"sangsach:latest"}
 
 
 def test_mosquitto_mounts_the_files_the_tests_run(resolved: dict[str, Any]) -> None:

@@ -8,6 +8,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+# What every pulled image must be (here and in docker-compose.yml): an exact release, three
+# numbers and an optional variant such as `-slim-trixie`, with the digest of its multi-platform
+# index; never a floating `3.11`, `2.0`, `1.8` or `latest`. scripts/pin-images.sh keeps them so.
+PINNED_IMAGE = re.compile(r"[a-z0-9./-]+:\d+\.\d+\.\d+(-[a-z0-9.-]+)?@sha256:[0-9a-f]{64}")
 
 
 def instructions(name: str) -> list[str]:
@@ -32,3 +36,11 @@ def test_every_process_of_the_image_is_the_sangsach_command() -> None:
     """The command sets the umask 077 for itself and what it starts (sangsach/cli.py)."""
     (entrypoint,) = instructions("ENTRYPOINT")
     assert json.loads(entrypoint) == ["sangsach"]
+
+
+def test_the_base_image_is_an_exact_release_pinned_by_digest() -> None:
+    """One pinned base; both stages start from it, so they cannot drift apart."""
+    froms = [line.split() for line in instructions("FROM")]
+    assert froms[0][1:] == ["AS", "base"]
+    assert PINNED_IMAGE.fullmatch(froms[0][0]), froms[0][0]
+    assert [f[0] for f in froms[1:]] == ["base", "base"]
