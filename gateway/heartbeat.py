@@ -73,15 +73,21 @@ class Heartbeat:
             return False
         try:
             response = self._http.put(self.path, json=asdict(state))
-            response.raise_for_status()
         except httpx.HTTPError as err:
             reason = f"cannot report the gateway state to the backend: {err}"
-            if reason != self._last_error:
-                log.warning("%s; retried in a moment", reason)
-            self._last_error = reason
-            return False
-        self._told, self._told_at, self._last_error = state.alarm, now, ""
-        return True
+        else:
+            if response.is_success:
+                self._told, self._told_at, self._last_error = state.alarm, now, ""
+                return True
+            # the backend's reason, e.g. a 403 naming the gateway this token speaks for
+            reason = (
+                f"the backend refused the gateway state: {response.status_code} "
+                f"{response.text[:300]}"
+            )
+        if reason != self._last_error:
+            log.warning("%s; retried in a moment", reason)
+        self._last_error = reason
+        return False
 
     def close(self) -> None:
         self._http.close()

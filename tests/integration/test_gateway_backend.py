@@ -144,3 +144,34 @@ def test_an_entry_the_backend_refuses_for_good_is_set_aside_and_the_rest_goes_on
     assert "bogus" in letter["detail"] and '"seq":999' in letter["payload"]
     wait_until(lambda: stack.gateway_health()["spooled"] == 0, 20, "the spool drained")
     assert stack.gateway_health()["forwarder"]["set_aside"] == 1
+
+
+def test_a_gateway_forwards_only_with_a_token_of_its_own_id(
+    tmp_path: Path, broker: LocalBroker
+) -> None:
+    """The shared token speaks for gw-1 only: gateway gw-2 is refused (403, in its log), keeps
+    everything spooled, and delivers it all with a token named after it."""
+    stack = Stack(tmp_path / "stack", broker.port,
+                  {"SANGSACH_INGEST_GATEWAY_IDS": "gw-1", "SANGSACH_GATEWAY_ID": "gw-2"})  # fmt: skip
+    try:
+        stack.start()
+        now = int(time.time())
+        publish_all(
+            broker.port, [(telemetry(LAMP), reading(LAMP, "lamp", s, now - 50)) for s in range(20)]
+        )
+        refusal = "speaks for 'gw-1', not for gateway 'gw-2'"
+        wait_until(lambda: stack.gateway.log().count(refusal) >= 2, 30, "the refusals logged")
+        assert "backend answered 403" in stack.gateway.log()  # the batch
+        assert "the backend refused the gateway state: 403" in stack.gateway.log()  # heartbeat
+        assert stack.stored() == 0
+        assert stack.http.get("/api/v1/gateways").json() == []
+
+        issued = stack.http.post("/api/v1/tokens", json={"name": "gw-2", "role": "gateway"})
+        stack.gateway.stop()
+        stack.gateway.env = {**stack.env, "SANGSACH_INGEST_TOKEN": issued.json()["token"]}
+        stack.start_gateway()
+        wait_until(lambda: stack.stored() == 20, 60, "the spooled readings")
+        wait_until(lambda: len(stack.http.get("/api/v1/gateways").json()) == 1, 30, "its state")
+        assert stack.http.get("/api/v1/gateways").json()[0]["gateway_id"] == "gw-2"
+    finally:
+        stack.close()
