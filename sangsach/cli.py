@@ -424,7 +424,12 @@ def _token_store() -> Any:
 
 
 @tokens.command("add")
-@click.option("--name", required=True, help="Who or what holds it, e.g. 'van-phong-xa' or 'gw-2'.")
+@click.option(
+    "--name",
+    required=True,
+    help="Who or what holds it, e.g. 'van-phong-xa'; a gateway token: the SANGSACH_GATEWAY_ID of"
+    " the one gateway it speaks for, e.g. 'gw-2'.",
+)
 @click.option(
     "--role", required=True, type=click.Choice(["viewer", "operator", "admin", "gateway"])
 )
