@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from sangsach.config import BackendSettings
 
@@ -28,8 +29,9 @@ from .auth.bodylimit import BodySizeLimit
 from .auth.identify import Authenticator
 from .auth.ratelimit import RateLimiter
 from .auth.tokens import TokenStore
+from .notify.inbound import UnknownAlert
 from .services import Services, bootstrap
-from .timeseries.port import TimeSeriesStore
+from .timeseries.port import TimeSeriesStore, TimeSeriesUnavailable
 from .web import login, pages
 
 
@@ -53,7 +55,12 @@ def create_app(settings: BackendSettings, store: TimeSeriesStore | None = None) 
     app.state.auth = Authenticator(settings, TokenStore(services.engine))
     app.state.ingest_limiter = RateLimiter(settings.ingest_rate_per_s, settings.ingest_burst)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # The one exception boundary (backend/api/errors.py): JSON under /api/, pages elsewhere.
     app.add_exception_handler(RequestValidationError, errors.validation_error)
+    app.add_exception_handler(HTTPException, errors.http_error)
+    app.add_exception_handler(TimeSeriesUnavailable, errors.store_unavailable)
+    app.add_exception_handler(UnknownAlert, errors.not_found)
+    app.add_exception_handler(Exception, errors.unexpected)
     routers = (
         ingest,
         registry,

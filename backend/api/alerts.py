@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -13,7 +12,6 @@ from ..alerts import tables
 from ..alerts.lifecycle import Alert, State
 from ..alerts.model import AlertType
 from ..alerts.tables import from_row
-from ..notify.inbound import UnknownAlert
 from .deps import ConnDep, ServicesDep, operator, viewer
 from .schemas import MAX_TS, AlertId
 
@@ -125,22 +123,15 @@ def history(
 
 @router.get("/{alert_id}")
 def get_alert(alert_id: AlertId, services: ServicesDep) -> AlertPublic:
-    return _public(_or_404(lambda: services.alerts.get(alert_id)))
+    return _public(services.alerts.get(alert_id))  # an unknown id: 404 (errors.py)
 
 
 @router.post("/{alert_id}/ack", dependencies=[Depends(operator)])
 def acknowledge(alert_id: AlertId, body: Acknowledge, services: ServicesDep) -> AlertPublic:
     """Take an alert on: reminders and escalation stop; it clears when the device recovers."""
-    return _public(_or_404(lambda: services.alerts.acknowledge(alert_id, body.by)))
+    return _public(services.alerts.acknowledge(alert_id, body.by))
 
 
 @router.post("/{alert_id}/assign", dependencies=[Depends(operator)])
 def assign(alert_id: AlertId, body: Assign, services: ServicesDep) -> AlertPublic:
-    return _public(_or_404(lambda: services.alerts.assign(alert_id, body.to)))
-
-
-def _or_404(call: Callable[[], Alert]) -> Alert:
-    try:
-        return call()
-    except UnknownAlert as err:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(err)) from err
+    return _public(services.alerts.assign(alert_id, body.to))

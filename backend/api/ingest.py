@@ -12,7 +12,6 @@ from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
 from ..auth.ratelimit import RateLimiter
-from ..timeseries.port import TimeSeriesUnavailable
 from .deps import GatewayDep, ServicesDep, speaking_for
 from .schemas import IngestBatch, IngestResult
 
@@ -60,7 +59,8 @@ router = APIRouter(prefix="/api/v1", tags=["ingest"], route_class=_BatchRoute)
         403: {"description": "the token is not a gateway's, or another gateway's"},
         429: {"description": "this gateway sends faster than SANGSACH_INGEST_RATE_PER_S: "
               "resend the batch after Retry-After seconds"},
-        503: {"description": "time-series store unavailable: resend the batch later"},
+        503: {"description": "time-series store unavailable: resend the batch after "
+              "Retry-After seconds"},
     },
 )  # fmt: skip
 def ingest(
@@ -80,7 +80,4 @@ def ingest(
             f"({limiter.rate:g} messages/s): resend this batch later",
             headers={"Retry-After": str(math.ceil(wait))},
         )
-    try:
-        return services.ingest.handle(batch)
-    except TimeSeriesUnavailable as err:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(err)) from err
+    return services.ingest.handle(batch)  # the store down: 503 (backend/api/errors.py)

@@ -66,6 +66,16 @@ ROLLUP_RP = "rollups"
 ROLLUP_SHARD, ROLLUP_SHARD_SHOWN = "52w", "8736h0m0s"
 IDS_PER_QUERY = 200  # devices per InfluxQL query of ``series``: the query stays a few kB
 Row = dict[str, Any]
+# A query InfluxDB 1.x could not run for now answers 200 with one of these as its error: the
+# server stopping ("query engine shutdown", seen when influxd stops mid-query), a query killed
+# or timed out, too many at once. The same query may run later, as after a refused connection.
+TRANSIENT_QUERY_ERRORS = (
+    "query engine shutdown",
+    "query interrupted",
+    "query aborted",
+    "query-timeout limit exceeded",
+    "max-concurrent-queries limit exceeded",
+)
 
 
 def timestamp_ns(reading: StoredReading) -> int:
@@ -507,7 +517,10 @@ class InfluxStore(TimeSeriesStore):
             ) from err
         # A statement InfluxDB refuses still answers 200, with the reason inside the result.
         if "error" in results[0]:
-            raise TimeSeriesError(f"InfluxDB refused {q!r}: {results[0]['error']}")
+            reason = str(results[0]["error"])
+            transient = reason.startswith(TRANSIENT_QUERY_ERRORS)
+            error = TimeSeriesUnavailable if transient else TimeSeriesError
+            raise error(f"InfluxDB refused {q!r}: {reason}")
         series: list[Row] = results[0].get("series", [])
         return series
 

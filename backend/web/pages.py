@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
@@ -17,8 +18,8 @@ from .. import db
 from ..alerts import tables
 from ..alerts.tables import from_row
 from ..api.deps import ServicesDep
+from ..api.schemas import AlertId
 from ..domain.rules import device_state
-from ..notify.inbound import UnknownAlert
 from ..notify.templates import PROBLEMS
 from ..reports.build import (
     COLUMNS,
@@ -77,11 +78,22 @@ def period_choices() -> list[tuple[str, str]]:
     ]
 
 
-def _period(ky: str) -> Period:
+def _period(text: str, *loc: str) -> Period:
+    """The period ``text`` names, or a 422 naming the parameter ``loc`` as FastAPI's validation
+    does (``backend/api/errors.py`` answers it), with the reason the parser gives."""
     try:
-        return parse_period(ky or this_month())
+        return parse_period(text)
     except PeriodError as err:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(err)) from err
+        error = {"type": "value_error", "loc": loc, "msg": str(err), "input": text}
+        raise RequestValidationError([error]) from err
+
+
+def chosen_period(ky: str = "") -> Period:
+    """The picker's period ``?ky=`` (default: this month)."""
+    return _period(ky or this_month(), "query", "ky")
+
+
+PeriodDep = Annotated[Period, Depends(chosen_period)]
 
 
 def _map_dots(services: Any, village_id: str | None = None) -> list[devicemap.Dot]:
@@ -109,9 +121,8 @@ def _active_alerts(services: Any) -> list[Any]:
 
 
 @router.get("/", response_class=HTMLResponse)
-def overview(request: Request, services: ServicesDep, ky: str = "") -> HTMLResponse:
+def overview(request: Request, services: ServicesDep, chosen: PeriodDep) -> HTMLResponse:
     """Scores of the period ``ky`` (default: this month to date), with the picker."""
-    chosen = _period(ky)
     result = services.scores.period(chosen.start, chosen.end)
     active = _active_alerts(services)
     table = rows(result, {})
@@ -126,11 +137,12 @@ def overview(request: Request, services: ServicesDep, ky: str = "") -> HTMLRespo
 
 
 @router.get("/thon/{village_id}", response_class=HTMLResponse)
-def village(request: Request, village_id: str, services: ServicesDep, ky: str = "") -> HTMLResponse:
+def village(
+    request: Request, village_id: str, services: ServicesDep, chosen: PeriodDep
+) -> HTMLResponse:
     found = next((v for v in services.commune.villages if v.id == village_id), None)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"không có thôn {village_id!r}")
-    chosen = _period(ky)
     result = services.scores.period(chosen.start, chosen.end)
     mine = next(row for row in rows(result, {}) if row["village_id"] == village_id)
     th = services.scores.rules.thresholds[village_id]
@@ -187,12 +199,9 @@ def _alert_dict(alert: Any) -> dict[str, Any]:
 
 @router.post("/canh-bao/{alert_id}/nhan", dependencies=[Depends(session.operator)])
 def acknowledge(
-    alert_id: int, by: Annotated[str, Form(min_length=1, max_length=64)], services: ServicesDep
+    alert_id: AlertId, by: Annotated[str, Form(min_length=1, max_length=64)], services: ServicesDep
 ) -> RedirectResponse:
-    try:
-        services.alerts.acknowledge(alert_id, by)
-    except UnknownAlert as err:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(err)) from err
+    services.alerts.acknowledge(alert_id, by)  # an unknown id: 404 (backend/api/errors.py)
     return RedirectResponse("/canh-bao", status_code=status.HTTP_303_SEE_OTHER)
 
 
@@ -233,7 +242,5 @@ def _report(services: Any, period: str) -> Report:
 
 
 def _report_or_422(services: Any, period: str) -> Report:
-    try:
-        return _report(services, period)
-    except PeriodError as err:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(err)) from err
+    chosen = _period(period, "path", "period")
+    return build_report(services.engine, services.scores, services.commune, chosen)
