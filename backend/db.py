@@ -1,7 +1,9 @@
 """SQL tables of the backend (SQLAlchemy Core): registry, device state and dead letters.
 
 SQLite by default, PostgreSQL by URL. The registry tables are a copy of the registry file,
-replaced whole at start-up; device state and dead letters are the backend's own.
+replaced whole at start-up; device state and dead letters are the backend's own. The schema is
+made and changed by the migrations in ``backend/migrations``: a change to a table here is a new
+revision there (docs/deploy.md, "Schema migrations"); a test fails while they disagree.
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
-    inspect,
-    text,
 )
 
 from sangsach.private_files import private_sqlite_file
+
+from .migrations import upgrade
 
 metadata = MetaData()
 
@@ -196,6 +198,15 @@ REGISTRY_TABLES = (team_members, teams, devices, places, villages)  # child tabl
 
 
 def make_engine(url: str) -> Engine:
+    """An engine on the backend's database, its schema brought to the newest revision
+    (``backend/migrations``): every caller, the backend's start first, finds every table."""
+    engine = connect(url)
+    upgrade(engine)
+    return engine
+
+
+def connect(url: str) -> Engine:
+    """An engine on the backend's database, as it is (``sangsach db current`` reads it so)."""
     database = url.removeprefix("sqlite:///")
     if database != url and database != ":memory:":
         private_sqlite_file(Path(database))  # names, phone numbers, SMS: 0600 in a 0700 folder
@@ -210,32 +221,4 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
-    metadata.create_all(engine)
-    _add_new_columns(engine)
     return engine
-
-
-def _add_new_columns(engine: Engine) -> None:
-    """Add the columns a newer version brought to a table an older one created.
-
-    ``create_all`` creates missing tables only. A column added later is nullable or has a
-    text server default, so adding it keeps the existing rows valid; nothing is ever dropped
-    or changed here.
-    """
-    existing = inspect(engine)
-    with engine.begin() as conn:
-        for table in metadata.sorted_tables:
-            have = {column["name"] for column in existing.get_columns(table.name)}
-            for column in table.columns:
-                if column.name not in have:
-                    conn.execute(text(_add_column(table.name, column, engine)))
-
-
-def _add_column(table: str, column: Column[object], engine: Engine) -> str:
-    kind = column.type.compile(dialect=engine.dialect)
-    if column.nullable and column.server_default is None:
-        return f"ALTER TABLE {table} ADD COLUMN {column.name} {kind}"
-    default = getattr(column.server_default, "arg", None)
-    if not isinstance(default, str) or "'" in default:
-        raise RuntimeError(f"new column {table}.{column.name}: nullable or a text default")
-    return f"ALTER TABLE {table} ADD COLUMN {column.name} {kind} NOT NULL DEFAULT '{default}'"

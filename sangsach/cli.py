@@ -105,6 +105,7 @@ def backend(verbose: bool) -> None:
     import uvicorn
 
     from sangsach.backend.app import create_app
+    from sangsach.backend.migrations import MigrationError
     from sangsach.backend.timeseries.port import TimeSeriesError
 
     _logging(verbose)
@@ -113,6 +114,8 @@ def backend(verbose: bool) -> None:
         app = create_app(settings)
     except (SettingsError, RegistryFileError) as err:
         _fail(str(err))
+    except MigrationError as err:
+        _fail(f"the database cannot be upgraded: {err}")
     except TimeSeriesError as err:
         _fail(f"the time-series store ({settings.timeseries}) is not usable: {err}")
     # What start-up built (the registry, the app, the libraries) lives as long as the process:
@@ -414,13 +417,17 @@ def tokens() -> None:
 def _token_store() -> Any:
     from sangsach.backend.auth.tokens import TokenStore
     from sangsach.backend.db import make_engine
+    from sangsach.backend.migrations import MigrationError
 
     try:
         settings = load(BackendSettings)
     except SettingsError as err:
         _fail(str(err))
     private_dir(settings.data_dir)
-    return TokenStore(make_engine(settings.sql_url))
+    try:
+        return TokenStore(make_engine(settings.sql_url))
+    except MigrationError as err:
+        _fail(f"the database cannot be upgraded: {err}")
 
 
 @tokens.command("add")
@@ -471,6 +478,70 @@ def tokens_revoke(name: str) -> None:
     except TokenError as err:
         _fail(str(err))
     click.echo(f"đã thu hồi mã {name!r} (revoked)")
+
+
+@main.group()
+def db() -> None:
+    """Cơ sở dữ liệu của backend (the backend's SQL database): its schema revision, migrations.
+
+    The backend upgrades its database at every start; these commands show or do it without
+    starting it (SANGSACH_DATA_DIR or SANGSACH_DATABASE_URL). See docs/deploy.md.
+    """
+
+
+def _sql_url() -> str:
+    try:
+        return load(BackendSettings).sql_url
+    except SettingsError as err:
+        _fail(str(err))
+
+
+@db.command("current")
+def db_current() -> None:
+    """The database's schema revision, and the newest this version knows."""
+    from sangsach.backend import migrations
+    from sangsach.backend.db import connect
+
+    engine = connect(_sql_url())
+    try:
+        current = migrations.current(engine)
+    finally:
+        engine.dispose()
+    newest = migrations.head()
+    state = "mới nhất (up to date)" if current == newest else f"cần nâng cấp lên {newest} (upgrade)"
+    click.echo(f"{current or 'chưa có (none)'}  {state}")
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Bring the database to REVISION (default: the newest), as the backend does at start."""
+    from sangsach.backend import migrations
+    from sangsach.backend.db import connect
+
+    engine = connect(_sql_url())
+    try:
+        before = migrations.upgrade(engine, revision)
+        after = migrations.current(engine)
+    except migrations.MigrationError as err:
+        _fail(f"the database cannot be upgraded: {err}")
+    finally:
+        engine.dispose()
+    click.echo(f"{before or 'chưa có (none)'} -> {after} (đã nâng cấp, upgraded)")
+
+
+@db.command("revision")
+@click.option(
+    "-m", "--message", required=True, help="What the revision changes, e.g. 'web sessions'."
+)
+def db_revision(message: str) -> None:
+    """For developers: write the next revision from the tables in the code (autogenerate).
+
+    Read and finish the file it names: renames and data changes need a hand.
+    """
+    from sangsach.backend import migrations
+
+    click.echo(f"wrote {migrations.new_revision(message)}")
 
 
 @main.command("settings")

@@ -82,7 +82,6 @@ def check_name(name: str, role: Role) -> str:
 class TokenStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        api_tokens.create(engine, checkfirst=True)
 
     def add(self, name: str, role: Role, now: float) -> tuple[TokenInfo, str]:
         """Issue a token; returns it with its secret, which is not kept."""
