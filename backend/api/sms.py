@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
 from .. import db
+from ..auth.failures import FailureLimiter
+from ..auth.gate import client_address
 from ..notify import outbox, webhook
 from ..notify.inbound import AlertActions, Result, receive
 from .deps import ConnDep, ServicesDep, operator
@@ -87,21 +89,27 @@ async def require_webhook_secret(
     tests and a hand-made call; an empty secret refuses every call. 401 names the reason."""
     settings = services.settings
     secret = settings.sms_webhook_secret.get_secret_value()
-    if x_sangsach_timestamp is None and x_sangsach_signature is None:
-        _check_plain_secret(secret, x_sangsach_webhook_secret, settings.env)
-        return
     try:
-        webhook.verify(
-            secret,
-            x_sangsach_timestamp,
-            x_sangsach_signature,
-            await request.body(),
-            now=services.clock(),
-            max_skew_s=settings.sms_webhook_max_skew_s,
-            replays=services.webhook_replays,
-        )
-    except webhook.WebhookRefused as err:
-        raise _refused(str(err)) from err
+        if x_sangsach_timestamp is None and x_sangsach_signature is None:
+            _check_plain_secret(secret, x_sangsach_webhook_secret, settings.env)
+            return
+        try:
+            webhook.verify(
+                secret,
+                x_sangsach_timestamp,
+                x_sangsach_signature,
+                await request.body(),
+                now=services.clock(),
+                max_skew_s=settings.sms_webhook_max_skew_s,
+                replays=services.webhook_replays,
+            )
+        except webhook.WebhookRefused as err:
+            raise _refused(str(err)) from err
+    except HTTPException as refused:
+        if refused.status_code == status.HTTP_401_UNAUTHORIZED:  # counted against the address
+            failures: FailureLimiter = request.app.state.auth_failures
+            failures.failed(client_address(request.scope), "webhook")
+        raise
     except webhook.ReplayCacheFull as err:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(err), headers={"Retry-After": "60"}

@@ -4,20 +4,24 @@ the server and end at sign-out or expiry, and every answer carries the security 
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from sangsach.config import DEV_ADMIN_TOKEN
+from sangsach.backend.notify.webhook import signed_headers
+from sangsach.config import DEV_ADMIN_TOKEN, DEV_WEBHOOK_SECRET
 from sangsach.localbroker import LocalBroker
 from tests.harness import ADMIN, GATEWAY, Stack, wait_until
 
 COOKIE = "sangsach_phien"
+WEBHOOK_PATH = "/api/v1/sms/inbound"
 
 
 @pytest.fixture
@@ -97,6 +101,22 @@ def test_failed_attempts_are_limited_per_address_a_right_secret_included(stack: 
     assert "failed sign-in attempt from 127.0.0.1" in log
     assert "failed bearer attempt from 10.0.0.9" in log
     assert "further attempts from this address are refused (429)" in log
+
+
+def test_wrong_webhook_signatures_are_counted_too(stack: Stack) -> None:
+    body = json.dumps({"from": "+84912000001", "text": "OK 1"}).encode()
+    kind = {"Content-Type": "application/json"}
+    with httpx.Client(base_url=stack.url, timeout=30) as carrier:
+        for _ in range(3):
+            wrong = signed_headers("not-the-secret", body, time.time())
+            assert (
+                carrier.post(WEBHOOK_PATH, content=body, headers={**kind, **wrong}).status_code
+                == 401
+            )
+        right = signed_headers(DEV_WEBHOOK_SECRET, body, time.time())
+        refused = carrier.post(WEBHOOK_PATH, content=body, headers={**kind, **right})
+        assert refused.status_code == 429 and "Retry-After" in refused.headers
+    assert "failed webhook attempt from 127.0.0.1" in stack.backend.log()
 
 
 def sign_in(web: httpx.Client, secret: str) -> str:
