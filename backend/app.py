@@ -26,13 +26,18 @@ from .api import (
     tokens,
 )
 from .auth.bodylimit import BodySizeLimit
+from .auth.failures import FailureLimiter
+from .auth.gate import AuthGate
 from .auth.identify import Authenticator
 from .auth.ratelimit import RateLimiter
+from .auth.roles import Principal
+from .auth.sessions import SessionStore
 from .auth.tokens import TokenStore
 from .notify.inbound import UnknownAlert
 from .services import Services, bootstrap
 from .timeseries.port import TimeSeriesStore, TimeSeriesUnavailable
 from .web import login, pages
+from .web.headers import SecurityHeaders
 
 
 def create_app(settings: BackendSettings, store: TimeSeriesStore | None = None) -> FastAPI:
@@ -52,9 +57,24 @@ def create_app(settings: BackendSettings, store: TimeSeriesStore | None = None) 
         lifespan=lifespan,
     )
     app.state.services = services
-    app.state.auth = Authenticator(settings, TokenStore(services.engine))
+    auth = app.state.auth = Authenticator(settings, TokenStore(services.engine))
     app.state.ingest_limiter = RateLimiter(settings.ingest_rate_per_s, settings.ingest_burst)
+    sessions = app.state.sessions = SessionStore(
+        services.engine, settings.session_hours * 3600, (settings.admin_token.get_secret_value(),)
+    )
+    failures = app.state.auth_failures = FailureLimiter(
+        settings.auth_failures_burst, settings.auth_failures_per_min / 60
+    )
+
+    def find_session(session_id: str) -> Principal | None:
+        found = sessions.find(session_id, services.clock())
+        return found.principal if found else None
+
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        AuthGate, identify=auth.identify, find_session=find_session, failures=failures
+    )
+    app.add_middleware(SecurityHeaders)  # the outermost: every answer gets the headers
     # The one exception boundary (backend/api/errors.py): JSON under /api/, pages elsewhere.
     app.add_exception_handler(RequestValidationError, errors.validation_error)
     app.add_exception_handler(HTTPException, errors.http_error)

@@ -123,7 +123,14 @@ def backend(verbose: bool) -> None:
     # benchmark that walking cost the backend about 15 ms of CPU per 1,000 readings).
     gc.collect()
     gc.freeze()
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port, access_log=verbose)
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        access_log=verbose,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.trusted_proxies,
+    )
 
 
 @main.command()

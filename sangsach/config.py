@@ -17,7 +17,9 @@ from .registry_file import SAMPLE_REGISTRY
 DEV_INGEST_TOKEN = "dev-ingest-token-change-me"  # noqa: S105 - refused outside development
 DEV_WEBHOOK_SECRET = "dev-sms-webhook-secret-change-me"  # noqa: S105 - refused outside development
 DEV_ADMIN_TOKEN = "dev-admin-token-change-me"  # noqa: S105 - refused outside development
-MIN_SECRET_CHARS = 16
+MIN_SECRET_CHARS = 32
+MIN_DISTINCT_CHARS = 10
+MAKE_SECRET = "openssl rand -hex 32"  # noqa: S105 - the command, not a secret
 
 Env = Literal["development", "production"]
 GATEWAY_ID = r"[A-Za-z0-9_-]{1,32}"
@@ -193,6 +195,34 @@ class BackendSettings(_Base):
         description="true: the web pages may be read without signing in (the office LAN); "
         "acknowledging still needs an operator",
     )
+    session_hours: float = Field(
+        default=12.0,
+        gt=0,
+        le=24 * 30,
+        description="a web session ends this long after signing in (signing out ends it at once)",
+    )
+    public_url: str = Field(
+        default="",
+        pattern=r"^(https?://[^\s/]+(/\S*)?)?$",
+        description="the address users open, e.g. `https://sangsach.example.vn`; https: the "
+        "session cookie is sent only over https (`Secure`)",
+    )
+    trusted_proxies: str = Field(
+        default="127.0.0.1",
+        description="addresses of reverse proxies whose X-Forwarded-For/-Proto are believed "
+        "(comma list, `*` for any); the client address counts failed sign-ins",
+    )
+    auth_failures_burst: int = Field(
+        default=10,
+        ge=0,
+        description="failed sign-ins, tokens or webhook signatures one address may make in a "
+        "row before it is refused (429); 0 turns the limit off",
+    )
+    auth_failures_per_min: float = Field(
+        default=6.0,
+        gt=0,
+        description="after that, one more attempt allowed per 60/this seconds",
+    )
     max_body_bytes: int = Field(
         default=8 * 1024 * 1024,
         ge=1024 * 1024,
@@ -334,11 +364,13 @@ class BackendSettings(_Base):
     def _no_dev_secret_in_production(self) -> Self:
         _refuse_dev_token(self.env, self.ingest_token)
         admin = self.admin_token.get_secret_value()
-        if self.env == "production" and (admin == DEV_ADMIN_TOKEN or len(admin) < MIN_SECRET_CHARS):
-            raise ValueError(
-                f"SANGSACH_ADMIN_TOKEN must be set to a secret of your own, at least "
-                f"{MIN_SECRET_CHARS} characters, when SANGSACH_ENV=production"
-            )
+        if self.env == "production":
+            if admin == DEV_ADMIN_TOKEN or not admin:
+                raise ValueError(
+                    "SANGSACH_ADMIN_TOKEN must be set to a secret of your own when "
+                    f"SANGSACH_ENV=production (make one with `{MAKE_SECRET}`)"
+                )
+            _refuse_weak("SANGSACH_ADMIN_TOKEN", admin)
         if admin and admin == self.ingest_token.get_secret_value():
             raise ValueError("SANGSACH_ADMIN_TOKEN and SANGSACH_INGEST_TOKEN must differ")
         return self
@@ -351,6 +383,8 @@ class BackendSettings(_Base):
                 "SANGSACH_SMS_WEBHOOK_SECRET must be set to a secret of your own "
                 "when SANGSACH_ENV=production"
             )
+        if self.env == "production":
+            _refuse_weak("SANGSACH_SMS_WEBHOOK_SECRET", secret)
         if self.sms_provider == "http" and self.sms_http_url is None:
             raise ValueError("SANGSACH_SMS_HTTP_URL must be set when SANGSACH_SMS_PROVIDER=http")
         return self
@@ -414,6 +448,35 @@ def _refuse_dev_token(env: Env, token: SecretStr) -> None:
     if env == "production" and token.get_secret_value() in ("", DEV_INGEST_TOKEN):
         raise ValueError(
             "SANGSACH_INGEST_TOKEN must be set to a secret of your own when SANGSACH_ENV=production"
+        )
+    if env == "production":
+        _refuse_weak("SANGSACH_INGEST_TOKEN", token.get_secret_value())
+
+
+def secret_weakness(value: str) -> str | None:
+    """Why ``value`` is too weak to guard a production installation, or None.
+
+    Length is not enough: sixteen ``a`` or a word repeated are long and guessable. A secret made
+    by a generator (``openssl rand -hex 32``, ``secrets.token_urlsafe(32)``) passes all checks.
+    """
+    if len(value) < MIN_SECRET_CHARS:
+        return f"it has {len(value)} characters, at least {MIN_SECRET_CHARS} random ones are needed"
+    if len(set(value)) < MIN_DISTINCT_CHARS:
+        return f"it uses {len(set(value))} different characters: it is not random"
+    for period in range(1, len(value) // 2 + 1):
+        if all(value[i] == value[i % period] for i in range(len(value))):
+            return f"it repeats a pattern of {period} characters"
+    if max(value.count(c) for c in set(value)) * 4 > len(value):
+        return "one character makes up more than a quarter of it: it is not random"
+    return None
+
+
+def _refuse_weak(variable: str, value: str) -> None:
+    weakness = secret_weakness(value)
+    if weakness:
+        raise ValueError(
+            f"{variable} is too weak for SANGSACH_ENV=production: {weakness} "
+            f"(make one with `{MAKE_SECRET}`)"
         )
 
 

@@ -46,15 +46,14 @@ BEARER = HTTPBearer(
 
 
 def current_principal(
-    auth: Annotated[Authenticator, Depends(get_auth)],
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
 ) -> Principal:
-    """The caller of an API route: ``Authorization: Bearer <token>``, else 401."""
-    if credentials is None:
+    """The caller of an API route, as ``backend/auth/gate.py`` found it from
+    ``Authorization: Bearer <token>`` before the body was read; else 401."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if credentials is None or principal is None:
         raise _unauthorized("missing token: send Authorization: Bearer <token>")
-    principal = auth.identify(credentials.credentials)
-    if principal is None:
-        raise _unauthorized("unknown or revoked token")
     return principal
 
 

@@ -31,6 +31,11 @@ class Authenticator:
 
     def identify(self, secret: str) -> Principal | None:
         """The principal of a secret, or None for an unknown or revoked one."""
+        found = self.who(secret)
+        return found[0] if found else None
+
+    def who(self, secret: str) -> tuple[Principal, int | None] | None:
+        """The principal of a secret and its token's id (None for a secret of the settings)."""
         if not secret:
             return None
         given = secret.encode()
@@ -39,9 +44,9 @@ class Authenticator:
             if secrets.compare_digest(given, expected):
                 found = principal
         if found is not None:
-            return found
+            return found, None
         token = self.store.find(secret)
-        return principal_of(token.name, token.role) if token else None
+        return (principal_of(token.name, token.role), token.id) if token else None
 
 
 def principal_of(name: str, role: Role) -> Principal:
