@@ -45,7 +45,6 @@ class SessionStore:
         self.engine = engine
         self.lifetime_s = lifetime_s
         self._fixed = frozenset(digest(secret) for secret in fixed_secrets if secret)
-        web_sessions.create(engine, checkfirst=True)
 
     def open(self, principal: Principal, secret: str, now: float) -> str:
         """A new session for ``principal``, who proved it with ``secret``; returns its id, which
