@@ -97,7 +97,8 @@ def create_app(settings: BackendSettings, store: TimeSeriesStore | None = None) 
         app.include_router(module.router)
 
     app.include_router(login.router)
-    app.include_router(pages.router)
+    for pages_router in pages.routers:
+        app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
 
     @app.get("/healthz", tags=["health"])
