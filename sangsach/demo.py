@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from sangsach.simulators.clock import SimClock
 
 BEFORE_DUSK = timedelta(minutes=30)  # the demo starts shortly before the last sunset
+# collection rounds run from 06:00 to 10:00 local time (simulators/wastebin.py)
+BEFORE_ROUNDS, ROUNDS_END = dtime(5, 30), dtime(10, 0)
 
 
 def _spawn(command: str, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
@@ -58,14 +61,23 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path) ->
 
 
 def demo_start(commune: Commune, now: datetime) -> datetime:
-    """Half an hour before the last sunset: the demo opens on lamps switching on at dusk."""
+    """Half an hour before the last sunset, so the demo shows lamps switching on at dusk, or
+    the last morning before the collection rounds if that is earlier, so it shows bins emptied
+    too (Sạch): whenever it is started, both happen within its first minutes."""
     info = commune.commune
     today = now.astimezone(VIETNAM).date()
+    before_dusk = None
     for day in (today, today - timedelta(days=1)):
         dusk, _ = dusk_dawn(info.latitude, info.longitude, day)
         if dusk - BEFORE_DUSK <= now:
-            return dusk - BEFORE_DUSK
-    raise AssertionError("yesterday's sunset is always in the past")
+            before_dusk = dusk - BEFORE_DUSK
+            break
+    if before_dusk is None:
+        raise AssertionError("yesterday's sunset is always in the past")
+    morning = datetime.combine(today, BEFORE_ROUNDS, VIETNAM)
+    if datetime.combine(today, ROUNDS_END, VIETNAM) > now:  # today's rounds are not all done
+        morning -= timedelta(days=1)
+    return min(before_dusk, morning)
 
 
 def _progress(api: httpx.Client, clock: SimClock) -> str:
