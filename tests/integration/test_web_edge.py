@@ -4,6 +4,7 @@ the server and end at sign-out or expiry, and every answer carries the security 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import secrets
@@ -14,9 +15,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
+from sangsach.backend.api import ingest as ingest_route
+from sangsach.backend.app import create_app
 from sangsach.backend.notify.webhook import signed_headers
-from sangsach.config import DEV_ADMIN_TOKEN, DEV_WEBHOOK_SECRET
+from sangsach.config import DEV_ADMIN_TOKEN, DEV_WEBHOOK_SECRET, BackendSettings
 from sangsach.localbroker import LocalBroker
 from tests.harness import ADMIN, GATEWAY, Stack, wait_until
 
@@ -223,3 +227,30 @@ def test_a_session_survives_a_backend_restart(tmp_path: Path, broker: LocalBroke
             assert web.get("/canh-bao").status_code == 303
     finally:
         running.close()
+
+
+def test_a_big_batch_is_parsed_off_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch above 64 KiB is parsed in a worker thread; a small one inline (cheaper)."""
+    in_thread: list[int] = []
+    real = ingest_route.parse_batch
+
+    def watched(body: bytes) -> object:
+        try:
+            asyncio.get_running_loop()  # on the event loop
+        except RuntimeError:
+            in_thread.append(len(body))
+        return real(body)
+
+    monkeypatch.setattr(ingest_route, "parse_batch", watched)
+    now = int(time.time())
+    reading = {"id": "lamp-dong-ha-001", "kind": "lamp", "boot": 1, "ts": now - 60, "on": False,
+               "received_at": now - 59.0}  # fmt: skip
+    small = {"gateway": "gw-1", "readings": [{**reading, "seq": 0}]}
+    big = {"gateway": "gw-1", "readings": [{**reading, "seq": i} for i in range(2000)]}
+    with TestClient(create_app(BackendSettings(data_dir=tmp_path)), headers=GATEWAY) as client:
+        assert client.post("/api/v1/ingest", json=small).status_code == 200
+        assert in_thread == []
+        assert client.post("/api/v1/ingest", json=big).status_code == 200
+    assert len(in_thread) == 1 and in_thread[0] > ingest_route.PARSE_INLINE_BYTES
