@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import Connection
 
 from ..notify import outbox
+from ..notify.answers import AnswerPolicy
 from ..notify.inbound import NotRecipient, UnknownAlert
 from ..notify.templates import render
 from ..notify.text import Encoding
@@ -63,3 +64,17 @@ def _alert_id(code: str) -> int:
     if not code.isdigit():
         raise UnknownAlert(f"no alert {code!r}")
     return int(code)
+
+
+def answer_policy(alerts: AlertEngine) -> AnswerPolicy:
+    """Answers to replies keep the alerts' own rules: quiet hours, the hourly share per phone,
+    and neither for a critical alert."""
+
+    def urgent(code: str) -> bool:
+        try:
+            return alerts.get(_alert_id(code)).critical
+        except UnknownAlert:
+            return False
+
+    policy = alerts.policy
+    return AnswerPolicy(policy.max_sms_per_hour, policy.quiet_ends, urgent)

@@ -13,9 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
 from .. import db
+from ..alerts.sms import answer_policy
 from ..auth.failures import FailureLimiter
 from ..auth.gate import client_address
 from ..notify import outbox, webhook
+from ..notify.answers import answer
 from ..notify.inbound import AlertActions, Result, receive
 from .deps import ConnDep, ServicesDep, operator
 
@@ -43,6 +45,12 @@ class InboundSms(BaseModel):
 
     sender: str = Field(alias="from", min_length=1, max_length=24, description="the phone")
     text: str = Field(max_length=2000)
+    id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="the carrier's id of the message, when it gives one: a message delivered "
+        "twice is answered once (without it: the same text from the same phone, once a day)",
+    )
 
 
 class InboundResult(BaseModel):
@@ -214,15 +222,24 @@ def inbound(
     """A reply from a phone: ``OK <code>`` acknowledges, ``XONG <code>`` marks done.
 
     Only the alert's recipients may answer it (its team, its village's head, the commune
-    office); another registered phone gets ``accepted: false``, and the SMS is kept."""
+    office); another registered phone gets ``accepted: false``, and the SMS is kept. Every
+    reply from a known phone is answered by one SMS (backend/notify/answers.py); an unknown
+    phone gets none."""
+    now = time.time()
     outcome = receive(
         services.engine,
         actions,
         sms.sender,
         sms.text,
-        now=time.time(),
+        now=now,
         office_phones=services.settings.sms_office_phones,
     )
+    policy = answer_policy(services.alerts)
+    unanswered = answer(
+        services.engine, outcome, sms.sender, sms.text, now=now, carrier_id=sms.id, policy=policy
+    )
+    if unanswered is None:
+        services.dispatcher.wake()  # the answer leaves now, not at the next poll
     if outcome.result == "unknown_sender":
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=outcome.detail)
     return InboundResult(

@@ -58,8 +58,9 @@ class OutboxEntry:
     provider_ref: str | None
 
 
-def enqueue(conn: Connection, message: Sms, now: float) -> bool:
-    """Store a message to send as soon as possible; False if its id is already there."""
+def enqueue(conn: Connection, message: Sms, now: float, *, send_at: float | None = None) -> bool:
+    """Store a message to send at ``send_at`` (default: as soon as possible); False if its id
+    is already there."""
     row = {
         "id": message.id,
         "to": message.to,
@@ -69,7 +70,7 @@ def enqueue(conn: Connection, message: Sms, now: float) -> bool:
         "alert_id": message.alert_id,
         "status": "pending",
         "attempts": 0,
-        "next_attempt_at": now,
+        "next_attempt_at": now if send_at is None else send_at,
         "created_at": now,
     }
     result = conn.execute(insert_for(conn, _table).values(row).on_conflict_do_nothing())
