@@ -20,6 +20,11 @@ FROM base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/opt/sangsach/bin:$PATH \
     SANGSACH_DATA_DIR=/data
 COPY --from=build /opt/sangsach /opt/sangsach
+# The report's PDF: WeasyPrint lays it out with Pango, in DejaVu (a font with Vietnamese letters).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+       libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
 # Not root. The group has Mosquitto's gid (1883 in its image): the broker reads the password
 # file and the ACL that `sangsach devices` writes group-readable (0640) in /broker. /data (the
 # databases: names, phone numbers, SMS; the spool) is the service user's alone, 0700; a new

@@ -235,10 +235,13 @@ def registry_generate(villages: int, lamps: int, bins: int, seed: int) -> None:
               help="2026-H1, 2026-H2, 2026 (a whole year) or days 2026-06-10..2026-06-12.")  # fmt: skip
 @click.option("--out", type=click.Path(path_type=Path), default=Path(), show_default=True,
               help="Folder for the CSV and the printable HTML.")  # fmt: skip
-def report(period: str, out: Path) -> None:
+@click.option("--pdf", is_flag=True, help="Also write the document as a PDF (A4).")
+def report(period: str, out: Path, pdf: bool) -> None:
     """Write the 6-month or yearly report: indicators per village against targets, the
-    ranking and alert statistics, as CSV and as a page made for printing (Vietnamese)."""
-    from sangsach.backend.reports.build import build_report, render_csv, render_html
+    ranking and alert statistics, as CSV and as a document made for printing (Vietnamese),
+    with --pdf also as a PDF."""
+    from sangsach.backend.reports.build import build_report, render_csv
+    from sangsach.backend.reports.document import render_html, render_pdf
     from sangsach.backend.reports.period import PeriodError, parse_period
     from sangsach.backend.services import bootstrap
     from sangsach.backend.timeseries.port import TimeSeriesError
@@ -253,9 +256,15 @@ def report(period: str, out: Path) -> None:
     finally:
         services.close()
     out.mkdir(parents=True, exist_ok=True)
-    for suffix, text in (("csv", render_csv(built)), ("html", render_html(built))):
+    files: list[tuple[str, bytes]] = [
+        ("csv", render_csv(built).encode()),
+        ("html", render_html(built).encode()),
+    ]
+    if pdf:
+        files.append(("pdf", render_pdf(built)))
+    for suffix, content in files:
         path = out / f"bao-cao-{chosen.name}.{suffix}"
-        path.write_text(text, encoding="utf-8")
+        path.write_bytes(content)
         click.echo(f"đã ghi (written) {path}")
 
 

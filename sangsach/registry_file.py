@@ -267,6 +267,47 @@ class CommuneInfo(BaseModel):
     timezone: str = "Asia/Ho_Chi_Minh"
 
 
+OneLine = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[^\r\n]*\S[^\r\n]*$")]
+
+
+class ReportHeading(BaseModel):
+    """The heading and signatures of the printed report (docs/reports.md). Absent: the
+    commune's Fatherland Front committee, its standing board signing, the commune's name as
+    the place of the date line."""
+
+    model_config = _STRICT
+
+    issuer: OneLine | None = Field(
+        default=None,
+        description="issuing body; default 'ỦY BAN MẶT TRẬN TỔ QUỐC VIỆT NAM XÃ <NAME>'",
+    )
+    issuer_unit: OneLine | None = Field(
+        default="BAN THƯỜNG TRỰC", description="the body's unit below it; null: none"
+    )
+    place: OneLine | None = Field(
+        default=None, description="the place of the date line; default: the commune's name"
+    )
+    document_code: OneLine = Field(
+        default="BC-MTTQ", description="the code after the number: Số: …/BC-MTTQ"
+    )
+    motto: bool = Field(
+        default=True,
+        description="the national motto block (CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM ...)",
+    )
+    signer_title: OneLine = "TM. BAN THƯỜNG TRỰC"
+    signer_role: OneLine | None = "CHỦ TỊCH"
+    signer: OneLine | None = Field(default=None, description="who signs; absent: left blank")
+    preparer: OneLine | None = Field(
+        default=None, description="who prepared the table (Người lập biểu); absent: blank"
+    )
+
+    def issuer_of(self, commune: CommuneInfo) -> str:
+        return self.issuer or f"ỦY BAN MẶT TRẬN TỔ QUỐC VIỆT NAM XÃ {commune.name.upper()}"
+
+    def place_of(self, commune: CommuneInfo) -> str:
+        return self.place or commune.name
+
+
 class DeviceRef(BaseModel):
     """A device with where it stands: what the backend and simulators need of each node."""
 
@@ -289,6 +330,9 @@ class Commune(BaseModel):
     )
     scores: ScoreFormula = Field(
         default_factory=ScoreFormula, description="targets, weights and coverage floor"
+    )
+    report: ReportHeading = Field(
+        default_factory=ReportHeading, description="the printed report's heading and signatures"
     )
     villages: list[Village] = Field(min_length=1)
     teams: list[Team] = Field(default_factory=list)

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Prepare this checkout on a fresh Debian or Ubuntu machine with Python 3.11:
 # Debian packages (only those missing), then a virtual environment in .venv with the project.
-#   scripts/setup.sh          what the demo needs: mosquitto
+#   scripts/setup.sh          what the demo needs: mosquitto, Pango and a font for the PDF report
 #   scripts/setup.sh --test   what the tests need too: influxdb, linters, type checkers
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(mosquitto mosquitto-clients)
+# the report's PDF: WeasyPrint lays it out with Pango, in DejaVu (a font with Vietnamese letters)
+packages+=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)
 extras=""
 if [[ "${1:-}" == "--test" ]]; then
   # docker-compose: only `docker-compose config`, which checks docker-compose.yml without an engine

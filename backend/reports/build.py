@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from html import escape
 from typing import Any
 
 from sqlalchemy import Engine, select
 
+from sangsach import formats
 from sangsach.registry_file import Commune
 from sangsach.sun import VIETNAM
 
 from ..alerts import tables
+from ..scores.parts import CENSUS_NAMES, SUMMED_NAMES, Parts
 from ..scores.service import PeriodScores, Scores
-from ..scores.verdict import VERDICT_VI
+from ..scores.verdict import VERDICT_VI, VillageResult, judge
 from .period import Period
 
 
@@ -31,18 +32,28 @@ class AlertStats:
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    commune: str
+    commune: Commune
     period: Period
     scores: PeriodScores
     alerts: dict[str, AlertStats]  # per village id
+    alerts_total: AlertStats  # every village's
+    made_at: float  # when the report was made (Unix seconds): its date line
+
+    @property
+    def commune_name(self) -> str:
+        return self.commune.commune.name
 
 
 def build_report(engine: Engine, scores: Scores, commune: Commune, period: Period) -> Report:
     result = scores.period(period.start, period.end)
-    return Report(commune.commune.name, period, result, _alert_stats(engine, commune, period))
+    per_village, total = _alert_stats(engine, commune, period)
+    return Report(commune, period, result, per_village, total, scores.clock())
 
 
-def _alert_stats(engine: Engine, commune: Commune, period: Period) -> dict[str, AlertStats]:
+def _alert_stats(
+    engine: Engine, commune: Commune, period: Period
+) -> tuple[dict[str, AlertStats], AlertStats]:
+    """Per village, and for the whole commune."""
     table = tables.alerts
     query = select(
         table.c.village_id,
@@ -55,82 +66,145 @@ def _alert_stats(engine: Engine, commune: Commune, period: Period) -> dict[str, 
     with engine.connect() as conn:
         for row in conn.execute(query):
             rows.setdefault(row.village_id, []).append(row)
-    stats = {}
-    for village_id, found in rows.items():
-        acks = [r.acked_at - r.raised_at for r in found if r.acked_at is not None]
-        clears = [r.cleared_at - r.opened_at for r in found if r.cleared_at is not None]
-        stats[village_id] = AlertStats(
-            opened=len(found),
-            acknowledged=len(acks),
-            cleared=len(clears),
-            mean_ack_h=sum(acks) / len(acks) / 3600 if acks else None,
-            mean_clear_h=sum(clears) / len(clears) / 3600 if clears else None,
-        )
-    return stats
+    every = [row for found in rows.values() for row in found]
+    return {village_id: _stats(found) for village_id, found in rows.items()}, _stats(every)
+
+
+def _stats(found: list[Any]) -> AlertStats:
+    acks = [r.acked_at - r.raised_at for r in found if r.acked_at is not None]
+    clears = [r.cleared_at - r.opened_at for r in found if r.cleared_at is not None]
+    return AlertStats(
+        opened=len(found),
+        acknowledged=len(acks),
+        cleared=len(clears),
+        mean_ack_h=sum(acks) / len(acks) / 3600 if acks else None,
+        mean_clear_h=sum(clears) / len(clears) / 3600 if clears else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str
+    title: str
+    decimals: int | None = None  # a number shown with this many decimals; None: text
 
 
 COLUMNS = (
-    ("village_id", "Mã thôn"),
-    ("name", "Thôn"),
-    ("rank", "Xếp hạng"),
-    ("score", "Điểm"),
-    ("sang_percent", "Sáng (% thời gian đo được)"),
-    ("sang_coverage", "Đo được – đèn (%)"),
-    ("sang_verdict", "Đạt Sáng"),
-    ("collection_percent", "Thu gom đúng hạn (%)"),
-    ("collection_events", "Lần đầy: đúng hạn/tổng"),
-    ("overflow_hours", "Giờ tràn rác"),
-    ("overflow_allowed", "Giờ tràn cho phép"),
-    ("bin_coverage", "Đo được – thùng rác (%)"),
-    ("census_percent", "Hộ có thùng rác chuẩn (%)"),
-    ("sach_verdict", "Đạt Sạch"),
-    ("note", "Ghi chú"),
-    ("alerts_opened", "Số cảnh báo"),
-    ("alerts_mean_ack_h", "TB giờ đến khi nhận"),
-    ("alerts_mean_clear_h", "TB giờ đến khi xong"),
+    Column("village_id", "Mã thôn"),
+    Column("name", "Thôn"),
+    Column("rank", "Xếp hạng", 0),
+    Column("score", "Điểm", 2),
+    Column("sang_percent", "Sáng (% thời gian đo được)", 1),
+    Column("sang_coverage", "Đo được – đèn (%)", 1),
+    Column("sang_verdict", "Đạt Sáng"),
+    Column("collection_percent", "Thu gom đúng hạn (%)", 1),
+    Column("collection_on_time", "Lần đầy thu gom đúng hạn", 0),
+    Column("collection_events", "Tổng số lần đầy", 0),
+    Column("overflow_hours", "Giờ tràn rác", 1),
+    Column("overflow_allowed", "Giờ tràn cho phép", 1),
+    Column("bin_coverage", "Đo được – thùng rác (%)", 1),
+    Column("census_percent", "Hộ có thùng rác chuẩn (%)", 1),
+    Column("sach_verdict", "Đạt Sạch"),
+    Column("note", "Ghi chú"),
+    Column("alerts_opened", "Số cảnh báo", 0),
+    Column("alerts_mean_ack_h", "TB giờ đến khi nhận", 1),
+    Column("alerts_mean_clear_h", "TB giờ đến khi xong", 1),
 )
+TOTAL = "Toàn xã"
+
+
+def shown(column: Column, value: object) -> str:
+    """A cell as the pages and the printed report show it: ``1.234,5``, text as it is."""
+    if value is None:
+        return ""
+    if column.decimals is None:
+        return str(value)
+    assert isinstance(value, int | float), (column.key, value)
+    return formats.number(value, column.decimals)
+
+
+def _row(result: VillageResult, alerts: AlertStats | None) -> dict[str, Any]:
+    p = result.parts
+    bins_measured = result.collection.verdict != "not_measured"
+    return {
+        "village_id": result.village_id,
+        "name": result.name,
+        "rank": result.rank,
+        "score": result.score,
+        "sang_percent": result.sang.value,
+        "sang_coverage": result.sang.coverage,
+        "sang_verdict": VERDICT_VI[result.sang.verdict],
+        "collection_percent": result.collection.value,
+        "collection_on_time": p.full_on_time if bins_measured else None,
+        "collection_events": p.full_on_time + p.full_late if bins_measured else None,
+        "overflow_hours": result.overflow.value,
+        "overflow_allowed": result.overflow.target
+        if result.overflow.verdict != "not_measured" else None,
+        "bin_coverage": result.overflow.coverage,
+        "census_percent": result.census.value,
+        "sach_verdict": VERDICT_VI[result.sach],
+        "note": "" if result.rank is not None else f"Chưa xếp hạng: {result.unranked_reason}",
+        "alerts_opened": alerts.opened if alerts else 0,
+        "alerts_mean_ack_h": alerts.mean_ack_h if alerts else None,
+        "alerts_mean_clear_h": alerts.mean_clear_h if alerts else None,
+    }  # fmt: skip
 
 
 def rows(result: PeriodScores, alert_stats: dict[str, AlertStats]) -> list[dict[str, Any]]:
     """One row per village, ranked ones in rank order then the unranked, as the report and the
-    pages show them (numbers rounded, verdicts in Vietnamese)."""
-    out = []
-    for v in result.villages:
-        alerts = alert_stats.get(v.village_id)
-        p = v.parts
-        out.append(
-            {
-                "village_id": v.village_id,
-                "name": v.name,
-                "rank": v.rank,
-                "score": v.score,
-                "sang_percent": _round(v.sang.value),
-                "sang_target": v.sang.target,
-                "sang_coverage": _round(v.sang.coverage),
-                "sang_verdict": VERDICT_VI[v.sang.verdict],
-                "sang_unknown_minutes": p.lamp_unknown_s / 60,
-                "collection_percent": _round(v.collection.value),
-                "collection_events": (
-                    f"{p.full_on_time}/{p.full_on_time + p.full_late}"
-                    if v.collection.verdict != "not_measured" else None
-                ),
-                "overflow_hours": _round(v.overflow.value),
-                "overflow_allowed": _round(v.overflow.target)
-                if v.overflow.verdict != "not_measured" else None,
-                "bin_coverage": _round(v.overflow.coverage),
-                "census_percent": _round(v.census.value),
-                "sach_verdict": VERDICT_VI[v.sach],
-                "note": "" if v.rank is not None else f"Chưa xếp hạng: {v.unranked_reason}",
-                "alerts_opened": alerts.opened if alerts else 0,
-                "alerts_mean_ack_h": _round(alerts.mean_ack_h) if alerts else None,
-                "alerts_mean_clear_h": _round(alerts.mean_clear_h) if alerts else None,
-            }
-        )  # fmt: skip
+    pages show them (figures unrounded: ``shown`` rounds them once, verdicts in Vietnamese)."""
+    out = [_row(v, alert_stats.get(v.village_id)) for v in result.villages]
     if not result.has_data:
         for row in out:
             row["rank"] = None
             row["note"] = NO_DATA
     return sorted(out, key=lambda r: (r["rank"] is None, r["rank"] or 0))
+
+
+def total_row(report: Report) -> dict[str, Any]:
+    """The commune as a whole: every village's parts added up and judged by the same formula
+    (its shares are of the commune's summed seconds and counts, not a mean of the villages'),
+    with no score or rank, and the alerts of every village."""
+    villages = report.scores.villages
+    summed = {name: sum(getattr(v.parts, name) for v in villages) for name in SUMMED_NAMES}
+    censuses = [v.parts for v in villages if v.parts.households >= 0]
+    census = {name: sum(getattr(p, name) for p in censuses) for name in CENSUS_NAMES}
+    parts = Parts(**summed, **(census if censuses else {}))
+    judged = replace(judge("", TOTAL, parts, report.scores.formula), score=None)
+    row = _row(judged, report.alerts_total)
+    row["note"] = ""
+    return row
+
+
+def coverage_notes(report: Report) -> list[str]:
+    """What the reader of the report must know about how much was measured."""
+    result, formula = report.scores, report.scores.formula
+    if not result.has_data:
+        return [NO_DATA + "."]
+    total = total_row(report)
+    notes = [
+        "Số liệu do thiết bị đo tự động. Thời gian thiết bị mất kết nối hoặc mất điện là"
+        " “không đo được”: không tính là đạt, cũng không tính là hỏng, và được ghi thành tỉ lệ"
+        " “đo được” của mỗi chỉ tiêu.",
+    ]
+    measured = [
+        f"{what} đo được {formats.number(value)}% thời gian"
+        for what, value in (("đèn", total["sang_coverage"]), ("thùng rác", total["bin_coverage"]))
+        if value is not None
+    ]
+    if measured:
+        notes.append(f"Toàn xã: {'; '.join(measured)}.")
+    notes.append(
+        f"Dưới {formats.number(formula.coverage_floor_pct)}% thời gian đo được, chỉ tiêu ghi"
+        " “Chưa đủ số liệu” và thôn không được xếp hạng."
+    )
+    by_reason: dict[str | None, list[str]] = {}
+    for village in result.unranked:
+        by_reason.setdefault(village.unranked_reason, []).append(village.name)
+    notes += [
+        f"Chưa xếp hạng vì {reason}: {', '.join(names)}." for reason, names in by_reason.items()
+    ]
+    return notes
 
 
 NO_DATA = "Không có số liệu trong kỳ này"
@@ -141,60 +215,42 @@ def status_line(result: PeriodScores) -> str:
     if not result.has_data:
         return NO_DATA + "."
     if result.in_progress:
-        return f"Tạm tính đến {_when(result.upto)}."
+        return f"Tạm tính đến {formats.moment_on(result.upto)}."
     return "Số liệu cả kỳ."
 
 
-def _when(ts: int) -> str:
-    return datetime.fromtimestamp(ts, VIETNAM).strftime("%H:%M ngày %d/%m/%Y")
+def period_dates(period: Period) -> str:
+    """The period's title with its first and last local day: ``6 tháng đầu năm 2026
+    (01/01/2026 – 30/06/2026)``; a run of days already names them."""
+    first = datetime.fromtimestamp(period.start, VIETNAM).date()
+    last = datetime.fromtimestamp(period.end - 1, VIETNAM).date()
+    if period.title.startswith("từ ngày"):
+        return period.title
+    return f"{period.title} ({formats.day(first)} – {formats.day(last)})"
 
 
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)
+def csv_cell(column: Column, value: object) -> str:
+    if value is None:
+        return ""
+    if column.decimals is None:
+        return str(value)
+    assert isinstance(value, int | float), (column.key, value)
+    return formats.spreadsheet_number(value, column.decimals)
+
+
+CSV_SEPARATOR = ";"
 
 
 def render_csv(report: Report) -> str:
+    """The table for a spreadsheet as Excel with Vietnamese settings opens it: fields separated
+    by ``;``, decimal commas, UTF-8 with a byte-order mark (docs/decisions.md)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([title for _, title in COLUMNS])
-    for row in rows(report.scores, report.alerts):
-        writer.writerow(["" if row[key] is None else row[key] for key, _ in COLUMNS])
+    writer = csv.writer(buffer, delimiter=CSV_SEPARATOR)
+    writer.writerow([c.title for c in COLUMNS])
+    for row in [*rows(report.scores, report.alerts), total_row(report)]:
+        writer.writerow([csv_cell(c, row[c.key]) for c in COLUMNS])
     writer.writerow([])
     writer.writerow([status_line(report.scores)])
     writer.writerow([report.scores.formula_text])
     # A BOM, so that Excel on Windows reads the file as UTF-8.
     return "\ufeff" + buffer.getvalue()
-
-
-def render_html(report: Report) -> str:
-    """A page made for printing (A4 landscape), in Vietnamese, with no outside resources."""
-    head = "".join(f"<th>{escape(title)}</th>" for _, title in COLUMNS[1:])
-    body = "".join(
-        "<tr>" + "".join(f"<td>{escape(_cell(row[key]))}</td>" for key, _ in COLUMNS[1:]) + "</tr>"
-        for row in rows(report.scores, report.alerts)
-    )
-    title = f"Báo cáo kết quả Sáng – Sạch, {report.period.title}"
-    return f"""<!doctype html>
-<html lang="vi"><head><meta charset="utf-8"><title>{escape(title)}</title>
-<style>
-@page {{ size: A4 landscape; margin: 12mm; }}
-body {{ font-family: "DejaVu Sans", Arial, sans-serif; font-size: 10pt; }}
-table {{ border-collapse: collapse; width: 100%; }}
-th, td {{ border: 1px solid #444; padding: 3px 5px; text-align: right; }}
-td:first-child, th:first-child {{ text-align: left; }}
-th {{ background: #eee; }}
-</style></head>
-<body>
-<h1>{escape(title)}</h1>
-<p>Xã {escape(report.commune)}. {escape(status_line(report.scores))} Số liệu đo bằng thiết bị;
-thời gian thiết bị mất kết nối là "không đo được": không tính là đạt, cũng không tính là hỏng,
-và được ghi thành tỉ lệ "đo được" của mỗi chỉ tiêu.</p>
-<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
-<h2>Cách xếp hạng thi đua</h2>
-<p>{escape(report.scores.formula_text)}</p>
-</body></html>
-"""
-
-
-def _cell(value: object) -> str:
-    return "" if value is None else str(value)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from sangsach import formats
 from sangsach.registry_file import ScoreFormula
 
 from .parts import Parts
@@ -147,7 +148,7 @@ def _unranked_reason(s: Indicator, bins: Indicator, floor: float) -> str | None:
 
 
 def _vi(value: float) -> str:
-    return f"{value:.1f}".replace(".", ",")
+    return formats.number(value, 1)
 
 
 def judge(village_id: str, name: str, parts: Parts, formula: ScoreFormula) -> VillageResult:

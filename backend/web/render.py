@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
+from sangsach import formats
 from sangsach.sun import VIETNAM
 
 from .. import db
@@ -25,15 +26,11 @@ HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates", context_processors=[session.context])
 
 
-def vn_number(value: float | int | None, decimals: int = 1) -> str:
-    """A number as Vietnamese writes it: 1.234,5 (dot for thousands, comma for decimals)."""
-    if value is None:
-        return ""
-    text = f"{value:,.{decimals}f}"
-    return text.replace(",", " ").replace(".", ",").replace(" ", ".")
-
-
-templates.env.filters["vn"] = vn_number
+# Numbers and dates as Vietnamese writes them (sangsach/formats.py): ``x|vn`` 1.234,5,
+# ``x|vn(2)``, ``x|vn(0)`` 3.948.131; ``d|vn_day`` 30/06/2026; ``ts|vn_time`` 13:05 30/06/2026.
+templates.env.filters["vn"] = formats.number
+templates.env.filters["vn_day"] = formats.day
+templates.env.filters["vn_time"] = formats.moment
 
 
 def pages_router() -> APIRouter:
@@ -43,7 +40,7 @@ def pages_router() -> APIRouter:
 
 
 def local_time(ts: float | None) -> str:
-    return "" if ts is None else datetime.fromtimestamp(ts, VIETNAM).strftime("%H:%M %d/%m/%Y")
+    return formats.moment(ts)
 
 
 def page(request: Request, name: str, title: str, services: Any, **context: Any) -> HTMLResponse:

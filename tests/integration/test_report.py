@@ -42,7 +42,7 @@ DAY = date(2026, 6, 10)
 START, END = local_midnight(DAY), local_midnight(date(2026, 6, 11))
 HOUR = 3600
 TOKEN = {"Authorization": f"Bearer {DEV_INGEST_TOKEN}"}
-TITLES = [title for _, title in COLUMNS]
+TITLES = [c.title for c in COLUMNS]
 
 
 def test_periods_are_local_half_years_and_years() -> None:
