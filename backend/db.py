@@ -197,6 +197,20 @@ late_days = Table(
 REGISTRY_TABLES = (team_members, teams, devices, places, villages)  # child tables first
 
 
+class MissingDatabase(FileNotFoundError):
+    """A command that reads found no database where the settings point."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"no database at {path}")
+        self.path = path
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL; None for another database, or SQLite in memory."""
+    database = url.removeprefix("sqlite:///")
+    return Path(database) if database not in (url, ":memory:") else None
+
+
 def make_engine(url: str) -> Engine:
     """An engine on the backend's database, its schema brought to the newest revision
     (``backend/migrations``): every caller, the backend's start first, finds every table."""
@@ -205,11 +219,21 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def open_existing(url: str) -> Engine:
+    """``make_engine`` on a database that exists already, or ``MissingDatabase``: a command that
+    reads (a report, a roll-up) run from the wrong folder must stop, not read a new empty
+    database and answer zeros. A server database that does not exist fails to connect."""
+    path = sqlite_file(url)
+    if path is not None and not path.is_file():
+        raise MissingDatabase(path)
+    return make_engine(url)
+
+
 def connect(url: str) -> Engine:
     """An engine on the backend's database, as it is (``sangsach db current`` reads it so)."""
-    database = url.removeprefix("sqlite:///")
-    if database != url and database != ":memory:":
-        private_sqlite_file(Path(database))  # names, phone numbers, SMS: 0600 in a 0700 folder
+    database = sqlite_file(url)
+    if database is not None:
+        private_sqlite_file(database)  # names, phone numbers, SMS: 0600 in a 0700 folder
     engine = create_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
 

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -17,7 +18,7 @@ from . import deadletters
 from .alerts.engine import AlertEngine
 from .alerts.model import Policy
 from .alerts.sms import SmsOutbox, SmsReplies
-from .db import make_engine
+from .db import MissingDatabase, make_engine, open_existing
 from .ingest import Ingest
 from .mapfeed import MapFeed
 from .notify.dispatcher import Dispatcher
@@ -115,7 +116,12 @@ def make_store(settings: BackendSettings) -> TimeSeriesStore:
         return InfluxStore(
             str(settings.influx_url), settings.influx_db, settings.influx_username, password
         )
-    return SqliteStore(settings.data_dir / "timeseries.sqlite")
+    return SqliteStore(sqlite_timeseries_file(settings))
+
+
+def sqlite_timeseries_file(settings: BackendSettings) -> Path:
+    """Where the embedded time-series store keeps its readings (``SANGSACH_TIMESERIES=sqlite``)."""
+    return settings.data_dir / "timeseries.sqlite"
 
 
 def policy(settings: BackendSettings) -> Policy:
@@ -140,10 +146,18 @@ def bootstrap(
     settings: BackendSettings,
     store: TimeSeriesStore | None = None,
     clock: Callable[[], float] = time.time,
+    *,
+    existing: bool = False,
 ) -> Services:
-    """Load the registry file into SQL and connect the stores. Raises on a bad registry file."""
+    """Load the registry file into SQL and connect the stores. Raises on a bad registry file;
+    ``existing``: on databases that exist already, or ``MissingDatabase`` (a command that reads)."""
     commune = load_registry(settings.registry_file)
-    engine = make_engine(settings.sql_url)
+    engine = (open_existing if existing else make_engine)(settings.sql_url)
+    if existing and store is None and settings.timeseries == "sqlite":
+        readings = sqlite_timeseries_file(settings)
+        if not readings.is_file():
+            engine.dispose()
+            raise MissingDatabase(readings)
     load_commune(engine, commune)
     store = store or make_store(settings)
     store.ensure_ready()

@@ -32,6 +32,58 @@ def _fail(message: str) -> NoReturn:
     sys.exit(2)
 
 
+def _where(url: str) -> str:
+    """A database as a person finds it: the file of SQLite, a server's URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    from sangsach.backend.db import sqlite_file
+
+    path = sqlite_file(url)
+    return str(path.resolve()) if path else make_url(url).render_as_string(hide_password=True)
+
+
+def _opened(settings: BackendSettings, readings: bool = False) -> None:
+    """One line on stderr: the data directory and the database this command uses (and with
+    ``readings``, the time-series store), so that the wrong folder shows at once."""
+    from sangsach.backend.services import sqlite_timeseries_file
+
+    line = (
+        f"thư mục dữ liệu (data directory): {settings.data_dir.resolve()}; "
+        f"cơ sở dữ liệu (database): {_where(settings.sql_url)}"
+    )
+    if readings:
+        store = (
+            str(sqlite_timeseries_file(settings).resolve())
+            if settings.timeseries == "sqlite"
+            else f"InfluxDB {settings.influx_url} {settings.influx_db}"
+        )
+        line += f"; số liệu đo (readings): {store}"
+    click.echo(f"sangsach: {line}", err=True)
+
+
+def _missing(path: Path) -> NoReturn:
+    _fail(
+        f"không có cơ sở dữ liệu {path.resolve()} (no database there; nothing was created). "
+        "Đặt SANGSACH_DATA_DIR là thư mục dữ liệu của backend, ví dụ SANGSACH_DATA_DIR=var/demo "
+        "cho bản chạy thử (set SANGSACH_DATA_DIR to the backend's data directory)"
+    )
+
+
+def _reading_services(settings: BackendSettings) -> Any:
+    """The backend's services on the databases that exist, for a command that reads them."""
+    from sangsach.backend.db import MissingDatabase
+    from sangsach.backend.services import bootstrap
+    from sangsach.backend.timeseries.port import TimeSeriesError
+
+    _opened(settings, readings=True)
+    try:
+        return bootstrap(settings, existing=True)
+    except MissingDatabase as err:
+        _missing(err.path)
+    except (RegistryFileError, TimeSeriesError) as err:
+        _fail(str(err))
+
+
 def _logging(verbose: bool, quiet: tuple[str, ...] = ()) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
@@ -95,6 +147,11 @@ def gateway(verbose: bool) -> None:
         settings = load(GatewaySettings)
     except SettingsError as err:
         _fail(str(err))
+    click.echo(
+        f"sangsach: thư mục dữ liệu (data directory): {settings.data_dir.resolve()}; "
+        f"hàng đợi (spool): {settings.spool_path.resolve()}",
+        err=True,
+    )
     sys.exit(Gateway(settings).run_forever())
 
 
@@ -111,6 +168,7 @@ def backend(verbose: bool) -> None:
     _logging(verbose)
     try:
         settings = load(BackendSettings)
+        _opened(settings, readings=True)
         app = create_app(settings)
     except (SettingsError, RegistryFileError) as err:
         _fail(str(err))
@@ -243,14 +301,13 @@ def report(period: str, out: Path, pdf: bool) -> None:
     from sangsach.backend.reports.build import build_report, render_csv
     from sangsach.backend.reports.document import render_html, render_pdf
     from sangsach.backend.reports.period import PeriodError, parse_period
-    from sangsach.backend.services import bootstrap
-    from sangsach.backend.timeseries.port import TimeSeriesError
 
     try:
         chosen = parse_period(period)
-        services = bootstrap(load(BackendSettings))
-    except (PeriodError, SettingsError, RegistryFileError, TimeSeriesError) as err:
+        settings = load(BackendSettings)
+    except (PeriodError, SettingsError) as err:
         _fail(str(err))
+    services = _reading_services(settings)
     try:
         built = build_report(services.engine, services.scores, services.commune, chosen)
     finally:
@@ -279,15 +336,13 @@ def rollup(first: datetime, last: datetime, recompute: bool) -> None:
     """Compute each village's daily parts of its scores and store them (the pages, reports and
     Grafana read them). Days already stored are kept unless --recompute: a closed period's
     report changes only when asked."""
-    from sangsach.backend.services import bootstrap
-    from sangsach.backend.timeseries.port import TimeSeriesError
-
     if last < first:
         _fail("--to must not be before --from")
     try:
-        services = bootstrap(load(BackendSettings))
-    except (SettingsError, RegistryFileError, TimeSeriesError) as err:
+        settings = load(BackendSettings)
+    except SettingsError as err:
         _fail(str(err))
+    services = _reading_services(settings)
     try:
         written = services.scores.roll_up(first.date(), last.date(), recompute=recompute)
     finally:
@@ -311,6 +366,11 @@ def _accounts() -> tuple[DevicesSettings, BrokerAccounts]:
 
     try:
         settings = load(DevicesSettings)
+        click.echo(
+            f"sangsach: thư mục dữ liệu (data directory): {settings.data_dir.resolve()}; "
+            f"tài khoản broker (broker accounts): {settings.auth_dir.resolve()}",
+            err=True,
+        )
         accounts = BrokerAccounts(settings.auth_dir, load_registry(settings.registry_file))
         accounts.users()  # a damaged password file stops here, with its line
     except (SettingsError, RegistryFileError, PasswordFileError) as err:
@@ -430,18 +490,25 @@ def tokens() -> None:
     """
 
 
-def _token_store() -> Any:
+def _token_store(existing: bool = True) -> Any:
+    """The token table; ``existing=False`` (issuing) may create the database, as a fresh
+    installation issues its first tokens before the backend has run."""
     from sangsach.backend.auth.tokens import TokenStore
-    from sangsach.backend.db import make_engine
+    from sangsach.backend.db import MissingDatabase, make_engine, open_existing
     from sangsach.backend.migrations import MigrationError
 
     try:
         settings = load(BackendSettings)
     except SettingsError as err:
         _fail(str(err))
-    private_dir(settings.data_dir)
+    _opened(settings)
     try:
+        if existing:
+            return TokenStore(open_existing(settings.sql_url))
+        private_dir(settings.data_dir)
         return TokenStore(make_engine(settings.sql_url))
+    except MissingDatabase as err:
+        _missing(err.path)
     except MigrationError as err:
         _fail(f"the database cannot be upgraded: {err}")
 
@@ -462,7 +529,7 @@ def tokens_add(name: str, role: str) -> None:
     from sangsach.backend.auth.tokens import TokenError
 
     try:
-        info, secret = _token_store().add(name, Role(role), time.time())
+        info, secret = _token_store(existing=False).add(name, Role(role), time.time())
     except TokenError as err:
         _fail(str(err))
     click.echo(
@@ -505,11 +572,20 @@ def db() -> None:
     """
 
 
-def _sql_url() -> str:
+def _sql_url(existing: bool) -> str:
+    """The database's URL, said on stderr; ``existing``: refused when its SQLite file is missing
+    (reading its revision must not create it)."""
+    from sangsach.backend.db import sqlite_file
+
     try:
-        return load(BackendSettings).sql_url
+        settings = load(BackendSettings)
     except SettingsError as err:
         _fail(str(err))
+    _opened(settings)
+    path = sqlite_file(settings.sql_url)
+    if existing and path is not None and not path.is_file():
+        _missing(path)
+    return settings.sql_url
 
 
 @db.command("current")
@@ -518,7 +594,7 @@ def db_current() -> None:
     from sangsach.backend import migrations
     from sangsach.backend.db import connect
 
-    engine = connect(_sql_url())
+    engine = connect(_sql_url(existing=True))
     try:
         current = migrations.current(engine)
     finally:
@@ -535,7 +611,7 @@ def db_upgrade(revision: str) -> None:
     from sangsach.backend import migrations
     from sangsach.backend.db import connect
 
-    engine = connect(_sql_url())
+    engine = connect(_sql_url(existing=False))
     try:
         before = migrations.upgrade(engine, revision)
         after = migrations.current(engine)

@@ -18,6 +18,7 @@ from sangsach.backend.app import create_app
 from sangsach.backend.reports.build import COLUMNS
 from sangsach.backend.reports.period import PeriodError, parse_period
 from sangsach.backend.scores.days import local_midnight
+from sangsach.backend.services import bootstrap
 from sangsach.cli import main
 from sangsach.config import DEV_INGEST_TOKEN, BackendSettings
 from sangsach.registry_file import SAMPLE_REGISTRY, parse_registry
@@ -151,6 +152,7 @@ def test_reports_without_data_and_in_progress(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SANGSACH_DATA_DIR", str(tmp_path))
+    bootstrap(BackendSettings(data_dir=tmp_path)).close()  # the backend ran once, heard nothing
     table, _, page = _report("2025-12", tmp_path / "out")
     assert table[-2] == ["Không có số liệu trong kỳ này."]
     assert {row[TITLES.index("Ghi chú")] for row in table[1:11]} == {
