@@ -25,7 +25,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import CoreSchema, core_schema
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from .contract.limits import DEVICE_ID_PATTERN
 from .contract.messages import LightingWindow
@@ -56,23 +56,33 @@ class Person(BaseModel):
         return f"+84{match.group(1)}"
 
 
+# More households than any village has is a typo; the bound also keeps the figures inside every
+# database's integer column.
+MAX_HOUSEHOLDS = 1_000_000
+
+
 class Census(BaseModel):
     """Household counts from the commune's census, for the bin-coverage indicator."""
 
     model_config = _STRICT
 
-    households: int = Field(ge=0)
-    main_road_households: int = Field(ge=0)
+    households: int = Field(ge=0, le=MAX_HOUSEHOLDS)
+    main_road_households: int = Field(ge=0, le=MAX_HOUSEHOLDS)
     main_road_standard_bins: int = Field(
-        ge=0, description="households on main roads that have a standard bin"
+        ge=0, le=MAX_HOUSEHOLDS, description="households on main roads that have a standard bin"
     )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        if self.main_road_households > self.households:
-            raise ValueError("main_road_households exceeds households")
-        if self.main_road_standard_bins > self.main_road_households:
-            raise ValueError("main_road_standard_bins exceeds main_road_households")
+        # The error's context names both fields, so a form can name them in its own language.
+        for field, limit in (
+            ("main_road_households", "households"),
+            ("main_road_standard_bins", "main_road_households"),
+        ):
+            if getattr(self, field) > getattr(self, limit):
+                raise PydanticCustomError(
+                    "census_exceeds", "{field} exceeds {limit}", {"field": field, "limit": limit}
+                )
         return self
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..domain.readings import StoredReading
 from ..domain.rules import (
+    battery_low,
     bin_emptied,
     bin_full,
     bin_overflowing,
@@ -162,7 +163,7 @@ def _observe_bin(track: Track, ts: int, values: dict[str, Any], th: Thresholds) 
         _hold(
             track,
             AlertType.BATTERY_LOW,
-            track.battery <= th.battery_low_v,
+            battery_low(track.battery, th),
             track.battery > th.battery_low_v + BATTERY_MARGIN_V,
         )
     return collected

@@ -18,11 +18,18 @@ from .schemas import VillageId
 
 router = APIRouter(prefix="/api/v1", tags=["census"], dependencies=[Depends(viewer)])
 
+# The days an entry may take effect from: a census of this century. Year 1 was taken, and its
+# local midnight is a moment before year 1 in UTC, which no date can show.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+
 
 class CensusIn(Census):
     entered_by: str = Field(min_length=1, max_length=64, description="who enters the figures")
     effective_from: date | None = Field(
-        default=None, description="the day the figures take effect (default: today)"
+        default=None,
+        ge=FIRST_DAY,
+        le=LAST_DAY,
+        description="the day the figures take effect (default: today)",
     )
 
 
@@ -75,7 +82,12 @@ async def import_census(
     services: ServicesDep,
     entered_by: Annotated[str, Query(min_length=1, max_length=64)],
     effective_from: Annotated[
-        date | None, Query(description="the day the figures take effect (default: today)")
+        date | None,
+        Query(
+            ge=FIRST_DAY,
+            le=LAST_DAY,
+            description="the day the figures take effect (default: today)",
+        ),
     ] = None,
 ) -> dict[str, int]:
     """A CSV file with the columns village_id, households, main_road_households and

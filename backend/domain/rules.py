@@ -1,5 +1,5 @@
 """The device rules, each defined once: is a lamp lit, is a bin full, overflowing or emptied,
-when is data stale, and the thresholds they use (the commune's defaults, then the village's).
+is its battery low, when is data stale, and the thresholds they use (the commune's defaults, then the village's).
 
 Pure: plain values in, a verdict out. The alert engine, the scores and their daily rollups,
 the web map and village page, and the ``device`` measurement Grafana reads all call these, so
@@ -110,6 +110,24 @@ def stale_s(kind: Literal["lamp", "bin"] | str, th: Thresholds) -> int:
     """How long a reading holds: three report intervals, the offline rule."""
     interval = th.lamp_report_interval_s if kind == "lamp" else th.bin_report_interval_s
     return th.offline_intervals * interval
+
+
+# A bin's battery as a clerk reads it. "low" is the low-battery alert's own threshold (the
+# alert opens at or below it); "good" from this margin above it: with the default 3.4 V, a
+# lithium cell at 3.7 V or more is past its first days of drain and far from empty.
+BATTERY_GOOD_MARGIN_V = 0.3
+BatteryLevel = Literal["good", "fair", "low"]
+
+
+def battery_low(volts: float, th: Thresholds) -> bool:
+    """The low-battery alert's condition (it clears only past a margin, ``alerts/rules.py``)."""
+    return volts <= th.battery_low_v
+
+
+def battery_level(volts: float, th: Thresholds) -> BatteryLevel:
+    if battery_low(volts, th):
+        return "low"
+    return "good" if volts >= th.battery_low_v + BATTERY_GOOD_MARGIN_V else "fair"
 
 
 MapState = Literal["lit", "off", "fault", "bin_ok", "bin_full", "bin_overflow", "offline", "never"]

@@ -38,6 +38,7 @@ class CensusView:
     entered_at: float | None
     entered_by: str | None
     effective_from: int | None = None  # Unix time of the local midnight it takes effect
+    entry_id: int | None = None  # None: the registry file's figures
 
 
 def effective(engine: Engine, commune: Commune, at: float | None = None) -> dict[str, CensusView]:
@@ -46,21 +47,47 @@ def effective(engine: Engine, commune: Commune, at: float | None = None) -> dict
     rows = sorted(_entries(engine), key=lambda r: (_from(r), r.entered_at, r.id))
     for row in rows:  # later rows replace earlier ones
         if (at is None or _from(row) <= at) and row.village_id in views:
-            census = Census(
-                households=row.households,
-                main_road_households=row.main_road_households,
-                main_road_standard_bins=row.main_road_standard_bins,
-            )
             views[row.village_id] = CensusView(
-                row.village_id, census, row.source, row.entered_at, row.entered_by,
-                _from(row),
+                row.village_id, _census(row), row.source, row.entered_at, row.entered_by,
+                _from(row), row.id,
             )  # fmt: skip
     return views
 
 
-def _entries(engine: Engine) -> list[Any]:
+def history(engine: Engine, village_id: str) -> list[CensusView]:
+    """Every entry of a village, the latest in force first (the order ``effective`` applies
+    them in, reversed); the registry file's figures are not among them."""
+    rows = _entries(engine, village_id)
+    return [
+        CensusView(
+            row.village_id,
+            _census(row),
+            row.source,
+            row.entered_at,
+            row.entered_by,
+            _from(row),
+            row.id,
+        )
+        for row in sorted(rows, key=lambda r: (_from(r), r.entered_at, r.id), reverse=True)
+    ]
+
+
+def _entries(engine: Engine, village_id: str | None = None) -> list[Any]:
+    query = select(db.census_entries)
+    if village_id is not None:
+        query = query.where(db.census_entries.c.village_id == village_id)
     with engine.connect() as conn:
-        return list(conn.execute(select(db.census_entries)))
+        return list(conn.execute(query))
+
+
+def _census(row: Any) -> Census:
+    """An entry's figures, checked when it was entered: not checked again, so that a stricter
+    rule later never makes a stored entry unreadable."""
+    return Census.model_construct(
+        households=row.households,
+        main_road_households=row.main_road_households,
+        main_road_standard_bins=row.main_road_standard_bins,
+    )
 
 
 def _from(row: Any) -> int:

@@ -11,6 +11,7 @@ from sangsach.backend.alerts.rules import Track, observe
 from sangsach.backend.domain.readings import StoredReading
 from sangsach.backend.domain.rules import (
     Thresholds,
+    battery_level,
     bin_emptied,
     bin_full,
     bin_overflowing,
@@ -74,6 +75,22 @@ def test_full_overflow_and_emptied_are_the_same_everywhere(
     assert bool(events) is (starts_full or bin_full(fill, th))
     if starts_full and bin_emptied(before, fill, th):
         assert events == [(60, 120)]
+
+
+@given(
+    st.integers(250, 450).map(lambda n: n / 100),
+    st.sampled_from([3.2, 3.3, 3.4, 3.5]).map(lambda v: Thresholds(battery_low_v=v)),
+)
+def test_a_battery_the_pages_call_weak_is_one_the_alert_calls_low(
+    volts: float, th: Thresholds
+) -> None:
+    """The pages' "Yếu – cần thay" and the low-battery alert open at the same voltage."""
+    track = Track("bin-1", "bin")
+    observe(track, StoredReading("bin-1", "bin", "v", "p", 1, 1, 60, True, {"battery_v": volts}),
+            60.0, th)  # fmt: skip
+    level = battery_level(volts, th)
+    assert (level == "low") is (AlertType.BATTERY_LOW in track.held)
+    assert (level == "good") is (volts >= th.battery_low_v + 0.3 - 1e-9)
 
 
 def test_scores_and_alerts_use_the_village_overrides() -> None:
