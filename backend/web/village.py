@@ -197,7 +197,7 @@ def _page(
         if a.village_id == found.id
     ]  # fmt: skip
     census = _census_history(services, found)
-    defaults = {"effective_from": local_day(time.time()).isoformat()}
+    defaults = {"effective_from": _day(local_day(time.time()))}
     response = page(
         request, "village.html", found.name, services, village=found, row=mine,
         result=result, status_text=status_line(result), period=chosen, chosen=chosen.name,

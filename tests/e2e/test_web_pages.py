@@ -164,3 +164,79 @@ def test_pages_render_match_the_api_and_acknowledge_works(browser: Browser, stac
     page.goto(stack.url + "/bao-cao")
     assert page.url.startswith(stack.url + "/dang-nhap")
     context.close()
+
+
+def fits(page: Page) -> bool:
+    """No sideways scrolling of the page itself (a wide table scrolls in its own box)."""
+    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_a_clerk_enters_a_census_on_the_village_page(
+    browser: Browser, stack: Stack, width: int
+) -> None:
+    issued = stack.http.post("/api/v1/tokens", json={"name": "Văn phòng", "role": "operator"})
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    blocked: list[str] = []
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)  # fmt: skip
+    page.goto(stack.url + "/thon/dong-ha")
+    page.fill('input[name="ma"]', issued.raise_for_status().json()["token"])
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.wait_for_url(stack.url + "/thon/dong-ha")
+
+    # a slip first: more main-road households than households
+    form = page.locator("#census-form")
+    form.get_by_label("Tổng số hộ").fill("150")
+    form.get_by_label("Số hộ ven trục đường chính", exact=True).fill("200")
+    form.get_by_label("Số hộ ven trục đường chính có thùng rác đạt chuẩn").fill("150")
+    form.get_by_label("Người nhập").fill("Chị Lan, văn phòng xã")
+    form.get_by_role("button", name="Lưu số liệu điều tra").click()
+    errors = page.locator("#census-errors")
+    assert "Số hộ ven trục đường chính (200) không được lớn hơn tổng số hộ (150)." in (
+        errors.inner_text()
+    )
+    assert page.locator("#census-main_road_households").get_attribute("aria-invalid") == "true"
+    assert page.locator("#census-households").input_value() == "150"  # what was typed stays
+    assert fits(page)
+    shot(page, f"dieu-tra-loi-{width}")
+
+    # corrected, in force from yesterday
+    yesterday = time.gmtime(time.time() + 7 * 3600 - 86_400)
+    form.get_by_label("Tổng số hộ").fill("450")
+    shown = time.strftime("%d/%m/%Y", yesterday)
+    form.get_by_label("Áp dụng từ ngày").fill(shown)
+    form.get_by_role("button", name="Lưu số liệu điều tra").click()
+    page.wait_for_url(lambda url: "da_luu=" in url)
+    assert page.locator("#census-saved").inner_text() == f"Đã lưu số liệu điều tra ngày {shown}."
+    latest = page.locator("#census-history tbody tr").first.inner_text()
+    assert f"{shown} (đang áp dụng)" in latest and "Chị Lan, văn phòng xã" in latest
+    assert "450 hộ; 200 hộ ven trục đường chính" in page.locator("#census-now").inner_text()
+    api = next(c for c in stack.http.get("/api/v1/census").json() if c["village_id"] == "dong-ha")
+    assert (api["households"], api["main_road_standard_bins"], api["source"]) == (450, 150, "api")
+    for field in page.locator("#census-form input:visible").all():  # stacked, on the screen
+        box = field.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= width
+    assert fits(page)
+    page.locator("#dieu-tra").scroll_into_view_if_needed()
+    shot(page, f"dieu-tra-{width}")
+
+    # the devices, then one device's readings, from the header's link
+    page.get_by_role("link", name="Thiết bị", exact=True).click()
+    page.wait_for_url(stack.url + "/thiet-bi")
+    assert page.locator("#devices tbody tr").count() == 380
+    assert fits(page)
+    page.locator("#device-filters select[name=thon]").select_option("dong-ha")
+    page.locator("#device-filters").get_by_role("button", name="Lọc").click()
+    page.wait_for_url("**/thiet-bi?thon=dong-ha*")
+    assert page.locator("#devices tbody tr").count() == 41
+    shot(page, f"thiet-bi-{width}")
+    page.locator("#devices").get_by_role("link", name="bin-dong-ha-01").click()
+    page.wait_for_url(stack.url + "/thiet-bi/bin-dong-ha-01")
+    assert page.locator("#readings tbody tr").count() == 2
+    assert page.locator("#readings tbody tr").first.locator("td").nth(1).inner_text() == "86,0"
+    assert "Tốt (3,90 V)" in page.locator("#device-facts").inner_text()
+    assert fits(page)
+    shot(page, f"thiet-bi-bin-dong-ha-01-{width}")
+    assert blocked == []
+    context.close()
