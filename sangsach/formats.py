@@ -36,8 +36,8 @@ def number(value: float | None, decimals: int = 1) -> str:
     return "" if value is None else _decimal(value, decimals, grouped=True)
 
 
-def integer(value: int | None) -> str:
-    """``3.948.131``; None is empty."""
+def integer(value: float | None) -> str:
+    """``3.948.131``, rounded to a whole number; None is empty."""
     return number(value, 0)
 
 

@@ -52,6 +52,7 @@ def render_html(report: Report, *, stylesheet_url: str | None = None) -> str:
     return _env.get_template("report_document.html").render(
         title=title(report),
         stylesheet_url=stylesheet_url,
+        # our own file, inline as it is (escaping would break its quoted font names)
         stylesheet=None if stylesheet_url else STYLESHEET.read_text(encoding="utf-8"),
         commune=report.commune,
         heading=heading,

@@ -23,7 +23,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from sangsach import config
+from sangsach import config, formats
 from sangsach.localbroker import LocalBroker
 from tests import scenario_exact as sc
 from tests.e2e.test_web_pages import CHROMIUM, FLAGS, shot
@@ -167,9 +167,9 @@ def test_pages_show_the_exact_scores(deployed: tuple[Stack, str]) -> None:
         assert shown == sc.RANKING
         for vid, want in sc.EXPECTED.items():
             row = page.locator(f'#report tr[data-village="{vid}"]')
-            assert row.locator("td.score").inner_text() == str(want["score"])
-            assert row.locator("td.sang_coverage").inner_text() == str(
-                round(want["sang_coverage"], 2)
+            assert row.locator("td.score").inner_text() == formats.number(want["score"], 2)
+            assert row.locator("td.sang_coverage").inner_text() == formats.number(
+                want["sang_coverage"]
             )
         shot(page, "kich-ban-bao-cao")
         browser.close()
@@ -181,27 +181,35 @@ def test_report_csv_and_print_are_exact(deployed: tuple[Stack, str], tmp_path: P
     raw = (tmp_path / f"bao-cao-{sc.PERIOD}.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # a BOM: Excel on Windows reads UTF-8
     lines = raw.decode("utf-8-sig").splitlines()
-    table = list(csv.DictReader(lines[: lines.index("")]))
+    # Excel with Vietnamese settings: ";" between fields, decimal commas; the commune's total last.
+    *table, total = csv.DictReader(lines[: lines.index("")], delimiter=";")
     assert lines[lines.index("") + 1] == "Số liệu cả kỳ."
     assert [row["Mã thôn"] for row in table] == sc.RANKING
+    assert (total["Mã thôn"], total["Thôn"]) == ("", "Toàn xã")
     printed = (tmp_path / f"bao-cao-{sc.PERIOD}.html").read_text(encoding="utf-8")
     assert "từ ngày 10/06/2026 đến ngày 12/06/2026" in printed
     for row in table:
         want = sc.EXPECTED[row["Mã thôn"]]
         figures = {
-            "Xếp hạng": str(want["rank"]), "Điểm": str(want["score"]),
-            "Sáng (% thời gian đo được)": str(round(want["sang_pct"], 2)),
-            "Đo được – đèn (%)": str(round(want["sang_coverage"], 2)),
+            "Xếp hạng": str(want["rank"]), "Điểm": formats.number(want["score"], 2),
+            "Sáng (% thời gian đo được)": formats.number(want["sang_pct"]),
+            "Đo được – đèn (%)": formats.number(want["sang_coverage"]),
             "Đạt Sáng": VERDICT[want["sang_verdict"]],
-            "Thu gom đúng hạn (%)": str(want["collection_pct"]),
-            "Giờ tràn rác": str(want["overflow_h"]),
-            "Hộ có thùng rác chuẩn (%)": str(want["coverage_pct"]),
+            "Thu gom đúng hạn (%)": formats.number(want["collection_pct"]),
+            "Giờ tràn rác": formats.number(want["overflow_h"]),
+            "Hộ có thùng rác chuẩn (%)": formats.number(want["coverage_pct"]),
             "Đạt Sạch": VERDICT[want["sach_verdict"]],
         }  # fmt: skip
         assert {key: row[key] for key in figures} == figures
-    # The printable page: the same rows, in the same order, the village id left out.
-    cells = [re.findall(r"<td>(.*?)</td>", tr) for tr in re.findall(r"<tr>(<td>.*?)</tr>", printed)]
-    assert cells == [list(row.values())[1:] for row in table]
+    # The printable page: the same rows, in the same order, then the total; the village id and
+    # the note (under "Ghi chú" below the table) left out. All figures here are below 1.000, so
+    # the CSV's and the page's numbers read the same.
+    printed_rows = re.findall(
+        r'<tr (?:data-village="[^"]*"|class="total" id="total")>(.*?)</tr>', printed
+    )
+    cells = [re.findall(r'<td class="\w+">(.*?)</td>', tr) for tr in printed_rows]
+    shown = [t for t in table[0] if t not in ("Mã thôn", "Ghi chú")]
+    assert cells == [[row[t] for t in shown] for row in [*table, total]]
 
 
 def grafana(

@@ -59,6 +59,7 @@ NEEDS: dict[tuple[str, str], str] = {
     ("POST", "/canh-bao/{alert_id}/nhan"): "page-operator",
     ("GET", "/bao-cao"): "page",
     ("GET", "/bao-cao/{period}.csv"): "page",
+    ("GET", "/bao-cao/{period}.pdf"): "page",
     ("GET", "/bao-cao/{period}.html"): "page",
     ("GET", "/dang-nhap"): "public",
     ("POST", "/dang-nhap"): "public",

@@ -78,7 +78,7 @@ def test_a_period_out_of_range_is_a_422_page_naming_ky(
 
 
 def test_a_report_file_of_year_9999_is_a_422_naming_the_period(api: TestClient) -> None:
-    for suffix in ("csv", "html"):
+    for suffix in ("csv", "html", "pdf"):
         page = api.get(f"/bao-cao/9999.{suffix}")
         _is_error_page(page, 422, "Giá trị không hợp lệ")
         [problem] = _problems(page)

@@ -6,7 +6,7 @@ import csv
 import io
 import time
 from datetime import date, datetime
-from html import escape
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from sangsach import formats
 from sangsach.backend.app import create_app
 from sangsach.backend.reports.build import COLUMNS
 from sangsach.backend.reports.period import PeriodError, parse_period
@@ -85,7 +86,8 @@ def _report(period: str, out: Path) -> tuple[list[list[str]], str, str]:
     assert result.exit_code == 0, result.output
     text = (out / f"bao-cao-{period}.csv").read_text(encoding="utf-8")
     page = (out / f"bao-cao-{period}.html").read_text(encoding="utf-8")
-    return list(csv.reader(io.StringIO(text.removeprefix("\ufeff")))), text, page
+    table = list(csv.reader(io.StringIO(text.removeprefix("\ufeff")), delimiter=";"))
+    return table, text, page
 
 
 def test_report_of_a_half_year(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,7 +102,8 @@ def test_report_of_a_half_year(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("SANGSACH_REGISTRY_FILE", str(registry))
     table, text, page = _report("2026-H1", tmp_path / "out")
     assert text.startswith("\ufeff"), "a BOM, for Excel on Windows"
-    header, villages, tail = table[0], table[1:11], table[11:]
+    header, villages, total, tail = table[0], table[1:11], table[11], table[12:]
+    assert total[:2] == ["", "Toàn xã"]
     assert header == TITLES
     rows = [dict(zip(header, row, strict=True)) for row in villages]
     assert [row["Mã thôn"] for row in rows[1:]] == [v.id for v in COMMUNE.villages[1:]]
@@ -124,16 +127,17 @@ def test_report_of_a_half_year(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         "Mã thôn": "dong-ha",
         "Thôn": "Thôn Đông Hạ",
         "Xếp hạng": "1",
-        "Điểm": str(score),
-        "Sáng (% thời gian đo được)": str(round(sang, 2)),
-        "Đo được – đèn (%)": "100.0",
+        "Điểm": formats.number(score, 2),  # in Vietnamese: 97,69
+        "Sáng (% thời gian đo được)": formats.number(sang),
+        "Đo được – đèn (%)": "100,0",
         "Đạt Sáng": "Chưa đạt",  # 90.7 % < 95 %
         "Thu gom đúng hạn (%)": "",
-        "Lần đầy: đúng hạn/tổng": "0/0",
-        "Giờ tràn rác": "0.0",
-        "Giờ tràn cho phép": str(allowed),
-        "Đo được – thùng rác (%)": "100.0",
-        "Hộ có thùng rác chuẩn (%)": str(round(census_pct, 2)),
+        "Lần đầy thu gom đúng hạn": "0",
+        "Tổng số lần đầy": "0",
+        "Giờ tràn rác": "0,0",
+        "Giờ tràn cho phép": formats.number(allowed),
+        "Đo được – thùng rác (%)": "100,0",
+        "Hộ có thùng rác chuẩn (%)": formats.number(census_pct),
         "Đạt Sạch": "Đạt",
         "Ghi chú": "",
     }
@@ -143,7 +147,7 @@ def test_report_of_a_half_year(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         assert row["Ghi chú"] == "Chưa xếp hạng: không có đèn gắn cảm biến phải sáng trong kỳ"
 
     assert "Báo cáo kết quả Sáng – Sạch, 6 tháng đầu năm 2026" in page
-    assert "Số liệu cả kỳ." in page and escape(tail[2][0]) in page
+    assert "Số liệu cả kỳ." in page and tail[2][0] in unescape(page)
     assert "Cách xếp hạng thi đua" in page and "http" not in page  # nothing fetched from outside
     assert page.index("Thôn Đông Hạ") < page.index(COMMUNE.villages[1].name)
 
