@@ -77,7 +77,8 @@ def day_text(day: date | None, absent: str) -> str:
 
 
 def alert_href(alert_id: int) -> str:
-    return f"/canh-bao#canh-bao-{alert_id}"
+    """The alert's own page (the alerts page's: who was texted, who acknowledged, its history)."""
+    return f"/canh-bao/{alert_id}"
 
 
 def _state_label(state: str, latest: dict[str, Any] | None) -> str:

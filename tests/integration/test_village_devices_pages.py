@@ -240,7 +240,7 @@ def test_the_village_page_shows_scores_alerts_and_each_devices_state(
     # a lamp on without current: the fault, highlighted, linked to its alert
     broken = row_of(page, "lamp-dong-ha-002")
     assert 'class="text state problem" data-state="fault"' in broken
-    assert f'<a href="/canh-bao#canh-bao-{fault["id"]}"' in broken
+    assert f'<a href="/canh-bao/{fault["id"]}"' in broken
     assert "Hỏng – không có dòng điện</a>" in broken
     assert "0,00" in broken  # its current
     assert "Đèn đang sáng" in row_of(page, "lamp-dong-ha-001")
@@ -269,7 +269,7 @@ def test_the_devices_page_lists_installation_data_and_states_with_filters(
     assert 'href="/thiet-bi/lamp-dong-ha-001"' in page and 'href="/thon/dong-ha"' in page
     fault = alert_of(api, "lamp-dong-ha-002", "lamp_fault")
     broken = row_of(page, "lamp-dong-ha-002")
-    assert "Hỏng – không có dòng điện" in broken and f"canh-bao-{fault['id']}" in broken
+    assert "Hỏng – không có dòng điện" in broken and f"/canh-bao/{fault['id']}" in broken
     faults = office.get("/thiet-bi", params={"loai": "lamp", "trang_thai": "fault"}).text
     assert re.findall(r'<tr data-device="([^"]+)"', faults) == ["lamp-dong-ha-002"]
     village = office.get("/thiet-bi", params={"thon": "phu-khe"}).text
