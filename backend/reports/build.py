@@ -39,10 +39,6 @@ class Report:
     alerts_total: AlertStats  # every village's
     made_at: float  # when the report was made (Unix seconds): its date line
 
-    @property
-    def commune_name(self) -> str:
-        return self.commune.commune.name
-
 
 def build_report(engine: Engine, scores: Scores, commune: Commune, period: Period) -> Report:
     result = scores.period(period.start, period.end)
