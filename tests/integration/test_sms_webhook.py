@@ -106,8 +106,8 @@ def test_stale_future_unsigned_and_tampered_calls_are_refused_with_the_reason(
     refused = api.post("/api/v1/sms/inbound", content=tampered, headers={**JSON, **signed})
     assert "wrong X-Sangsach-Signature" in refused.json()["detail"]
     assert inbound(api) == []
-    # within the skew either way, and signed: taken
-    for skew in (-299, 299):
+    # within the skew either way, and signed: taken (10 s spare for a slow, loaded machine)
+    for skew in (-290, 290):
         assert reply(api, COLLECTOR, f"Chào {skew}", **signed_headers(
             DEV_WEBHOOK_SECRET, json.dumps({"from": COLLECTOR, "text": f"Chào {skew}"}).encode(),
             now + skew)).status_code == 200  # fmt: skip
