@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
@@ -36,7 +37,7 @@ from .auth.tokens import TokenStore
 from .notify.inbound import UnknownAlert
 from .services import Services, bootstrap
 from .timeseries.port import TimeSeriesStore, TimeSeriesUnavailable
-from .web import login, pages
+from .web import apidocs, login, pages
 from .web.headers import SecurityHeaders
 
 
@@ -55,6 +56,8 @@ def create_app(settings: BackendSettings, store: TimeSeriesStore | None = None) 
         summary="Sáng – Sạch: streetlights and waste bins of the commune",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served from this site by web/apidocs.py, not from a CDN
+        redoc_url=None,
     )
     app.state.services = services
     auth = app.state.auth = Authenticator(settings, TokenStore(services.engine))
@@ -99,7 +102,13 @@ def create_app(settings: BackendSettings, store: TimeSeriesStore | None = None) 
     app.include_router(login.router)
     for pages_router in pages.routers:
         app.include_router(pages_router)
+    apidocs.install(app)  # before /static: it mounts /static/api-docs
     app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        """What browsers ask for by themselves; the pages link the same icon."""
+        return FileResponse(pages.HERE / "static" / "favicon.svg", media_type="image/svg+xml")
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
 RETRY_AFTER_S = 30  # a restarted influxd answers within seconds; a gateway resends its batch
+# Statuses only the framework and the edge raise on a page (a body it cannot parse, a body over the
+# limit): their reasons are English and name settings, so the page's own wording stands alone.
+FRAMEWORK_WORDED = frozenset({400, 413})
 # Starlette answers an unexpected error from outside every middleware, so the security headers'
 # middleware (backend/web/headers.py) never sees that answer: it carries them itself.
 SECURITY_HEADERS = {"content-security-policy": CSP, **{k.decode(): v.decode() for k, v in COMMON}}
@@ -84,7 +87,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
         return await http_exception_handler(request, exc)
     detail = str(exc.detail)
     generic = detail == HTTPStatus(exc.status_code).phrase
-    problems = [] if generic else [_showable(detail)]
+    problems = [] if generic or exc.status_code in FRAMEWORK_WORDED else [_showable(detail)]
     return error_page(request, exc.status_code, problems, exc.headers)
 
 
@@ -101,7 +104,9 @@ async def store_unavailable(request: Request, exc: Exception) -> Response:
 async def not_found(request: Request, exc: Exception) -> Response:
     """A lookup of something that does not exist (an alert id): 404 with its reason."""
     if is_page(request):
-        return error_page(request, 404, [_showable(str(exc))])
+        alert_id = request.path_params.get("alert_id")
+        shown = [f"không có cảnh báo số {alert_id} đang mở"] if alert_id else []
+        return error_page(request, 404, shown)
     return _json(status.HTTP_404_NOT_FOUND, str(exc))
 
 

@@ -31,7 +31,9 @@ from .roles import Principal
 COOKIE = "sangsach_phien"
 LOGIN_PATH = "/dang-nhap"
 WEBHOOK_PATH = "/api/v1/sms/inbound"
-OPEN_PATHS = frozenset({"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+OPEN_PATHS = frozenset(
+    {"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/favicon.ico"}
+)
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 Identify = Callable[[str], "Principal | None"]

@@ -56,6 +56,35 @@ PERIOD_HINT = (
     "2026-06-10..2026-06-12 (các ngày liền nhau, tối đa 400 ngày), trong các năm 2000–2100."
 )
 PERIOD_NAMES = frozenset({"ky", "period"})
+# Pydantic's reasons, by their type, as a clerk reads them; its own wording is English.
+REASONS: Mapping[str, str] = {
+    "missing": "chưa có giá trị",
+    "int_parsing": "phải là một số nguyên",
+    "int_from_float": "phải là một số nguyên",
+    "float_parsing": "phải là một số",
+    "bool_parsing": "phải là có hoặc không (true/false)",
+    "date_parsing": "phải là một ngày, viết YYYY-MM-DD",
+    "date_from_datetime_parsing": "phải là một ngày, viết YYYY-MM-DD",
+    "greater_than": "phải lớn hơn {gt}",
+    "greater_than_equal": "phải từ {ge} trở lên",
+    "less_than": "phải nhỏ hơn {lt}",
+    "less_than_equal": "phải không quá {le}",
+    "string_too_short": "phải có ít nhất {min_length} ký tự",
+    "string_too_long": "chỉ được tối đa {max_length} ký tự",
+    "string_pattern_mismatch": "có ký tự không được dùng",
+    "literal_error": "phải là một trong: {expected}",
+    "enum": "phải là một trong: {expected}",
+}
+OTHER_REASON = "giá trị không dùng được"
+
+
+def reason(error: Mapping[str, Any]) -> str:
+    """Why a value was refused, in Vietnamese: by pydantic's error type, with its limits."""
+    wording = REASONS.get(str(error.get("type", "")), OTHER_REASON)
+    try:
+        return wording.format(**error.get("ctx", {}))
+    except (KeyError, IndexError):
+        return OTHER_REASON
 
 
 def problem(error: Mapping[str, Any]) -> str:
@@ -63,8 +92,9 @@ def problem(error: Mapping[str, Any]) -> str:
     loc = [str(part) for part in error.get("loc", ())]
     place, name = (loc[0], ".".join(loc[1:])) if loc else ("", "")
     where = PLACES[place].format(name) if place in PLACES and name else ".".join(loc)
-    reason = str(error.get("msg", ""))
-    return f"{where}: {PERIOD_HINT} ({reason})" if name in PERIOD_NAMES else f"{where}: {reason}"
+    if name in PERIOD_NAMES:
+        return f"{where}: không đọc được kỳ {str(error.get('input', ''))!r}. {PERIOD_HINT}"
+    return f"{where}: {reason(error)}"
 
 
 def error_page(

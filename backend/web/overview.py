@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse
 
 from ..api.deps import ServicesDep
@@ -12,10 +14,17 @@ from .render import PeriodDep, active_alerts, map_dots, page, pages_router, peri
 
 router = pages_router()
 
+# The office's wall screen: ``/?tu-dong=60`` reloads the page every 60 s (a meta refresh: the
+# pages' policy allows no inline script), within these bounds.
+Refresh = Annotated[int | None, Query(alias="tu-dong", ge=10, le=3600)]
+
 
 @router.get("/", response_class=HTMLResponse)
-def overview(request: Request, services: ServicesDep, chosen: PeriodDep) -> HTMLResponse:
-    """Scores of the period ``ky`` (default: this month to date), with the picker."""
+def overview(
+    request: Request, services: ServicesDep, chosen: PeriodDep, refresh_s: Refresh = None
+) -> HTMLResponse:
+    """Scores of the period ``ky`` (default: this month to date), with the picker; reloaded
+    every ``tu-dong`` seconds when asked."""
     result = services.scores.period(chosen.start, chosen.end)
     active = active_alerts(services)
     table = rows(result, {})
@@ -25,5 +34,5 @@ def overview(request: Request, services: ServicesDep, chosen: PeriodDep) -> HTML
         request, "overview.html", "Tổng quan Sáng – Sạch", services, rows=table,
         result=result, status_text=status_line(result), period=chosen, chosen=chosen.name,
         choices=period_choices(), dots=map_dots(services), legend=devicemap.STATES,
-        map_size=(devicemap.WIDTH, devicemap.HEIGHT),
+        map_size=(devicemap.WIDTH, devicemap.HEIGHT), refresh_s=refresh_s,
     )  # fmt: skip

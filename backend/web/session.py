@@ -17,7 +17,7 @@ from fastapi import Depends, Form, HTTPException, Request, status
 from ..api.deps import ServicesDep, get_auth
 from ..auth.csrf import FIELD, csrf_ok, csrf_token
 from ..auth.gate import COOKIE, LOGIN_PATH
-from ..auth.identify import Authenticator
+from ..auth.identify import Authenticator, shown_name
 from ..auth.roles import VIETNAMESE, Principal, Role, allows
 
 __all__ = ["COOKIE", "LOGIN_PATH", "AuthDep", "context", "operator", "reader", "safe_next"]
@@ -69,7 +69,7 @@ def operator(request: Request, csrf: Annotated[str, Form(alias=FIELD)] = "") -> 
     if not allows(principal.role, Role.OPERATOR):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
-            detail=f"cần quyền xử lý (operator); {principal.name!r} chỉ có quyền xem",
+            detail=f"việc này cần quyền xử lý; mã {shown_name(principal)!r} chỉ có quyền xem",
         )
     check_csrf(request, csrf)
     return principal
@@ -81,7 +81,7 @@ def check_csrf(request: Request, given: str) -> None:
     if sid and not csrf_ok(sid, given):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
-            detail="biểu mẫu hết hạn hoặc không hợp lệ (CSRF): tải lại trang rồi thử lại",
+            detail="biểu mẫu đã hết hạn hoặc không hợp lệ: tải lại trang rồi thử lại",
         )
 
 
@@ -91,6 +91,7 @@ def context(request: Request) -> dict[str, Any]:
     sid = session_id(request)
     return {
         "user": user,
+        "user_name": shown_name(user) if user else "",
         "csrf": csrf_token(sid) if sid else "",
         "csrf_field": FIELD,
         "can_operate": user is not None and allows(user.role, Role.OPERATOR),

@@ -8,8 +8,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
 
 from sangsach.backend.reports.period import parse_period
 from sangsach.localbroker import LocalBroker
@@ -239,4 +241,98 @@ def test_a_clerk_enters_a_census_on_the_village_page(
     assert fits(page)
     shot(page, f"thiet-bi-bin-dong-ha-01-{width}")
     assert blocked == []
+    context.close()
+
+
+# What a clerk opens, signed in, besides the sign-in page: every page and an error page.
+SIGNED_IN_PAGES = {
+    "tong-quan": "/",
+    "thon": "/thon/dong-ha",
+    "canh-bao": "/canh-bao",
+    "bao-cao": "/bao-cao",
+    "loi-404": "/thon/khong-co",
+    "loi-422": "/?ky=0001-H1",
+}
+AXE_REFUSED = {"serious", "critical"}  # axe-core's two highest impacts
+
+
+def screen_problems(page: Page, name: str, width: int) -> list[str]:
+    """What keeps a page from being read at ``width``: the page wider than the screen (a wide
+    table may scroll in its own box), and axe-core's serious or critical violations."""
+    found = []
+    over = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    if over > 0:
+        found.append(f"{name} @{width}px: {over}px wider than the screen")
+    for violation in Axe().run(page).response["violations"]:
+        if violation["impact"] in AXE_REFUSED:
+            where = [" ".join(node["target"]) for node in violation["nodes"][:3]]
+            found.append(f"{name} @{width}px: {violation['id']} ({violation['impact']}) {where}")
+    shot(page, f"{name}-{width}")
+    return found
+
+
+@pytest.mark.parametrize("width", [1280, 390, 360])
+def test_every_page_fits_a_phone_and_passes_axe(browser: Browser, stack: Stack, width: int) -> None:
+    issued = stack.http.post("/api/v1/tokens", json={"name": "Trưởng thôn", "role": "operator"})
+    context = browser.new_context(viewport={"width": width, "height": 800})
+    page = context.new_page()
+    page.goto(stack.url + "/dang-nhap")
+    problems = screen_problems(page, "dang-nhap", width)
+    page.fill('input[name="ma"]', issued.raise_for_status().json()["token"])
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.wait_for_url(stack.url + "/")
+    for name, path in SIGNED_IN_PAGES.items():
+        page.goto(stack.url + path)
+        problems += screen_problems(page, name, width)
+    assert problems == []
+
+    # the header's links wrap onto the screen rather than off it
+    for link in page.locator("header a").all():
+        box = link.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= width, link.inner_text()
+    # the alert's action is reachable on the phone: pressing it acknowledges
+    page.goto(stack.url + "/canh-bao")
+    [alert] = stack.http.get("/api/v1/alerts", params={"active": True}).json()
+    page.locator(f'[data-alert="{alert["id"]}"]').get_by_role("button", name="Nhận xử lý").click()
+    page.wait_for_load_state()
+    acked = stack.http.get(f"/api/v1/alerts/{alert['id']}").json()
+    assert acked["state"] == "active_acknowledged"
+    context.close()
+
+
+def test_the_api_docs_work_offline_and_the_wall_screen_refreshes(
+    browser: Browser, stack: Stack
+) -> None:
+    context = browser.new_context()
+    outside: list[str] = []  # any request to another site: refused, as without internet
+
+    def local_only(route: Route) -> None:
+        if route.request.url.startswith(stack.url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", local_only)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(stack.url + "/docs")
+    assert "sangsach" in page.locator(".swagger-ui .info .title").inner_text(timeout=15_000)
+    assert page.locator(".swagger-ui .opblock").count() > 10  # the operations, from openapi.json
+    page.goto(stack.url + "/redoc")
+    assert "sangsach" in page.locator("h1").first.inner_text(timeout=15_000)
+    shot(page, "redoc")
+    # ReDoc's "API docs by Redocly" logo is an image from its CDN: the policy stops it, and only it
+    assert outside == []
+    assert [e for e in errors if "cdn.redoc.ly" not in e] == []
+
+    # the icon browsers ask for by themselves is there, without signing in
+    icon = httpx.get(stack.url + "/favicon.ico", follow_redirects=False)
+    assert (icon.status_code, icon.headers["content-type"]) == (200, "image/svg+xml")
+    # the wall screen: the overview reloads itself when asked, within bounds
+    wall = stack.http.get("/", params={"tu-dong": 60})
+    assert '<meta http-equiv="refresh" content="60">' in wall.text
+    assert 'http-equiv="refresh"' not in stack.http.get("/").text
+    assert stack.http.get("/", params={"tu-dong": 5}).status_code == 422
     context.close()

@@ -20,6 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sangsach.backend.api.errors import RETRY_AFTER_S
+from sangsach.backend.api.schemas import MAX_ID
 from sangsach.backend.app import create_app
 from sangsach.backend.timeseries.influx import InfluxStore
 from sangsach.backend.timeseries.port import TimeSeriesError, TimeSeriesUnavailable
@@ -72,9 +73,8 @@ def test_a_period_out_of_range_is_a_422_page_naming_ky(
     page = api.get(url)
     _is_error_page(page, 422, "Giá trị không hợp lệ")
     [problem] = _problems(page)
-    assert problem.startswith("tham số ky trong địa chỉ: Kỳ viết là 2026-06")
-    assert f"period &#39;{text}&#39;: the year" in problem
-    assert "2000 and 2100" in problem
+    assert problem.startswith(f"tham số ky trong địa chỉ: không đọc được kỳ &#39;{text}&#39;.")
+    assert "Kỳ viết là 2026-06" in problem and "2000–2100" in problem
 
 
 def test_a_report_file_of_year_9999_is_a_422_naming_the_period(api: TestClient) -> None:
@@ -82,8 +82,8 @@ def test_a_report_file_of_year_9999_is_a_422_naming_the_period(api: TestClient) 
         page = api.get(f"/bao-cao/9999.{suffix}")
         _is_error_page(page, 422, "Giá trị không hợp lệ")
         [problem] = _problems(page)
-        assert problem.startswith("phần period của đường dẫn: Kỳ viết là")
-        assert "the year must be between 2000 and 2100" in problem
+        assert problem.startswith("phần period của đường dẫn: không đọc được kỳ &#39;9999&#39;.")
+        assert "trong các năm 2000–2100" in problem
 
 
 def test_an_alert_id_of_23_digits_is_a_422_and_an_unknown_one_a_404(api: TestClient) -> None:
@@ -91,11 +91,11 @@ def test_an_alert_id_of_23_digits_is_a_422_and_an_unknown_one_a_404(api: TestCli
     page = api.post(f"/canh-bao/{huge}/nhan", data={"by": "văn phòng"})
     _is_error_page(page, 422, "Giá trị không hợp lệ")
     [problem] = _problems(page)
-    assert problem.startswith("phần alert_id của đường dẫn: Input should be less than")
+    assert problem == f"phần alert_id của đường dẫn: phải không quá {MAX_ID}"
 
     page = api.post("/canh-bao/7/nhan", data={"by": "văn phòng"})
     _is_error_page(page, 404, "Không tìm thấy")
-    assert _problems(page) == ["no alert 7"]
+    assert _problems(page) == ["không có cảnh báo số 7 đang mở"]
 
     answer = api.post(f"/api/v1/alerts/{huge}/ack", json={"by": "văn phòng"})
     assert answer.status_code == 422
