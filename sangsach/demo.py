@@ -7,6 +7,7 @@ simulated time running fast so that a night of lamps and a day of bins pass in m
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -137,6 +138,7 @@ def run_demo(*, data_dir: Path, port: int, speed: float, minutes: float | None) 
         clock = SimClock(start, speed)
         print(_banner(url, broker.port, data_dir, len(devices), speed, start), flush=True)
         print(_login_help(url, admin_token), flush=True)
+        print(_commands(data_dir, start), flush=True)
         simulation = threading.Thread(
             target=_simulate,
             kwargs={
@@ -210,7 +212,36 @@ def _login_help(url: str, admin_token: str) -> str:
     return f"""  Đăng nhập trang web (sign in):  {url}/dang-nhap
     Mã truy cập (access token, quyền quản trị / admin role): {shown}
     Gọi API (call the API): curl -H "Authorization: Bearer {in_curl}" {url}/api/v1/stats
-    Cấp mã cho người khác (more tokens): sangsach tokens add --role viewer --name ...
+"""
+
+
+def _here(path: Path) -> str:
+    """``path`` as typed from the current folder: relative when it is inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _command() -> str:
+    """How to type this ``sangsach``: its bare name when it is on PATH, else its path (in a
+    checkout, ``.venv/bin/sangsach``)."""
+    ours = Path(sys.executable).with_name("sangsach")
+    on_path = shutil.which("sangsach")
+    if on_path and Path(on_path).resolve() == ours.resolve():
+        return "sangsach"
+    return _here(ours)
+
+
+def _commands(data_dir: Path, start: datetime) -> str:
+    """The command line on the demo's own data: without SANGSACH_DATA_DIR a command opens
+    ``var`` of the folder it runs in, which is not the demo's."""
+    on_demo = f"SANGSACH_DATA_DIR={shlex.quote(_here(data_dir))} {_command()}"
+    month = start.astimezone(VIETNAM).strftime("%Y-%m")
+    return f"""  Dòng lệnh trên dữ liệu của bản chạy thử (commands on the demo's data):
+    Cấp mã cho người khác (more tokens):  {on_demo} tokens add --role viewer --name van-phong
+    Các mã đã cấp (tokens issued):        {on_demo} tokens list
+    Báo cáo tháng (a month's report):     {on_demo} report --period {month} --out var/bao-cao
 """
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -33,3 +34,12 @@ def test_demo_runs_and_reports_stored_readings(tmp_path: Path) -> None:
     assert "380 thiết bị trực tuyến" in out
     assert (tmp_path / "demo" / "sangsach.sqlite").exists()
     assert (tmp_path / "demo" / "timeseries.sqlite").exists()
+    # the commands it prints open the demo's data, from the folder it ran in
+    [line] = re.findall(r"\(tokens issued\): +(SANGSACH_DATA_DIR=.*)", out)
+    assignment, *command = shlex.split(line)
+    listed = subprocess.run(
+        command, env={**os.environ, **dict([assignment.split("=", 1)])},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    assert f"(database): {tmp_path / 'demo' / 'sangsach.sqlite'}" in listed.stderr
