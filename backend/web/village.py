@@ -15,7 +15,6 @@ from pydantic_core import ErrorDetails
 
 from ..api.census import FIRST_DAY, LAST_DAY, CensusIn, enter_census
 from ..api.deps import ServicesDep
-from ..auth.roles import Principal
 from ..notify.templates import PROBLEMS
 from ..registry.census import CensusView, effective, history
 from ..reports.build import rows, status_line
@@ -61,12 +60,16 @@ def village(
     return _page(request, services, _village(services, village_id), chosen, saved=da_luu)
 
 
-@router.post("/thon/{village_id}/dieu-tra", response_class=HTMLResponse, response_model=None)
+@router.post(
+    "/thon/{village_id}/dieu-tra",
+    response_class=HTMLResponse,
+    response_model=None,
+    dependencies=[Depends(session.operator)],
+)
 def enter_census_form(
     request: Request,
     village_id: str,
     services: ServicesDep,
-    by: Annotated[Principal, Depends(session.operator)],
     households: Annotated[str, Form()] = "",
     main_road_households: Annotated[str, Form()] = "",
     main_road_standard_bins: Annotated[str, Form()] = "",
