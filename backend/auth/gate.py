@@ -23,6 +23,7 @@ from collections.abc import Callable
 from urllib.parse import quote, urlsplit
 
 import anyio.to_thread
+from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .failures import FailureLimiter
@@ -78,8 +79,7 @@ class AuthGate:
             # address's failures are checked here, and the route counts new ones
             wait = self.failures.retry_after(address)
             if wait:
-                await _json(send, 429, "too many failed attempts from this address: wait",
-                            {"retry-after": str(wait)})  # fmt: skip
+                await _too_many(scope, receive, send, wait)
                 return
             await self.app(scope, receive, send)
             return
@@ -87,8 +87,7 @@ class AuthGate:
         if bearer:
             wait = self.failures.retry_after(address)
             if wait:
-                await _json(send, 429, "too many failed attempts from this address: wait",
-                            {"retry-after": str(wait)})  # fmt: skip
+                await _too_many(scope, receive, send, wait)
                 return
             principal = await anyio.to_thread.run_sync(self.identify, bearer)
             if principal is None:
@@ -134,6 +133,26 @@ async def _json(send: Send, status: int, detail: str, extra: dict[str, str]) -> 
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _too_many(scope: Scope, receive: Receive, send: Send, wait: int) -> None:
+    """429 with ``Retry-After``: JSON to a program, the Vietnamese error page to a person (the
+    sign-in form), whose body is left unread."""
+    path: str = scope["path"]
+    headers = {"retry-after": str(wait)}
+    if path == WEBHOOK_PATH or path == "/api" or path.startswith("/api/"):
+        await _json(send, 429, "too many failed attempts from this address: wait", headers)
+        return
+    from ..web.errors import error_page  # the pages import this module: imported when needed
+
+    minutes = max(1, -(-wait // 60))
+    page = error_page(
+        Request(scope),
+        429,
+        [f"thử lại sau khoảng {minutes} phút"],
+        {**headers, "connection": "close"},
+    )
+    await page(scope, receive, send)
 
 
 async def _to_login(send: Send, scope: Scope) -> None:

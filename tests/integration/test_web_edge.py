@@ -88,6 +88,8 @@ def test_failed_attempts_are_limited_per_address_a_right_secret_included(stack: 
             assert web.post("/dang-nhap", data={"ma": "đoán-mò"}).status_code == 401
         blocked = web.post("/dang-nhap", data={"ma": DEV_ADMIN_TOKEN})
         assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) >= 1
+        # a person at the sign-in form reads why, in Vietnamese, in the site's layout
+        assert "<h1>Quá nhiều lần thử</h1>" in blocked.text and "thử lại sau khoảng" in blocked.text
         # the address is blocked for bearer tokens too, the right one included
         assert web.get("/api/v1/stats", headers=ADMIN).status_code == 429
         # another address behind the trusted proxy is counted on its own
