@@ -6,12 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
-from ..alerts import tables
+from ..alerts import queries
 from ..alerts.lifecycle import Alert, State
 from ..alerts.model import AlertType
-from ..alerts.tables import from_row
+from ..alerts.queries import AlertFilter
 from .deps import ConnDep, ServicesDep, operator, viewer
 from .schemas import MAX_TS, AlertId
 
@@ -65,23 +64,18 @@ def list_alerts(
     village: Annotated[str | None, Query(max_length=32)] = None,
     type: Annotated[AlertType | None, Query()] = None,
     device: Annotated[str | None, Query(max_length=48)] = None,
+    start: Annotated[
+        float | None, Query(ge=0, le=MAX_TS, description="opened at or after, Unix s")
+    ] = None,
+    end: Annotated[
+        float | None, Query(ge=0, le=MAX_TS, description="opened before, Unix s")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[AlertPublic]:
     """Newest first."""
-    table = tables.alerts
-    query = select(table).order_by(table.c.opened_at.desc(), table.c.id.desc()).limit(limit)
-    for column, value in (
-        (table.c.state, state),
-        (table.c.village_id, village),
-        (table.c.type, type),
-        (table.c.device_id, device),
-    ):
-        if value is not None:
-            query = query.where(column == value)
-    if active is not None:
-        cleared = table.c.state == State.CLEARED.value
-        query = query.where(~cleared if active else cleared)
-    return [_public(from_row(row._mapping)) for row in conn.execute(query)]
+    where = AlertFilter(state, active, village, type, device, start, end)
+    return [_public(a) for a in queries.list_alerts(conn, where, limit=limit, offset=offset)]
 
 
 @router.get("/history")
@@ -95,30 +89,8 @@ def history(
     ] = None,
 ) -> list[TypeHistory]:
     """Per type: how many opened, acknowledged and cleared, and the mean times to each."""
-    table = tables.alerts
-    query = select(
-        table.c.type, table.c.raised_at, table.c.acked_at, table.c.opened_at, table.c.cleared_at
-    )
-    if start is not None:
-        query = query.where(table.c.opened_at >= start)
-    if end is not None:
-        query = query.where(table.c.opened_at < end)
-    per_type: dict[str, list[tuple[float | None, float | None]]] = {}
-    for row in conn.execute(query):
-        to_ack = row.acked_at - row.raised_at if row.acked_at is not None else None
-        to_clear = row.cleared_at - row.opened_at if row.cleared_at is not None else None
-        per_type.setdefault(row.type, []).append((to_ack, to_clear))
-    return [
-        TypeHistory(
-            type=AlertType(type_),
-            opened=len(times),
-            acknowledged=len(acks := [a for a, _ in times if a is not None]),
-            cleared=len(clears := [c for _, c in times if c is not None]),
-            mean_time_to_acknowledge_s=sum(acks) / len(acks) if acks else None,
-            mean_time_to_clear_s=sum(clears) / len(clears) if clears else None,
-        )
-        for type_, times in sorted(per_type.items())
-    ]
+    stats = queries.history(conn, AlertFilter(start=start, end=end))
+    return [TypeHistory.model_validate(s, from_attributes=True) for s in stats]
 
 
 @router.get("/{alert_id}")

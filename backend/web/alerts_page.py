@@ -1,47 +1,404 @@
-"""Open alerts, and acknowledging one from the office ("Nhận xử lý")."""
+"""Alerts: the open ones, each with its place, who was texted, who took it on, who reported
+it done and the replies by SMS with their answers; acknowledging one from the office ("Nhận
+xử lý"); one alert on its own page; and the history, filtered and in pages.
+
+The lists come from the API's own queries (``backend/alerts/queries.py``); names come from the
+registry, with the phone as the detail.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Annotated, Any, Final, TypeVar
+from urllib.parse import urlencode
 
-from fastapi import Depends, Form, Request, status
+from fastapi import Depends, Query, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import select
+from sqlalchemy import Connection, func, select
 
-from ..alerts import tables
-from ..alerts.tables import from_row
+from .. import db
+from ..alerts import queries
+from ..alerts.lifecycle import Alert, State
+from ..alerts.model import AlertType
+from ..alerts.queries import AlertFilter
 from ..api.deps import ServicesDep
 from ..api.schemas import AlertId
+from ..auth.roles import Principal
+from ..notify.answers import KIND as ANSWER
 from ..notify.templates import PROBLEMS
 from . import session
-from .render import local_time, page, pages_router
+from .render import local_time, page, pages_router, period_choices, period_of, this_month
 
 router = pages_router()
 
+E = TypeVar("E", bound=StrEnum)
+PAGE_SIZE: Final = 50
+_MAX_PAGE: Final = 100_000
+_MAX_ID: Final = 2**62
+
+# After "Nhận xử lý", the page says what came of it (``?da=...&ma=<code>``).
+NOTICES: Final = {
+    "nhan": "Đã nhận xử lý cảnh báo {code}.",
+    "co-nguoi": "Cảnh báo {code} đã có người nhận trước.",
+    "het": "Cảnh báo {code} đã hết, không cần nhận nữa.",
+}
+STATES: Final = {
+    State.OPEN.value: "Chưa có người nhận",
+    State.ACKED.value: "Đã có người nhận",
+    State.CLEARED.value: "Đã hết",
+}
+SMS_KINDS: Final = {"reminder": "nhắc lại", "escalation": "báo lên", "digest": "tin gộp"}
+SMS_STATUS: Final = {"pending": "chờ gửi", "sent": "đã gửi", "failed": "không gửi được"}
+REPLY_RESULTS: Final = {
+    "ack": "nhận việc",
+    "done": "báo xong",
+    "not_recipient": "không ghi nhận: số này không được giao cảnh báo này",
+    "unknown_alert": "không ghi nhận: không có cảnh báo mã này",
+    "unparseable": "không hiểu tin nhắn",
+    "received": "đang xử lý",
+}
+_DIGEST_CODES: Final = re.compile(r":\s*([0-9][0-9 ]*)")  # "3 canh bao moi, ma: 4 5 6 +2."
+
+
+@dataclass(frozen=True, slots=True)
+class Who:
+    """A person as the page shows them: the name from the registry, the role and phone after."""
+
+    name: str
+    detail: str
+
+
+@dataclass(slots=True)
+class Texted:
+    who: Who
+    messages: int
+    last: str
+    status: str
+    kinds: str
+
+
+@dataclass(slots=True)
+class ReplyShown:
+    who: Who
+    text: str
+    at: str
+    result: str
+    answer: str = ""
+    answer_status: str = ""
+
+
+@dataclass(slots=True)
+class AlertShown:
+    id: int
+    type: str
+    problem: str
+    state: str
+    state_text: str
+    device_id: str
+    village_id: str
+    village: str
+    place: str
+    opened: str
+    acked: Who | None = None
+    acked_at: str = ""
+    done: Who | None = None
+    done_at: str = ""
+    cleared_at: str = ""
+    still_faulty_at: str = ""  # the device's reading after "done" that still holds the fault
+    texted: list[Texted] = field(default_factory=list)
+    replies: list[ReplyShown] = field(default_factory=list)
+
+
+# -- routes -----------------------------------------------------------------------------------
+
 
 @router.get("/canh-bao", response_class=HTMLResponse)
-def alerts(request: Request, services: ServicesDep) -> HTMLResponse:
+def alerts(
+    request: Request,
+    services: ServicesDep,
+    da: Annotated[str, Query(max_length=16)] = "",
+    ma: Annotated[int | None, Query(ge=1, le=_MAX_ID)] = None,
+) -> HTMLResponse:
     with services.engine.connect() as conn:
-        active = [from_row(r._mapping) for r in conn.execute(
-            select(tables.alerts).where(tables.alerts.c.state != "cleared")
-            .order_by(tables.alerts.c.opened_at.desc()))]  # fmt: skip
-    shown = [{**_alert_dict(a), "opened": local_time(a.opened_at)} for a in active]
+        shown = _shown(conn, services, queries.list_alerts(
+            conn, AlertFilter(active=True), limit=10_000))  # fmt: skip
+    notice = NOTICES[da].format(code=ma) if da in NOTICES and ma is not None else ""
+    return page(request, "alerts.html", "Cảnh báo đang mở", services, alerts=shown, notice=notice)
+
+
+@router.get("/canh-bao/lich-su", response_class=HTMLResponse)
+def history(
+    request: Request,
+    services: ServicesDep,
+    thon: Annotated[str, Query(max_length=32)] = "",
+    loai: Annotated[str, Query(max_length=24)] = "",
+    trang_thai: Annotated[str, Query(max_length=24)] = "",
+    ky: Annotated[str, Query(max_length=32)] = "",
+    ngay: Annotated[str, Query(max_length=32)] = "",
+    trang: Annotated[int, Query(ge=1, le=_MAX_PAGE)] = 1,
+) -> HTMLResponse:
+    """Every alert opened in a period (the picker's, or a run of days), newest first. The
+    form sends every field; an empty one does not filter."""
+    kind = _choice(AlertType, loai, "loai")
+    state = _choice(State, trang_thai, "trang_thai")
+    if ngay.strip():
+        period = period_of(ngay, "query", "ngay")
+    else:
+        period = period_of(ky or this_month(), "query", "ky")
+    villages = {v.id: v.name for v in services.commune.villages}
+    where = AlertFilter(
+        state=state, village=thon or None, type=kind, start=period.start, end=period.end
+    )
+    with services.engine.connect() as conn:
+        total = queries.count_alerts(conn, where)
+        found = queries.list_alerts(conn, where, limit=PAGE_SIZE, offset=(trang - 1) * PAGE_SIZE)
+        shown = _shown(conn, services, found)
+        per_type = queries.history(conn, where)
+    pages = max(1, -(-total // PAGE_SIZE))
+    filters = {"thon": thon, "loai": loai, "trang_thai": trang_thai, "ky": period.name}
     return page(
-        request, "alerts.html", "Cảnh báo đang mở", services, alerts=shown, kinds=PROBLEMS,
-        villages={v.id: v.name for v in services.commune.villages},
+        request, "alerts_history.html", "Lịch sử cảnh báo", services, alerts=shown,
+        total=total, page_no=trang, pages=pages, period=period, filters=filters,
+        days=ngay.strip(), choices=period_choices(), villages=villages, kinds=PROBLEMS,
+        states=STATES, per_type=[_type_row(s) for s in per_type],
+        prev_url=_page_url(filters, trang - 1) if trang > 1 else "",
+        next_url=_page_url(filters, trang + 1) if trang < pages else "",
     )  # fmt: skip
 
 
-def _alert_dict(alert: Any) -> dict[str, Any]:
-    return {
-        "id": alert.id, "type": alert.type.value, "device_id": alert.device_id,
-        "village_id": alert.village_id, "state": alert.state.value, "acked_by": alert.acked_by,
-    }  # fmt: skip
+@router.get("/canh-bao/{alert_id}", response_class=HTMLResponse)
+def one_alert(request: Request, alert_id: AlertId, services: ServicesDep) -> HTMLResponse:
+    found = services.alerts.get(alert_id)  # an unknown id: 404 (backend/api/errors.py)
+    with services.engine.connect() as conn:
+        [shown] = _shown(conn, services, [found])
+    title = f"Cảnh báo {alert_id}: {shown.problem}"
+    return page(request, "alert.html", title, services, a=shown)
 
 
-@router.post("/canh-bao/{alert_id}/nhan", dependencies=[Depends(session.operator)])
+@router.post("/canh-bao/{alert_id}/nhan")
 def acknowledge(
-    alert_id: AlertId, by: Annotated[str, Form(min_length=1, max_length=64)], services: ServicesDep
+    alert_id: AlertId,
+    services: ServicesDep,
+    principal: Annotated[Principal, Depends(session.operator)],
 ) -> RedirectResponse:
-    services.alerts.acknowledge(alert_id, by)  # an unknown id: 404 (backend/api/errors.py)
-    return RedirectResponse("/canh-bao", status_code=status.HTTP_303_SEE_OTHER)
+    """Take an alert on in the name of who is signed in; the page then says what came of it."""
+    by = principal.name[:64]
+    alert = services.alerts.acknowledge(alert_id, by)  # an unknown id: 404 (api/errors.py)
+    if alert.state is State.CLEARED:
+        done = "het"
+    elif alert.acked_by != by:
+        done = "co-nguoi"
+    else:
+        done = "nhan"
+    target = f"/canh-bao?da={done}&ma={alert_id}#canh-bao-{alert_id}"
+    return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
+
+
+def _choice(enum: type[E], text: str, name: str) -> E | None:
+    """A filter's value, or None for "all"; a value it cannot be is a 422 naming it."""
+    if not text:
+        return None
+    try:
+        return enum(text)
+    except ValueError as err:
+        allowed = ", ".join(e.value for e in enum)
+        error = {"type": "enum", "loc": ("query", name), "msg": f"expected one of {allowed}",
+                 "input": text}  # fmt: skip
+        raise RequestValidationError([error]) from err
+
+
+# -- what the pages show of an alert -----------------------------------------------------------
+
+
+def _shown(conn: Connection, services: Any, found: Sequence[Alert]) -> list[AlertShown]:
+    """The alerts with their places, people, SMS and replies: a few queries for all of them."""
+    if not found:
+        return []
+    people = directory(services)
+    places = _places(services)
+    villages = {v.id: v.name for v in services.commune.villages}
+    ids = [a.id for a in found if a.id is not None]
+    sent = _sms_of(conn, ids, min(a.raised_at for a in found))
+    replies = _replies_of(conn, ids)
+    latest = _latest_readings(conn, {a.device_id for a in found})
+    shown = []
+    for alert in found:
+        assert alert.id is not None
+        mine = sent.get(alert.id, [])
+        item = AlertShown(
+            id=alert.id, type=alert.type.value, problem=PROBLEMS[alert.type.value].capitalize(),
+            state=alert.state.value, state_text=STATES[alert.state.value],
+            device_id=alert.device_id, village_id=alert.village_id,
+            village=villages.get(alert.village_id, alert.village_id),
+            place=places.get(alert.device_id, ""), opened=local_time(alert.opened_at),
+            texted=_texted(people, [m for m in mine if m.kind != ANSWER]),
+            replies=_replies(people, replies.get(alert.id, []),
+                             [m for m in mine if m.kind == ANSWER]),
+        )  # fmt: skip
+        if alert.acked_by:
+            item.acked, item.acked_at = who(people, alert.acked_by), local_time(alert.acked_at)
+        if alert.done_by:
+            item.done, item.done_at = who(people, alert.done_by), local_time(alert.done_at)
+            reading = latest.get(alert.device_id)
+            after = alert.done_at is not None and reading is not None and reading > alert.done_at
+            if alert.active and after:
+                item.still_faulty_at = local_time(reading)
+        if alert.cleared_at is not None:
+            item.cleared_at = local_time(alert.cleared_at)
+        shown.append(item)
+    return shown
+
+
+def directory(services: Any) -> dict[str, Who]:
+    """Every phone of the registry with its person: team members, village heads, the office."""
+    found = {phone: Who("Văn phòng UBND xã", _phone(phone))
+             for phone in services.settings.sms_office_phones}  # fmt: skip
+    for village in services.commune.villages:
+        name = village.name
+        role = f"Trưởng t{name[1:]}" if name.startswith("Thôn ") else f"Trưởng thôn {name}"
+        found[village.head.phone] = Who(village.head.name, f"{role} · {_phone(village.head.phone)}")
+    for team in services.commune.teams:
+        for member in team.members:
+            found[member.phone] = Who(member.name, f"{team.name} · {_phone(member.phone)}")
+    return found
+
+
+def who(people: dict[str, Who], by: str) -> Who:
+    """A phone as its person; a name signed in on the pages as itself."""
+    if by in people:
+        return people[by]
+    if by.startswith("+"):
+        return Who(_phone(by), "không có trong sổ đăng ký")
+    return Who(by, "trên trang web")
+
+
+def _phone(e164: str) -> str:
+    """A Vietnamese number as people write it: +84912000181 is 0912000181."""
+    return "0" + e164[3:] if e164.startswith("+84") else e164
+
+
+def _places(services: Any) -> dict[str, str]:
+    found = {}
+    for village in services.commune.villages:
+        for lane in village.lanes:
+            found.update(dict.fromkeys((lamp.id for lamp in lane.lamps), lane.name))
+        for point in village.points:
+            found.update(dict.fromkeys((bin_.id for bin_ in point.bins), point.name))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Sms:
+    to: str
+    kind: str
+    body: str
+    status: str
+    created_at: float
+    sent_at: float | None
+
+
+def _sms_of(conn: Connection, ids: Iterable[int], since: float) -> dict[int, list[_Sms]]:
+    """The SMS about each alert: its own (by ``alert_id``), and the digests that list its code
+    (a digest is about several alerts, so it has none)."""
+    wanted = {str(i): i for i in ids}
+    table = db.sms_outbox
+    columns = (table.c.alert_id, table.c.to, table.c.kind, table.c.body, table.c.status,
+               table.c.created_at, table.c.sent_at)  # fmt: skip
+    own = select(*columns).where(table.c.alert_id.in_(wanted))
+    digests = select(*columns).where(table.c.kind == "digest", table.c.created_at >= since)
+    found: dict[int, list[_Sms]] = defaultdict(list)
+    for row in [*conn.execute(own), *conn.execute(digests)]:
+        sms = _Sms(row.to, row.kind, row.body, row.status, row.created_at, row.sent_at)
+        if row.alert_id is not None:
+            found[wanted[row.alert_id]].append(sms)
+            continue
+        codes = _DIGEST_CODES.search(row.body)
+        for code in codes[1].split() if codes else ():
+            if code in wanted:
+                found[wanted[code]].append(sms)
+    return found
+
+
+def _replies_of(conn: Connection, ids: Iterable[int]) -> dict[int, list[Any]]:
+    """The SMS replies naming each alert's code (``0003`` names alert 3), oldest first."""
+    wanted = {str(i): i for i in ids}
+    table = db.sms_inbound
+    code = func.ltrim(table.c.code, "0")
+    query = select(table).where(code.in_(wanted)).order_by(table.c.received_at, table.c.id)
+    found: dict[int, list[Any]] = defaultdict(list)
+    for row in conn.execute(query):
+        found[wanted[row.code.lstrip("0")]].append(row)
+    return found
+
+
+def _latest_readings(conn: Connection, devices: set[str]) -> dict[str, float]:
+    """When each device last sent a reading (its own clock: a reading taken after the crew
+    said "done" still holds the fault when the alert is still open)."""
+    state = db.device_state
+    query = select(state.c.device_id, state.c.ts).where(state.c.device_id.in_(devices))
+    return {row.device_id: float(row.ts) for row in conn.execute(query) if row.ts is not None}
+
+
+def _texted(people: dict[str, Who], messages: list[_Sms]) -> list[Texted]:
+    """One line per person texted: how many SMS, the latest and how it went."""
+    per_phone: dict[str, list[_Sms]] = defaultdict(list)
+    for message in sorted(messages, key=lambda m: m.created_at):
+        per_phone[message.to].append(message)
+    lines = []
+    for phone, mine in per_phone.items():
+        last = mine[-1]
+        kinds = sorted({SMS_KINDS.get(m.kind, "tin báo") for m in mine})
+        lines.append(Texted(who(people, phone), len(mine),
+                            local_time(last.sent_at or last.created_at),
+                            SMS_STATUS.get(last.status, last.status), ", ".join(kinds)))  # fmt: skip
+    return lines
+
+
+def _replies(people: dict[str, Who], rows: list[Any], answers: list[_Sms]) -> list[ReplyShown]:
+    """Each reply with the answer sent back: the answer to that phone made when it came."""
+    answered = {(a.to, a.created_at): a for a in answers}
+    shown = []
+    for row in rows:
+        key = row.action if row.result == "accepted" else row.result
+        item = ReplyShown(who(people, row.sender), row.text, local_time(row.received_at),
+                          REPLY_RESULTS.get(key, row.result))  # fmt: skip
+        answer = answered.get((row.sender, row.received_at))
+        if answer is not None:
+            item.answer, item.answer_status = answer.body, SMS_STATUS.get(answer.status, "")
+        shown.append(item)
+    return shown
+
+
+def _type_row(stats: queries.TypeStats) -> dict[str, Any]:
+    return {
+        "problem": PROBLEMS[stats.type.value].capitalize(),
+        "opened": stats.opened,
+        "acknowledged": stats.acknowledged,
+        "cleared": stats.cleared,
+        "to_ack": duration(stats.mean_time_to_acknowledge_s),
+        "to_clear": duration(stats.mean_time_to_clear_s),
+    }
+
+
+def duration(seconds: float | None) -> str:
+    """A mean time as a clerk reads it: "45 phút", "3 giờ 20 phút", "2 ngày 4 giờ"."""
+    if seconds is None:
+        return "—"
+    minutes = round(seconds / 60)
+    days, rest = divmod(minutes, 1440)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return f"{days} ngày {hours} giờ" if hours else f"{days} ngày"
+    if hours:
+        return f"{hours} giờ {minutes} phút" if minutes else f"{hours} giờ"
+    return f"{minutes} phút"
+
+
+def _page_url(filters: dict[str, str], number: int) -> str:
+    kept = {name: value for name, value in filters.items() if value}
+    return "/canh-bao/lich-su?" + urlencode({**kept, "trang": number})

@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playw
 
 from sangsach.backend.reports.period import parse_period
 from sangsach.localbroker import LocalBroker
-from tests.harness import GATEWAY, Stack
+from tests.harness import GATEWAY, WEBHOOK, Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -133,16 +133,14 @@ def test_pages_render_match_the_api_and_acknowledge_works(browser: Browser, stac
 
     page.goto(stack.url + "/canh-bao")
     [alert] = stack.http.get("/api/v1/alerts", params={"active": True}).json()
-    row = page.locator(f'#alerts tr[data-alert="{alert["id"]}"]')
-    assert "Thùng rác đầy" in row.inner_text() or "thùng rác đầy" in row.inner_text()
+    row = page.locator(f'#alerts [data-alert="{alert["id"]}"]')
+    assert "Thùng rác đầy" in row.inner_text()
     shot(page, "canh-bao")
     row.get_by_role("button", name="Nhận xử lý").click()
-    page.wait_for_url(stack.url + "/canh-bao")
-    assert (
-        "Đã nhận" in page.locator(f'#alerts tr[data-alert="{alert["id"]}"] td.state').inner_text()
-    )
+    page.wait_for_url(f"{stack.url}/canh-bao?da=nhan&ma={alert['id']}*")
+    assert "Đã nhận" in page.locator(f'#alerts [data-alert="{alert["id"]}"] .state').inner_text()
     acked = stack.http.get(f"/api/v1/alerts/{alert['id']}").json()
-    assert (acked["state"], acked["acked_by"]) == ("active_acknowledged", "văn phòng xã")
+    assert (acked["state"], acked["acked_by"]) == ("active_acknowledged", "Văn phòng xã")
 
     page.goto(stack.url + "/bao-cao")
     period = parse_period(page.locator('select[name="ky"]').input_value())
@@ -165,82 +163,6 @@ def test_pages_render_match_the_api_and_acknowledge_works(browser: Browser, stac
     assert context.cookies() == []
     page.goto(stack.url + "/bao-cao")
     assert page.url.startswith(stack.url + "/dang-nhap")
-    context.close()
-
-
-def fits(page: Page) -> bool:
-    """No sideways scrolling of the page itself (a wide table scrolls in its own box)."""
-    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
-
-
-@pytest.mark.parametrize("width", [1280, 390])
-def test_a_clerk_enters_a_census_on_the_village_page(
-    browser: Browser, stack: Stack, width: int
-) -> None:
-    issued = stack.http.post("/api/v1/tokens", json={"name": "Văn phòng", "role": "operator"})
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    page = context.new_page()
-    blocked: list[str] = []
-    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)  # fmt: skip
-    page.goto(stack.url + "/thon/dong-ha")
-    page.fill('input[name="ma"]', issued.raise_for_status().json()["token"])
-    page.get_by_role("button", name="Đăng nhập").click()
-    page.wait_for_url(stack.url + "/thon/dong-ha")
-
-    # a slip first: more main-road households than households
-    form = page.locator("#census-form")
-    form.get_by_label("Tổng số hộ").fill("150")
-    form.get_by_label("Số hộ ven trục đường chính", exact=True).fill("200")
-    form.get_by_label("Số hộ ven trục đường chính có thùng rác đạt chuẩn").fill("150")
-    form.get_by_label("Người nhập").fill("Chị Lan, văn phòng xã")
-    form.get_by_role("button", name="Lưu số liệu điều tra").click()
-    errors = page.locator("#census-errors")
-    assert "Số hộ ven trục đường chính (200) không được lớn hơn tổng số hộ (150)." in (
-        errors.inner_text()
-    )
-    assert page.locator("#census-main_road_households").get_attribute("aria-invalid") == "true"
-    assert page.locator("#census-households").input_value() == "150"  # what was typed stays
-    assert fits(page)
-    shot(page, f"dieu-tra-loi-{width}")
-
-    # corrected, in force from yesterday
-    yesterday = time.gmtime(time.time() + 7 * 3600 - 86_400)
-    form.get_by_label("Tổng số hộ").fill("450")
-    shown = time.strftime("%d/%m/%Y", yesterday)
-    form.get_by_label("Áp dụng từ ngày").fill(shown)
-    form.get_by_role("button", name="Lưu số liệu điều tra").click()
-    page.wait_for_url(lambda url: "da_luu=" in url)
-    assert page.locator("#census-saved").inner_text() == f"Đã lưu số liệu điều tra ngày {shown}."
-    latest = page.locator("#census-history tbody tr").first.inner_text()
-    assert f"{shown} (đang áp dụng)" in latest and "Chị Lan, văn phòng xã" in latest
-    assert "450 hộ; 200 hộ ven trục đường chính" in page.locator("#census-now").inner_text()
-    api = next(c for c in stack.http.get("/api/v1/census").json() if c["village_id"] == "dong-ha")
-    assert (api["households"], api["main_road_standard_bins"], api["source"]) == (450, 150, "api")
-    for field in page.locator("#census-form input:visible").all():  # stacked, on the screen
-        box = field.bounding_box()
-        assert box is not None and box["x"] + box["width"] <= width
-    assert fits(page)
-    page.locator("#dieu-tra").scroll_into_view_if_needed()
-    shot(page, f"dieu-tra-{width}")
-
-    # the devices, then one device's readings, from the header's link
-    page.get_by_role("link", name="Thiết bị", exact=True).click()
-    page.wait_for_url(stack.url + "/thiet-bi")
-    assert page.locator("#devices tbody tr").count() == 380
-    assert fits(page)
-    page.locator("#device-filters select[name=thon]").select_option("dong-ha")
-    page.locator("#device-filters").get_by_role("button", name="Lọc").click()
-    page.wait_for_url("**/thiet-bi?thon=dong-ha*")
-    assert page.locator("#devices tbody tr").count() == 41
-    shot(page, f"thiet-bi-{width}")
-    page.locator("#devices").get_by_role("link", name="bin-dong-ha-01").click()
-    page.wait_for_url(stack.url + "/thiet-bi/bin-dong-ha-01")
-    assert page.locator("#readings tbody tr").count() == 2
-    assert page.locator("#readings tbody tr").first.locator("td").nth(1).inner_text() == "86,0"
-    assert "Tốt (3,90 V)" in page.locator("#device-facts").inner_text()
-    assert fits(page)
-    shot(page, f"thiet-bi-bin-dong-ha-01-{width}")
-    assert blocked == []
     context.close()
 
 
@@ -335,4 +257,140 @@ def test_the_api_docs_work_offline_and_the_wall_screen_refreshes(
     assert '<meta http-equiv="refresh" content="60">' in wall.text
     assert 'http-equiv="refresh"' not in stack.http.get("/").text
     assert stack.http.get("/", params={"tu-dong": 5}).status_code == 422
+    context.close()
+
+
+def fits(page: Page) -> bool:
+    """No sideways scrolling of the page itself (a wide table scrolls in its own box)."""
+    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_a_clerk_enters_a_census_on_the_village_page(
+    browser: Browser, stack: Stack, width: int
+) -> None:
+    issued = stack.http.post("/api/v1/tokens", json={"name": "Văn phòng", "role": "operator"})
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    blocked: list[str] = []
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)  # fmt: skip
+    page.goto(stack.url + "/thon/dong-ha")
+    page.fill('input[name="ma"]', issued.raise_for_status().json()["token"])
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.wait_for_url(stack.url + "/thon/dong-ha")
+
+    # a slip first: more main-road households than households
+    form = page.locator("#census-form")
+    form.get_by_label("Tổng số hộ").fill("150")
+    form.get_by_label("Số hộ ven trục đường chính", exact=True).fill("200")
+    form.get_by_label("Số hộ ven trục đường chính có thùng rác đạt chuẩn").fill("150")
+    form.get_by_label("Người nhập").fill("Chị Lan, văn phòng xã")
+    form.get_by_role("button", name="Lưu số liệu điều tra").click()
+    errors = page.locator("#census-errors")
+    assert "Số hộ ven trục đường chính (200) không được lớn hơn tổng số hộ (150)." in (
+        errors.inner_text()
+    )
+    assert page.locator("#census-main_road_households").get_attribute("aria-invalid") == "true"
+    assert page.locator("#census-households").input_value() == "150"  # what was typed stays
+    assert fits(page)
+    shot(page, f"dieu-tra-loi-{width}")
+
+    # corrected, in force from yesterday
+    yesterday = time.gmtime(time.time() + 7 * 3600 - 86_400)
+    form.get_by_label("Tổng số hộ").fill("450")
+    shown = time.strftime("%d/%m/%Y", yesterday)
+    form.get_by_label("Áp dụng từ ngày").fill(shown)
+    form.get_by_role("button", name="Lưu số liệu điều tra").click()
+    page.wait_for_url(lambda url: "da_luu=" in url)
+    assert page.locator("#census-saved").inner_text() == f"Đã lưu số liệu điều tra ngày {shown}."
+    latest = page.locator("#census-history tbody tr").first.inner_text()
+    assert f"{shown} (đang áp dụng)" in latest and "Chị Lan, văn phòng xã" in latest
+    assert "450 hộ; 200 hộ ven trục đường chính" in page.locator("#census-now").inner_text()
+    api = next(c for c in stack.http.get("/api/v1/census").json() if c["village_id"] == "dong-ha")
+    assert (api["households"], api["main_road_standard_bins"], api["source"]) == (450, 150, "api")
+    for field in page.locator("#census-form input:visible").all():  # stacked, on the screen
+        box = field.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= width
+    assert fits(page)
+    page.locator("#dieu-tra").scroll_into_view_if_needed()
+    shot(page, f"dieu-tra-{width}")
+
+    # the devices, then one device's readings, from the header's link
+    page.get_by_role("link", name="Thiết bị", exact=True).click()
+    page.wait_for_url(stack.url + "/thiet-bi")
+    assert page.locator("#devices tbody tr").count() == 380
+    assert fits(page)
+    page.locator("#device-filters select[name=thon]").select_option("dong-ha")
+    page.locator("#device-filters").get_by_role("button", name="Lọc").click()
+    page.wait_for_url("**/thiet-bi?thon=dong-ha*")
+    assert page.locator("#devices tbody tr").count() == 41
+    shot(page, f"thiet-bi-{width}")
+    page.locator("#devices").get_by_role("link", name="bin-dong-ha-01").click()
+    page.wait_for_url(stack.url + "/thiet-bi/bin-dong-ha-01")
+    assert page.locator("#readings tbody tr").count() == 2
+    assert page.locator("#readings tbody tr").first.locator("td").nth(1).inner_text() == "86,0"
+    assert "Tốt (3,90 V)" in page.locator("#device-facts").inner_text()
+    assert fits(page)
+    shot(page, f"thiet-bi-bin-dong-ha-01-{width}")
+    assert blocked == []
+    context.close()
+
+
+def test_a_clerk_on_a_phone_acknowledges_reads_the_crews_reply_and_the_history(
+    browser: Browser, stack: Stack
+) -> None:
+    """At 390 px: the button on screen, the notice after it, the crew's "XONG" and the answer
+    SMS on the alert, then the history filtered by type."""
+    issued = stack.http.post("/api/v1/tokens", json={"name": "Chị Lan", "role": "operator"})
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(stack.url + "/canh-bao")
+    page.fill('input[name="ma"]', issued.raise_for_status().json()["token"])
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.wait_for_url(stack.url + "/canh-bao")
+    [alert] = stack.http.get("/api/v1/alerts", params={"active": True}).json()
+    code = alert["id"]
+    card = page.locator(f'#alerts [data-alert="{code}"]')
+    assert "Điểm tập kết số 1, Thôn Đông Hạ" in card.inner_text()
+    assert "Nguyễn Văn Tâm (Tổ thu gom rác số 1 · 0912000181)" in card.inner_text()  # texted
+    button = card.get_by_role("button", name="Nhận xử lý")
+    box = button.bounding_box()
+    assert button.is_visible() and box is not None
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390  # on the screen, not off to the side
+    assert fits(page)
+    shot(page, "canh-bao-390")
+    button.click()
+    page.wait_for_url(f"{stack.url}/canh-bao?da=nhan&ma={code}*")
+    assert page.locator("#notice").inner_text() == f"Đã nhận xử lý cảnh báo {code}."
+    assert "Đã nhận: Chị Lan" in card.inner_text()
+    shot(page, "canh-bao-da-nhan-390")
+
+    # The crew texts "XONG": the reply and the answer sent back show on the alert.
+    crew = {"from": "0912000181", "text": f"XONG {code}"}
+    stack.http.post("/api/v1/sms/inbound", json=crew, headers=WEBHOOK).raise_for_status()
+    page.reload()
+    replies = card.locator(".replies")
+    assert f"XONG {code}, báo xong" in replies.inner_text()
+    assert f"Đã trả lời: Da ghi nhan XONG {code}. Cam on." in replies.inner_text()
+    assert "Báo xong: Nguyễn Văn Tâm" in card.inner_text()
+    assert "Chờ thiết bị xác nhận hết lỗi" in card.inner_text()
+    assert fits(page)
+    shot(page, "canh-bao-tra-loi-390")
+
+    page.get_by_role("link", name="Lịch sử cảnh báo").click()
+    page.wait_for_url(stack.url + "/canh-bao/lich-su")
+    assert page.locator(f'#history tr[data-alert="{code}"]').count() == 1
+    page.get_by_label("Loại", exact=True).select_option("fire")
+    page.get_by_role("button", name="Lọc").click()
+    page.wait_for_url("**/canh-bao/lich-su?*loai=fire*")
+    assert page.locator("#history tr[data-alert]").count() == 0
+    page.get_by_label("Loại", exact=True).select_option("bin_full")
+    page.get_by_role("button", name="Lọc").click()
+    row = page.locator(f'#history tr[data-alert="{code}"]')
+    assert "Nguyễn Văn Tâm" in row.locator("td.done").inner_text()
+    assert fits(page)
+    shot(page, "lich-su-canh-bao-390")
+    row.get_by_role("link", name=str(code), exact=True).click()
+    page.wait_for_url(f"{stack.url}/canh-bao/{code}")
+    assert f"Da ghi nhan XONG {code}. Cam on." in page.locator(".replies").inner_text()
     context.close()
