@@ -13,7 +13,7 @@ from .tokens import TokenStore
 ADMIN_FROM_SETTINGS = Principal("admin (SANGSACH_ADMIN_TOKEN)", Role.ADMIN)
 # The pages show people, not settings: the bootstrap admin as a clerk would name it. API answers
 # and logs keep the technical name, which tells an administrator where the secret comes from.
-SHOWN_NAMES = {ADMIN_FROM_SETTINGS.name: "Quản trị (mã khởi tạo)"}
+SHOWN_NAMES = {ADMIN_FROM_SETTINGS.name: "Mã khởi tạo"}  # the header adds "(quản trị)"
 
 
 def shown_name(principal: Principal) -> str:

@@ -126,6 +126,21 @@ def test_pages_get_vietnamese_pages_and_the_api_json(api: TestClient) -> None:
     assert away.status_code == 303 and away.headers["location"].startswith("/dang-nhap")
 
 
+def test_clerks_read_no_english_and_no_setting_names(api: TestClient) -> None:
+    """The framework's own English reasons stay out of the pages, and so do the settings."""
+    form = {"Content-Type": "multipart/form-data"}  # no boundary: the form cannot be read
+    page = api.post("/canh-bao/1/nhan", content=b"x", headers=form)
+    _is_error_page(page, 400, "Yêu cầu không hợp lệ")
+    assert _problems(page) == []
+    page = api.get("/", params={"tu-dong": "x"})
+    _is_error_page(page, 422, "Giá trị không hợp lệ")
+    assert _problems(page) == ["tham số tu-dong trong địa chỉ: phải là một số nguyên"]
+    overview = api.get("/")
+    assert 'id="signed-in">Mã khởi tạo (quản trị)<' in overview.text  # the bootstrap admin
+    for text in (overview.text, page.text):
+        assert "SANGSACH_" not in text and "Input should" not in text
+
+
 def test_an_unexpected_error_is_logged_and_answered_500_without_internals(
     api: TestClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
