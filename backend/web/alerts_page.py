@@ -28,6 +28,7 @@ from ..alerts.model import AlertType
 from ..alerts.queries import AlertFilter
 from ..api.deps import ServicesDep
 from ..api.schemas import AlertId
+from ..auth.identify import shown_name
 from ..auth.roles import Principal
 from ..notify.answers import KIND as ANSWER
 from ..notify.templates import PROBLEMS
@@ -187,7 +188,7 @@ def acknowledge(
     principal: Annotated[Principal, Depends(session.operator)],
 ) -> RedirectResponse:
     """Take an alert on in the name of who is signed in; the page then says what came of it."""
-    by = principal.name[:64]
+    by = shown_name(principal)[:64]
     alert = services.alerts.acknowledge(alert_id, by)  # an unknown id: 404 (api/errors.py)
     if alert.state is State.CLEARED:
         done = "het"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sangsach.backend.app import create_app
+from sangsach.backend.auth.identify import ADMIN_FROM_SETTINGS, shown_name
+from sangsach.backend.notify import outbox
+from sangsach.backend.notify.outbox import Sms
 from sangsach.backend.web import alerts_page
 from sangsach.config import BackendSettings
 from tests.harness import ADMIN, GATEWAY, WEBHOOK
@@ -119,7 +123,8 @@ def test_the_office_acknowledges_and_is_told_so(api: TestClient) -> None:
     assert done.status_code == 303
     page = api.get(done.headers["Location"]).text
     assert f'<p class="notice" id="notice" role="status">Đã nhận xử lý cảnh báo {code}.</p>' in page
-    assert "Đã nhận: admin" in card(page, code)
+    admin = shown_name(ADMIN_FROM_SETTINGS)  # the name pages give the bootstrap token
+    assert f"Đã nhận: {admin} (trên trang web)" in card(page, code)
     again = api.get(api.post(f"/canh-bao/{code}/nhan", follow_redirects=False).headers["Location"])
     assert f"Đã nhận xử lý cảnh báo {code}." in again.text  # by the same person: still so
     assert 'id="notice"' not in api.get("/canh-bao", params={"da": "bừa", "ma": code}).text
@@ -171,3 +176,23 @@ def test_the_history_filters_by_village_type_state_and_period_in_pages(
     assert link == "/canh-bao/lich-su?ky=2026-05&trang=2"
     assert len(shown(trang="2")) == 1
     assert 'rel="prev"' in api.get(link).text
+
+
+def test_a_digest_is_shown_on_each_alert_whose_code_it_lists(api: TestClient) -> None:
+    ingest(api, BIN, 0, MAY, fill_pct=90.0)
+    ingest(api, "bin-dong-ha-02", 0, MAY, fill_pct=90.0)
+    ingest(api, "bin-dong-ha-03", 0, MAY, fill_pct=90.0)
+    first, second, third = (code_of(api, b) for b in (BIN, "bin-dong-ha-02", "bin-dong-ha-03"))
+    # What the engine queues when several alerts are due for one phone at once: one SMS, no
+    # alert_id, the codes in its text; a code left out for room is not named.
+    body = f"3 canh bao moi, ma: {first} {second} +1. Gap nhat: Diem tap ket so 1, Thon Dong Ha."
+    digest = Sms(f"digest:{HUNG}:1", HUNG, body, "gsm7", "digest")
+    engine = api.app.state.services.engine  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        outbox.enqueue(conn, digest, time.time())
+    page = api.get("/canh-bao").text
+    for code in (first, second):
+        assert "Nguyễn Văn Hùng (Trưởng thôn Đông Hạ · 0912000107): 1 tin (tin gộp)" in card(
+            page, code
+        )
+    assert "Nguyễn Văn Hùng" not in card(page, third)
