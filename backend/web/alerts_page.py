@@ -390,6 +390,8 @@ def duration(seconds: float | None) -> str:
     """A mean time as a clerk reads it: "45 phút", "3 giờ 20 phút", "2 ngày 4 giờ"."""
     if seconds is None:
         return "—"
+    if seconds < 60:
+        return "dưới 1 phút"
     minutes = round(seconds / 60)
     days, rest = divmod(minutes, 1440)
     hours, minutes = divmod(rest, 60)

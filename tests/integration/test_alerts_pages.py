@@ -196,3 +196,13 @@ def test_a_digest_is_shown_on_each_alert_whose_code_it_lists(api: TestClient) ->
             page, code
         )
     assert "Nguyễn Văn Hùng" not in card(page, third)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(None, "—"), (12, "dưới 1 phút"), (45 * 60, "45 phút"), (3600, "1 giờ"),
+     (3 * 3600 + 20 * 60, "3 giờ 20 phút"), (2 * 86_400, "2 ngày"),
+     (2 * 86_400 + 4 * 3600 + 59, "2 ngày 4 giờ")],
+)  # fmt: skip
+def test_mean_times_read_as_a_clerk_reads_them(seconds: float | None, text: str) -> None:
+    assert alerts_page.duration(seconds) == text
