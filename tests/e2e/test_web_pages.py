@@ -172,6 +172,9 @@ SIGNED_IN_PAGES = {
     "thon": "/thon/dong-ha",
     "canh-bao": "/canh-bao",
     "bao-cao": "/bao-cao",
+    "thiet-bi": "/thiet-bi",
+    "thiet-bi-den": "/thiet-bi/lamp-dong-ha-001",
+    "lich-su-canh-bao": "/canh-bao/lich-su",
     "loi-404": "/thon/khong-co",
     "loi-422": "/?ky=0001-H1",
 }
@@ -203,7 +206,9 @@ def test_every_page_fits_a_phone_and_passes_axe(browser: Browser, stack: Stack, 
     page.fill('input[name="ma"]', issued.raise_for_status().json()["token"])
     page.get_by_role("button", name="Đăng nhập").click()
     page.wait_for_url(stack.url + "/")
-    for name, path in SIGNED_IN_PAGES.items():
+    [alert] = stack.http.get("/api/v1/alerts", params={"active": True}).json()
+    pages = {**SIGNED_IN_PAGES, "mot-canh-bao": f"/canh-bao/{alert['id']}"}
+    for name, path in pages.items():
         page.goto(stack.url + path)
         problems += screen_problems(page, name, width)
     assert problems == []
@@ -214,7 +219,6 @@ def test_every_page_fits_a_phone_and_passes_axe(browser: Browser, stack: Stack, 
         assert box is not None and box["x"] + box["width"] <= width, link.inner_text()
     # the alert's action is reachable on the phone: pressing it acknowledges
     page.goto(stack.url + "/canh-bao")
-    [alert] = stack.http.get("/api/v1/alerts", params={"active": True}).json()
     page.locator(f'[data-alert="{alert["id"]}"]').get_by_role("button", name="Nhận xử lý").click()
     page.wait_for_load_state()
     acked = stack.http.get(f"/api/v1/alerts/{alert['id']}").json()
