@@ -111,8 +111,9 @@ def queue_answer(
     key = answer_id(phone, text, now, carrier_id)
     if conn.execute(select(db.sms_outbox.c.id).where(db.sms_outbox.c.id == key)).first():
         return None  # a repeated delivery: answered already
-    known_alert = outcome.result in ("accepted", "not_recipient") and outcome.code is not None
-    alert_id = str(int(outcome.code)) if known_alert and outcome.code else None
+    # the alert it names, when that exists: the alerts page shows the answer on it
+    named = outcome.result in ("accepted", "not_recipient") and outcome.code
+    alert_id = str(int(outcome.code)) if named and outcome.code else None
     urgent = alert_id is not None and policy.urgent(alert_id)
     send_at = now if urgent else policy.held_until(now)
     if not urgent and _sms_in_hour(conn, phone, send_at) >= policy.max_per_hour:

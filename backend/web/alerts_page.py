@@ -91,6 +91,7 @@ class ReplyShown:
     result: str
     answer: str = ""
     answer_status: str = ""
+    repeat: bool = False  # the same text again: answered once, before
 
 
 @dataclass(slots=True)
@@ -361,8 +362,10 @@ def _texted(people: dict[str, Who], messages: list[_Sms]) -> list[Texted]:
 
 
 def _replies(people: dict[str, Who], rows: list[Any], answers: list[_Sms]) -> list[ReplyShown]:
-    """Each reply with the answer sent back: the answer to that phone made when it came."""
+    """Each reply with the answer sent back: the answer to that phone made when it came. The
+    same text again from the same phone (a carrier's repeat) was answered once, above."""
     answered = {(a.to, a.created_at): a for a in answers}
+    seen: set[tuple[str, str]] = set()
     shown = []
     for row in rows:
         key = row.action if row.result == "accepted" else row.result
@@ -371,6 +374,9 @@ def _replies(people: dict[str, Who], rows: list[Any], answers: list[_Sms]) -> li
         answer = answered.get((row.sender, row.received_at))
         if answer is not None:
             item.answer, item.answer_status = answer.body, SMS_STATUS.get(answer.status, "")
+            seen.add((row.sender, row.text))
+        elif (row.sender, row.text) in seen:
+            item.repeat = True
         shown.append(item)
     return shown
 

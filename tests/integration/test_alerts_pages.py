@@ -77,7 +77,10 @@ def test_an_alert_shows_where_who_was_texted_who_answered_and_done(api: TestClie
     sms(api, TAM, f"ok {code}")
     sms(api, TAM, f"Xong {code} rồi")  # not understood: answered how to write it
     sms(api, TAM, f"XONG {code}")
+    sms(api, TAM, f"XONG {code}")  # the carrier delivers it again: kept, answered once
     shown = card(api.get("/canh-bao").text, code)
+    assert shown.count(f"Đã trả lời: Da ghi nhan XONG {code}.") == 1
+    assert "Tin lặp lại: đã trả lời một lần ở trên." in shown
     assert "Đã nhận: Nguyễn Văn Tâm (Tổ thu gom rác số 1 · 0912000181)" in shown
     assert "Báo xong: Nguyễn Văn Tâm (Tổ thu gom rác số 1 · 0912000181)" in shown
     assert "Chờ thiết bị xác nhận hết lỗi" in shown
