@@ -208,9 +208,9 @@ def _choice(enum: type[E], text: str, name: str) -> E | None:
     try:
         return enum(text)
     except ValueError as err:
-        allowed = ", ".join(e.value for e in enum)
-        error = {"type": "enum", "loc": ("query", name), "msg": f"expected one of {allowed}",
-                 "input": text}  # fmt: skip
+        allowed = ", ".join(repr(e.value) for e in enum)
+        error = {"type": "enum", "loc": ("query", name), "msg": f"expected {allowed}",
+                 "input": text, "ctx": {"expected": allowed}}  # fmt: skip
         raise RequestValidationError([error]) from err
 
 

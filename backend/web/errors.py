@@ -50,12 +50,13 @@ PLACES = {
     "header": "tiêu đề {}",
     "cookie": "cookie {}",
 }
-# The two names a period goes by (the picker's ``ky``, a report file's name): the forms it takes.
+# The names a period goes by (the picker's ``ky``, a report file's name, the alerts history's
+# run of days ``ngay``): the forms it takes.
 PERIOD_HINT = (
     "Kỳ viết là 2026-06 (một tháng), 2026-H1 hoặc 2026-H2 (nửa năm), 2026 (cả năm) hoặc "
     "2026-06-10..2026-06-12 (các ngày liền nhau, tối đa 400 ngày), trong các năm 2000–2100."
 )
-PERIOD_NAMES = frozenset({"ky", "period"})
+PERIOD_NAMES = frozenset({"ky", "period", "ngay"})
 # Pydantic's reasons, by their type, as a clerk reads them; its own wording is English.
 REASONS: Mapping[str, str] = {
     "missing": "chưa có giá trị",
