@@ -12,6 +12,7 @@ import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
+from pypdf import PdfReader
 
 from sangsach.backend.reports.period import parse_period
 from sangsach.localbroker import LocalBroker
@@ -152,6 +153,15 @@ def test_pages_render_match_the_api_and_acknowledge_works(browser: Browser, stac
     assert shown[: len(ranked)] == ranked  # the ranked first, in rank order, then the others
     assert set(shown[len(ranked) :]) == {row["village_id"] for row in body["unranked"]}
     shot(page, "bao-cao")
+    # the clerk prints it: "Tải PDF" gives an A4 document, in Vietnamese, with every village
+    with page.expect_download() as download:
+        page.locator("#pdf").click()
+    pdf = PdfReader(download.value.path())
+    for sheet in pdf.pages:
+        size = sorted((float(sheet.mediabox.width), float(sheet.mediabox.height)))
+        assert size == pytest.approx([595.28, 841.89], abs=0.5)
+    text = "".join(sheet.extract_text() for sheet in pdf.pages)
+    assert "Người lập biểu" in text and "Đông Hạ" in text and "Toàn xã" in text
     # the picker's script (a file: no inline script is allowed) opens the chosen period
     last = page.locator('select[name="ky"] option').nth(1).get_attribute("value")
     page.locator('select[name="ky"]').select_option(last)
