@@ -22,7 +22,7 @@ DEFAULTS = {
     "backoff_base_ms": 2000,
     "backoff_cap_ms": 300000,
     "ntp_host": "vn.pool.ntp.org",
-    "ntp_interval_s": 21600,
+    "ntp_interval_s": 3600,  # lamps; a bin resyncs at every send (the RC clock drifts asleep)
     "wdt_timeout_ms": 60000,  # above the longest step: a connect to a silent broker, 5 x 10 s
     "buffer_slots": 500,  # readings kept in flash while the link is down
     "batch_max": 20,  # readings per telemetry message when the buffer is replayed
