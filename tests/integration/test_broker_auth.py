@@ -220,10 +220,12 @@ def test_devices_command_issues_an_account_mosquitto_accepts(
     runner = CliRunner()
     added = runner.invoke(main, ["devices", "add", A, "--wifi-ssid", "xa-chi-lang"])
     assert added.exit_code == 0, added.output
-    snippet = json.loads(added.output[added.output.index("{") : added.output.rindex("}") + 1])
+    out = added.stdout  # stderr says which data directory was opened
+    snippet = json.loads(out[out.index("{") : out.rindex("}") + 1])
     assert snippet["mqtt_user"] == A and snippet["mqtt_host"] == "192.168.1.10"
     password = snippet["mqtt_password"]
-    assert password in added.output.splitlines()[0]
+    assert password in out.splitlines()[0]
+    assert f"tài khoản broker (broker accounts): {tmp_path / 'broker'}" in added.stderr
 
     auth = tmp_path / "broker"
     for name in ("passwd", "acl"):
