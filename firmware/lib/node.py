@@ -23,7 +23,7 @@ class Node:
         self.store = Store()
         if hard_boot:
             self.store.new_boot(clock.time())
-        self.ring = RingBuffer("readings.bin", settings["buffer_slots"])
+        self.ring = RingBuffer("readings", settings["buffer_slots"])
         self.wifi = Wifi(settings, clock)
         self.session = Session(settings, clock)
         self.timesync = TimeSync(settings, clock, self.store)

@@ -76,13 +76,36 @@ def load(path: str = "settings.json") -> dict:
             local = json.load(f)
     except OSError as err:
         raise SettingsError("%s is missing (copy settings.template.json): %s" % (path, err))
+    except ValueError as err:
+        raise SettingsError("%s is not JSON: %s" % (path, err))
+    if not isinstance(local, dict):
+        raise SettingsError("%s must hold one JSON object" % path)
     settings = dict(DEFAULTS)
     for key, value in local.items():
         if key not in DEFAULTS:
             raise SettingsError("%s: unknown setting %r" % (path, key))
+        check_type(path, key, value)
         settings[key] = value
     check(settings)
     return settings
+
+
+def check_type(path: str, key: str, value: object) -> None:
+    """A value of the default's type: whole numbers where the default is one, a number where it
+    is a float (a whole one will do), true or false, text. Stops at start-up with the file and
+    the key, rather than fail later where nobody at the pole can see it."""
+    default = DEFAULTS[key]
+    if isinstance(default, bool):
+        ok, kind = isinstance(value, bool), "true or false"
+    elif isinstance(default, int):
+        ok, kind = isinstance(value, int) and not isinstance(value, bool), "a whole number"
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        kind = "a number"
+    else:
+        ok, kind = isinstance(value, str), "text"
+    if not ok:
+        raise SettingsError("%s: %s must be %s, not %r" % (path, key, kind, value))
 
 
 def check(settings: dict) -> None:
@@ -96,3 +119,6 @@ def check(settings: dict) -> None:
     for key in ("wifi_ssid", "mqtt_host"):
         if not settings[key]:
             raise SettingsError("%s is empty" % key)
+    for key in ("buffer_slots", "batch_max"):
+        if settings[key] < 1:
+            raise SettingsError("%s must be at least 1, not %r" % (key, settings[key]))
