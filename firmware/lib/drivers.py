@@ -1,4 +1,11 @@
-"""The node's hardware, one small class per part. Pin numbers come from the settings."""
+"""The node's hardware, one small class per part. Pin numbers come from the settings.
+
+Every reading method is the boundary where a part's failure becomes "no value" (None): the real
+drivers raise more than OSError (``onewire.OneWireError``, ``Exception("CRC error")`` from
+``ds18x20``, ValueError from a short I2C read), and a sensor that fails must cost one field of
+one reading, never the wake (a crash would reset the node and count a new boot). Each failure is
+logged and counted in ``FAULTS``, by part, since the node started.
+"""
 
 import math
 import time
@@ -7,6 +14,14 @@ import machine
 from machine import ADC, I2C, Pin
 
 from clock import Clock
+
+FAULTS: dict = {}  # part name -> failures since start; the log line shows the count
+
+
+def _failed(part: str, err: Exception) -> None:
+    count = FAULTS.get(part, 0) + 1
+    FAULTS[part] = count
+    print("%s: %s: %r (failure %d since start)" % (part, type(err).__name__, err, count))
 
 
 class Relay:
@@ -37,13 +52,17 @@ class CurrentSensor:
         self.samples = samples
         self.spacing_us = window_ms * 1000 // samples
 
-    def rms_a(self) -> float:
+    def rms_a(self) -> float | None:
         total = total_sq = 0.0
-        for _ in range(self.samples):
-            uv = self.adc.read_uv()
-            total += uv
-            total_sq += uv * uv
-            time.sleep_us(self.spacing_us)
+        try:
+            for _ in range(self.samples):
+                uv = self.adc.read_uv()
+                total += uv
+                total_sq += uv * uv
+                time.sleep_us(self.spacing_us)
+        except Exception as err:  # the driver boundary: any failure is "no value"
+            _failed("acs712", err)
+            return None
         mean = total / self.samples
         variance = max(0.0, total_sq / self.samples - mean * mean)
         return math.sqrt(variance) / self.uv_per_a
@@ -65,11 +84,12 @@ class LightSensor:
                 self.i2c.writeto(self.ADDRESS, b"\x10")  # continuous, 1 lx, 120 ms
                 self.ready = True
             raw = self.i2c.readfrom(self.ADDRESS, 2)
-        except OSError as err:  # not fitted, or the bus is disturbed
-            print("bh1750: %s" % err)
+            value = (raw[0] << 8 | raw[1]) / 1.2
+        except Exception as err:  # not fitted, a disturbed bus, a short read
+            _failed("bh1750", err)
             self.ready = False
             return None
-        return (raw[0] << 8 | raw[1]) / 1.2
+        return value
 
 
 class Ultrasonic:
@@ -78,21 +98,39 @@ class Ultrasonic:
     def __init__(self, trig: int, echo: int, power: int) -> None:
         self.trig = Pin(trig, Pin.OUT, value=0)
         self.echo = Pin(echo, Pin.IN)
-        self.power = Pin(power, Pin.OUT, value=0)
+        # The power pin may still be held low from the last deep sleep: release it to drive it.
+        self.power = Pin(power, Pin.OUT, value=0, hold=False)  # type: ignore[call-arg]
 
     def pings(self, n: int, clock: Clock) -> list:
-        """Round-trip times in us; negative where no echo came back in time."""
-        self.power.value(1)
-        clock.sleep_ms(100)  # the module starts up
+        """Round-trip times in us; negative where no echo came back in time (an empty list
+        when the driver failed)."""
         echoes = []
-        for _ in range(n):
-            self.trig.value(1)
-            time.sleep_us(10)
-            self.trig.value(0)
-            echoes.append(machine.time_pulse_us(self.echo, 1, 40000))  # 40 ms: beyond 6 m
-            clock.sleep_ms(60)  # let the last echo die out (JSN-SR04T datasheet)
-        self.power.value(0)
+        self.power.value(1)
+        try:
+            clock.sleep_ms(100)  # the module starts up
+            for _ in range(n):
+                self.trig.value(1)
+                time.sleep_us(10)
+                self.trig.value(0)
+                echoes.append(machine.time_pulse_us(self.echo, 1, 40000))  # 40 ms: beyond 6 m
+                clock.sleep_ms(60)  # let the last echo die out (JSN-SR04T datasheet)
+        except Exception as err:  # the driver boundary
+            _failed("jsn-sr04t", err)
+            echoes = []
+        finally:
+            self.power.value(0)  # whatever happened: powered, it draws 8 mA
         return echoes
+
+    def hold_off(self) -> None:
+        """Keep the sensor's power switch off through deep sleep. An ESP32 pin that is not
+        held floats while the chip sleeps, and the gate driver may then switch the sensor on
+        for the whole night. GPIO19 is a digital pad: it needs the pad hold and the chip-wide
+        deep-sleep hold. Both are in MicroPython's ESP32 port (quickref) but missing from the
+        1.29 stubs, hence the ignores."""
+        import esp32
+
+        self.power.init(Pin.OUT, value=0, hold=True)  # type: ignore[call-arg]
+        esp32.gpio_deep_sleep_hold(True)  # type: ignore[attr-defined]
 
 
 class Battery:
@@ -102,10 +140,14 @@ class Battery:
         self.adc = ADC(Pin(pin), atten=ADC.ATTN_11DB)
         self.divider = divider
 
-    def volts(self) -> float:
+    def volts(self) -> float | None:
         total = 0
-        for _ in range(8):
-            total += self.adc.read_uv()
+        try:
+            for _ in range(8):
+                total += self.adc.read_uv()
+        except Exception as err:  # the driver boundary
+            _failed("battery", err)
+            return None
         return total / 8 / 1e6 * self.divider
 
 
@@ -131,8 +173,8 @@ class Thermometer:
                 # 85.0 is the power-on value, not a measurement: it would look like a fire.
                 if value != 85.0:
                     return value
-        except OSError as err:
-            print("ds18b20: %s" % err)
+        except Exception as err:  # OneWireError (no presence pulse), "CRC error", OSError
+            _failed("ds18b20", err)
         return None
 
 
@@ -149,10 +191,10 @@ class TiltSensor:
             self.i2c.writeto_mem(self.ADDRESS, 0x6B, b"\x00")  # wake up
             raw = self.i2c.readfrom_mem(self.ADDRESS, 0x3B, 6)
             self.i2c.writeto_mem(self.ADDRESS, 0x6B, b"\x40")  # back to sleep: battery
-        except OSError as err:
-            print("mpu6050: %s" % err)
+            ax, ay, az = (_signed(raw[i] << 8 | raw[i + 1]) for i in (0, 2, 4))
+        except Exception as err:  # not fitted, a disturbed bus, a short read
+            _failed("mpu6050", err)
             return None
-        ax, ay, az = (_signed(raw[i] << 8 | raw[i + 1]) for i in (0, 2, 4))
         norm = math.sqrt(ax * ax + ay * ay + az * az)
         if not norm:
             return None

@@ -83,7 +83,10 @@ class LampNode(Node):
         return True
 
     def check_fault(self) -> bool:
-        """Fault: the relay has been on long enough and no current flows. True on a change."""
+        """Fault: the relay has been on long enough and no current flows. True on a change.
+        An unread current (the sensor failed) decides nothing: the flag stays as it was."""
+        if self.current_a is None:
+            return False
         lit = self.current_a is not None and self.current_a >= self.settings["lit_min_a"]
         fault = False
         if self.relay.on() and not lit and self.switched_at is not None:

@@ -8,6 +8,12 @@ port in the tests, so nothing in the MQTT path is faked; and the node needs QoS 
 wait for their PUBACK while config and cmd messages keep arriving. umqtt.simple calls its
 callback from inside publish, which would let a command re-enter the node mid-publish; here
 incoming messages wait in a small bounded inbox that the node empties between steps.
+
+Every blocking call is bounded twice: each socket operation by ``timeout_s``, and all of them
+together by the step budget (``budget_ms`` from ``start_step``), so a broker that answers one
+byte a second cannot hold a step past the watchdog. The broker's address is looked up once and
+kept: a name lookup cannot be interrupted from MicroPython, so it happens at most once per client
+(again only after the TCP connection to the kept address failed).
 """
 
 import select
@@ -48,6 +54,7 @@ class MQTTClient:
         password: str = "",
         keepalive_s: int = 60,
         timeout_s: int = 10,
+        budget_ms: int = 20000,
     ) -> None:
         self.client_id = client_id
         self.server = server
@@ -56,6 +63,9 @@ class MQTTClient:
         self.password = password
         self.keepalive_s = keepalive_s
         self.timeout_s = timeout_s
+        self.budget_ms = budget_ms
+        self._deadline = time.ticks_add(time.ticks_ms(), budget_ms)
+        self._addr: tuple | None = None  # the broker's address, once looked up
         self.inbox: list[tuple[bytes, bytes]] = []  # (topic, message) from the broker
         self.sock: socket.socket | None = None
         self._poll = select.poll()
@@ -70,19 +80,36 @@ class MQTTClient:
         """The will is always QoS 1: losing an "offline" notice is what a will must not do."""
         self._will = (topic.encode(), msg, retain)
 
+    def start_step(self) -> None:
+        """Begin a step of the caller's loop: every operation until the next call shares one
+        budget of ``budget_ms``, and raises OSError once it is spent."""
+        self._deadline = time.ticks_add(time.ticks_ms(), self.budget_ms)
+
+    def _left_ms(self) -> int:
+        left = time.ticks_diff(self._deadline, time.ticks_ms())
+        if left <= 0:
+            raise OSError("the step's budget of %d ms is spent" % self.budget_ms)
+        return min(left, self.timeout_s * 1000)
+
     def connect(self, clean_session: bool = True) -> bool:
         """Open the socket and the MQTT session; returns the broker's session-present flag."""
         self.close()
-        addr = socket.getaddrinfo(self.server, self.port)[0][-1]
+        if self._addr is None:
+            self._left_ms()
+            self._addr = socket.getaddrinfo(self.server, self.port)[0][-1]
         sock = socket.socket()
         self.sock = sock
-        sock.settimeout(self.timeout_s)
+        sock.settimeout(self._left_ms() / 1000)
         # A packet leaves in several writes (header, topic, payload). With Nagle's algorithm on,
         # each later write waits for the broker's delayed ACK of the first, some 40 ms per
         # packet: radio time a battery node pays for (measured: docs/hardware.md). Numeric
         # because the ESP32 port names them socket.IPPROTO_TCP/TCP_NODELAY, the Unix port not.
         sock.setsockopt(_IPPROTO_TCP, _TCP_NODELAY, 1)
-        sock.connect(addr)
+        try:
+            sock.connect(self._addr)
+        except OSError:
+            self._addr = None  # the broker may have moved: look it up again next time
+            raise
         self._poll.register(sock, select.POLLIN)
         flags = 0x02 if clean_session else 0
         payload = [self.client_id.encode()]
@@ -115,8 +142,9 @@ class MQTTClient:
         return bool(ack[2] & 1)
 
     def disconnect(self) -> None:
-        """A clean goodbye: the broker discards the will."""
+        """A clean goodbye: the broker discards the will. A step of its own."""
         if self.sock:
+            self.start_step()
             try:
                 self._hdr[0], self._hdr[1] = 0xE0, 0
                 self._write(self._hdr, 2)
@@ -183,7 +211,7 @@ class MQTTClient:
         the packet id (SUBACK's granted QoS). Messages arriving meanwhile go to the inbox."""
         deadline = time.ticks_add(time.ticks_ms(), self.timeout_s * 1000)
         while True:
-            left = time.ticks_diff(deadline, time.ticks_ms())
+            left = min(time.ticks_diff(deadline, time.ticks_ms()), self._left_ms())
             if left <= 0 or not self._readable(left):
                 raise OSError("no ack 0x%02x for packet %d within %d s" % (kind, pid,
                                                                            self.timeout_s))
@@ -258,6 +286,7 @@ class MQTTClient:
         if length >= 0:
             view = view[:length]
         while view:
+            sock.settimeout(self._left_ms() / 1000)
             sent = sock.write(view)
             if not sent:
                 raise OSError("the broker closed the connection")
@@ -265,11 +294,14 @@ class MQTTClient:
         self._last_tx = time.ticks_ms()
 
     def _read_exact(self, n: int) -> bytes:
-        data = self._sock().read(n)
+        sock = self._sock()
+        sock.settimeout(self._left_ms() / 1000)
+        data = sock.read(n)
         if not data:
             raise OSError("the broker closed the connection")
         while len(data) < n:
-            more = self._sock().read(n - len(data))
+            sock.settimeout(self._left_ms() / 1000)
+            more = sock.read(n - len(data))
             if not more:
                 raise OSError("the broker closed the connection")
             data += more
@@ -292,7 +324,7 @@ class MQTTClient:
 
     def _readable(self, timeout_ms: int) -> bool:
         self._sock()
-        for _obj, event in self._poll.poll(timeout_ms):
+        for _obj, event in self._poll.poll(min(timeout_ms, self._left_ms())):
             if event & (select.POLLHUP | select.POLLERR):
                 raise OSError("the connection to the broker broke")
             return True

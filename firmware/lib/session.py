@@ -23,11 +23,18 @@ class Session:
         self.client = MQTTClient(
             node_id, settings["mqtt_host"], settings["mqtt_port"],
             user=settings["mqtt_user"], password=settings["mqtt_password"],
-            keepalive_s=settings["keepalive_s"], timeout_s=settings["net_timeout_s"])
+            keepalive_s=settings["keepalive_s"], timeout_s=settings["net_timeout_s"],
+            # A third of the watchdog for all of a step's network waits: the rest of the step
+            # (an NTP query, the sensors) fits in what is left, with room to spare.
+            budget_ms=settings["wdt_timeout_ms"] // 3)
         offline = json.dumps({"id": node_id, "state": "offline"}).encode()
         self.client.set_last_will(self.topics["status"], offline, retain=True)
         self.backoff = Backoff(clock, settings["backoff_base_ms"], settings["backoff_cap_ms"])
         self.up = False
+
+    def start_step(self) -> None:
+        """The main loop starts a step: the step's network budget starts now."""
+        self.client.start_step()
 
     def due(self) -> bool:
         """Down, and the backoff allows another attempt now."""

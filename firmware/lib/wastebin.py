@@ -5,7 +5,14 @@ step per call so that the main loop feeds the watchdog in between. Readings wait
 are batched (every ``send_interval_s``), except that crossing the full threshold or a fire
 temperature sends at once. The node never sleeps with a send in flight: a reading leaves the
 flash buffer only after its PUBACK, and what could not be sent goes with the next send.
+
+A send that fails costs radio time, the dearest thing on a battery. So after a failed send the
+node backs off: the next sends that fall due are skipped for 1, 2, 4, 8, then at most 12 wakes,
+while it goes on measuring into flash; full and fire are sent at once all the same. The count
+lives in the RTC's memory, which survives deep sleep and costs no flash write.
 """
+
+import json
 
 import machine
 
@@ -13,6 +20,45 @@ import logic
 from clock import Clock
 from drivers import Battery, Thermometer, TiltSensor, Ultrasonic, i2c_bus
 from node import Node
+
+
+SKIP_CAP_WAKES = 12  # at most this many due sends skipped in a row: 2 h at the 10-min cadence
+CONNECT_TRIES = 3  # broker connections tried in one wake before the send counts as failed
+
+
+class SendBackoff:
+    """Consecutive failed sends and the due sends still to skip, kept in RTC memory. A power-on
+    clears that memory, and the first wake of a boot sends anyway."""
+
+    def __init__(self) -> None:
+        self.rtc = machine.RTC()
+        self.failures = self.skip = 0
+        try:
+            saved = json.loads(self.rtc.memory())
+            self.failures, self.skip = int(saved["failures"]), int(saved["skip"])
+        except (ValueError, KeyError, TypeError):  # empty after a power-on, or not ours
+            pass
+
+    def hold_back(self) -> bool:
+        """A send is due and not urgent: True when this wake skips it."""
+        if self.skip <= 0:
+            return False
+        self.skip -= 1
+        self._save()
+        return True
+
+    def failed(self) -> None:
+        self.failures += 1
+        self.skip = min(SKIP_CAP_WAKES, 1 << min(self.failures - 1, 8))
+        self._save()
+
+    def succeeded(self) -> None:
+        if self.failures or self.skip:
+            self.failures = self.skip = 0
+            self._save()
+
+    def _save(self) -> None:
+        self.rtc.memory(json.dumps({"failures": self.failures, "skip": self.skip}).encode())
 
 
 class BinNode(Node):
@@ -31,6 +77,8 @@ class BinNode(Node):
         self.battery = Battery(settings["battery_pin"], settings["battery_divider"])
         self.thermometer = Thermometer(settings["onewire_pin"])
         self.tilt = TiltSensor(i2c_bus(settings)) if settings["tilt_sensor"] else None
+        self.backoff = SendBackoff()
+        self.timesync.each_wake = True  # the RC clock drifts in deep sleep: resync every send
         self.phase = "measure"
 
     def step(self) -> int:
@@ -55,8 +103,10 @@ class BinNode(Node):
             self.store.save()
             return fire
         fill = logic.fill_pct(distance, self.depth_cm)
-        fields = {"fill_pct": fill, "distance_cm": round(distance, 1),
-                  "battery_v": round(self.battery.volts(), 2)}
+        fields = {"fill_pct": fill, "distance_cm": round(distance, 1)}
+        volts = self.battery.volts()
+        if volts is not None:
+            fields["battery_v"] = round(volts, 2)
         if temp is not None:
             fields["temp_c"] = round(temp, 1)
         if self.tilt is not None:
@@ -72,19 +122,25 @@ class BinNode(Node):
         return crossed or fire
 
     def send_due(self, urgent: bool) -> bool:
+        if urgent:
+            return True  # full or fire: whatever the backoff says
         store = self.store
         every = max(1, self.send_interval_s // self.measure_interval_s)
         first_of_boot = store.seq <= 1  # fetch the config and the time straight away
         nearly_full = self.ring.count * 4 >= self.ring.slots * 3
-        return (urgent or first_of_boot or nearly_full or store.wakes >= every
-                or store.config is None)
+        due = first_of_boot or nearly_full or store.wakes >= every or store.config is None
+        if due and self.backoff.hold_back():
+            print("bin: send due, backing off after %d failed sends (%d more wakes)"
+                  % (self.backoff.failures, self.backoff.skip))
+            return False
+        return due
 
     def send_step(self) -> int:
         awake = self.clock.now_ms() - self.woke
         if awake > self.settings["awake_budget_s"] * 1000:
-            print("bin: no link within %d s; the readings wait in flash" % (awake // 1000))
-            self.phase = "sleep"
-            return 0
+            return self.send_failed("no link within %d s" % (awake // 1000))
+        if self.session.backoff.failures >= CONNECT_TRIES:
+            return self.send_failed("the broker failed %d times" % CONNECT_TRIES)
         if not self.link():
             return 100
         self.handle_inbox()
@@ -92,6 +148,14 @@ class BinNode(Node):
             self.flush_once()
             return 0
         self.store.wakes = 0
+        self.backoff.succeeded()
+        self.phase = "sleep"
+        return 0
+
+    def send_failed(self, why: str) -> int:
+        self.backoff.failed()
+        print("bin: %s; the readings wait in flash, next try in %d due wakes"
+              % (why, self.backoff.skip))
         self.phase = "sleep"
         return 0
 
@@ -101,6 +165,7 @@ class BinNode(Node):
             self.session.close()
         self.wifi.off()
         self.store.save()
+        self.ultrasonic.hold_off()
         awake = self.clock.now_ms() - self.woke
         left = max(1000, self.measure_interval_s * 1000 - awake)
         print("bin: awake %d ms, sleeping %d s" % (awake, left // 1000))

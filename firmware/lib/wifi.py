@@ -11,7 +11,9 @@ class Wifi:
         self.ssid = settings["wifi_ssid"]
         self.password = settings["wifi_password"]
         self.wlan = network.WLAN(network.STA_IF)
-        self.wlan.active(True)
+        # The radio starts with the first attempt, not here: a bin wake that only measures
+        # keeps it off (100 mA and more while it is on).
+        self.started = False
         # Association takes seconds: the first retry comes no sooner than 4 s.
         self.backoff = Backoff(clock, 4000, 120000)
 
@@ -27,6 +29,9 @@ class Wifi:
             return True
         if self.backoff.ready():
             try:
+                if not self.started:
+                    self.wlan.active(True)
+                    self.started = True
                 self.wlan.disconnect()  # abandon a half-finished attempt
                 self.wlan.connect(self.ssid, self.password)
             except OSError as err:
@@ -35,7 +40,7 @@ class Wifi:
         return False
 
     def rssi(self) -> int | None:
-        if not self.wlan.isconnected():
+        if not self.started or not self.wlan.isconnected():
             return None
         try:
             return self.wlan.status("rssi")
@@ -44,3 +49,4 @@ class Wifi:
 
     def off(self) -> None:
         self.wlan.active(False)
+        self.started = False

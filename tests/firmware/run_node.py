@@ -16,7 +16,16 @@ import sys
 def main() -> None:
     repo, flash, control, mode = sys.argv[1:5]
     sys.path[:0] = [repo, repo + "/firmware/lib", repo + "/firmware"]
-    from tests.firmware.fakes import ds18x20, esp, machine, network, ntptime, onewire, sim
+    from tests.firmware.fakes import (
+        ds18x20,
+        esp,
+        esp32,
+        machine,
+        network,
+        ntptime,
+        onewire,
+        sim,
+    )
 
     fakes = {
         "machine": machine,
@@ -25,6 +34,7 @@ def main() -> None:
         "onewire": onewire,
         "ds18x20": ds18x20,
         "esp": esp,
+        "esp32": esp32,
     }
     for name, module in fakes.items():
         sys.modules[name] = module
@@ -45,6 +55,9 @@ def main() -> None:
                     app.run(settings.load(), sim.clock)
                 except (sim.DeepSleep, sim.Reset):
                     gc.collect()
+                except Exception as err:  # noqa: BLE001 - let through: the WDT resets
+                    getattr(sys, "print_exception")(err)  # noqa: B009 - MicroPython's own
+                    sim.crashed()
     except sim.Stop:
         pass
     sim.summary()

@@ -19,14 +19,26 @@ class Pin:
     OUT = 1
     IN = 0
 
-    def __init__(self, pin_id: int, mode: int = -1, pull: int = -1, value: int = -1) -> None:
+    def __init__(
+        self, pin_id: int, mode: int = -1, pull: int = -1, value: int = -1, hold: object = None
+    ) -> None:
         self.id = pin_id
+        self.init(mode, pull, value, hold)
+
+    def init(self, mode: int = -1, pull: int = -1, value: int = -1, hold: object = None) -> None:
+        """As on the ESP32: a held pad keeps its level; the value applies once it is released."""
+        if hold is False:
+            sim.held.pop(self.id, None)
         if value >= 0:
             self.value(value)
+        if hold:
+            sim.held[self.id] = int(sim.pins.get(self.id, 0))
 
     def value(self, new: int = -1) -> int:
         if new < 0:
             return int(sim.pins.get(self.id, 0))
+        if self.id in sim.held:
+            return int(sim.pins.get(self.id, 0))  # the pad is latched
         if self.id == sim.settings.get("relay_pin") and sim.pins.get(self.id) != new:
             on = bool(new) == sim.settings.get("relay_active_high", True)
             sim.emit("relay", on=on)
@@ -121,6 +133,21 @@ class WDT:
         sim.poll()
 
 
+class RTC:
+    """The RTC's time (set by NTP) and its memory, which survives deep sleep and resets but
+    not a power cut."""
+
+    def datetime(self, when: tuple[int, ...]) -> None:
+        year, month, day, _weekday, hour, minute, second = when[:7]
+        sim.now().set_rtc(sim.unix_seconds(year, month, day, hour, minute, second))
+
+    def memory(self, data: bytes | None = None) -> bytes:
+        if data is None:
+            return sim.rtc_memory[0]
+        sim.rtc_memory[0] = bytes(data)
+        return b""
+
+
 def reset_cause() -> int:
     return sim.reset_cause
 
@@ -133,11 +160,15 @@ def reset() -> None:
 
 def deepsleep(time_ms: int = 0) -> None:
     clock = sim.now()
+    sim.radio(False)  # the chip powers the radio down, whether the firmware did or not
     sim.emit(
         "deepsleep",
         ms=time_ms,
         awake_ms=clock.now_ms() - sim.wake_ms,
         awake_real_ms=int((time.time() - sim.wake_real) * 1000),
+        radio_ms=sim.radio_ms[0] - sim.wake_radio_ms,
+        # What each pin does while the chip sleeps: held at its level, or floating (-1).
+        sleep_pins={str(pin): level for pin, level in sim.sleep_levels().items()},
     )
     sim.poll()
     clock.advance(time_ms)

@@ -48,6 +48,7 @@ class SimClock:
         self.start_ts = start_ts
         self.skipped_ms = 0
         self.rtc_synced = False
+        self.rtc_offset = 0  # what NTP set minus the true time: a wrong answer shows
 
     def now_ms(self) -> int:
         return int((time.time() - self.real0) * 1000) + self.skipped_ms
@@ -57,8 +58,13 @@ class SimClock:
 
     def time(self) -> int:
         if self.rtc_synced:
-            return int(self.wall())
+            return int(self.wall()) + self.rtc_offset
         return self.now_ms() // 1000
+
+    def set_rtc(self, unix_s: int) -> None:
+        self.rtc_synced = True
+        self.rtc_offset = unix_s - int(self.wall())
+        emit("rtc", year_offset_s=self.rtc_offset)
 
     def sleep_ms(self, ms: int) -> None:
         poll()
@@ -84,6 +90,44 @@ _next_poll = 0.0
 _next_mem = 0
 _ntp_failures = 0
 echo_script: list[int] = []
+held: dict[int, int] = {}  # pins whose pad hold is on, and the level they hold
+deep_sleep_hold = [False]  # esp32.gpio_deep_sleep_hold: digital pads keep their hold asleep
+rtc_memory = [b""]  # machine.RTC().memory(): kept through deep sleep and resets
+radio_ms = [0]  # simulated ms the Wi-Fi radio has been on, over the whole run
+_radio_since = [-1]
+wake_radio_ms = 0
+# ESP32 pads in the RTC domain: their pad hold works in deep sleep without the chip-wide switch.
+RTC_PADS = (0, 2, 4, 12, 13, 14, 15, 25, 26, 27, 32, 33, 34, 35, 36, 37, 38, 39)
+
+
+def radio(on: bool) -> None:
+    """The fake WLAN switched its radio on or off: count the simulated time it is on."""
+    now_ms = now().now_ms()
+    if on and _radio_since[0] < 0:
+        _radio_since[0] = now_ms
+    elif not on and _radio_since[0] >= 0:
+        radio_ms[0] += now_ms - _radio_since[0]
+        _radio_since[0] = -1
+
+
+def sleep_levels() -> dict[int, int]:
+    """Each pin the firmware drove, as it is during deep sleep: its held level or -1 (floats)."""
+    levels = {}
+    for pin in pins:
+        kept = pin in held and (deep_sleep_hold[0] or pin in RTC_PADS)
+        levels[pin] = held[pin] if kept else -1
+    return levels
+
+
+def unix_seconds(year: int, month: int, day: int, hour: int, minute: int, second: int) -> int:
+    """The proleptic Gregorian calendar to Unix seconds (the RTC's datetime tuple)."""
+    y = year - (1 if month <= 2 else 0)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    days = era * 146097 + doe - 719468
+    return days * 86400 + hour * 3600 + minute * 60 + second
 
 
 def setup(path: str, defaults: dict[str, Any]) -> None:
@@ -160,16 +204,32 @@ def take_ntp_failure() -> bool:
 
 def woke() -> None:
     """A new run of main.py: after power-on, reset or deep sleep."""
-    global wake_ms, wake_real
+    global wake_ms, wake_real, wake_radio_ms
     wake_ms = now().now_ms()
     wake_real = time.time()
+    wake_radio_ms = radio_ms[0]
     watchdog["timeout"] = 0
 
 
+def crashed() -> None:
+    """main.py ended with an exception: the ESP32 sits in the REPL, nobody feeds the watchdog,
+    and it resets the chip (a new boot) once its timeout has passed."""
+    global reset_cause
+    starved = watchdog["timeout"] or 60000
+    radio(False)
+    now().advance(starved)
+    watchdog["resets"] += 1
+    watchdog["timeout"] = 0
+    reset_cause = WDT_RESET
+    emit("wdt_reset", starved_ms=starved, crashed=True)
+
+
 def summary() -> None:
+    radio(False)
     emit(
         "end",
         feeds=watchdog["feeds"],
         max_gap_ms=watchdog["max_gap"],
         wdt_resets=watchdog["resets"],
+        radio_ms=radio_ms[0],
     )
