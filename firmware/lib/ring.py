@@ -214,21 +214,22 @@ class RingBuffer:
 
     def _read_index(self) -> None:
         try:
-            with open(self._name_of(_INDEX)) as f:
-                text = f.read()
-            fields, crc = text.rsplit(" ", 1)
-            if int(crc, 16) != binascii.crc32(fields.encode()):
-                raise ValueError("checksum")
-            first, head, dropped, corrupt = [int(field) for field in fields.split()]
+            with open(self._name_of(_INDEX), "rb") as f:
+                data = f.read()
         except OSError:
             return  # a new buffer
-        except ValueError as err:
-            # Start from the oldest segment: readings sent already go again, and the gateway
-            # drops them as duplicates.
-            print("ring: %s unreadable (%s), replaying every segment" % (_INDEX, err))
-            self._first = -1
-            return
-        self._first, self._head, self.dropped, self.corrupt = first, head, dropped, corrupt
+        fields, _, crc = data.rpartition(b" ")
+        try:
+            if int(crc, 16) == binascii.crc32(fields):
+                first, head, dropped, corrupt = [int(field) for field in fields.split()]
+                self._first, self._head, self.dropped, self.corrupt = first, head, dropped, corrupt
+                return
+        except ValueError:  # UnicodeError is one
+            pass
+        # Start from the oldest segment: readings sent already go again, and the gateway drops
+        # them as duplicates.
+        print("ring: %s unreadable, replaying every segment" % _INDEX)
+        self._first = -1
 
     def _write_index(self) -> None:
         fields = "%d %d %d %d" % (self._first, self._head, self.dropped, self.corrupt)
