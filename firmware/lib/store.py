@@ -14,11 +14,13 @@ a generation number and a CRC32; saves alternate between them, and a new boot wr
 
 ``state.json`` is the provisioning file (docs/hardware.md) and the format of firmware 1.0. The
 node only reads it, at every start: the boot counter never starts below its ``boot``. A value of
-the wrong type in it is named with the file and the key and replaced by the default.
+the wrong type in it is named with the file and the key and not used: with no copy yet, a
+``boot`` that cannot be read is a lost counter (the jump); other keys take their defaults.
 
 The last accepted config is kept in ``config.json``, written only when it changes: a bin node
 that sleeps between measurements must not forget its bin depth. Each copy of the counters is
-small enough for LittleFS to keep inside its directory block, so a save costs no block erase.
+small enough for LittleFS to keep inside its directory block: a save is a small commit there,
+not a block of its own to erase.
 """
 
 import binascii
