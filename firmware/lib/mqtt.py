@@ -287,21 +287,20 @@ class MQTTClient:
             view = view[:length]
         while view:
             sock.settimeout(self._left_ms() / 1000)
-            sent = sock.write(view)
+            sent = sock.send(view)  # one call: write() would loop inside, past the budget
             if not sent:
                 raise OSError("the broker closed the connection")
             view = view[sent:]
         self._last_tx = time.ticks_ms()
 
     def _read_exact(self, n: int) -> bytes:
+        """recv, not read: read(n) loops inside until it has n bytes, and a broker that sends
+        one byte a second would hold it there whatever the socket's timeout."""
         sock = self._sock()
-        sock.settimeout(self._left_ms() / 1000)
-        data = sock.read(n)
-        if not data:
-            raise OSError("the broker closed the connection")
+        data = b""
         while len(data) < n:
             sock.settimeout(self._left_ms() / 1000)
-            more = sock.read(n - len(data))
+            more = sock.recv(n - len(data))
             if not more:
                 raise OSError("the broker closed the connection")
             data += more

@@ -1,8 +1,11 @@
 """The link under MicroPython: the broker goes away and comes back; the readings buffered in
-flash meanwhile reach the real gateway and backend in order, each stored once."""
+flash meanwhile reach the real gateway and backend in order, each stored once. A broker that
+trickles bytes cannot hold a loop step past its network budget."""
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from collections.abc import Callable
 
@@ -55,3 +58,64 @@ def test_broker_down_and_back_buffered_readings_arrive_in_order_once(
     # A second birth after the reconnect; the broker announced the loss with the will.
     assert len(watcher.births(LAMP)) >= 2
     assert not watcher.errors
+
+
+class TricklingBroker:
+    """A TCP server that accepts, answers CONNACK at once, then sends one byte a second of a
+    PUBLISH that never ends: a broker on a dying link, or one that is overloaded."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.accepted = 0
+        self._stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        self.server.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return  # closed by the test
+            self.accepted += 1
+            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+
+    def _trickle(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.sendall(b"\x20\x02\x00\x00")  # CONNACK, accepted
+                for byte in b"\x30\x7f" + b"x" * 127:  # PUBLISH, 127 bytes to come
+                    if self._stop.wait(1.0):
+                        return
+                    conn.sendall(bytes([byte]))
+            except OSError:
+                return  # the node gave up and closed: as it should
+
+    def close(self) -> None:
+        self._stop.set()
+        self.server.close()
+
+
+def test_a_trickling_broker_cannot_hold_a_step_past_its_budget(
+    devices: Callable[..., Device],
+) -> None:
+    broker = TricklingBroker()
+    # A 9 s watchdog: the step's network budget is a third of it, 3 s.
+    settings = node_settings(LAMP, "lamp", broker.port, wdt_timeout_ms=9000)
+    node = devices(settings, speed=1, start_ts=time.time() - 3600, lux=3.0)
+    try:
+        node.start()
+        wait_until(lambda: broker.accepted >= 3, 30, "three connection attempts")
+        summary = node.stop()
+    finally:
+        broker.close()
+
+    assert node.output(len(node.lines)).count("the step's budget of 3000 ms is spent") >= 3
+    # The longest gap between two feeds: the step's budget, the 1 s tick after the step, and
+    # some slack for the sensing and the host (without the budget: over two minutes).
+    assert summary["max_gap_ms"] < 3000 + 1000 + 1000, summary
+    assert summary["wdt_resets"] == 0
+    assert node.relay() is True  # meanwhile the lamp kept to its light sensor: dark, so on
