@@ -24,6 +24,7 @@ from node import Node
 
 SKIP_CAP_WAKES = 12  # at most this many due sends skipped in a row: 2 h at the 10-min cadence
 CONNECT_TRIES = 3  # broker connections tried in one wake before the send counts as failed
+ASSOCIATE_MS = 15000  # no access point within this: the send fails (association takes 1-3 s)
 
 
 class SendBackoff:
@@ -80,11 +81,13 @@ class BinNode(Node):
         self.backoff = SendBackoff()
         self.timesync.each_wake = True  # the RC clock drifts in deep sleep: resync every send
         self.phase = "measure"
+        self.sending_since = 0
 
     def step(self) -> int:
         if self.phase == "measure":
             urgent = self.measure()
             self.phase = "send" if self.send_due(urgent) else "sleep"
+            self.sending_since = self.clock.now_ms()
             return 0
         if self.phase == "send":
             return self.send_step()
@@ -141,6 +144,8 @@ class BinNode(Node):
             return self.send_failed("no link within %d s" % (awake // 1000))
         if self.session.backoff.failures >= CONNECT_TRIES:
             return self.send_failed("the broker failed %d times" % CONNECT_TRIES)
+        if not self.wifi.up() and self.clock.now_ms() - self.sending_since > ASSOCIATE_MS:
+            return self.send_failed("no access point within %d s" % (ASSOCIATE_MS // 1000))
         if not self.link():
             return 100
         self.handle_inbox()

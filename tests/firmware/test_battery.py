@@ -75,3 +75,33 @@ def test_a_bin_backs_off_through_a_three_day_outage_and_loses_nothing(
     assert seqs == list(range(len(seqs))), seqs  # in order, none lost, none twice
     assert all(m.body.get("dropped", 0) == 0 for m in watcher.of(BIN, "telemetry"))
     assert summary["wdt_resets"] == 0
+
+
+def test_a_bin_backs_off_when_the_access_point_is_gone(
+    broker: LocalBroker, watcher: Watcher, devices: Callable[..., Device]
+) -> None:
+    watcher.publish(f"sangsach/v1/{BIN}/config", CONFIG, retain=True)
+    node = devices(
+        node_settings(BIN, "bin", broker.port),
+        speed=50000, start_ts=time.time() - 3 * 86400, distance_cm=70.0, temp_c=25.0,
+    )  # fmt: skip
+    node.start()
+    watcher.wait_readings(BIN, lambda rs: len(rs) >= 7, "the first hourly send")
+    node.control(wifi=False)  # the access point is gone: association never succeeds
+    gone_at = len(node.events("deepsleep"))
+    wait_until(lambda: len(node.events("deepsleep")) >= gone_at + 144, 60, "a day without it")
+    node.control(wifi=True)
+    back_at = len(node.events("deepsleep"))
+    wait_until(lambda: len(node.events("deepsleep")) >= back_at + 18, 30, "three hours after")
+    node.stop()
+
+    sleeps = node.events("deepsleep")
+    down = sleeps[gone_at + 12 : back_at]  # after the send that was under way
+    radio_s = sum(s["radio_ms"] for s in down) / 1000
+    per_day = radio_s / ((down[-1]["t"] - down[0]["t"]) / DAY_MS)
+    print(f"\nradio on without an access point: {per_day:.0f} s a day")
+    # Each try gives up after 15 s without association, one try every 13 wakes at most.
+    assert per_day < 250, per_day
+    assert all(s["awake_ms"] < 20_000 for s in down)
+    readings = watcher.wait_readings(BIN, lambda rs: len(rs) >= back_at, "the day's readings")
+    assert [r["seq"] for r in readings] == list(range(len(readings)))
