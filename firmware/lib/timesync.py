@@ -16,7 +16,9 @@ from backoff import Backoff
 from clock import EPOCH_OFFSET, Clock
 from store import Store
 
-BUILD_TS = 1796515200  # 2026-12-06 00:00 UTC: this firmware's build; no true time is earlier
+# 2026-11-01 00:00 UTC, the first of the month this firmware was built in (raise it at each
+# release): no true time is earlier. (The tests' simulated clocks start days in the past.)
+BUILD_TS = 1793491200
 MAX_AGE_S = 8 * 365 * 86400  # a node runs firmware this old at most; later answers are wrong
 # ntptime's reading of an all-zero reply: no server sends this second in earnest.
 ZERO_REPLY_TS = 0x100000000 - 2208988800
