@@ -252,8 +252,9 @@ def _banner(
     return f"""
 sangsach — bản chạy thử (demo) đang chạy / is running
   Xã Chi Lăng Bắc: {devices} thiết bị mô phỏng (simulated devices)
-  Thời gian mô phỏng bắt đầu {begins}, trước hoàng hôn; nhanh gấp {speed:g} lần
-  (simulated time starts before the last sunset, {speed:g}x faster, then real time)
+  Thời gian mô phỏng bắt đầu {begins}, trước buổi thu gom rác sáng và trước hoàng hôn;
+  nhanh gấp {speed:g} lần rồi theo giờ thật (simulated time starts before the morning's
+  collection rounds and the last sunset, {speed:g}x faster, then real time)
 
   Xem ở đâu (where to look):
     Trang web của xã            {url}/
