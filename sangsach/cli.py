@@ -658,3 +658,33 @@ def schema_cmd(check: bool) -> None:
         return
     schema.write()
     click.echo(f"wrote {schema.SCHEMA_PATH}")
+
+
+@main.group()
+def firmware() -> None:
+    """The ESP32 nodes' firmware (docs/firmware.md)."""
+
+
+@firmware.command("build")
+@click.option(
+    "--source", type=click.Path(file_okay=False, path_type=Path), default=Path("firmware"),
+    show_default=True, help="The firmware folder: boot.py, main.py and lib/*.py.",
+)  # fmt: skip
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("build/firmware"),
+    show_default=True, help="The bundle folder, replaced whole (it must hold an earlier bundle or nothing).",
+)  # fmt: skip
+def firmware_build(source: Path, out: Path) -> None:
+    """Compile lib/*.py to .mpy (mpy-cross): the bundle that mpremote and updates install."""
+    from .firmware_build import MANIFEST, BuildError, build
+
+    try:
+        manifest = build(source, out)
+    except BuildError as err:
+        _fail(str(err))
+    files: Any = manifest["files"]
+    total = sum(file["size"] for file in files)
+    click.echo(
+        f"wrote {out}: {len(files)} files, {total} bytes, MicroPython {manifest['micropython']}, "
+        f"mpy v{manifest['mpy']}; {out / MANIFEST}"
+    )
