@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,3 +36,14 @@ def carrier() -> Iterator[Carrier]:
     yield running
     if running._server is not None:
         running.stop()
+
+
+@pytest.fixture
+def permissive_umask() -> Iterator[None]:
+    """The umask most processes get from a shell or a service manager (022): files 0644 and
+    folders 0755 unless the code says otherwise. Children inherit it."""
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)

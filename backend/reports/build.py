@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -111,12 +112,16 @@ TOTAL = "Toàn xã"
 
 def shown(column: Column, value: object) -> str:
     """A cell as the pages and the printed report show it: ``1.234,5``, text as it is."""
+    return _cell(column, value, formats.number)
+
+
+def _cell(column: Column, value: object, number: Callable[[float, int], str]) -> str:
     if value is None:
         return ""
     if column.decimals is None:
         return str(value)
     assert isinstance(value, int | float), (column.key, value)
-    return formats.number(value, column.decimals)
+    return number(value, column.decimals)
 
 
 def _row(result: VillageResult, alerts: AlertStats | None) -> dict[str, Any]:
@@ -226,12 +231,8 @@ def period_dates(period: Period) -> str:
 
 
 def csv_cell(column: Column, value: object) -> str:
-    if value is None:
-        return ""
-    if column.decimals is None:
-        return str(value)
-    assert isinstance(value, int | float), (column.key, value)
-    return formats.spreadsheet_number(value, column.decimals)
+    """A cell as the CSV for Excel has it: a decimal comma, no thousands dots."""
+    return _cell(column, value, formats.spreadsheet_number)
 
 
 CSV_SEPARATOR = ";"

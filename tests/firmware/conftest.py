@@ -137,6 +137,8 @@ class Watcher:
 class Device:
     """One node: the firmware in a MicroPython process, its flash a directory."""
 
+    repo = ROOT  # the folder whose firmware/ the node runs (run_node.py)
+
     def __init__(self, root: Path, settings: dict[str, Any], **control: Any) -> None:
         self.flash = root / "flash"
         self.flash.mkdir(parents=True)
@@ -158,7 +160,7 @@ class Device:
         self._write_control()
 
     def start(self, mode: str = "sim") -> Device:
-        command = [str(MICROPYTHON), "-X", f"heapsize={HEAP}", str(RUNNER), str(ROOT),
+        command = [str(MICROPYTHON), "-X", f"heapsize={HEAP}", str(RUNNER), str(self.repo),
                    str(self.flash), str(self.control_path), mode]  # fmt: skip
         self._process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

@@ -11,14 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sangsach.firmware_build import MANIFEST, build
 from sangsach.localbroker import LocalBroker
-from tests.firmware.conftest import HEAP, MICROPYTHON, ROOT, RUNNER, Device, Watcher, node_settings
+from tests.firmware.conftest import HEAP, MICROPYTHON, ROOT, Device, Watcher, node_settings
 
 PROBE = Path(__file__).with_name("import_probe.py")
 
@@ -37,16 +36,6 @@ class BundleDevice(Device):
         self.repo.mkdir()
         (self.repo / "firmware").symlink_to(bundle, target_is_directory=True)
         (self.repo / "tests").symlink_to(ROOT / "tests", target_is_directory=True)
-
-    def start(self, mode: str = "sim") -> Device:
-        command = [str(MICROPYTHON), "-X", f"heapsize={HEAP}", str(RUNNER), str(self.repo),
-                   str(self.flash), str(self.control_path), mode]  # fmt: skip
-        self._process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        return self
 
 
 def interpreter_mpy() -> str:

@@ -6,7 +6,6 @@ import json
 import os
 import stat
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -26,16 +25,6 @@ from tests.harness import (
 pytestmark = pytest.mark.integration
 
 LAMP = "lamp-dong-ha-001"
-
-
-@pytest.fixture
-def permissive_umask() -> Iterator[None]:
-    """The children inherit it: what a shell or a service manager commonly gives (022)."""
-    previous = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(previous)
 
 
 def modes(folder: Path) -> dict[str, int]:

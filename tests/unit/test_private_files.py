@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,16 +18,6 @@ from sangsach.private_files import PRIVATE_UMASK, private_dir, private_sqlite_fi
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
-
-
-@pytest.fixture
-def permissive_umask() -> Iterator[None]:
-    """A process started by hand, as most are: files 0644 and folders 0755 unless we say."""
-    previous = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(previous)
 
 
 @pytest.mark.usefixtures("permissive_umask")
