@@ -218,6 +218,14 @@ class Device:
     def output(self, last: int = 60) -> str:
         return "\n".join(self.lines[-last:])
 
+    def first_crash(self) -> str:
+        """The output around the first error the firmware did not expect ("" when none)."""
+        lines = list(self.lines)
+        for at, line in enumerate(lines):
+            if line.startswith("app: unexpected error"):
+                return "\n".join(lines[max(0, at - 30) : at + 30])
+        return ""
+
     def stop(self, timeout: float = 20) -> dict[str, Any]:
         """End the run as the test asks (not a crash); returns the fakes' summary."""
         assert self._process

@@ -70,6 +70,7 @@ def test_a_bin_backs_off_through_a_three_day_outage_and_loses_nothing(
         f"with a send {median_max(sending)}"
     )
 
+    assert not node.first_crash(), node.first_crash()
     # The radio is switched on to send, not at every wake.
     assert len(measuring) > len(sleeps) * 3 // 4, "the radio was on in wakes that only measured"
     # Without the backoff every wake tried for its whole awake budget: about 6,500 s a day.
@@ -77,7 +78,9 @@ def test_a_bin_backs_off_through_a_three_day_outage_and_loses_nothing(
     assert before < 30 and after < 30, (before, after)
     # The measurements went on, and every one of them arrived once the broker was back.
     # (All but those of the last hour, which wait in flash for the next send.)
-    readings = watcher.wait_readings(BIN, lambda rs: len(rs) >= len(sleeps) - 6, "the readings")
+    readings = watcher.wait_readings(
+        BIN, lambda rs: len(rs) >= len(sleeps) - 6, f"the readings; output:\n{node.output(120)}"
+    )
     seqs = [r["seq"] for r in readings]
     assert seqs == list(range(len(seqs))), seqs  # in order, none lost, none twice
     # NTP answered at the first send (its server was not part of the outage): all but the first
