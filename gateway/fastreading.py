@@ -18,8 +18,10 @@ import re
 from typing import Any, Final
 
 from sangsach.contract.limits import (
+    BIN_SENSORS,
     DEVICE_ID_PATTERN,
     EARLIEST_SYNCED_TS,
+    LAMP_SENSORS,
     LIMITS,
     MAX_COUNTER,
     MAX_TS,
@@ -38,8 +40,9 @@ _BIN_MEASURES: Final[tuple[str, ...]] = (
     "temp_c",
     "tilt_deg",
 )
-_LAMP_KEYS: Final = _COMMON | {"on", "fault", *_LAMP_MEASURES}
-_BIN_KEYS: Final = _COMMON | set(_BIN_MEASURES)
+_LAMP_KEYS: Final = _COMMON | {"on", "fault", "sensor_errors", *_LAMP_MEASURES}
+_BIN_KEYS: Final = _COMMON | {"sensor_errors", *_BIN_MEASURES}
+_SENSORS: Final = {"lamp": frozenset(LAMP_SENSORS), "bin": frozenset(BIN_SENSORS)}
 _RANGES: Final = {name: (limit.low, limit.high) for name, limit in LIMITS.items()}
 
 
@@ -56,6 +59,19 @@ def _measure(value: Any, name: str) -> float | None:
     if kind is int:
         return float(value) if low <= value <= high else None
     return None
+
+
+def _sensor_errors(value: Any, kind: str) -> list[str] | None:
+    """A copy of the list as the model keeps it, or None when the fast path declines."""
+    known = _SENSORS[kind]
+    if type(value) is not list or not 1 <= len(value) <= len(known):
+        return None
+    for name in value:
+        if type(name) is not str or name not in known:
+            return None
+    if len(set(value)) != len(value):
+        return None
+    return list(value)
 
 
 def accept(item: Any) -> dict[str, Any] | None:
@@ -92,9 +108,14 @@ def accept(item: Any) -> dict[str, Any] | None:
         out["on"] = on
         measures = _LAMP_MEASURES
     else:
-        if item.get("fill_pct") is None:
-            return None
         measures = _BIN_MEASURES
+    errors = item.get("sensor_errors")
+    if errors is not None:
+        errors = _sensor_errors(errors, kind)
+        if errors is None:
+            return None
+    if kind == "bin" and item.get("fill_pct") is None and "ultrasonic" not in (errors or ()):
+        return None  # a bin reading without its fill level must say why
     for name in measures:
         value = item.get(name)
         if value is None:
@@ -105,4 +126,6 @@ def accept(item: Any) -> dict[str, Any] | None:
         out[name] = number
     if kind == "lamp":
         out["fault"] = fault
+    if errors is not None:
+        out["sensor_errors"] = errors
     return out

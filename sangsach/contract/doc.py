@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from .limits import LIMITS
+from .limits import LIMITS, SENSORS
 from .rejections import REASON_HELP, Reason
 
 LIMITS_BEGIN = "<!-- limits table: generated from sangsach/contract/limits.py -->"
 REASONS_BEGIN = "<!-- reasons table: generated from sangsach/contract/rejections.py -->"
+SENSORS_BEGIN = "<!-- sensors table: generated from sangsach/contract/limits.py -->"
 END = "<!-- end of generated table -->"
 
 
@@ -27,5 +28,18 @@ def limits_table() -> str:
 def reasons_table() -> str:
     lines = [REASONS_BEGIN, "| reason | when |", "| --- | --- |"]
     lines += [f"| `{reason}` | {REASON_HELP[reason]} |" for reason in Reason]
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def sensors_table() -> str:
+    lines = [
+        SENSORS_BEGIN,
+        "| name | kind | fields it gives | sensor |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, sensor in SENSORS.items():
+        fields = ", ".join(f"`{f}`" for f in sensor.fields.split(", "))
+        lines.append(f"| `{name}` | {sensor.kind} | {fields} | {sensor.meaning} |")
     lines.append(END)
     return "\n".join(lines)

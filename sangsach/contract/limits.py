@@ -28,6 +28,28 @@ LIMITS: Final[dict[str, Limit]] = {
     "rssi": Limit("dBm", -127.0, 0.0, "Wi-Fi signal strength at the node"),
 }
 
+
+class Sensor(NamedTuple):
+    kind: str
+    fields: str
+    meaning: str
+
+
+# The sensors a reading may name in ``sensor_errors``: name -> kind of node, the fields it
+# gives and what it is. A sensor that is not fitted is never an error, only one the node has
+# and could not read. docs/protocol.md is checked against this.
+SENSORS: Final[dict[str, Sensor]] = {
+    "current": Sensor("lamp", "current_a", "lamp circuit current sensor"),
+    "voltage": Sensor("lamp", "voltage_v", "mains voltage sensor"),
+    "lux": Sensor("lamp", "lux", "ambient light sensor"),
+    "ultrasonic": Sensor("bin", "fill_pct, distance_cm", "ultrasonic sensor: no plausible echo"),
+    "thermometer": Sensor("bin", "temp_c", "thermometer inside the bin"),
+    "tilt": Sensor("bin", "tilt_deg", "tilt sensor (accelerometer), where fitted"),
+    "battery": Sensor("bin", "battery_v", "battery voltage measurement"),
+}
+LAMP_SENSORS: Final = tuple(name for name, s in SENSORS.items() if s.kind == "lamp")
+BIN_SENSORS: Final = tuple(name for name, s in SENSORS.items() if s.kind == "bin")
+
 DEVICE_ID_PATTERN: Final = r"^[a-z0-9][a-z0-9-]{1,46}[a-z0-9]$"
 MAX_COUNTER: Final = 2**31 - 1
 # A synced clock never reads earlier than this (2020-01-01T00:00:00Z).

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .limits import DEVICE_ID_PATTERN, EARLIEST_SYNCED_TS, LIMITS, MAX_COUNTER, MAX_TS
+from .limits import (
+    BIN_SENSORS,
+    DEVICE_ID_PATTERN,
+    EARLIEST_SYNCED_TS,
+    LAMP_SENSORS,
+    LIMITS,
+    MAX_COUNTER,
+    MAX_TS,
+)
 
 
 def _measure(name: str) -> float | None:
@@ -18,6 +26,27 @@ def _measure(name: str) -> float | None:
         allow_inf_nan=False,
         description=f"{limit.meaning}, in {limit.unit} ({limit.low:g} to {limit.high:g})",
     )
+
+
+def _sensor_errors(names: tuple[str, ...]) -> list[str] | None:
+    return Field(
+        default=None,
+        min_length=1,
+        max_length=len(names),
+        json_schema_extra={"uniqueItems": True},
+        description="the node's sensors that failed in this reading, each named once "
+        f"({', '.join(names)}); left out when none failed. A sensor not fitted is not an error",
+    )
+
+
+def _once_each(names: list[str] | None) -> list[str] | None:
+    if names is not None and len(set(names)) != len(names):
+        raise ValueError(f"names a sensor more than once: {names!r}")
+    return names
+
+
+LampSensor = Literal["current", "voltage", "lux"]
+BinSensor = Literal["ultrasonic", "thermometer", "tilt", "battery"]
 
 
 DeviceId = Annotated[
@@ -67,19 +96,52 @@ class LampReading(_Reading):
     fault: bool = Field(
         default=False, description="node's own verdict: relay on but no current flows"
     )
+    sensor_errors: list[LampSensor] | None = _sensor_errors(LAMP_SENSORS)
+
+    _unique = field_validator("sensor_errors")(_once_each)
 
 
 class BinReading(_Reading):
     """A waste-bin node: FIWARE ``WasteContainer.fillingLevel`` is ``fill_pct / 100``."""
 
+    # The rule of _fill_or_why_not, for validators that only read the schema.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["fill_pct"], "properties": {"fill_pct": {"type": "number"}}},
+                {
+                    "required": ["sensor_errors"],
+                    "properties": {"sensor_errors": {"contains": {"const": "ultrasonic"}}},
+                },
+            ]
+        }
+    )
+
     kind: Literal["bin"]
-    fill_pct: float = Field(
-        ge=0.0, le=100.0, allow_inf_nan=False, description="filling level in % (0 to 100)"
+    fill_pct: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=100.0,
+        allow_inf_nan=False,
+        description="filling level in % (0 to 100); left out (or null) only when the "
+        'ultrasonic sensor failed, and then sensor_errors must name "ultrasonic"',
     )
     distance_cm: float | None = _measure("distance_cm")
     battery_v: float | None = _measure("battery_v")
     temp_c: float | None = _measure("temp_c")
     tilt_deg: float | None = _measure("tilt_deg")
+    sensor_errors: list[BinSensor] | None = _sensor_errors(BIN_SENSORS)
+
+    _unique = field_validator("sensor_errors")(_once_each)
+
+    @model_validator(mode="after")
+    def _fill_or_why_not(self) -> BinReading:
+        if self.fill_pct is None and "ultrasonic" not in (self.sensor_errors or ()):
+            raise ValueError(
+                'fill_pct is required unless sensor_errors names "ultrasonic" '
+                "(a bin reading without its fill level must say why)"
+            )
+        return self
 
 
 Reading = Annotated[LampReading | BinReading, Field(discriminator="kind")]

@@ -29,8 +29,30 @@ def test_committed_schema_is_the_models_export() -> None:
 def test_schema_names_every_message_and_limit() -> None:
     schema = build_schema()
     assert set(schema["messages"]) == {"reading", "batch", "status", "config", "cmd"}
-    fill = schema["$defs"]["BinReading"]["properties"]["fill_pct"]
+    fill = schema["$defs"]["BinReading"]["properties"]["fill_pct"]["anyOf"][0]
     assert (fill["minimum"], fill["maximum"]) == (0.0, 100.0)
+
+
+def test_the_schema_says_when_a_bin_reading_may_lack_its_fill() -> None:
+    """The committed schema alone (what a third party's node is checked with) refuses a bin
+    reading without fill_pct unless it names the failed ultrasonic sensor."""
+    import jsonschema
+
+    schema = build_schema()
+    validator = jsonschema.Draft202012Validator({**schema, **schema["messages"]["reading"]})
+    base = {"id": "bin-a-01", "kind": "bin", "boot": 1, "seq": 0, "ts": 1_780_000_000}
+    assert validator.is_valid({**base, "fill_pct": 40.0})
+    assert validator.is_valid({**base, "temp_c": 80.0, "sensor_errors": ["ultrasonic"]})
+    assert validator.is_valid({**base, "fill_pct": 40.0, "sensor_errors": ["tilt"]})
+    for bad in (
+        {"fill_pct": None},
+        {"temp_c": 80.0},
+        {"temp_c": 80.0, "sensor_errors": ["thermometer"]},
+        {"fill_pct": 40.0, "sensor_errors": ["tilt", "tilt"]},
+        {"fill_pct": 40.0, "sensor_errors": ["sonar"]},
+        {"fill_pct": 40.0, "sensor_errors": []},
+    ):
+        assert not validator.is_valid({**base, **bad}), bad
 
 
 def test_reading_round_trip_and_unknown_fields_refused() -> None:
@@ -83,11 +105,22 @@ def test_topics() -> None:
 def test_protocol_doc_tables_are_the_contracts() -> None:
     from pathlib import Path
 
-    from sangsach.contract.doc import limits_table, reasons_table
+    from sangsach.contract.doc import limits_table, reasons_table, sensors_table
 
     text = (Path(__file__).parents[2] / "docs" / "protocol.md").read_text(encoding="utf-8")
     assert limits_table() in text
     assert reasons_table() in text
+    assert sensors_table() in text
+
+
+def test_sensor_names_are_the_table_s() -> None:
+    from typing import get_args
+
+    from sangsach.contract.limits import BIN_SENSORS, LAMP_SENSORS
+    from sangsach.contract.readings import BinSensor, LampSensor
+
+    assert get_args(LampSensor) == LAMP_SENSORS
+    assert get_args(BinSensor) == BIN_SENSORS
 
 
 def test_protocol_doc_examples_validate() -> None:

@@ -48,7 +48,15 @@ ids = st.one_of(
     st.integers(),
 )  # fmt: skip
 FIELDS = ["boot", "seq", "ts", "synced", "rssi", "on", "fault", "current_a", "voltage_v", "lux",
-          "fill_pct", "distance_cm", "battery_v", "temp_c", "tilt_deg", "extra"]  # fmt: skip
+          "fill_pct", "distance_cm", "battery_v", "temp_c", "tilt_deg", "sensor_errors",
+          "extra"]  # fmt: skip
+SENSORS = ["current", "voltage", "lux", "ultrasonic", "thermometer", "tilt", "battery", "Lux", ""]
+sensor_errors = st.one_of(
+    st.lists(st.sampled_from(SENSORS), max_size=5),
+    st.lists(st.sampled_from(SENSORS[:3]), min_size=1, max_size=3, unique=True),
+    st.lists(st.sampled_from(SENSORS[3:7]), min_size=1, max_size=4, unique=True),
+    st.sampled_from([None, "tilt", ["tilt", 1], [["tilt"]]]),
+)
 
 
 @st.composite
@@ -67,10 +75,14 @@ def candidate(draw: st.DrawFn) -> dict[str, Any]:
         for name in ("distance_cm", "battery_v", "temp_c", "tilt_deg", "rssi", "synced"):
             if draw(st.booleans()):
                 item[name] = draw(st.booleans() if name == "synced" else numbers)
+    if draw(st.integers(0, 3)) == 0:
+        item["sensor_errors"] = draw(sensor_errors)
     for _ in range(draw(st.integers(0, 2))):
         name = draw(st.sampled_from([*FIELDS, "id", "kind"]))
         if draw(st.booleans()):
             item.pop(name, None)
+        elif name == "sensor_errors":
+            item[name] = draw(sensor_errors)
         else:
             item[name] = draw(ids if name == "id" else values)
     return item
@@ -144,6 +156,10 @@ def assert_same_parse(payload: bytes) -> None:
          "on": True, "current_a": 0.18, "voltage_v": 221, "lux": None, "rssi": -70},
         {"id": "bin-an-01", "kind": "bin", "boot": 0, "seq": 0, "ts": 5, "synced": False,
          "fill_pct": 100, "battery_v": 3.9, "temp_c": -40.0, "tilt_deg": 0},
+        {"id": "bin-an-01", "kind": "bin", "boot": 0, "seq": 1, "ts": 1_780_000_000,
+         "fill_pct": None, "battery_v": 3.9, "temp_c": 80.0, "sensor_errors": ["ultrasonic"]},
+        {"id": "lamp-an-01", "kind": "lamp", "boot": 0, "seq": 1, "ts": 1_780_000_000,
+         "on": True, "lux": 4.0, "sensor_errors": ["current"]},
     ],
 )  # fmt: skip
 def test_typical_readings_take_the_fast_path_with_the_models_dump(item: dict[str, Any]) -> None:

@@ -166,3 +166,70 @@ def test_huge_numbers_are_schema_rejections() -> None:
         out = check(None, raw=LAMP_START + b',"current_a":' + number + b"}")
         assert [r.reason for r in out.rejections] == [Reason.SCHEMA], number
         assert "current_a" in out.rejections[0].detail
+
+
+BIN_TOPIC = "sangsach/v1/bin-dong-ha-02/telemetry"
+
+
+def bin_reading(**changes: Any) -> dict[str, Any]:
+    base = {"id": "bin-dong-ha-02", "kind": "bin", "boot": 3, "seq": 7, "ts": int(NOW) - 5,
+            "fill_pct": 40.0, "temp_c": 29.0}  # fmt: skip
+    return {k: v for k, v in {**base, **changes}.items() if v is not ...}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        bin_reading(fill_pct=..., temp_c=80.0, sensor_errors=["ultrasonic"]),
+        bin_reading(fill_pct=None, temp_c=80.0, sensor_errors=["ultrasonic", "battery"]),
+        bin_reading(fill_pct=..., temp_c=..., sensor_errors=["ultrasonic", "thermometer"]),
+        bin_reading(temp_c=..., sensor_errors=["thermometer"]),
+    ],
+)
+def test_bin_readings_with_sensor_errors_are_accepted(body: dict[str, Any]) -> None:
+    out = check(body, BIN_TOPIC)
+    assert out.rejections == []
+    (reading,) = out.readings
+    assert reading["sensor_errors"] == body["sensor_errors"]
+    assert ("fill_pct" in reading) == (body.get("fill_pct") is not None)
+
+
+def test_lamp_reading_with_sensor_errors_is_accepted() -> None:
+    out = check(lamp(current_a=None, sensor_errors=["current", "lux"]))
+    assert out.rejections == []
+    assert out.readings[0]["sensor_errors"] == ["current", "lux"]
+    assert "current_a" not in out.readings[0]
+
+
+@pytest.mark.parametrize(
+    ("body", "names"),
+    [
+        (bin_reading(fill_pct=...), 'fill_pct is required unless sensor_errors names "ultrasonic"'),
+        (bin_reading(fill_pct=None, temp_c=...), "fill_pct is required unless"),
+        (bin_reading(fill_pct=None, sensor_errors=["tilt"]), "fill_pct is required unless"),
+        (bin_reading(sensor_errors=["sonar"]), "sensor_errors[0]: Input should be 'ultrasonic'"),
+        (bin_reading(sensor_errors=["current"]), "sensor_errors[0]: Input should be"),
+        (bin_reading(sensor_errors=["tilt"] * 5), "sensor_errors: List should have at most 4"),
+        (bin_reading(sensor_errors=["tilt", "tilt"]), "sensor_errors: Value error, names a sensor"),
+        (bin_reading(sensor_errors=[]), "sensor_errors: List should have at least 1 item"),
+        (bin_reading(sensor_errors="tilt"), "sensor_errors: Input should be a valid list"),
+        (bin_reading(sensor_errors=[1]), "sensor_errors[0]: Input should be"),
+        (bin_reading(sensor_errors={"tilt": 1}), "sensor_errors: Input should be a valid list"),
+    ],
+)
+def test_hostile_sensor_errors_and_missing_fill_are_schema_rejections(
+    body: dict[str, Any], names: str
+) -> None:
+    out = check(body, BIN_TOPIC)
+    assert out.readings == []
+    (rejection,) = out.rejections
+    assert rejection.reason is Reason.SCHEMA
+    assert names in rejection.detail, rejection.detail
+
+
+def test_a_lamp_cannot_report_a_bin_sensor() -> None:
+    out = check(lamp(sensor_errors=["ultrasonic"]))
+    assert out.rejections[0].reason is Reason.SCHEMA
+    assert "sensor_errors[0]: Input should be 'current', 'voltage' or 'lux'" in (
+        out.rejections[0].detail
+    )
