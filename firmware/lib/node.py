@@ -62,7 +62,9 @@ class Node:
             reading["synced"] = False
         fields["rssi"] = self.wifi.rssi()
         for name, value in fields.items():
-            if isinstance(value, bool) or (name in logic.LIMITS and logic.within(name, value)):
+            # A list is sensor_errors: names the node itself chose, nothing to range-check.
+            if isinstance(value, (bool, list)) or (name in logic.LIMITS
+                                                   and logic.within(name, value)):
                 reading[name] = value
         self.ring.append(json.dumps(reading, separators=(",", ":")).encode())
 
