@@ -25,7 +25,14 @@ from sangsach.contract import Channel, Reason, topic
 from . import db
 from .alerts.engine import AlertEngine, Seen
 from .api.schemas import IngestBatch, IngestResult, ReadingIn, Refusal, RejectionIn, StatusIn
-from .domain.readings import FIELDS, AlertEvent, StatusEvent, StoredReading, Value
+from .domain.readings import (
+    FIELDS,
+    AlertEvent,
+    StatusEvent,
+    StoredReading,
+    Value,
+    sensor_errors_text,
+)
 from .scores import late
 from .scores.days import local_day, local_midnight
 from .sql import ManyRows, insert_for, json_text
@@ -110,11 +117,13 @@ class Ingest:
                 else:
                     dead.append(why.from_reading(reading))
                 continue
+            values = dict(zip(FIELDS[kind], _MEASURED[kind](reading), strict=True))
+            if reading.sensor_errors:  # kept as text: "ultrasonic,thermometer"
+                values["sensor_errors"] = sensor_errors_text(reading.sensor_errors)
             stored.append(
                 StoredReading(
                     device_id, kind, placement.village_id, placement.place_id, reading.boot,
-                    reading.seq, reading.ts, reading.synced,
-                    dict(zip(FIELDS[kind], _MEASURED[kind](reading), strict=True)),
+                    reading.seq, reading.ts, reading.synced, values,
                 )
             )  # fmt: skip
             received[device_id] = max(received.get(device_id, 0.0), reading.received_at)

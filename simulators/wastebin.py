@@ -123,8 +123,10 @@ class BinNode(Node):
         crossed = False
         if now >= self._next_measure:
             reading = self._measure(now)
-            crossed = self._last_fill < FULL_PCT <= reading.fill_pct
-            self._last_fill = reading.fill_pct
+            fill = reading.fill_pct
+            assert fill is not None  # the simulated sensor always answers
+            crossed = self._last_fill < FULL_PCT <= fill
+            self._last_fill = fill
             self._buffer.append(reading)
             self._next_measure = now + MEASURE_INTERVAL_S
         if not (crossed or now >= self._next_send):

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-Value = float | int | bool | None
+from sangsach.contract.limits import SENSORS
 
-# Measured fields per kind, in the order the stores keep them.
-LAMP_FIELDS: tuple[str, ...] = ("on", "current_a", "voltage_v", "lux", "fault", "rssi")
+Value = float | int | bool | str | None
+
+# Measured fields per kind, in the order the stores keep them. ``sensor_errors`` is kept as
+# text: the failed sensors' names joined by commas in the contract's order (sensor_names).
+LAMP_FIELDS: tuple[str, ...] = (
+    "on",
+    "current_a",
+    "voltage_v",
+    "lux",
+    "fault",
+    "rssi",
+    "sensor_errors",
+)
 BIN_FIELDS: tuple[str, ...] = (
     "fill_pct",
     "distance_cm",
@@ -16,8 +28,24 @@ BIN_FIELDS: tuple[str, ...] = (
     "temp_c",
     "tilt_deg",
     "rssi",
+    "sensor_errors",
 )
 FIELDS: dict[str, tuple[str, ...]] = {"lamp": LAMP_FIELDS, "bin": BIN_FIELDS}
+
+
+def sensor_errors_text(names: Sequence[str] | None) -> str | None:
+    """The stored form of a reading's ``sensor_errors``: ``"ultrasonic,thermometer"``, in the
+    contract's order whatever order the node sent, or None when no sensor failed."""
+    if not names:
+        return None
+    return ",".join(name for name in SENSORS if name in names)
+
+
+def sensor_names(value: Value) -> tuple[str, ...]:
+    """The failed sensors of a stored ``sensor_errors`` value (none for None)."""
+    if not isinstance(value, str) or not value:
+        return ()
+    return tuple(value.split(","))
 
 
 @dataclass(frozen=True, slots=True)

@@ -154,6 +154,9 @@ def _escaped_head(kind: str, device_id: str, village_id: str, place_id: str) -> 
     return line[: -len("_=0i 0")]
 
 
+_ESCAPE_STRING = str.maketrans({'"': '\\"', "\\": "\\\\"})
+
+
 def _field(name: str, value: Value) -> str:
     # Point's rules: None and non-finite floats are left out, a float loses a trailing ".0",
     # an int gets "i", a bool is true/false. Field names are plain (checked below).
@@ -166,6 +169,8 @@ def _field(name: str, value: Value) -> str:
             return ""
         text = str(value)
         return f"{name}={text[:-2] if text.endswith('.0') else text}"
+    if isinstance(value, str):  # sensor_errors: sensor names, yet escaped as Point does
+        return f'{name}="{value.translate(_ESCAPE_STRING)}"'
     return f"{name}={value}i"
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from types import NoneType, TracebackType
-from typing import Any, Literal, Self, get_args
+from typing import Any, Literal, Self, get_args, get_origin
 
 from pydantic import BaseModel
 
@@ -25,11 +25,12 @@ from ..domain.readings import (
     StatusEvent,
     StoredReading,
     Value,
+    sensor_errors_text,
 )
 
 Kind = Literal["lamp", "bin"]
 KINDS: tuple[Kind, ...] = ("lamp", "bin")
-FieldType = type[bool] | type[int] | type[float]
+FieldType = type[bool] | type[int] | type[float] | type[str]
 Window = tuple[int, int]  # [a, b) in Unix seconds
 
 
@@ -246,6 +247,8 @@ def _stored_type(model: type[BaseModel], name: str) -> FieldType:
     (stored,) = [t for t in get_args(annotation) or (annotation,) if t is not NoneType]
     if stored is bool or stored is int or stored is float:
         return stored
+    if get_origin(stored) is list:  # sensor_errors: kept as text (sensor_errors_text)
+        return str
     raise TypeError(f"field {name} of {model.__name__} has no storable type: {annotation}")
 
 
@@ -260,9 +263,16 @@ def coerce(name: str, value: object) -> Value:
     """``value`` as field ``name``'s contract type: InfluxDB's JSON returns 1.0 as 1."""
     if value is None:
         return None
+    typed = FIELD_TYPES[name]
+    if typed is str:
+        if isinstance(value, list | tuple):
+            return sensor_errors_text(value)
+        if not isinstance(value, str):
+            raise TypeError(f"field {name} holds a {type(value).__name__}: {value!r}")
+        return value or None
     if not isinstance(value, bool | int | float):
         raise TypeError(f"field {name} holds a {type(value).__name__}: {value!r}")
-    return FIELD_TYPES[name](value)
+    return typed(value)
 
 
 def stored_values(reading: StoredReading) -> dict[str, Value]:

@@ -58,11 +58,14 @@ def _columns(kind: Kind) -> str:
     return ", ".join(f'"{name}"' for name in (*KEY_COLUMNS, *FIELDS[kind]))
 
 
+def _sql_type(name: str) -> str:
+    typed = FIELD_TYPES[name]
+    return "REAL" if typed is float else "TEXT" if typed is str else "INTEGER"
+
+
 def _schema(kind: Kind) -> str:
     table = _table(kind)
-    fields = ", ".join(
-        f'"{name}" {"REAL" if FIELD_TYPES[name] is float else "INTEGER"}' for name in FIELDS[kind]
-    )
+    fields = ", ".join(f'"{name}" {_sql_type(name)}' for name in FIELDS[kind])
     return f"""
         CREATE TABLE IF NOT EXISTS {table} (
             device_id TEXT NOT NULL, village_id TEXT NOT NULL, place_id TEXT NOT NULL,
@@ -113,6 +116,13 @@ class SqliteStore(TimeSeriesStore):
     def ensure_ready(self) -> None:
         with self._locked() as db:
             db.executescript("".join(_schema(kind) for kind in KINDS) + STATUS_SCHEMA)
+            for kind in KINDS:  # a field added to the contract since the table was made
+                have = {row[1] for row in db.execute(f"PRAGMA table_info({_table(kind)})")}
+                for name in FIELDS[kind]:
+                    if name not in have:
+                        db.execute(
+                            f'ALTER TABLE {_table(kind)} ADD COLUMN "{name}" {_sql_type(name)}'
+                        )
 
     def write(self, readings: Sequence[StoredReading]) -> None:
         rows: dict[Kind, list[tuple[object, ...]]] = {kind: [] for kind in KINDS}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -28,7 +28,7 @@ def _measure(name: str) -> float | None:
     )
 
 
-def _sensor_errors(names: tuple[str, ...]) -> list[str] | None:
+def _sensor_errors(names: tuple[str, ...]) -> Any:
     return Field(
         default=None,
         min_length=1,

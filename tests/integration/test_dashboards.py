@@ -26,6 +26,7 @@ from sangsach.backend.domain.readings import (
     DevicePoint,
     StatusEvent,
     StoredReading,
+    Value,
 )
 from sangsach.backend.scores import verdict
 from sangsach.backend.scores.parts import Parts, total
@@ -119,7 +120,7 @@ def scenario() -> tuple[list[StoredReading], list[StatusEvent], list[DailyScore]
     for device, (village, lit_for) in {**LAMPS, **LAMPS_BM}.items():
         for seq, ts in enumerate(range(NIGHT, NIGHT + 2 * HOUR, 600)):
             on = ts < NIGHT + lit_for
-            values: dict[str, float | int | bool | None] = {
+            values: dict[str, Value] = {
                 "on": on, "current_a": 0.2 if on else 0.0, "voltage_v": 229.0, "rssi": -70,
             }  # fmt: skip
             readings.append(StoredReading(device, "lamp", village, "p", 1, seq, ts, True, values))

@@ -42,6 +42,7 @@ LAMP_VALUES: dict[str, Value] = {
     "lux": None,
     "fault": False,
     "rssi": -67,
+    "sensor_errors": None,
 }
 BIN_VALUES: dict[str, Value] = {
     "fill_pct": 73.5,
@@ -50,6 +51,7 @@ BIN_VALUES: dict[str, Value] = {
     "temp_c": 29.0,
     "tilt_deg": 0.0,
     "rssi": None,
+    "sensor_errors": None,
 }
 
 
@@ -114,6 +116,48 @@ def test_round_trip_keeps_every_field_none_and_type(store: TimeSeriesStore) -> N
         assert {k: type(v) for k, v in got.values.items()} == {
             k: type(v) for k, v in reading.values.items()
         }
+
+
+def test_a_bin_reading_without_its_fill_keeps_its_other_fields_and_sensor_errors(
+    store: TimeSeriesStore,
+) -> None:
+    """A bin on fire whose echo failed: no fill level (no point in that series), the rest kept;
+    the failed sensors as text, in the contract's order."""
+    fire = {**BIN_VALUES, "fill_pct": None, "distance_cm": None, "temp_c": 81.5,
+            "sensor_errors": "ultrasonic,battery"}  # fmt: skip
+    written = [
+        bin_(seq=0, ts=T0),
+        StoredReading("bin-01", "bin", "thon-1", "cho-1", 1, 1, T0 + 60, True, fire),
+        StoredReading("lamp-01", "lamp", "thon-1", "cho-1", 1, 0, T0, True,
+                      {**LAMP_VALUES, "lux": None, "sensor_errors": "lux"}),
+    ]  # fmt: skip
+    store.write(written)
+
+    got = store.readings("bin-01")
+    assert [r.values for r in got] == [written[0].values, fire]
+    assert store.readings("lamp-01")[0].values["sensor_errors"] == "lux"
+    rows = store.series("bin", ["bin-01"], ("fill_pct", "temp_c", "sensor_errors"))["bin-01"]
+    assert rows == [(T0, 73.5, 29.0, None), (T0 + 60, None, 81.5, "ultrasonic,battery")]
+    # The fill level alone: the reading without one is no sample (or a None, which callers skip).
+    fills = store.series("bin", ["bin-01"], ("fill_pct",))["bin-01"]
+    assert [row for row in fills if row[1] is not None] == [(T0, 73.5)]
+    assert store.last_before("bin", ["bin-01"], ("temp_c",), T0 + 61)["bin-01"] == (T0 + 60, 81.5)
+
+
+def test_a_sqlite_table_made_before_sensor_errors_gains_the_column(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "timeseries.sqlite"
+    with SqliteStore(path) as store:
+        store.ensure_ready()
+    with sqlite3.connect(path) as db:  # as an older version made it
+        for table in ("lamp_readings", "bin_readings"):
+            db.execute(f"ALTER TABLE {table} DROP COLUMN sensor_errors")
+    with SqliteStore(path) as store:
+        store.ensure_ready()
+        store.write([StoredReading("bin-01", "bin", "t", "c", 1, 0, T0, True,
+                                   {"temp_c": 80.0, "sensor_errors": "ultrasonic"})])  # fmt: skip
+        assert store.readings("bin-01")[0].values["sensor_errors"] == "ultrasonic"
 
 
 def test_each_reading_keeps_its_clock_flag_within_one_series(store: TimeSeriesStore) -> None:
@@ -368,18 +412,17 @@ def test_series_gives_what_readings_give_as_plain_tuples(
     store: TimeSeriesStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(influx, "IDS_PER_QUERY", 2)  # several InfluxQL queries, merged
+    variants: list[dict[str, Value]] = [
+        dict(LAMP_VALUES),
+        {"on": False, "current_a": 0.0, "fault": None},
+        {"on": None, "current_a": None, "fault": True, "lux": 12.0},
+        {**LAMP_VALUES, "current_a": 3},
+    ]
     lamps = [
         StoredReading(device, "lamp", "thon-1", "cho-1", boot, seq, T0 + seq // 2, True, values)
         for device in ("lamp-01", AWKWARD, "lamp-03")
         for boot in (3, 2)  # two readings in each second, boot 2 first
-        for seq, values in enumerate(
-            [
-                dict(LAMP_VALUES),
-                {"on": False, "current_a": 0.0, "fault": None},
-                {"on": None, "current_a": None, "fault": True, "lux": 12.0},
-                {**LAMP_VALUES, "current_a": 3},
-            ]
-        )
+        for seq, values in enumerate(variants)
     ]
     random.Random(3).shuffle(lamps)
     store.write([*lamps, bin_(), bin_(seq=1, ts=T0 + 5), bin_("bin-02", seq=2, ts=T0 + 1)])

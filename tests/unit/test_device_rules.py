@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from sangsach.backend.alerts.model import AlertType
 from sangsach.backend.alerts.rules import Track, observe
-from sangsach.backend.domain.readings import StoredReading
+from sangsach.backend.domain.readings import StoredReading, Value
 from sangsach.backend.domain.rules import (
     Thresholds,
     battery_level,
@@ -40,7 +40,7 @@ def test_lit_is_the_same_for_the_engine_the_scores_and_the_map(
     on: bool, current_a: float | None, fault: bool | None, th: Thresholds
 ) -> None:
     lit = lamp_lit(on, current_a, fault, th)
-    values = {"on": on, "current_a": current_a, "fault": fault}
+    values: dict[str, Value] = {"on": on, "current_a": current_a, "fault": fault}
     assert lamp_lit_values(values, th) is lit
     assert lit_samples([(1, on, current_a, fault)], th) == [(1, lit)]
     track = Track("lamp-1", "lamp")

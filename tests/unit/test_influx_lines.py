@@ -17,7 +17,7 @@ from sangsach.backend.timeseries.influx import (
     timestamp_ns,
 )
 from sangsach.backend.timeseries.port import stored_values
-from sangsach.contract.limits import MAX_COUNTER
+from sangsach.contract.limits import BIN_SENSORS, MAX_COUNTER
 
 T0 = 1_700_000_000
 
@@ -53,6 +53,15 @@ def test_awkward_tag_values_are_escaped() -> None:
 def test_a_status_is_one_line_at_its_second() -> None:
     assert status_line(StatusEvent("bin-07", False, T0)) == (
         "status,device=bin-07 online=false 1700000000000000000"
+    )
+
+
+def test_sensor_errors_are_a_string_field_in_the_contracts_order() -> None:
+    values: dict[str, Any] = {"temp_c": 81.5, "sensor_errors": ["tilt", "ultrasonic"]}
+    r = StoredReading("bin-01", "bin", "thon-1", "cho-1", 7, 9, T0, True, values)
+    assert reading_line(r) == (
+        "bin,device=bin-01,place=cho-1,village=thon-1 boot=7i,"
+        'sensor_errors="ultrasonic,tilt",seq=9i,temp_c=81.5 1700000000007000009'
     )
 
 
@@ -101,12 +110,15 @@ _numbers = st.none() | st.booleans() | st.integers(-(2**40), 2**40) | _floats
     fill=_numbers, distance=_numbers, battery=_numbers, temp=_numbers, tilt=_numbers,
     rssi=st.none() | st.booleans() | st.integers(-127, 0) | st.floats(-127, 0),  # an int field
     synced=st.booleans(),
+    # A string field: the sensors' names as the ingest gives them, or as a list, or awkward text.
+    errors=st.none() | st.lists(st.sampled_from(BIN_SENSORS), unique=True, max_size=4) | _ids,
 )  # fmt: skip
 def test_the_fast_line_types_a_bin_readings_values_as_point_does(
-    fill: Any, distance: Any, battery: Any, temp: Any, tilt: Any, rssi: Any, synced: bool
-) -> None:
+    fill: Any, distance: Any, battery: Any, temp: Any, tilt: Any, rssi: Any, synced: bool,
+    errors: Any,
+) -> None:  # fmt: skip
     values = {"fill_pct": fill, "distance_cm": distance, "battery_v": battery, "temp_c": temp,
-              "tilt_deg": tilt, "rssi": rssi}  # fmt: skip
+              "tilt_deg": tilt, "rssi": rssi, "sensor_errors": errors}  # fmt: skip
     r = StoredReading("bin-01", "bin", "thon-1", "cho-1", 7, 9, T0, synced, values)
     fields = {"boot": 7, "seq": 9, **({} if synced else {"synced": False}), **stored_values(r)}
     tags = {"device": "bin-01", "village": "thon-1", "place": "cho-1"}
