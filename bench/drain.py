@@ -3,8 +3,15 @@
 Every consumer's persistent session is registered first (and left offline), then N readings are
 published once; the broker keeps a copy for each session. Each consumer is then started alone
 and timed from its start until all N readings are stored (for ``mosquitto_sub``: received).
-CPU seconds of every process come from /proc (ours, InfluxDB, Mosquitto) or from the
-consumer's exit status (the references).
+CPU seconds of every process come from /proc (ours, Node-RED, InfluxDB, Mosquitto) or from the
+consumer's exit status (the other references).
+
+Node-RED (``bench/nodered.py``), when installed, drains the same readings on the same broker
+with the same in-flight window of 1,000 as every other client, timed from its connection to the
+broker (its start-up of a few seconds is not counted; our gateways' start is). It drains them a
+second time from a second broker with Mosquitto's stock window of 20, the same policy otherwise:
+what a default install gets. Every row then carries its rate and its CPU per 1,000 readings of
+all processes together as ratios of Node-RED's (window 1,000).
 """
 
 from __future__ import annotations
@@ -20,17 +27,23 @@ from sangsach.localbroker import LocalBroker
 from tests.services import InfluxD
 
 from .common import (
+    BROKER_CONF,
     Device,
     Influx,
     OurStack,
     Publisher,
     cpu_seconds,
     generate_registry,
+    peak_rss_mb,
     readings,
     wait_stored,
 )
+from .nodered import NodeRed, describe
 
 TOPIC = "sangsach/v1/+/telemetry"
+NODERED = "Node-RED batch flow"  # the reference every row is compared with
+NODERED_STOCK = "Node-RED batch flow, stock in-flight window 20 (what a default install gets)"
+STOCK_WINDOW = 20  # Mosquitto's default max_inflight_messages
 
 
 def _sub_command(port: int, *extra: str) -> list[str]:
@@ -105,12 +118,30 @@ def _row(
         "readings_per_s": round(n / seconds),
         "cpu_ms_per_1000": {k: round(v, 1) for k, v in per_k.items()},
         "consumer_cpu_ms_per_1000": round(sum(v for k, v in per_k.items() if k in ours), 1),
+        "all_cpu_ms_per_1000": round(sum(per_k.values()), 1),
     }
 
 
+def compare_with_nodered(rows: list[dict[str, Any]]) -> None:
+    """Give every storing row its rate and all-process CPU per 1,000 as ratios of Node-RED's."""
+    reference = next((row for row in rows if row["pipeline"] == NODERED), None)
+    if reference is None:
+        return
+    for row in rows:
+        if row is reference or row["pipeline"].startswith("mosquitto_sub"):
+            continue
+        row["x_nodered"] = round(row["readings_per_s"] / reference["readings_per_s"], 2)
+        row["cpu_x_nodered"] = round(
+            row["all_cpu_ms_per_1000"] / reference["all_cpu_ms_per_1000"], 2
+        )
+
+
 def run(
-    servers: Servers, root: Path, n: int, devices: int, gateways: list[int], storm: bool = True
-) -> dict[str, Any]:
+    servers: Servers, root: Path, n: int, devices: int, gateways: list[int], storm: bool = True,
+    nodered: Path | None = None, nodered_skipped: str = "",
+) -> dict[str, Any]:  # fmt: skip
+    """The drain; ``nodered``: Node-RED's install directory (None: no Node-RED rows, and
+    ``nodered_skipped`` says why)."""
     port = servers.broker.port
     fleet: list[Device] = generate_registry(root / "registry.yaml", devices)
     influx = servers.influx
@@ -118,6 +149,8 @@ def run(
     _run_timed(
         [sys.executable, "-m", "bench.minimal_consumer", "--port", str(port), "--register"], 60
     )
+    if nodered is not None:
+        _nodered(nodered, root / "nodered", port, servers, "drain_nodered").register()
     stacks = {
         k: OurStack(root / f"ours-{k}", port, servers.influx_url, f"drain_ours_{k}",
                     root / "registry.yaml", k, f"bench{k}")
@@ -152,6 +185,21 @@ def run(
     row.update(influx.check("drain_minimal", fleet, n))
     rows.append(row)
 
+    # (c) Node-RED's batch flow on the same broker; (d) again, on a broker with the stock window
+    if nodered is not None:
+        red = _nodered(nodered, root / "nodered", port, servers, "drain_nodered")
+        rows.append(_drain_nodered(servers, red, NODERED, servers.pids["mosquitto"],
+                                   "drain_nodered", fleet, n, last_ts))  # fmt: skip
+        stock_conf = f"{BROKER_CONF}max_inflight_messages {STOCK_WINDOW}\n"
+        with LocalBroker(root / "mosquitto-stock", extra_conf=stock_conf) as stock:
+            red = _nodered(nodered, root / "nodered-stock", stock.port, servers, "drain_stock")
+            red.register()
+            stock_publisher = Publisher(stock.port)
+            stock_publisher.publish_all(readings(fleet, n, last_ts))  # the same readings
+            stock_publisher.close()
+            rows.append(_drain_nodered(servers, red, NODERED_STOCK, _pid(stock._process),
+                                       "drain_stock", fleet, n, last_ts))  # fmt: skip
+
     # ours, with 1, 2, 4 gateways on one shared subscription
     for k, stack in stacks.items():
         name = f"ours, {k} gateway{'s' if k > 1 else ''}"
@@ -169,12 +217,47 @@ def run(
     publisher.close()
     minimal = rows[1]
     for row in rows[2:]:
+        if row["pipeline"].startswith(NODERED):
+            continue
         row["x_minimal"] = round(row["readings_per_s"] / minimal["readings_per_s"], 2)
         row["x_broker"] = round(row["readings_per_s"] / rows[0]["readings_per_s"], 2)
         row["cpu_x_minimal"] = round(
             row["consumer_cpu_ms_per_1000"] / minimal["consumer_cpu_ms_per_1000"], 2
         )
-    return {"readings": n, "devices": len(fleet), "publish_s": round(publish_s, 1), "rows": rows}
+    compare_with_nodered(rows)
+    result = {"readings": n, "devices": len(fleet), "publish_s": round(publish_s, 1), "rows": rows}
+    if nodered is not None:
+        result["nodered"] = describe()
+    else:
+        result["nodered_skipped"] = nodered_skipped or "not asked for"
+    return result
+
+
+def _nodered(directory: Path, user_dir: Path, port: int, servers: Servers, db: str) -> NodeRed:
+    return NodeRed(directory, user_dir, port, servers.influx_url, db, f"bench-nodered-{db}")
+
+
+def _drain_nodered(
+    servers: Servers, red: NodeRed, name: str, broker_pid: int, db: str, fleet: list[Device],
+    n: int, last_ts: int,
+) -> dict[str, Any]:  # fmt: skip
+    """Start Node-RED and time it from its connection until all ``n`` are stored."""
+    servers.influx.create(db)
+    meters = {"node-red": 0, "mosquitto": broker_pid, "influxd": servers.pids["influxd"]}
+    try:
+        started = red.start()
+        connected = red.wait_connected()
+        meters["node-red"] = red.pid
+        before = {proc: cpu_seconds(pid) for proc, pid in meters.items()}
+        end = wait_stored(servers.influx, db, fleet, n, last_ts, 1800)
+        cpu = {proc: cpu_seconds(pid) - before[proc] for proc, pid in meters.items()}
+        rss = peak_rss_mb(red.pid)
+    finally:
+        red.stop()
+    row = _row(name, n, end - connected, cpu, ["node-red"])
+    row.update(servers.influx.check(db, fleet, n))
+    row.update(startup_s=round(connected - started, 2), rss_mb=round(rss))
+    return row
 
 
 def _drain_ours(

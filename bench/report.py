@@ -11,6 +11,38 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     return [*out, ""]
 
 
+def nodered_table(drain: dict[str, Any]) -> list[str]:
+    """Every storing pipeline against Node-RED's batch flow, on equal broker settings."""
+    if drain.get("nodered_skipped"):
+        return [f"Node-RED rows skipped: {drain['nodered_skipped']}.", ""]
+    if "nodered" not in drain:
+        return []
+    lines = [
+        f"### Against Node-RED ({drain['nodered']}; mqtt in -> function -> join 5,000 / 1 s -> "
+        "influxdb batch), same readings, same broker, in-flight window 1,000 for every client",
+        "",
+        "CPU: every process of the pipeline together (its own, Mosquitto, influxd). Node-RED is "
+        "timed from its connection to the broker (start-up not counted); its last row runs on a "
+        "second broker with Mosquitto's stock in-flight window of 20: what a default install gets.",
+        "",
+    ]
+    rows = []
+    for r in drain["rows"]:
+        if r["pipeline"].startswith("mosquitto_sub"):
+            continue
+        extra = f"start-up {r['startup_s']} s, peak RSS {r['rss_mb']} MB" if "rss_mb" in r else ""
+        rows.append([
+            r["pipeline"], f"{r['readings_per_s']:,}", r.get("x_nodered", "1 (reference)"),
+            r["all_cpu_ms_per_1000"], r.get("cpu_x_nodered", "1 (reference)"), r["lost"],
+            r["duplicated"], extra,
+        ])  # fmt: skip
+    return lines + _table(
+        ["pipeline", "readings/s", "rate × Node-RED", "CPU ms/1000, all processes",
+         "CPU × Node-RED", "lost", "duplicated", "Node-RED"],
+        rows,
+    )  # fmt: skip
+
+
 def markdown(results: dict[str, Any]) -> str:
     m = results["machine"]
     lines = [
@@ -41,6 +73,7 @@ def markdown(results: dict[str, Any]) -> str:
              "CPU × minimal", "lost", "duplicated", "redelivered, dropped", "CPU ms/1000 per process"],
             rows,
         )  # fmt: skip
+        lines += nodered_table(d)
     if "latency" in results:
         lines += ["## Latency: publish -> stored in InfluxDB (1 gateway)", ""]
         lines += _table(

@@ -4,7 +4,8 @@
     python -m bench.run --quick         # everything, small sizes (about 3 minutes)
     python -m bench.run drain latency   # only these parts
 
-Parts: drain (capacity with 1, 2 and 4 gateways and the two reference pipelines), latency
+Parts: drain (capacity with 1, 2 and 4 gateways and the reference pipelines: mosquitto_sub, the
+minimal consumer, and Node-RED's batch flow when Node.js is installed), latency
 (publish -> stored), alerts (reading -> SMS request), memory (peak RSS at 1k/10k/100k
 devices), scores (a village-year and the commune-year of daily scores).
 """
@@ -23,7 +24,7 @@ from typing import Any
 from sangsach.localbroker import LocalBroker
 from tests.services import InfluxD
 
-from . import drain, latency, memory, report, scores
+from . import drain, latency, memory, nodered, report, scores
 from .alert_latency import measure as alert_measure
 from .common import BROKER_CONF, load_average
 
@@ -54,6 +55,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, help="latency and alerts: seconds per rate")
     parser.add_argument("--memory-devices", type=int, nargs="+", help="default 1k 10k 100k")
     parser.add_argument("--out", type=Path, default=Path("var/bench"), help="report directory")
+    parser.add_argument(
+        "--nodered-dir", type=Path, default=nodered.DEFAULT_DIR,
+        help="drain: where npm installs the pinned Node-RED (a scratch folder, not committed)",
+    )  # fmt: skip
+    parser.add_argument("--no-nodered", action="store_true", help="drain: no Node-RED rows")
     args = parser.parse_args(argv)
     parts = args.parts or list(PARTS)
     quick = args.quick
@@ -62,6 +68,15 @@ def main(argv: list[str] | None = None) -> None:
     seconds = args.seconds or (10.0 if quick else 30.0)
     sizes = args.memory_devices or ([1_000, 10_000] if quick else [1_000, 10_000, 100_000])
     results: dict[str, Any] = {"machine": machine(), "quick": quick, "started": time.time()}
+    red_dir: Path | None = None
+    red_skipped = "--no-nodered"
+    if "drain" in parts and not args.no_nodered:
+        print(f"Node-RED: {nodered.describe()} in {args.nodered_dir} (npm installs it if missing)")
+        red_skipped = nodered.prepare(args.nodered_dir) or ""
+        if red_skipped:
+            print(f"Node-RED rows skipped: {red_skipped}", flush=True)
+        else:
+            red_dir = args.nodered_dir
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="sangsach-bench-") as tmp:
         root = Path(tmp)
@@ -70,7 +85,10 @@ def main(argv: list[str] | None = None) -> None:
             with LocalBroker(root / "mosquitto", extra_conf=BROKER_CONF) as broker:
                 servers = drain.Servers(broker, influxd)
                 if "drain" in parts:
-                    results["drain"] = drain.run(servers, root / "drain", n, devices, args.gateways)
+                    results["drain"] = drain.run(
+                        servers, root / "drain", n, devices, args.gateways,
+                        nodered=red_dir, nodered_skipped=red_skipped,
+                    )  # fmt: skip
                     results["drain"]["load"] = load_average()
                     _save(args.out, results)
                 if "latency" in parts:

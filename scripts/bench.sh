@@ -5,6 +5,9 @@
 #   scripts/bench.sh --quick          # the same, small sizes (a few minutes)
 #   scripts/bench.sh drain memory     # some parts only; --help lists the options
 # The report is written to var/bench/results.md and var/bench/results.json.
+# The drain's Node-RED reference is installed with npm, at the versions pinned in
+# bench/nodered/package.json, into var/bench/nodered (scratch, not committed); without Node.js
+# or when npm cannot install it, the report says why and has no Node-RED rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
