@@ -208,6 +208,7 @@ class AlertThresholds(BaseModel):
     fire_temp_c: float | None = Field(default=None, ge=30, le=125)
     tilt_deg: float | None = Field(default=None, ge=5, le=180)
     battery_low_v: float | None = Field(default=None, ge=0, le=15)
+    sensor_fault_debounce_s: int | None = Field(default=None, ge=0, le=7 * 86_400)
 
     def overrides(self) -> dict[str, float]:
         return self.model_dump(exclude_none=True)

@@ -53,7 +53,7 @@ from .lifecycle import (
     due_notices,
     mark_done,
 )
-from .model import LAMP_TYPES, AlertType, Policy, Thresholds
+from .model import DEVICE_TYPES, LAMP_TYPES, AlertType, Policy, Thresholds
 from .rules import Track, came_online, conditions, observe, went_offline
 from .tables import ALERT_COLUMNS, from_row, from_values, to_row
 
@@ -359,7 +359,7 @@ class AlertEngine:
             return self._office if level is Level.OFFICE else []
         if level is Level.TEAM:
             lamp_work = alert.type in LAMP_TYPES or (
-                alert.type is AlertType.DEVICE_OFFLINE and place.kind == "lamp"
+                alert.type in DEVICE_TYPES and place.kind == "lamp"
             )
             return self._teams.get(
                 (place.village_id, "lighting" if lamp_work else "collection"), []

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from ..domain.rules import Thresholds
 
-__all__ = ["CRITICAL", "LAMP_TYPES", "AlertType", "Policy", "Thresholds"]
+__all__ = ["CRITICAL", "DEVICE_TYPES", "LAMP_TYPES", "AlertType", "Policy", "Thresholds"]
 
 
 class AlertType(StrEnum):
@@ -21,12 +21,15 @@ class AlertType(StrEnum):
     FIRE = "fire"
     TILTED = "tilted"
     BATTERY_LOW = "battery_low"
+    SENSOR_FAULT = "sensor_fault"  # readings name a failed sensor, for longer than a debounce
 
 
 # Fire is never held by quiet hours or rate limits.
 CRITICAL: frozenset[AlertType] = frozenset({AlertType.FIRE})
 
 LAMP_TYPES = frozenset({AlertType.LAMP_FAULT, AlertType.DAY_BURNING, AlertType.CYCLING})
+# About the node itself, lamp or bin: its team is the one of the device's kind.
+DEVICE_TYPES = frozenset({AlertType.DEVICE_OFFLINE, AlertType.SENSOR_FAULT})
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from ..domain.rules import (
     bin_emptied,
     bin_full,
     bin_overflowing,
+    failed_sensors,
     lamp_lit_values,
     tenths,
 )
@@ -60,19 +61,23 @@ class Track:
     tilt: float | None = None
     battery: float | None = None
     held: tuple[str, ...] = ()  # bin conditions holding, with hysteresis
+    failed: tuple[str, ...] = ()  # sensors the latest reading reports as failed
+    failed_since: int | None = None  # since when readings report failed sensors without a break
 
     def to_json(self) -> dict[str, Any]:
         # The track as stored, without ``asdict``'s deep copy (a batch saves every track it saw).
         data = dict(zip(_TRACK_FIELDS, _track_values(self), strict=True))
         data["switches"] = list(self.switches)
         data["held"] = list(self.held)
+        data["failed"] = list(self.failed)
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Track:
-        track = cls(**data)
+        track = cls(**data)  # a track saved before a field existed takes its default
         track.switches = tuple(track.switches)
         track.held = tuple(track.held)
+        track.failed = tuple(track.failed)
         return track
 
     def copy(self) -> Track:
@@ -102,6 +107,12 @@ def observe(track: Track, reading: StoredReading, received_at: float, th: Thresh
         return None
     track.last_ts = reading.ts
     values = reading.values
+    failed = failed_sensors(values)
+    if failed:
+        track.failed_since = track.failed_since if track.failed else reading.ts
+    else:
+        track.failed_since = None
+    track.failed = failed
     if reading.kind == "lamp":
         _observe_lamp(track, reading.ts, lamp_lit_values(values, th), th)
         return None
@@ -198,11 +209,20 @@ def conditions(track: Track, now: int, required: Required, th: Thresholds) -> Co
         return Conditions(frozenset({AlertType.DEVICE_OFFLINE}), judged)
     if track.last_seen is None:  # never heard from: nothing to say yet
         return Conditions(frozenset(), judged)
+    device = _device(track, now, th)
     if track.kind == "bin":
-        return Conditions(frozenset(_bin(track, now, th)), frozenset())
+        return Conditions(frozenset(_bin(track, now, th) | device), frozenset())
     return Conditions(
-        frozenset(_lamp(track, now, required, th)), _lamp_unknown(track, now, required)
+        frozenset(_lamp(track, now, required, th) | device), _lamp_unknown(track, now, required)
     )
+
+
+def _device(track: Track, now: int, th: Thresholds) -> set[AlertType]:
+    """Conditions of the node itself, lamp or bin: a sensor that keeps failing."""
+    since = track.failed_since
+    if track.failed and since is not None and now - since >= th.sensor_fault_debounce_s:
+        return {AlertType.SENSOR_FAULT}
+    return set()
 
 
 def _lamp(track: Track, now: int, required: Required, th: Thresholds) -> set[AlertType]:
@@ -244,7 +264,9 @@ def _bin(track: Track, now: int, th: Thresholds) -> set[AlertType]:
     return found
 
 
-LAMP_JUDGED = frozenset({AlertType.LAMP_FAULT, AlertType.DAY_BURNING, AlertType.CYCLING})
+LAMP_JUDGED = frozenset(
+    {AlertType.LAMP_FAULT, AlertType.DAY_BURNING, AlertType.CYCLING, AlertType.SENSOR_FAULT}
+)
 BIN_JUDGED = frozenset(
     {
         AlertType.BIN_FULL,
@@ -253,5 +275,6 @@ BIN_JUDGED = frozenset(
         AlertType.FIRE,
         AlertType.TILTED,
         AlertType.BATTERY_LOW,
+        AlertType.SENSOR_FAULT,
     }
 )

@@ -1,5 +1,6 @@
 """The device rules, each defined once: is a lamp lit, is a bin full, overflowing or emptied,
-is its battery low, when is data stale, and the thresholds they use (the commune's defaults, then the village's).
+is its battery low, which of its sensors failed, when is data stale, and the thresholds they
+use (the commune's defaults, then the village's).
 
 Pure: plain values in, a verdict out. The alert engine, the scores and their daily rollups,
 the web map and village page, and the ``device`` measurement Grafana reads all call these, so
@@ -16,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, Protocol
+
+from .readings import sensor_names
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,9 @@ class Thresholds:
     fire_temp_c: float = 70.0
     tilt_deg: float = 30.0
     battery_low_v: float = 3.4
+    # A sensor fault is an alert once readings have reported it for this long without a break:
+    # one implausible echo (a bird, the lid) must not text the team.
+    sensor_fault_debounce_s: int = 1800
 
 
 class _Overrides(Protocol):
@@ -106,6 +112,33 @@ def bin_emptied(previous_pct: float, fill_pct: float, th: Thresholds) -> bool:
     return tenths(previous_pct) - tenths(fill_pct) >= tenths(th.bin_emptied_drop_pct)
 
 
+def failed_sensors(values: Mapping[str, Any]) -> tuple[str, ...]:
+    """The sensors a stored reading reports as failed (its ``sensor_errors``), none when all
+    answered. A bin reading without ``fill_pct`` has ``ultrasonic`` among them: its fill level
+    is not measured, neither full nor empty."""
+    return sensor_names(values.get("sensor_errors"))
+
+
+# The failed sensors in words, for the pages ("Lỗi cảm biến: siêu âm").
+SENSOR_LABELS: dict[str, str] = {
+    "current": "dòng điện",
+    "voltage": "điện áp",
+    "lux": "ánh sáng",
+    "ultrasonic": "siêu âm",
+    "thermometer": "nhiệt độ",
+    "tilt": "nghiêng",
+    "battery": "pin",
+}
+
+
+def sensor_fault_text(values: Mapping[str, Any] | None) -> str | None:
+    """``Lỗi cảm biến: siêu âm, nhiệt độ``, or None when every sensor answered."""
+    failed = failed_sensors(values or {})
+    if not failed:
+        return None
+    return "Lỗi cảm biến: " + ", ".join(SENSOR_LABELS.get(name, name) for name in failed)
+
+
 def stale_s(kind: Literal["lamp", "bin"] | str, th: Thresholds) -> int:
     """How long a reading holds: three report intervals, the offline rule."""
     interval = th.lamp_report_interval_s if kind == "lamp" else th.bin_report_interval_s
@@ -130,7 +163,10 @@ def battery_level(volts: float, th: Thresholds) -> BatteryLevel:
     return "good" if volts >= th.battery_low_v + BATTERY_GOOD_MARGIN_V else "fair"
 
 
-MapState = Literal["lit", "off", "fault", "bin_ok", "bin_full", "bin_overflow", "offline", "never"]
+MapState = Literal[
+    "lit", "off", "fault", "bin_ok", "bin_full", "bin_overflow", "bin_unmeasured", "offline",
+    "never",
+]  # fmt: skip
 
 
 def device_state(
@@ -147,7 +183,8 @@ def device_state(
         return "fault" if latest.get("on") or latest.get("fault") else "off"
     fill = latest.get("fill_pct")
     if not isinstance(fill, int | float):
-        return "never"
+        # Its ultrasonic sensor failed: the fill is not measured, neither full nor empty.
+        return "bin_unmeasured" if "ultrasonic" in failed_sensors(latest) else "never"
     if bin_overflowing(fill, th):
         return "bin_overflow"
     return "bin_full" if bin_full(fill, th) else "bin_ok"

@@ -35,6 +35,7 @@ Kind = Literal[
     "fire",
     "tilted",
     "battery_low",
+    "sensor_fault",
     "reminder",
     "escalation",
     "digest",
@@ -104,6 +105,11 @@ TEMPLATES: Final[dict[str, Template]] = {
         "Trả lời OK {code} khi nhận, XONG {code} khi thay pin xong.",
         "Sắp hết pin: {place}, {village}. Nhắn OK/XONG {code}",
     ),
+    "sensor_fault": Template(
+        "Thiết bị {device} ({place}, {village}) bị lỗi cảm biến. Mã {code}. "
+        "Trả lời OK {code} khi nhận, XONG {code} khi sửa xong.",
+        "Lỗi cảm biến: {place}, {village}. Nhắn OK/XONG {code}",
+    ),
     "reminder": Template(
         "Nhắc lại: {problem}, {device} ({place}, {village}) chưa có ai nhận. Mã {code}. "
         "Trả lời OK {code} khi nhận, XONG {code} khi xong.",
@@ -133,6 +139,7 @@ PROBLEMS: Final[dict[str, str]] = {
     "fire": "nghi cháy",
     "tilted": "thùng rác bị đổ",
     "battery_low": "sắp hết pin",
+    "sensor_fault": "lỗi cảm biến",
 }
 
 

@@ -18,6 +18,7 @@ STATES: dict[str, tuple[str, str]] = {
     "bin_ok": ("#16a34a", "Thùng rác chưa đầy"),
     "bin_full": ("#ea580c", "Thùng rác đầy"),
     "bin_overflow": ("#dc2626", "Thùng rác tràn"),
+    "bin_unmeasured": ("#a855f7", "Lỗi cảm biến siêu âm – chưa đo được mức rác"),
     "offline": ("#000000", "Mất kết nối"),
     "never": ("#cbd5e1", "Chưa có dữ liệu"),
 }

@@ -24,7 +24,7 @@ from ..alerts.model import AlertType
 from ..api.deps import ConnDep, ServicesDep
 from ..api.readings import device_readings
 from ..domain.readings import FIELDS
-from ..domain.rules import Thresholds, battery_level, device_state
+from ..domain.rules import Thresholds, battery_level, device_state, sensor_fault_text
 from ..notify.templates import PROBLEMS
 from . import devicemap
 from .render import active_alerts, local_time, page, pages_router
@@ -46,6 +46,7 @@ STATE_ALERTS: dict[str, tuple[AlertType, ...]] = {
     "offline": (AlertType.DEVICE_OFFLINE,),
     "bin_full": (AlertType.BIN_OVERDUE, AlertType.BIN_FULL),
     "bin_overflow": (AlertType.BIN_OVERFLOW, AlertType.BIN_OVERDUE, AlertType.BIN_FULL),
+    "bin_unmeasured": (AlertType.SENSOR_FAULT,),
 }
 READINGS_SHOWN = 50
 READINGS_WINDOW_S = 24 * 3600  # the device page reads the day up to the latest reading
@@ -138,6 +139,7 @@ def device_rows(services: Any, village_id: str | None = None) -> list[dict[str, 
             "removed": day_text(place.removed if place else None, "Chưa tháo"),
             "state": state,
             "state_label": _state_label(state, row["latest"]),
+            "sensor_fault": sensor_fault_text(row["latest"]),
             "when": local_time(row["ts"]) or NO_DATA,
             "current_a": _number(row["latest"], "current_a"),
             "fill_pct": _number(row["latest"], "fill_pct"),
@@ -197,7 +199,8 @@ def device(request: Request, device_id: str, services: ServicesDep, conn: ConnDe
     th = services.scores.rules.thresholds[village_id]
     readings = [
         {**dict.fromkeys(FIELDS[r.kind]), **r.values, "when": local_time(r.ts),
-         "battery_label": _battery_label(_number(r.values, "battery_v"), th)}
+         "battery_label": _battery_label(_number(r.values, "battery_v"), th),
+         "sensor_fault": sensor_fault_text(r.values)}
         for r in latest
     ]  # fmt: skip
     alerts = [

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, select
 
 from sangsach.backend.alerts.engine import AlertEngine, Sms
 from sangsach.backend.alerts.lifecycle import Alert, Level, State
-from sangsach.backend.alerts.model import AlertType, Policy
+from sangsach.backend.alerts.model import AlertType, Policy, Thresholds
 from sangsach.backend.alerts.tables import alerts, from_row
 from sangsach.backend.db import make_engine
 from sangsach.backend.domain.readings import StoredReading, Value
@@ -338,3 +338,46 @@ def test_after_a_restart_the_tick_judges_devices_known_only_from_sql(setup) -> N
         stored = {r.device_id: r.track for r in conn.execute(select(alert_tracks))}
     assert {d: tr.to_json() for d, tr in restarted._tracks.known.items()} == stored
     assert restarted._tracks.known[LAMP].last_seen == t + 61  # the newer, from memory
+
+
+def test_a_failing_sensor_tells_its_kinds_team_and_clears_when_it_answers(setup) -> None:  # type: ignore[no-untyped-def]
+    engine, outbox, clock, _ = setup
+    t = evening()
+    debounce = Thresholds().sensor_fault_debounce_s
+    broken = [lamp(s, t + 300 * s, True, 0.2) for s in range(debounce // 300 + 1)]
+    broken = [
+        StoredReading(r.device_id, r.kind, r.village_id, r.place_id, r.boot, r.seq, r.ts, True,
+                      {**r.values, "lux": None, "sensor_errors": "lux"})
+        for r in broken
+    ]  # fmt: skip
+    feed(engine, clock, broken)
+    [alert] = _active(engine)
+    assert alert.type is AlertType.SENSOR_FAULT and alert.device_id == LAMP
+    assert {m.to for m in outbox.sent} == ELECTRICIANS
+    assert {m.kind for m in outbox.sent} == {"sensor_fault"}
+    feed(engine, clock, [lamp(len(broken), broken[-1].ts + 300, True, 0.2)])
+    assert engine.get(alert.id).state is State.CLEARED
+
+    outbox.sent.clear()
+    start = broken[-1].ts + 600
+    no_echo: dict[str, Value] = {"battery_v": 3.9, "temp_c": 28.0, "sensor_errors": "ultrasonic"}
+    feed(engine, clock, [
+        StoredReading(BIN, "bin", "dong-ha", "dong-ha-p1", 1, s, start + 600 * s, True, no_echo)
+        for s in range(debounce // 600 + 1)
+    ])  # fmt: skip
+    [alert] = _active(engine)
+    assert alert.type is AlertType.SENSOR_FAULT and alert.device_id == BIN
+    assert {m.to for m in outbox.sent} == COLLECTORS
+
+
+def test_fire_opens_from_the_temperature_of_a_reading_without_a_fill_level(setup) -> None:  # type: ignore[no-untyped-def]
+    engine, outbox, clock, _ = setup
+    t = evening()
+    fire: dict[str, Value] = {"temp_c": 81.5, "battery_v": 3.9, "sensor_errors": "ultrasonic"}
+    feed(engine, clock, [
+        bin_(0, t, 40.0),
+        StoredReading(BIN, "bin", "dong-ha", "dong-ha-p1", 1, 1, t + 60, True, fire),
+    ])  # fmt: skip
+    [alert] = _active(engine)
+    assert alert.type is AlertType.FIRE
+    assert HEAD in {m.to for m in outbox.sent}

@@ -294,3 +294,59 @@ def test_a_track_is_stored_as_json_and_loads_back_equal() -> None:
     saved = track.to_json()
     assert saved["switches"] == [T0 + 10, T0 + 20, T0 + 30]
     assert Track.from_json(json.loads(json.dumps(saved))) == track
+
+
+def test_a_sensor_fault_holds_after_its_debounce_and_clears_with_a_clean_reading() -> None:
+    debounce = TH.sensor_fault_debounce_s
+    track = Track("bin-1", "bin")
+    observe(track, reading("bin", 0, T0, fill_pct=40.0, sensor_errors="tilt"), T0, TH)
+    assert AlertType.SENSOR_FAULT not in conditions(track, T0, night_from(0, 0), TH).holding
+    late = T0 + debounce
+    observe(track, reading("bin", 1, late, fill_pct=41.0, sensor_errors="tilt"), late, TH)
+    assert AlertType.SENSOR_FAULT in conditions(track, late, night_from(0, 0), TH).holding
+    assert track.failed == ("tilt",) and track.failed_since == T0
+    observe(track, reading("bin", 2, late + 600, fill_pct=42.0), late + 600, TH)
+    assert AlertType.SENSOR_FAULT not in conditions(track, late + 600, night_from(0, 0), TH).holding
+    saved = track.to_json()  # (read back: mypy keeps the narrowing of the asserts above)
+    assert saved["failed"] == [] and saved["failed_since"] is None
+
+
+def test_one_failed_reading_among_good_ones_raises_nothing() -> None:
+    track = Track("lamp-1", "lamp")
+    required = night_from(T0, T0 + 36_000)
+    for seq in range(20):
+        ts = T0 + 300 * seq
+        failed = {"sensor_errors": "lux"} if seq % 2 else {}
+        observe(track, reading("lamp", seq, ts, on=True, current_a=0.2, **failed), ts, TH)
+        assert AlertType.SENSOR_FAULT not in conditions(track, ts, required, TH).holding
+
+
+def test_a_lamp_sensor_fault_is_judged_and_unknown_while_offline() -> None:
+    required = night_from(T0, T0 + 36_000)
+    track = Track("lamp-1", "lamp")
+    for seq in range(8):
+        ts = T0 + 300 * seq
+        observe(track, reading("lamp", seq, ts, on=True, sensor_errors="current"), ts, TH)
+    now = T0 + 300 * 7
+    assert AlertType.SENSOR_FAULT in conditions(track, now, required, TH).holding
+    went_offline(track, now + 1)
+    assert AlertType.SENSOR_FAULT in conditions(track, now + 1, required, TH).unknown
+
+
+def test_fire_holds_from_the_temperature_of_a_reading_without_a_fill_level() -> None:
+    track = Track("bin-1", "bin")
+    observe(track, reading("bin", 0, T0, fill_pct=50.0, temp_c=30.0), T0, TH)
+    fire = reading("bin", 1, T0 + 60, temp_c=80.0, sensor_errors="ultrasonic")
+    observe(track, fire, T0 + 60, TH)
+    holding = conditions(track, T0 + 60, night_from(0, 0), TH).holding
+    assert AlertType.FIRE in holding
+    assert track.fill == 50.0  # not measured: the last measured fill stands, no collection
+
+
+def test_a_track_saved_before_sensor_faults_loads() -> None:
+    saved = Track("bin-1", "bin", last_ts=T0).to_json()
+    del saved["failed"], saved["failed_since"]
+    track = Track.from_json(saved)
+    observe(track, reading("bin", 1, T0 + 60, fill_pct=5.0, sensor_errors="battery"), T0 + 60, TH)
+    assert track.failed == ("battery",)
+    assert Track.from_json(json.loads(json.dumps(track.to_json()))) == track
