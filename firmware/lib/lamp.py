@@ -100,10 +100,17 @@ class LampNode(Node):
 
     def report(self) -> None:
         fields: dict = {"on": self.relay.on(), "fault": self.fault}
-        if self.current_a is not None:
+        errors = []  # the sensors whose driver failed at the last sense: both are fitted
+        if self.current_a is None:
+            errors.append("current")
+        else:
             fields["current_a"] = round(self.current_a, 2)
-        if self.lux is not None:
+        if self.lux is None:
+            errors.append("lux")
+        else:
             fields["lux"] = round(self.lux, 1)
+        if errors:
+            fields["sensor_errors"] = errors
         self.record(fields)
         self.next_report = self.clock.now_ms() + self.report_interval_s * 1000
 

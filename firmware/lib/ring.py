@@ -23,7 +23,8 @@ import io
 import os
 import struct
 
-SLOT = 256  # the longest reading (48-character id, every field, huge counters) is 235 bytes
+SLOT = 256  # the longest reading (48-character id, every field, huge counters) is 235 bytes,
+# 252 when one sensor failed (its name in sensor_errors instead of its shorter field)
 SEGMENTS = 4  # a full buffer spans four segments (five while the oldest one drains)
 _MARK = 0xFE  # never a byte of UTF-8 text: a search for the next record cannot stop inside one
 _RECORD = "!BHI"  # marker, length, CRC32 of the reading

@@ -95,33 +95,52 @@ class BinNode(Node):
         return 0
 
     def measure(self) -> bool:
-        """Take one reading into flash; True when it must leave at once (full or fire)."""
+        """Take one reading into flash; True when it must leave at once (full or fire).
+
+        A sensor that failed costs its fields and is named in ``sensor_errors``; a tilt sensor
+        that is not fitted is not an error. Without a plausible echo the reading has no fill
+        level ("ultrasonic"), but the rest is recorded, and a fire still leaves at once."""
         clock, settings, store = self.clock, self.settings, self.store
         temp = self.thermometer.celsius(clock)
         echoes = self.ultrasonic.pings(settings["pings"], clock)
         distance = logic.filtered_distance(echoes, temp, settings["echo_min_cm"], self.depth_cm)
         fire = temp is not None and temp >= self.fire_temp_c
+        fields: dict = {}
+        errors = []
+        crossed = False
+        fill = None
         if distance is None:
             print("bin: no plausible echo in %r" % echoes)
-            self.store.save()
-            return fire
-        fill = logic.fill_pct(distance, self.depth_cm)
-        fields = {"fill_pct": fill, "distance_cm": round(distance, 1)}
+            errors.append("ultrasonic")
+        else:
+            fill = logic.fill_pct(distance, self.depth_cm)
+            fields["fill_pct"] = fill
+            fields["distance_cm"] = round(distance, 1)
+            crossed = store.last_fill < self.full_pct <= fill
+            store.last_fill = fill
         volts = self.battery.volts()
-        if volts is not None:
+        if volts is None:
+            errors.append("battery")
+        else:
             fields["battery_v"] = round(volts, 2)
-        if temp is not None:
+        if temp is None:
+            errors.append("thermometer")
+        else:
             fields["temp_c"] = round(temp, 1)
         if self.tilt is not None:
             tilt = self.tilt.degrees()
-            if tilt is not None:
+            if tilt is None:
+                errors.append("tilt")
+            else:
                 fields["tilt_deg"] = round(tilt, 1)
+        if errors:
+            fields["sensor_errors"] = errors
         self.record(fields)
-        crossed = store.last_fill < self.full_pct <= fill
-        store.last_fill = fill
         store.wakes += 1
-        self.store.save()
-        print("bin: fill %.1f %%, %s" % (fill, "full!" if crossed else "fire!" if fire else "ok"))
+        store.save()
+        print("bin: fill %s %%, %s%s" % ("?" if fill is None else "%.1f" % fill,
+                                         "full!" if crossed else "fire!" if fire else "ok",
+                                         ", failed: " + " ".join(errors) if errors else ""))
         return crossed or fire
 
     def send_due(self, urgent: bool) -> bool:

@@ -64,3 +64,40 @@ def test_the_scenario_period_is_the_hand_computed_one_on_both_stores(
     assert {v.village_id: (v.rank, v.score) for v in result.villages} == {
         vid: (want["rank"], want["score"]) for vid, want in sc.EXPECTED.items()
     }
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "influxdb"])
+def test_a_reading_without_a_fill_level_counts_as_no_sample(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A bin whose ultrasonic sensor failed for 12 hours (temperature still sent) scores exactly
+    as one silent for those hours: not measured is neither overflowing nor clean."""
+    device = next(iter(sc.FILLS))
+    failed = range(10, 22)  # hours of day 1
+
+    def failing(row: dict[str, object]) -> bool:
+        return row["id"] == device and int(row["ts"]) in {sc.DAY1 + h * 3600 for h in failed}  # type: ignore[call-overload]
+
+    rows = sc.lamp_readings() + sc.bin_readings()
+    unmeasured = [
+        {k: v for k, v in r.items() if k != "fill_pct"} | {"temp_c": 31.0,
+         "sensor_errors": "ultrasonic"} if failing(r) else r
+        for r in rows
+    ]  # fmt: skip
+    silent = [r for r in rows if not failing(r)]
+    results = []
+    for case, written in (("unmeasured", unmeasured), ("silent", silent)):
+        if kind == "influxdb":
+            server: InfluxD = request.getfixturevalue("influxd")
+            db = f"nofill_{case}_{uuid4().hex}"
+            made: TimeSeriesStore = InfluxStore(server.url, db)
+        else:
+            made = SqliteStore(tmp_path / f"{case}.sqlite")
+        with made:
+            made.ensure_ready()
+            made.write(stored(written))
+            scores = Scores(made, None, parse_registry(sc.REGISTRY), clock=lambda: sc.END + 2 * D)
+            results.append(scores.compute(sc.DAY1, sc.END))
+        if kind == "influxdb":
+            server.query(f'DROP DATABASE "{db}"', db)
+    assert results[0] == results[1]
