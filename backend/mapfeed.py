@@ -3,7 +3,7 @@
 The readings carry no coordinates, and InfluxQL cannot join, so the backend writes measurement
 ``device`` (tags ``device``, ``kind``, ``village``; fields ``lat``, ``lon`` from the registry and
 ``state``, ``domain.rules.device_state``: ``lit``, ``off``, ``fault``, ``bin_ok``, ``bin_full``,
-``bin_overflow``, ``offline``, ``never``). Cheap: a point only when a device's state changes,
+``bin_overflow``, ``bin_unmeasured``, ``offline``, ``never``). Cheap: a point only when a device's state changes,
 and every device once a day so that any time range of a day or more shows every device.
 """
 
