@@ -1,7 +1,7 @@
 """The Mosquitto ACL file, generated: each device only its own topics, the services theirs.
 
-A device writes its telemetry and status (its last will too) and reads its config and commands.
-A gateway reads every device's telemetry and status, also through a shared subscription; each
+A device writes its telemetry and status (its last will too) and reads its config, commands
+and update offers. A gateway reads every device's telemetry and status, also through a shared subscription; each
 gateway has its own account, ``gateway-<SANGSACH_GATEWAY_ID>`` (``gateway`` alone, from before,
 still works). The backend (and the operators through it) writes config and commands. The
 ``simulators`` account speaks for every simulated device: create it only where simulators run.
@@ -21,12 +21,18 @@ from sangsach.contract.topics import PREFIX
 # Account name -> (access, channel) for every device (``+``).
 SERVICE_ACCOUNTS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
     "gateway": (("read", "telemetry"), ("read", "status")),
-    "backend": (("readwrite", "config"), ("write", "cmd"), ("read", "status")),
+    "backend": (
+        ("readwrite", "config"),
+        ("write", "cmd"),
+        ("readwrite", "update"),
+        ("read", "status"),
+    ),
     "simulators": (
         ("write", "telemetry"),
         ("write", "status"),
         ("read", "config"),
         ("read", "cmd"),
+        ("read", "update"),
     ),
 }
 GATEWAY_ACCOUNT: Final = re.compile(r"^gateway-[A-Za-z0-9_-]{1,32}$")  # one per gateway
@@ -44,6 +50,7 @@ DEVICE_ACCESS: Final = (
     ("write", "status"),
     ("read", "config"),
     ("read", "cmd"),
+    ("read", "update"),
 )
 
 

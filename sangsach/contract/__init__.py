@@ -16,6 +16,8 @@ from .messages import (
     Ping,
     Reboot,
     Status,
+    UpdateOffer,
+    UpdateOutcome,
 )
 from .readings import BinReading, LampReading, Reading
 from .rejections import Reason
@@ -43,6 +45,8 @@ __all__ = [
     "Status",
     "Topic",
     "TopicError",
+    "UpdateOffer",
+    "UpdateOutcome",
     "topic",
     "wildcard",
 ]

@@ -28,6 +28,21 @@ class Batch(BaseModel):
     )
 
 
+class UpdateOutcome(BaseModel):
+    """What became of the last update offered to the node (in its status message)."""
+
+    model_config = _STRICT
+
+    number: int = Field(ge=1, le=MAX_COUNTER, description="the release's number")
+    version: str = Field(max_length=32)
+    state: Literal["confirmed", "rolled_back", "failed", "refused"] = Field(
+        description="confirmed: running it; rolled_back: it did not confirm, the previous one "
+        "runs; failed: the download did not check out; refused: the offer's signature or "
+        "format was wrong"
+    )
+    reason: str = Field(default="", max_length=80)
+
+
 class Status(BaseModel):
     """Retained on ``.../status``: the birth message on connect, the last will when lost."""
 
@@ -39,6 +54,24 @@ class Status(BaseModel):
     boot: int | None = Field(default=None, ge=0, le=MAX_COUNTER)
     fw: str | None = Field(default=None, max_length=32, description="firmware version")
     ts: int | None = Field(default=None, ge=0, le=MAX_TS, description="Unix seconds, when known")
+    update: UpdateOutcome | None = None
+
+
+class UpdateOffer(BaseModel):
+    """Retained on ``.../update``: the release the system wants the node to run
+    (docs/firmware.md, "Updates over the air"). An empty retained message withdraws it."""
+
+    model_config = _STRICT
+
+    release: str = Field(
+        max_length=8192,
+        description="the release as JSON text: number, version, mpy, url, files "
+        "[[name, size, sha256], ...]",
+    )
+    sig: str = Field(
+        pattern=r"^[0-9a-f]{64}$",
+        description="HMAC-SHA256 of the release text under the node's own key, hex",
+    )
 
 
 class LightingWindow(BaseModel):

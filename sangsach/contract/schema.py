@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from .messages import Batch, Command, DeviceConfig, Status
+from .messages import Batch, Command, DeviceConfig, Status, UpdateOffer
 from .readings import Reading
 
 SCHEMA_PATH = Path(__file__).with_name("sangsach-v1.schema.json")
@@ -20,6 +20,7 @@ MESSAGES: dict[str, Any] = {
     "status": Status,
     "config": DeviceConfig,
     "cmd": Command,
+    "update": UpdateOffer,
 }
 
 
@@ -36,7 +37,7 @@ def build_schema() -> dict[str, Any]:
         "$id": "sangsach-v1.schema.json",
         "title": "sangsach wire contract v1",
         "description": "Messages between nodes and the system. Topics: "
-        "sangsach/v1/{device_id}/telemetry (reading or batch), .../status, .../config, .../cmd.",
+        "sangsach/v1/{device_id}/telemetry (reading or batch), .../status, .../config, .../cmd, .../update.",
         "messages": messages,
         "$defs": dict(sorted(defs.items())),
     }

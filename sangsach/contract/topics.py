@@ -9,7 +9,7 @@ from typing import Final, Literal, get_args
 from .limits import DEVICE_ID_PATTERN
 
 PREFIX: Final = "sangsach/v1"
-Channel = Literal["telemetry", "status", "config", "cmd"]
+Channel = Literal["telemetry", "status", "config", "cmd", "update"]
 CHANNELS: Final[tuple[str, ...]] = get_args(Channel)
 _DEVICE_ID = re.compile(DEVICE_ID_PATTERN)
 

@@ -50,10 +50,10 @@ def test_acl_gives_each_device_its_own_topics_only() -> None:
         ["user gateway", "topic read sangsach/v1/+/telemetry", "topic read sangsach/v1/+/status"],
         ["user lamp-a", "topic write sangsach/v1/lamp-a/telemetry",
          "topic write sangsach/v1/lamp-a/status", "topic read sangsach/v1/lamp-a/config",
-         "topic read sangsach/v1/lamp-a/cmd"],
+         "topic read sangsach/v1/lamp-a/cmd", "topic read sangsach/v1/lamp-a/update"],
         ["user lamp-b", "topic write sangsach/v1/lamp-b/telemetry",
          "topic write sangsach/v1/lamp-b/status", "topic read sangsach/v1/lamp-b/config",
-         "topic read sangsach/v1/lamp-b/cmd"],
+         "topic read sangsach/v1/lamp-b/cmd", "topic read sangsach/v1/lamp-b/update"],
     ]  # fmt: skip
 
 
@@ -94,7 +94,7 @@ def test_production_refuses_missing_broker_and_influx_accounts(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("SANGSACH_ENV", "production")
-    for name in ("INGEST_TOKEN", "SMS_WEBHOOK_SECRET", "ADMIN_TOKEN"):
+    for name in ("INGEST_TOKEN", "SMS_WEBHOOK_SECRET", "ADMIN_TOKEN", "FIRMWARE_KEY"):
         monkeypatch.setenv(f"SANGSACH_{name}", secrets.token_hex(32))
     with pytest.raises(SettingsError, match="SANGSACH_MQTT_USERNAME and SANGSACH_MQTT_PASSWORD"):
         load(GatewaySettings)

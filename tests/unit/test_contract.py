@@ -28,7 +28,7 @@ def test_committed_schema_is_the_models_export() -> None:
 
 def test_schema_names_every_message_and_limit() -> None:
     schema = build_schema()
-    assert set(schema["messages"]) == {"reading", "batch", "status", "config", "cmd"}
+    assert set(schema["messages"]) == {"reading", "batch", "status", "config", "cmd", "update"}
     fill = schema["$defs"]["BinReading"]["properties"]["fill_pct"]["anyOf"][0]
     assert (fill["minimum"], fill["maximum"]) == (0.0, 100.0)
 
