@@ -18,6 +18,7 @@ from .api import (
     census,
     deadletters,
     errors,
+    firmware,
     gateways,
     ingest,
     readings,
@@ -98,6 +99,8 @@ def create_app(settings: BackendSettings, store: TimeSeriesStore | None = None) 
     )
     for module in routers:
         app.include_router(module.router)
+    app.include_router(firmware.router)
+    app.include_router(firmware.files_router)
 
     app.include_router(login.router)
     for pages_router in pages.routers:

@@ -33,6 +33,7 @@ from .domain.readings import (
     Value,
     sensor_errors_text,
 )
+from .firmware import store as firmware
 from .scores import late
 from .scores.days import local_day, local_midnight
 from .sql import ManyRows, insert_for, json_text
@@ -274,13 +275,20 @@ class Ingest:
         table = db.device_state
         for status in sorted(statuses, key=lambda s: s.received_at):
             online = status.state == "online"
+            if status.update is not None:  # what became of an update: whatever else changed
+                firmware.observe(conn, status.id, status.update, status.received_at)
             row = conn.execute(
                 select(table.c.online, table.c.status_at).where(table.c.device_id == status.id)
             ).first()
             if row is not None and (
                 row.online == online or (row.status_at or 0) > status.received_at
             ):
-                continue  # a retained replay or an older message: nothing changes
+                if online and status.fw and (row.status_at or 0) <= status.received_at:
+                    # a node that is online says again what it runs (after an update)
+                    conn.execute(
+                        table.update().where(table.c.device_id == status.id).values(fw=status.fw)
+                    )
+                continue  # a retained replay or an older message: no change of state
             values: dict[str, object] = {"online": online, "status_at": status.received_at}
             if status.fw:
                 values["fw"] = status.fw

@@ -16,6 +16,7 @@ from .config import (
     BackendSettings,
     DevicesSettings,
     GatewaySettings,
+    MqttSettings,
     SettingsError,
     SimulatorSettings,
     load,
@@ -379,6 +380,8 @@ def _accounts() -> tuple[DevicesSettings, BrokerAccounts]:
 
 
 def _issued(settings: DevicesSettings, issued: Issued, wifi_ssid: str) -> None:
+    from sangsach.backend.firmware.signing import device_key
+
     from .broker.snippet import firmware_settings
 
     click.echo(f"mật khẩu MQTT của {issued.user} (shown once, keep it now): {issued.password}")
@@ -398,6 +401,9 @@ def _issued(settings: DevicesSettings, issued: Issued, wifi_ssid: str) -> None:
                 host=host,
                 port=settings.device_mqtt_port,
                 wifi_ssid=wifi_ssid,
+                ota_key=device_key(
+                    settings.firmware_key.get_secret_value(), issued.device.id
+                ).hex(),
             ),
             nl=False,
         )
@@ -688,3 +694,104 @@ def firmware_build(source: Path, out: Path) -> None:
         f"wrote {out}: {len(files)} files, {total} bytes, MicroPython {manifest['micropython']}, "
         f"mpy v{manifest['mpy']}; {out / MANIFEST}"
     )
+
+
+def _firmware_engine() -> tuple[BackendSettings, Any]:
+    from sangsach.backend.db import MissingDatabase, open_existing
+    from sangsach.backend.migrations import MigrationError
+
+    try:
+        settings = load(BackendSettings)
+    except SettingsError as err:
+        _fail(str(err))
+    _opened(settings)
+    try:
+        return settings, open_existing(settings.sql_url)
+    except MissingDatabase as err:
+        _missing(err.path)
+    except MigrationError as err:
+        _fail(f"the database cannot be upgraded: {err}")
+
+
+@firmware.command("release")
+@click.option(
+    "--bundle", type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=Path("build/firmware"), show_default=True, help="A bundle from `firmware build`.",
+)  # fmt: skip
+@click.option("--version", "version", required=True, help="Its version, such as 1.2.0.")
+def firmware_release(bundle: Path, version: str) -> None:
+    """Make a release of a bundle's lib/*.mpy: numbered, its files kept for the nodes."""
+    from sangsach.backend.firmware import store
+
+    settings, engine = _firmware_engine()
+    try:
+        made = store.create_release(engine, settings.data_dir, bundle, version, time.time())
+    except store.FirmwareError as err:
+        _fail(str(err))
+    size = sum(entry[1] for entry in made.files)
+    click.echo(
+        f"bản phát hành số {made.number}, phiên bản {made.version} (release {made.number}): "
+        f"{len(made.files)} files, {size} bytes, mpy v{made.mpy}"
+    )
+
+
+@firmware.command("rollout")
+@click.argument("number", type=click.IntRange(min=1))
+@click.option("--device", "devices", multiple=True, help="A device id (repeat for more).")
+@click.option("--village", default=None, help="Every device of this village.")
+@click.option("--kind", type=click.Choice(["lamp", "bin"]), default=None, help="Every lamp or bin.")
+@click.option("--all", "everyone", is_flag=True, help="Every device of the registry.")
+def firmware_rollout(
+    number: int, devices: tuple[str, ...], village: str | None, kind: str | None, everyone: bool
+) -> None:
+    """Offer release NUMBER to devices (a signed, retained offer each, through the broker with
+    the SANGSACH_MQTT_* account, which must be allowed to write .../update)."""
+    from sangsach.backend.firmware import store
+    from sangsach.backend.firmware.publisher import PublishError, publish_retained
+
+    settings, engine = _firmware_engine()
+    found = store.release(engine, number)
+    if found is None:
+        _fail(f"no release {number}: see `sangsach firmware status`")
+    try:
+        mqtt = load(MqttSettings)
+    except SettingsError as err:
+        _fail(str(err))
+    try:
+        chosen = store.select_devices(engine, devices, village, kind, everyone)
+        store.start_rollout(
+            engine, found, chosen, settings.firmware_key.get_secret_value(),
+            settings.firmware_url or f"http://127.0.0.1:{settings.http_port}",
+            lambda messages: publish_retained(mqtt, messages), time.time(),
+        )  # fmt: skip
+    except (store.FirmwareError, PublishError) as err:
+        _fail(str(err))
+    if not settings.firmware_url:
+        click.echo(
+            "chú ý: chưa đặt SANGSACH_FIRMWARE_URL, thiết bị tải từ 127.0.0.1 "
+            "(SANGSACH_FIRMWARE_URL is not set: only a node on this machine can download)",
+            err=True,
+        )
+    click.echo(f"đã gửi bản {found.number} tới {len(chosen)} thiết bị (offered to {len(chosen)})")
+
+
+@firmware.command("status")
+@click.argument("number", type=click.IntRange(min=1), required=False)
+def firmware_status(number: int | None) -> None:
+    """The releases, and each device's last offered release and what it made of it."""
+    from sangsach.backend.firmware import store
+
+    _, engine = _firmware_engine()
+    for made in store.releases(engine):
+        day = datetime.fromtimestamp(made.created_at, UTC).strftime("%Y-%m-%d %H:%M")
+        click.echo(f"bản {made.number:<4} {made.version:<16} {day} UTC  {len(made.files)} files")
+    rows = store.rollouts(engine, number)
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.state] = counts.get(row.state, 0) + 1
+        click.echo(
+            f"  {row.device_id:<32} bản {row.number:<4} {row.state:<12} "
+            f"chạy (runs) {row.fw or '?':<12} {row.reason}"
+        )
+    if rows:
+        click.echo("  " + ", ".join(f"{state}: {n}" for state, n in sorted(counts.items())))

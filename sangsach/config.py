@@ -17,6 +17,11 @@ from .registry_file import SAMPLE_REGISTRY
 DEV_INGEST_TOKEN = "dev-ingest-token-change-me"  # noqa: S105 - refused outside development
 DEV_WEBHOOK_SECRET = "dev-sms-webhook-secret-change-me"  # noqa: S105 - refused outside development
 DEV_ADMIN_TOKEN = "dev-admin-token-change-me"  # noqa: S105 - refused outside development
+DEV_FIRMWARE_KEY = "dev-firmware-key-change-me"  # refused outside development
+FIRMWARE_KEY_HELP = (
+    "secret the nodes' update keys are derived from (each node's ota_key, written by "
+    "`sangsach devices add`); changing it orphans every node's key"
+)
 MIN_SECRET_CHARS = 32
 MIN_DISTINCT_CHARS = 10
 MAKE_SECRET = "openssl rand -hex 32"  # noqa: S105 - the command, not a secret
@@ -353,6 +358,15 @@ class BackendSettings(_Base):
         le=400,
         description="at start, daily scores of up to this many past days are computed if missing",
     )
+    firmware_key: SecretStr = Field(
+        default=SecretStr(DEV_FIRMWARE_KEY), description=FIRMWARE_KEY_HELP
+    )
+    firmware_url: str = Field(
+        default="",
+        pattern=r"^(https?://[^\s/]+)?$",
+        description="address the nodes download updates from, as they reach the backend "
+        "(http://192.168.1.10:8000); empty: http://127.0.0.1:<SANGSACH_HTTP_PORT>",
+    )
     rollup_delay_s: int = Field(
         default=900,
         ge=0,
@@ -421,6 +435,11 @@ class BackendSettings(_Base):
     def sql_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'sangsach.sqlite'}"
 
+    @model_validator(mode="after")
+    def _firmware_key_in_production(self) -> Self:
+        _refuse_dev_firmware_key(self.env, self.firmware_key)
+        return self
+
 
 class SimulatorSettings(MqttSettings):
     registry_file: Path = Field(default=SAMPLE_REGISTRY, description=REGISTRY_FILE_HELP)
@@ -438,10 +457,28 @@ class DevicesSettings(_Base):
     device_mqtt_port: int = Field(
         default=1883, ge=1, le=65535, description="broker port the nodes use"
     )
+    firmware_key: SecretStr = Field(
+        default=SecretStr(DEV_FIRMWARE_KEY), description=FIRMWARE_KEY_HELP
+    )
+
+    @model_validator(mode="after")
+    def _firmware_key_in_production(self) -> Self:
+        _refuse_dev_firmware_key(self.env, self.firmware_key)
+        return self
 
     @property
     def auth_dir(self) -> Path:
         return self.broker_auth_dir or self.data_dir / "broker"
+
+
+def _refuse_dev_firmware_key(env: Env, key: SecretStr) -> None:
+    if env == "production" and key.get_secret_value() in ("", DEV_FIRMWARE_KEY):
+        raise ValueError(
+            "SANGSACH_FIRMWARE_KEY must be set to a secret of your own when "
+            f"SANGSACH_ENV=production (make one with `{MAKE_SECRET}`)"
+        )
+    if env == "production":
+        _refuse_weak("SANGSACH_FIRMWARE_KEY", key.get_secret_value())
 
 
 def _refuse_dev_token(env: Env, token: SecretStr) -> None:

@@ -35,6 +35,9 @@ WEBHOOK_PATH = "/api/v1/sms/inbound"
 OPEN_PATHS = frozenset(
     {"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/favicon.ico"}
 )
+# The pages' files; the update files nodes download (no token: each is checked on the node
+# against the release it was offered, signed with the node's own key).
+OPEN_PREFIXES = ("/static/", "/ota/")
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 Identify = Callable[[str], "Principal | None"]
@@ -64,7 +67,7 @@ class AuthGate:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        if path in OPEN_PATHS or path.startswith("/static/"):
+        if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])

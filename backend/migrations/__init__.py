@@ -44,6 +44,7 @@ def target_metadata() -> MetaData:
     from ..auth import sessions as _sessions  # noqa: F401
     from ..auth import tokens as _tokens  # noqa: F401
     from ..db import metadata
+    from ..firmware import store as _firmware  # noqa: F401
 
     return metadata
 

@@ -8,7 +8,13 @@ from sangsach.registry_file import DeviceRef
 
 
 def firmware_settings(
-    device: DeviceRef, password: str, *, host: str, port: int, wifi_ssid: str = ""
+    device: DeviceRef,
+    password: str,
+    *,
+    host: str,
+    port: int,
+    wifi_ssid: str = "",
+    ota_key: str = "",
 ) -> str:
     """The node's identity and broker account as JSON (keys of firmware/lib/settings.py).
 
@@ -25,4 +31,6 @@ def firmware_settings(
         "mqtt_user": device.id,
         "mqtt_password": password,
     }
+    if ota_key:  # the node's own key for signed updates (backend/firmware/signing.py)
+        settings["ota_key"] = ota_key
     return json.dumps(settings, ensure_ascii=False, indent=2) + "\n"

@@ -50,6 +50,10 @@ NEEDS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/tokens"): "admin",
     ("POST", "/api/v1/tokens"): "admin",
     ("DELETE", "/api/v1/tokens/{name}"): "admin",
+    ("GET", "/api/v1/firmware/releases"): "viewer",
+    ("GET", "/api/v1/firmware/rollouts"): "viewer",
+    ("POST", "/api/v1/firmware/rollouts"): "admin",
+    ("GET", "/ota/{number}/{name}"): "public",
     ("GET", "/"): "page",
     ("GET", "/thon/{village_id}"): "page",
     ("POST", "/thon/{village_id}/dieu-tra"): "page-operator",
@@ -74,7 +78,8 @@ NEEDS: dict[tuple[str, str], str] = {
     ("GET", "/favicon.ico"): "public",
 }
 PATH_VALUES = {"device_id": "lamp-dong-ha-001", "alert_id": "1", "village_id": "dong-ha",
-               "name": "nobody", "period": "2026-H1", "gateway_id": "gw-1"}  # fmt: skip
+               "name": "nobody", "period": "2026-H1", "gateway_id": "gw-1",
+               "number": "1"}  # fmt: skip
 NOW = int(time.time())
 ALLOWED = {
     "viewer": {Role.VIEWER, Role.OPERATOR, Role.ADMIN},

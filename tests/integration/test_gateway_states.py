@@ -237,7 +237,8 @@ def test_the_settings_token_speaks_for_any_gateway_in_development_and_gw_1_in_pr
     assert BackendSettings(data_dir=tmp_path).ingest_gateway_id_list == {"*"}
     assert BackendSettings(data_dir=tmp_path, ingest_gateway_ids=" gw-a , gw-b").ingest_gateway_id_list == {"gw-a", "gw-b"}  # fmt: skip
     secrets = {
-        name: token_hex(32) for name in ("ingest_token", "admin_token", "sms_webhook_secret")
+        name: token_hex(32)
+        for name in ("ingest_token", "admin_token", "sms_webhook_secret", "firmware_key")
     }
     production = BackendSettings(data_dir=tmp_path, env="production", **secrets)  # type: ignore[arg-type]
     assert production.ingest_gateway_id_list == {"gw-1"}

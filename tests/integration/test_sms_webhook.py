@@ -122,7 +122,7 @@ def test_production_refuses_the_plain_secret_and_takes_a_signed_call(tmp_path: P
     secret = token_hex(32)
     settings = BackendSettings(
         data_dir=tmp_path, env="production", ingest_token=token_hex(32),
-        admin_token=token_hex(32), sms_webhook_secret=secret,
+        admin_token=token_hex(32), sms_webhook_secret=secret, firmware_key=token_hex(32),
     )  # fmt: skip
     body = json.dumps({"from": COLLECTOR, "text": "Chào"}).encode()
     with TestClient(create_app(settings)) as client:

@@ -84,6 +84,7 @@ def test_production_refuses_a_default_empty_short_or_guessable_admin_token(
     monkeypatch.setenv("SANGSACH_ENV", "production")
     monkeypatch.setenv("SANGSACH_INGEST_TOKEN", secrets.token_hex(32))
     monkeypatch.setenv("SANGSACH_SMS_WEBHOOK_SECRET", secrets.token_urlsafe(32))
+    monkeypatch.setenv("SANGSACH_FIRMWARE_KEY", secrets.token_hex(32))
     refused = {
         DEV_ADMIN_TOKEN: "must be set",
         "": "must be set",

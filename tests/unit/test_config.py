@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sangsach.config import BackendSettings, GatewaySettings, SettingsError, load
+from sangsach.config import BackendSettings, DevicesSettings, GatewaySettings, SettingsError, load
 from sangsach.configdoc import BEGIN, END, settings_table
 
 DOC = Path(__file__).parents[2] / "docs" / "configuration.md"
@@ -49,7 +49,16 @@ def test_production_refuses_the_development_token(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(SettingsError, match="SANGSACH_SMS_WEBHOOK_SECRET is too weak"):
         load(BackendSettings)
     monkeypatch.setenv("SANGSACH_SMS_WEBHOOK_SECRET", secrets.token_urlsafe(32))
+    with pytest.raises(SettingsError, match="SANGSACH_FIRMWARE_KEY must be set"):
+        load(BackendSettings)
+    monkeypatch.setenv("SANGSACH_FIRMWARE_KEY", "x" * 40)
+    with pytest.raises(SettingsError, match="SANGSACH_FIRMWARE_KEY is too weak"):
+        load(BackendSettings)
+    monkeypatch.setenv("SANGSACH_FIRMWARE_KEY", secrets.token_hex(32))
     assert load(BackendSettings).ingest_token.get_secret_value() == ingest
+    with pytest.raises(SettingsError, match="SANGSACH_FIRMWARE_KEY must be set"):
+        monkeypatch.delenv("SANGSACH_FIRMWARE_KEY")
+        load(DevicesSettings)
 
 
 def test_unknown_choice_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -68,6 +68,7 @@ def test_production_refuses_the_development_webhook_secret(
     monkeypatch.setenv("SANGSACH_ENV", "production")
     monkeypatch.setenv("SANGSACH_INGEST_TOKEN", secrets.token_hex(32))
     monkeypatch.setenv("SANGSACH_ADMIN_TOKEN", secrets.token_urlsafe(32))
+    monkeypatch.setenv("SANGSACH_FIRMWARE_KEY", secrets.token_hex(32))
     with pytest.raises(SettingsError, match="SANGSACH_SMS_WEBHOOK_SECRET must be set"):
         load(BackendSettings)
     webhook = secrets.token_urlsafe(32)
