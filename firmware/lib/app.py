@@ -8,7 +8,7 @@ import sys
 import machine
 
 from clock import Clock
-from node import Node
+from node import Node, batch_buffer
 
 CRASH_FILE = "crash.json"  # the last unexpected error and how many there were, kept in flash
 LAMP_PAUSE_MS = 5000  # a lamp is back on its schedule after this and the wake (about 2 s)
@@ -18,11 +18,13 @@ def run(settings: dict, clock: Clock) -> None:
     wdt = machine.WDT(timeout=settings["wdt_timeout_ms"])
     node: Node | None = None
     try:
+        batch_buffer(settings)  # the largest block, before anything else fragments the heap
         node = _make_node(settings, clock)
         while True:
             # The only feed. Every step is bounded (a third of the watchdog timeout for all of
             # its network waits, no waiting loops), so a step that hangs anyway resets the node.
             wdt.feed()
+            node.updates.check_trial()
             node.session.start_step()
             pause = node.step()
             gc.collect()  # small and often: a fragmented heap is what kills long-running nodes

@@ -44,6 +44,9 @@ class LampNode(Node):
             self.report()
         if self.ring.count and self.session.up:
             self.flush_once()
+        if self.updates.busy() and self.session.up:
+            self.updates.step()  # an update downloads between ticks, one chunk a step
+            return 20
         return self.settings["tick_ms"]
 
     def sense(self) -> None:

@@ -11,7 +11,23 @@ from ring import SLOT, RingBuffer
 from session import Session
 from store import Store
 from timesync import TimeSync
+from updates import Updates
 from wifi import Wifi
+
+
+_BATCH: list = [None]
+
+
+def batch_buffer(settings: dict) -> bytearray:
+    """The buffer every send writes its message into: the largest block the node needs, so it
+    is taken once, first, while the heap is whole (app.run calls this before the role's module
+    is imported), and kept for the life of the interpreter."""
+    size = settings["batch_max"] * SLOT + 40
+    buf = _BATCH[0]
+    if buf is None or len(buf) != size:
+        _BATCH[0] = None
+        buf = _BATCH[0] = bytearray(size)
+    return buf
 
 
 class Node:
@@ -20,6 +36,7 @@ class Node:
     def __init__(self, settings: dict, clock: Clock, hard_boot: bool) -> None:
         self.settings = settings
         self.clock = clock
+        self._batch = batch_buffer(settings)
         self.store = Store()
         if hard_boot:
             self.store.new_boot(clock.time())
@@ -27,7 +44,7 @@ class Node:
         self.wifi = Wifi(settings, clock)
         self.session = Session(settings, clock)
         self.timesync = TimeSync(settings, clock, self.store)
-        self._batch = bytearray(settings["batch_max"] * SLOT + 40)  # reused for every send
+        self.updates = Updates(settings, clock)
         self.rev = -1
         self.report_interval_s = settings["report_interval_s"]
         config = self.store.config
@@ -89,14 +106,20 @@ class Node:
         if self.timesync.due():
             self.timesync.sync()
         elif self.session.due():
-            self.session.connect(self.birth())
+            if self.session.connect(self.birth()):
+                self.updates.connected()  # a release on trial works: it is confirmed
         self.session.poll()
+        if self.updates.changed and self.session.up:
+            self.updates.changed = not self.session.status(self.birth())
         return self.session.up
 
     def birth(self) -> bytes:
         store = self.store
         status = {"id": self.settings["id"], "state": "online", "kind": self.kind,
-                  "boot": store.boot, "fw": self.settings["fw"]}
+                  "boot": store.boot, "fw": self.updates.fw}
+        update = self.updates.last
+        if update:
+            status["update"] = update
         if store.synced:
             status["ts"] = self.clock.time()
         return json.dumps(status).encode()
@@ -115,6 +138,8 @@ class Node:
                     self.receive_config(msg)
                 elif topic.endswith(b"/cmd"):
                     self.command(msg)
+                elif topic.endswith(b"/update"):
+                    self.updates.offer(msg)
             except (ValueError, KeyError, TypeError, AttributeError) as err:
                 print("refused %s: %r (%s)" % (topic.decode(), raw[:80], err))
 

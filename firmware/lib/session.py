@@ -1,8 +1,8 @@
 """The node's MQTT session: the reconnect policy around the protocol client.
 
-Birth and last will on the status topic (retained, QoS 1), subscriptions to config and cmd
-restored after every reconnect (clean session: a command queued for hours while the node was
-away would arrive stale), keepalive, and capped exponential backoff with jitter. Only OSError is
+Birth and last will on the status topic (retained, QoS 1), subscriptions to config, cmd and
+update restored after every reconnect (clean session: a command queued for hours while the node
+was away would arrive stale; config and update are retained), keepalive, and capped exponential backoff with jitter. Only OSError is
 caught: the client raises nothing else for a broken link or a refusing broker.
 """
 
@@ -19,7 +19,7 @@ class Session:
     def __init__(self, settings: dict, clock: Clock) -> None:
         node_id = settings["id"]
         self.topics = {c: PREFIX + node_id + "/" + c for c in ("telemetry", "status",
-                                                              "config", "cmd")}
+                                                              "config", "cmd", "update")}
         self.client = MQTTClient(
             node_id, settings["mqtt_host"], settings["mqtt_port"],
             user=settings["mqtt_user"], password=settings["mqtt_password"],
@@ -45,6 +45,7 @@ class Session:
             self.client.connect(clean_session=True)
             self.client.subscribe(self.topics["config"], 1)
             self.client.subscribe(self.topics["cmd"], 1)
+            self.client.subscribe(self.topics["update"], 1)
             self.client.publish(self.topics["status"], birth, retain=True, qos=1)
         except OSError as err:
             self._broken(err)
@@ -60,6 +61,17 @@ class Session:
             return False
         try:
             self.client.publish(self.topics[channel], msg, qos=1)
+        except OSError as err:
+            self._broken(err)
+            return False
+        return True
+
+    def status(self, msg: bytes) -> bool:
+        """Publish the status again (retained), when what it says changed while connected."""
+        if not self.up:
+            return False
+        try:
+            self.client.publish(self.topics["status"], msg, retain=True, qos=1)
         except OSError as err:
             self._broken(err)
             return False

@@ -27,6 +27,8 @@ DEFAULTS = {
     "buffer_slots": 500,  # readings kept in flash while the link is down
     "batch_max": 20,  # readings per telemetry message when the buffer is replayed
     "report_interval_s": 300,
+    "ota_key": "",  # hex: this node's key for signed updates (sangsach devices add writes it)
+    "ota_confirm_s": 600,  # an update on trial that has not reached the broker by then restarts
     # lamp node
     "tick_ms": 1000,
     "sense_interval_s": 10,
@@ -119,6 +121,10 @@ def check(settings: dict) -> None:
     for key in ("wifi_ssid", "mqtt_host"):
         if not settings[key]:
             raise SettingsError("%s is empty" % key)
+    ota_key = settings["ota_key"]
+    hexdigits = "0123456789abcdef"
+    if ota_key and (len(ota_key) < 32 or len(ota_key) % 2 or any(c not in hexdigits for c in ota_key)):
+        raise SettingsError("ota_key must be at least 32 lowercase hex digits")
     for key in ("buffer_slots", "batch_max"):
         if settings[key] < 1:
             raise SettingsError("%s must be at least 1, not %r" % (key, settings[key]))

@@ -160,6 +160,10 @@ class BinNode(Node):
     def send_step(self) -> int:
         awake = self.clock.now_ms() - self.woke
         if awake > self.settings["awake_budget_s"] * 1000:
+            if self.updates.busy() and not self.ring.count:
+                self.updates.abandon()  # the readings are out; the retained offer comes back
+                self.phase = "sleep"
+                return 0
             return self.send_failed("no link within %d s" % (awake // 1000))
         if self.session.backoff.failures >= CONNECT_TRIES:
             return self.send_failed("the broker failed %d times" % CONNECT_TRIES)
@@ -170,6 +174,9 @@ class BinNode(Node):
         self.handle_inbox()
         if self.ring.count:
             self.flush_once()
+            return 0
+        if self.updates.busy():
+            self.updates.step()  # an update offered at this send: fetched before sleeping
             return 0
         self.store.wakes = 0
         self.backoff.succeeded()
