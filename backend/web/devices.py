@@ -25,6 +25,7 @@ from ..api.deps import ConnDep, ServicesDep
 from ..api.readings import device_readings
 from ..domain.readings import FIELDS
 from ..domain.rules import Thresholds, battery_level, device_state, sensor_fault_text
+from ..firmware import store as firmware
 from ..notify.templates import PROBLEMS
 from . import devicemap
 from .render import active_alerts, local_time, page, pages_router
@@ -97,6 +98,24 @@ def _alert_for(state: str, alerts: list[Any]) -> Any | None:
     return alerts[0] if alerts else None
 
 
+# What became of the last update offered to a device (backend/firmware/store.py STATES).
+UPDATE_LABELS = {
+    "offered": "Đang chờ thiết bị tải bản {version}",
+    "confirmed": "Đã cập nhật lên bản {version}",
+    "rolled_back": "Bản {version} không chạy được, đã quay về bản cũ",
+    "failed": "Tải bản {version} bị lỗi",
+    "refused": "Thiết bị từ chối bản {version}",
+}
+UPDATE_PROBLEMS = ("rolled_back", "failed", "refused")
+
+
+def update_label(rollout: firmware.Rollout | None) -> str | None:
+    if rollout is None:
+        return None
+    label = UPDATE_LABELS.get(rollout.state, rollout.state).format(version=rollout.version)
+    return f"{label} ({rollout.reason})" if rollout.reason else label
+
+
 def _number(values: dict[str, Any] | None, name: str) -> float | None:
     value = (values or {}).get(name)
     return value if isinstance(value, int | float) and not isinstance(value, bool) else None
@@ -108,7 +127,7 @@ def device_rows(services: Any, village_id: str | None = None) -> list[dict[str, 
     d, s, p = db.devices, db.device_state, db.places
     query = (
         select(d.c.id, d.c.kind, d.c.village_id, p.c.name.label("place_name"), s.c.online,
-               s.c["values"].label("latest"), s.c.ts)
+               s.c["values"].label("latest"), s.c.ts, s.c.fw)
         .join(p, p.c.id == d.c.place_id)
         .outerjoin(s, s.c.device_id == d.c.id)
         .order_by(d.c.village_id, d.c.kind.desc(), d.c.id)
@@ -120,6 +139,7 @@ def device_rows(services: Any, village_id: str | None = None) -> list[dict[str, 
     thresholds = services.scores.rules.thresholds
     names = {v.id: v.name for v in services.commune.villages}
     installed = installations(services.commune)
+    rollouts = {r.device_id: r for r in firmware.rollouts(services.engine)}
     open_alerts: dict[str, list[Any]] = defaultdict(list)
     for alert in sorted(active_alerts(services), key=lambda a: (a.opened_at, a.id)):
         open_alerts[alert.device_id].append(alert)
@@ -131,6 +151,7 @@ def device_rows(services: Any, village_id: str | None = None) -> list[dict[str, 
         level = None if battery is None else battery_level(battery, th)
         alert = _alert_for(state, open_alerts[row["id"]])
         place = installed.get(row["id"])
+        rollout = rollouts.get(row["id"])
         rows.append({
             **row,
             "kind_label": KINDS.get(row["kind"], row["kind"]),
@@ -149,6 +170,10 @@ def device_rows(services: Any, village_id: str | None = None) -> list[dict[str, 
             "alert": alert,
             "alert_label": None if alert is None else PROBLEMS.get(alert.type.value),
             "alert_href": None if alert is None else alert_href(alert.id),
+            "fw_label": row["fw"] or NO_DATA,
+            "update_label": update_label(rollout),
+            "update_problem": rollout is not None and rollout.state in UPDATE_PROBLEMS,
+            "update_pending": rollout is not None and rollout.state == "offered",
         })  # fmt: skip
     return rows
 

@@ -163,6 +163,9 @@ def test_an_update_survives_power_cuts_and_is_confirmed(
         (device_id, "1.1.0", "1.1.0")
     ]
 
+    page = stack.http.get(f"/thiet-bi/{device_id}")
+    assert page.status_code == 200 and "Đã cập nhật lên bản 1.1.0" in page.text
+
     # The power cut right after the swap: the trial is already counted, so the node comes back
     # on the new release; a retained offer of the same release changes nothing.
     power_cut(node)
@@ -219,4 +222,6 @@ def test_what_must_not_take_does_not(
     assert births[-1]["fw"] == "1.0.0"
     readings = watcher.readings(device_id)
     assert readings and readings[-1]["boot"] > readings[0]["boot"]  # it went on reporting
+    page = stack.http.get("/thiet-bi").text
+    assert "Bản 1.2.0 không chạy được, đã quay về bản cũ" in page and "(cập nhật lỗi)" in page
     node.stop()
