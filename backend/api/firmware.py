@@ -81,7 +81,7 @@ async def start_rollout(body: RolloutIn, services: ServicesDep) -> RolloutStarte
             services.engine, body.devices, body.village, body.kind, body.all
         )
     except store.FirmwareError as err:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail=str(err)) from err
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(err)) from err
 
     def offer() -> None:
         store.start_rollout(
