@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -224,4 +225,30 @@ def test_what_must_not_take_does_not(
     assert readings and readings[-1]["boot"] > readings[0]["boot"]  # it went on reporting
     page = stack.http.get("/thiet-bi").text
     assert "Bản 1.2.0 không chạy được, đã quay về bản cũ" in page and "(cập nhật lỗi)" in page
+    node.stop()
+
+
+def test_a_sleeping_bin_finds_the_offer_at_its_next_send_and_updates(
+    broker: LocalBroker, stack: Stack, watcher: Watcher, devices: Callable[..., Device],
+    bundles: dict[str, Path],
+) -> None:  # fmt: skip
+    device_id = "bin-dong-ha-05"
+    key = device_key(DEV_FIRMWARE_KEY, device_id).hex()
+    node = devices(
+        node_settings(device_id, "bin", broker.port, ota_key=key),
+        speed=50000, start_ts=time.time() - 2 * 86400, distance_cm=70.0, temp_c=25.0,
+        tilt_deg=1.0,
+    )  # fmt: skip
+    install(node, bundles["factory"])
+    number = release(stack, bundles["b"], "1.1.0")
+    rollout(stack, number, device_id)  # offered while the bin has never been seen
+    node.start(mode="flash")
+    wait_state(stack, node, device_id, "confirmed")
+    out = "\n".join(node.lines)
+    assert "firmware: build B" in out and out.count("ota: release 1 staged") == 1
+    # The download ran in a send's wake, within its budget; the bin sleeps as before after it.
+    sleeps = node.events("deepsleep")
+    assert sleeps and max(s["awake_ms"] for s in sleeps) < 45_000
+    wait_until(lambda: len(node.events("deepsleep")) >= len(sleeps) + 3, 30, "more wakes")
+    assert ota_state(node)["active"]["number"] == 1
     node.stop()
