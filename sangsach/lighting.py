@@ -1,7 +1,8 @@
 """When a lamp must be lit: from sunset to sunrise, cut to the village's programme.
 
 A village may run a part-night programme (``lighting`` in the registry), e.g. 17:30-23:00 and
-04:00-06:30 local time; the lamp is then lit where a window and the dark overlap. One rule for
+04:00-06:30 local time; the lamp is then lit where a window and the dark overlap, except on the
+lunar calendar's festival nights (sangsach/lunar.py), lit from dusk to dawn. One rule for
 the whole product: the simulators switch their lamps by it, the alert engine and the Sáng score
 judge real lamps by it. A simulated lamp switches a little early or late (its timer and
 photocell are not exact), modelled as a fixed shift of its on and off times.
@@ -9,13 +10,17 @@ photocell are not exact), modelled as a fixed shift of its on and off times.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from sangsach.contract import LightingWindow
+from sangsach.lunar import FestivalNights
 from sangsach.sun import VIETNAM, dusk_dawn
+
+if TYPE_CHECKING:
+    from sangsach.registry_file import Commune, Village
 
 Span = tuple[int, int]  # [start, end) in Unix seconds
 
@@ -64,6 +69,7 @@ class LightingSchedule:
         tz: tzinfo = VIETNAM,
         on_shift_s: int = 0,
         off_shift_s: int = 0,
+        all_night: Callable[[date], bool] | None = None,
     ) -> None:
         self._lat = lat
         self._lon = lon
@@ -71,6 +77,7 @@ class LightingSchedule:
         self._tz = tz
         self._on_shift = on_shift_s
         self._off_shift = off_shift_s
+        self._all_night = all_night  # the nights lit dusk to dawn whatever the programme
         self._nights: dict[date, tuple[Span, list[Span]]] = {}
         self._near_day: Span = (0, 0)  # the local day whose nearby spans are in _near
         self._near: list[Span] = []
@@ -83,7 +90,9 @@ class LightingSchedule:
             if len(self._nights) >= _NIGHTS_KEPT:
                 self._nights.clear()
             dusk, dawn = _dark(round(self._lat, 2), round(self._lon, 2), night, self._tz)
-            wanted = [window_span(night, w, self._tz) for w in self._windows] or [(dusk, dawn)]
+            festive = self._all_night is not None and self._all_night(night)
+            wanted = [] if festive else [window_span(night, w, self._tz) for w in self._windows]
+            wanted = wanted or [(dusk, dawn)]
             lit = []
             for opens, closes in sorted(wanted):
                 start = max(opens, dusk) + self._on_shift
@@ -145,3 +154,21 @@ class LightingSchedule:
         sunrise = self._night(today - timedelta(days=1))[0][1]
         sunset = self._night(today)[0][0]
         return sunrise, sunset
+
+
+def village_schedules(commune: Commune) -> dict[str, LightingSchedule]:
+    """Each village's lighting rule: its programme, the commune's place and festival nights and
+    its own festival days. What the alert engine and the Sáng score judge lamps by."""
+    info = commune.commune
+    return {
+        v.id: LightingSchedule(
+            info.latitude, info.longitude, v.lighting or (), all_night=festival_nights(commune, v)
+        )
+        for v in commune.villages
+    }
+
+
+def festival_nights(commune: Commune, village: Village) -> FestivalNights:
+    return FestivalNights(
+        commune.festival_nights, ((f.lunar_day, f.name) for f in village.festivals), village.id
+    )

@@ -29,6 +29,7 @@ from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from .contract.limits import DEVICE_ID_PATTERN
 from .contract.messages import LightingWindow
+from .lunar import DEFAULT_NIGHTS, FestivalKey, parse_lunar_day
 
 SAMPLE_REGISTRY = Path(__file__).with_name("data") / "chi-lang-bac.yaml"
 
@@ -174,6 +175,19 @@ class Lane(BaseModel):
     lamps: list[LampRecord] = Field(default_factory=list)
 
 
+# One to three letters and digits, never digits alone: an alert's code is digits only.
+PointCode = Annotated[str, Field(pattern=r"^[A-Z]{1,3}[0-9]{1,4}$")]
+
+
+class Depot(BaseModel):
+    """Where a crew starts and ends its round: its yard, or the commune office."""
+
+    model_config = _STRICT
+
+    lat: Latitude
+    lon: Longitude
+
+
 class GatheringPoint(BaseModel):
     model_config = _STRICT
 
@@ -182,6 +196,11 @@ class GatheringPoint(BaseModel):
     lat: Latitude
     lon: Longitude
     households_served: int = Field(ge=0, description="households that bring waste here")
+    code: PointCode | None = Field(
+        default=None,
+        description="the short code printed at the point and sent back as XONG <code>; "
+        "absent: P and the point's number in the file (P1, P2, ...)",
+    )
     bins: list[BinRecord] = Field(min_length=1)
 
 
@@ -240,6 +259,22 @@ class ScoreFormula(BaseModel):
         return self
 
 
+class VillageFestival(BaseModel):
+    """A festival day of the village (lễ hội làng), on the lunar calendar: its night is lit
+    till dawn."""
+
+    model_config = _STRICT
+
+    lunar_day: str = Field(description="DD/MM on the lunar calendar, such as 10/2")
+    name: str = Field(min_length=1, max_length=60)
+
+    @field_validator("lunar_day")
+    @classmethod
+    def _lunar_day(cls, value: str) -> str:
+        parse_lunar_day(value)
+        return value
+
+
 class Village(BaseModel):
     model_config = _STRICT
 
@@ -253,6 +288,9 @@ class Village(BaseModel):
     alerts: AlertThresholds | None = Field(
         default=None, description="this village's own alert thresholds, over the commune's"
     )
+    festivals: list[VillageFestival] = Field(
+        default_factory=list, max_length=20, description="the village's own festival days"
+    )
     lanes: list[Lane] = Field(default_factory=list)
     points: list[GatheringPoint] = Field(default_factory=list)
 
@@ -265,6 +303,11 @@ class Team(BaseModel):
     role: Literal["collection", "lighting"]
     villages: list[Slug] = Field(min_length=1)
     members: list[Person] = Field(min_length=1)
+    depot: Depot | None = Field(
+        default=None,
+        description="where a collection crew's daily round starts and ends; absent: the "
+        "commune office (the commune's coordinates)",
+    )
 
 
 class CommuneInfo(BaseModel):
@@ -345,6 +388,11 @@ class Commune(BaseModel):
     report: ReportHeading = Field(
         default_factory=ReportHeading, description="the printed report's heading and signatures"
     )
+    festival_nights: list[FestivalKey] = Field(
+        default=list(DEFAULT_NIGHTS),
+        description="the lunar calendar's nights when every lamp stays lit till dawn "
+        "(sangsach/lunar.py)",
+    )
     villages: list[Village] = Field(min_length=1)
     teams: list[Team] = Field(default_factory=list)
 
@@ -357,12 +405,22 @@ class Commune(BaseModel):
             "lane or gathering point id",
             (place for v in self.villages for place in _place_ids(v)),
         )
+        _no_duplicates("gathering point code", iter(self.point_codes().values()))
         known = {v.id for v in self.villages}
         for team in self.teams:
             unknown = sorted(set(team.villages) - known)
             if unknown:
                 raise ValueError(f"team {team.id} serves unknown village(s) {', '.join(unknown)}")
         return self
+
+    def point_codes(self) -> dict[str, str]:
+        """Each gathering point's short code by its id: its own, else P and its number."""
+        points = (p for v in self.villages for p in v.points)
+        return {p.id: p.code or f"P{n}" for n, p in enumerate(points, start=1)}
+
+    def depot_of(self, team: Team) -> Depot:
+        """A crew's depot: its own, else the commune office."""
+        return team.depot or Depot(lat=self.commune.latitude, lon=self.commune.longitude)
 
     def devices(self) -> Iterator[DeviceRef]:
         for village in self.villages:

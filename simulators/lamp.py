@@ -6,8 +6,9 @@ It reports when the relay switches and as a heartbeat every report interval.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import date, tzinfo
 from random import Random
 from typing import Final
 
@@ -33,6 +34,7 @@ class LampSpec:
     watts: int
     windows: tuple[LightingWindow, ...] = ()  # the village's part-night programme, if any
     tz: tzinfo = VIETNAM
+    all_night: Callable[[date], bool] | None = None  # festival nights (sangsach/lunar.py)
 
 
 class LampNode(Node):
@@ -50,6 +52,7 @@ class LampNode(Node):
             tz=spec.tz,
             on_shift_s=rng.randint(-SWITCH_JITTER_S, SWITCH_JITTER_S),
             off_shift_s=rng.randint(-SWITCH_JITTER_S, SWITCH_JITTER_S),
+            all_night=spec.all_night,
         )
         self._cycle_s = rng.randint(*CYCLE_S)
         self._rssi = rng.randint(-85, -55)

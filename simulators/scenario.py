@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from random import Random
 from zoneinfo import ZoneInfo
 
+from sangsach.lighting import festival_nights
 from sangsach.registry_file import Commune
 
 from .faults import NO_FAULTS, Kind, plan_faults
@@ -44,9 +45,10 @@ def build_nodes(commune: Commune, *, seed: int, start: int, end: int | None) -> 
 
     for village in commune.villages:
         windows = tuple(village.lighting or ())
+        nights = festival_nights(commune, village)
         for lane in village.lanes:
             for lamp in lane.lamps:
-                lamp_spec = LampSpec(lamp.id, lamp.lat, lamp.lon, lamp.watts, windows, tz)
+                lamp_spec = LampSpec(lamp.id, lamp.lat, lamp.lon, lamp.watts, windows, tz, nights)
                 faults = plan.get(lamp.id, NO_FAULTS)
                 nodes.append(LampNode(lamp_spec, faults, rng(lamp.id), start))
         for point in village.points:

@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import ExceptionContext
 
-from sangsach.lighting import LightingSchedule
+from sangsach.lighting import village_schedules
 from sangsach.registry_file import Commune
 
 from .. import db
@@ -117,12 +117,8 @@ class AlertEngine:
         # One writer of the engine's tables at a time: ingest threads, the tick, people's
         # actions. Taken before the SQL transaction (``lock``), never inside one.
         self._lock = threading.RLock()
-        info = commune.commune
         self._thresholds = effective_thresholds(commune.alerts, commune.villages, self.th)
-        self._schedules = {
-            v.id: LightingSchedule(info.latitude, info.longitude, v.lighting or ())
-            for v in commune.villages
-        }
+        self._schedules = village_schedules(commune)
         self._places: dict[str, _Place] = {}
         for village in commune.villages:
             for lane in village.lanes:

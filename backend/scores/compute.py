@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from operator import itemgetter
 
-from sangsach.lighting import LightingSchedule
+from sangsach.lighting import LightingSchedule, village_schedules
 from sangsach.registry_file import Census, Commune, Village
 
 from ..domain.rules import Thresholds, effective_thresholds, lit_samples, stale_s
@@ -37,14 +37,10 @@ class CommuneRules:
 
     @classmethod
     def of(cls, commune: Commune) -> CommuneRules:
-        info = commune.commune
         return cls(
             commune,
             effective_thresholds(commune.alerts, commune.villages),
-            {
-                v.id: LightingSchedule(info.latitude, info.longitude, v.lighting or ())
-                for v in commune.villages
-            },
+            village_schedules(commune),
         )
 
 
