@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sangsach.private_files import private_sqlite_file
 
 from .migrations import upgrade
+from .sql import BigInt
 
 metadata = MetaData()
 
@@ -91,7 +92,7 @@ device_state = Table(
     "device_state",
     metadata,
     Column("device_id", String(48), primary_key=True),
-    Column("ts", Integer, nullable=True),  # time of the latest reading
+    Column("ts", BigInt, nullable=True),  # time of the latest reading
     Column("boot", Integer, nullable=True),
     Column("seq", Integer, nullable=True),
     Column("synced", Boolean, nullable=True),
@@ -113,9 +114,9 @@ dead_letters = Table(
     Column("reason", String(32), nullable=False, index=True),
     Column("detail", Text, nullable=False),
     Column("payload", Text, nullable=False),
-    Column("payload_bytes", Integer, nullable=False),
+    Column("payload_bytes", BigInt, nullable=False),
     # how many messages it stands for: a flood letter folds many; added later
-    Column("messages", Integer, nullable=False, server_default="1"),
+    Column("messages", BigInt, nullable=False, server_default="1"),
 )
 
 # The SMS outbox: one row per message, keyed by the caller's idempotency key. Rows are never
@@ -142,7 +143,7 @@ sms_outbox = Table(
 sms_inbound = Table(
     "sms_inbound",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("id", BigInt, primary_key=True, autoincrement=True),
     Column("received_at", Float, nullable=False, index=True),
     Column("sender", String(32), nullable=False, index=True),
     Column("role", String(8), nullable=True),  # team, head or office; None: unknown sender
@@ -158,7 +159,7 @@ sms_inbound = Table(
 census_entries = Table(
     "census_entries",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("id", BigInt, primary_key=True, autoincrement=True),
     Column("village_id", String(32), nullable=False, index=True),
     Column("households", Integer, nullable=False),
     Column("main_road_households", Integer, nullable=False),
@@ -168,7 +169,7 @@ census_entries = Table(
     Column("source", String(8), nullable=False),  # "api" or "csv"
     # Local midnight of the day the figures take effect; NULL (entries of the first wave):
     # the day they were entered.
-    Column("effective_from", Integer, nullable=True),
+    Column("effective_from", BigInt, nullable=True),
 )
 
 # What each gateway last said about itself (backend/gateways.py): its spool's disk full or not.
@@ -190,7 +191,7 @@ gateway_states = Table(
 late_days = Table(
     "late_days",
     metadata,
-    Column("day", Integer, primary_key=True),  # Unix time of the local midnight
+    Column("day", BigInt, primary_key=True, autoincrement=False),  # Unix time of the local midnight
     Column("marked_at", Float, nullable=False),
 )
 

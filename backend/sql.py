@@ -7,13 +7,19 @@ from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Connection, Table
+from sqlalchemy import BigInteger, Connection, Integer, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
 Row = tuple[Any, ...]
+
+# A whole number that may pass 2**31: a Unix time (the contract takes readings to 2**32 - 1), a
+# size, a row id (the API takes ids to 2**62). BIGINT on PostgreSQL, whose INTEGER stops at
+# 2**31 - 1 ("integer out of range"); INTEGER on SQLite, whose INTEGER holds 64 bits already and
+# whose INTEGER PRIMARY KEY must stay INTEGER to be the rowid. Revision 0004 widened the columns.
+BigInt = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def insert_for(conn: Connection, table: Table) -> Any:

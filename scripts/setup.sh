@@ -2,7 +2,7 @@
 # Prepare this checkout on a fresh Debian or Ubuntu machine with Python 3.11:
 # Debian packages (only those missing), then a virtual environment in .venv with the project.
 #   scripts/setup.sh          what the demo needs: mosquitto, Pango and a font for the PDF report
-#   scripts/setup.sh --test   what the tests need too: influxdb, linters, type checkers
+#   scripts/setup.sh --test   what the tests need too: influxdb, postgresql, linters, type checkers
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,7 +12,8 @@ packages+=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-cor
 extras=""
 if [[ "${1:-}" == "--test" ]]; then
   # docker-compose: only `docker-compose config`, which checks docker-compose.yml without an engine
-  packages+=(influxdb chromium docker-compose openssl)
+  # postgresql: Debian's server (15 on bookworm); the tests run initdb and postgres themselves
+  packages+=(influxdb postgresql chromium docker-compose openssl)
   extras="[dev]"
 fi
 

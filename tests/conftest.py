@@ -1,4 +1,4 @@
-"""Shared fixtures: real Mosquitto and influxd on free loopback ports, temporary data."""
+"""Shared fixtures: real Mosquitto, influxd and PostgreSQL on free loopback ports, temporary data."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from sangsach.localbroker import LocalBroker
 from tests.carrier import Carrier
-from tests.services import InfluxD
+from tests.services import InfluxD, PostgreSQL
 
 
 @pytest.fixture
@@ -26,6 +26,30 @@ def influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxD]:
     server = InfluxD(tmp_path_factory.mktemp("influxd")).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgreSQL]:
+    """One PostgreSQL server for the session, started at the first test that needs it; each
+    test gets a database of its own (``sql_url``). Missing binaries fail the test, naming the
+    package: they are never skipped."""
+    server = PostgreSQL().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a new, empty database for the backend's SQL store: a test that takes it runs
+    twice, on a SQLite file and on a database of its own on the session's PostgreSQL. Which
+    tests do, and why not all: docs/deploy.md, "PostgreSQL"."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'sangsach.sqlite'}"
+        return
+    server: PostgreSQL = request.getfixturevalue("postgres")
+    name = server.create_database()
+    yield server.url(name)
+    server.drop_database(name)
 
 
 @pytest.fixture

@@ -1,16 +1,24 @@
-"""Real servers for the tests: influxd 1.x on free loopback ports with temporary directories.
+"""Real servers for the tests: influxd 1.x and PostgreSQL on free loopback ports with temporary
+directories.
 
 Mosquitto comes from ``sangsach.localbroker``, which the demo uses too.
 """
 
 from __future__ import annotations
 
+import grp
+import os
+import pwd
 import shutil
+import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
+import psycopg
 
 from sangsach.localbroker import free_port
 
@@ -65,3 +73,139 @@ class InfluxD:
             self._process.terminate()
             self._process.wait(20)
         self._process = None
+
+
+class PostgreSQL:
+    """One PostgreSQL server (Debian's ``postgresql`` package, 15 on bookworm) on a free
+    loopback port, its cluster made by ``initdb`` in a temporary folder, removed after use.
+
+    The server refuses to run as root, and the tests run as root in CI: then ``initdb`` and
+    ``postgres`` run as ``nobody`` (every Debian has it), in a folder of their own under the
+    system's temporary folder (pytest's folders are root's, 0700). Tuned for tests, not for
+    data that must survive a power cut: no fsync. Only TCP on 127.0.0.1, trust authentication.
+    """
+
+    USER = "sangsach"
+    AS = ("nobody", "nogroup")  # when run as root
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="sangsach-postgres-"))
+        self.data = self.root / "data"
+        self._process: subprocess.Popen[bytes] | None = None
+        self._databases = 0
+
+    @staticmethod
+    def binaries() -> Path:
+        """The folder of ``initdb`` and ``postgres``: Debian keeps them off the PATH, in
+        /usr/lib/postgresql/<major>/bin; the newest major installed is taken."""
+        found = shutil.which("postgres")
+        if found:
+            return Path(found).resolve().parent
+        versions = sorted(
+            Path("/usr/lib/postgresql").glob("*/bin/postgres"),
+            key=lambda path: (
+                int(path.parent.parent.name) if path.parent.parent.name.isdigit() else 0
+            ),
+        )
+        if not versions:
+            raise RuntimeError(
+                "the PostgreSQL server is not installed (Debian: apt-get install postgresql; "
+                "scripts/setup.sh --test installs it): the SQL store's tests run on it"
+            )
+        return versions[-1].parent
+
+    def _as_owner(self) -> dict[str, Any]:
+        if os.geteuid() != 0:
+            return {}
+        user, group = self.AS
+        os.chown(self.root, pwd.getpwnam(user).pw_uid, grp.getgrnam(group).gr_gid)
+        return {"user": user, "group": group, "extra_groups": []}
+
+    def start(self) -> PostgreSQL:
+        bin_dir = self.binaries()
+        owner = self._as_owner()
+        log = self.root / "postgres.log"
+        made = subprocess.run(
+            [
+                str(bin_dir / "initdb"),
+                "--pgdata",
+                str(self.data),
+                "--username",
+                self.USER,
+                "--auth",
+                "trust",
+                "--encoding",
+                "UTF8",
+                "--locale",
+                "C",
+                "--no-sync",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            cwd=self.root,
+            **owner,
+        )
+        if made.returncode != 0:
+            raise RuntimeError(f"initdb failed: {made.stdout}{made.stderr}")
+        settings = {
+            "listen_addresses": "127.0.0.1",
+            "port": str(self.port),
+            "unix_socket_directories": "",
+            "fsync": "off",
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+            "max_connections": "200",
+            "shared_buffers": "32MB",
+        }
+        options = [f"--{name}={value}" for name, value in settings.items()]
+        self._process = subprocess.Popen(
+            [str(bin_dir / "postgres"), "-D", str(self.data), *options],
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            cwd=self.root,
+            **owner,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"postgres exited early: {log.read_text(errors='replace')}")
+            try:
+                with psycopg.connect(self.admin_dsn, connect_timeout=1):
+                    return self
+            except psycopg.OperationalError:
+                time.sleep(0.1)
+        raise RuntimeError(f"postgres did not accept connections within 60 s; see {log}")
+
+    @property
+    def admin_dsn(self) -> str:
+        return f"host=127.0.0.1 port={self.port} user={self.USER} dbname=postgres"
+
+    def url(self, database: str) -> str:
+        """The SQLAlchemy URL of a database on this server, through psycopg 3."""
+        return f"postgresql+psycopg://{self.USER}@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self) -> str:
+        """A new empty database; its name."""
+        self._databases += 1
+        name = f"test_{self._databases}"
+        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return name
+
+    def drop_database(self, name: str) -> None:
+        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def stop(self) -> None:
+        if self._process and self._process.poll() is None:
+            self._process.send_signal(signal.SIGINT)  # fast shutdown
+            try:
+                self._process.wait(30)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(10)
+        self._process = None
+        shutil.rmtree(self.root, ignore_errors=True)

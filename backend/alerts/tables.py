@@ -9,13 +9,14 @@ from typing import Any
 from sqlalchemy import JSON, Column, Float, Index, Integer, String, Table, Text
 
 from ..db import metadata
+from ..sql import BigInt
 from .lifecycle import Alert, Level, State
 from .model import AlertType
 
 alerts = Table(
     "alerts",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),  # also the code in SMS
+    Column("id", BigInt, primary_key=True, autoincrement=True),  # also the code in SMS
     Column("device_id", String(48), nullable=False, index=True),
     Column("type", String(24), nullable=False),
     Column("village_id", String(32), nullable=False, index=True),

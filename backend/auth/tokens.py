@@ -16,7 +16,6 @@ from sqlalchemy import (
     Column,
     Engine,
     Float,
-    Integer,
     RowMapping,
     Select,
     String,
@@ -29,6 +28,7 @@ from sqlalchemy import (
 from sangsach.config import GATEWAY_ID
 
 from ..db import metadata
+from ..sql import BigInt
 from .roles import Role
 
 PREFIX = "ss_"
@@ -37,7 +37,7 @@ NAME_MAX = 64
 api_tokens = Table(
     "api_tokens",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("id", BigInt, primary_key=True, autoincrement=True),
     Column("name", String(NAME_MAX), nullable=False, index=True),
     Column("role", String(16), nullable=False),
     Column("token_hash", String(64), nullable=False, unique=True),

@@ -1,6 +1,7 @@
-"""Schema migrations on real SQLite files: the code's tables and the revisions agree, the
-previous release's database is upgraded at the backend's start with every row kept, and two
-processes starting at once migrate once."""
+"""Schema migrations on real SQLite files and a real PostgreSQL: the code's tables and the
+revisions agree on both, the previous release's database (SQLite: no release ran on anything
+else) is upgraded at the backend's start with every row kept, and two processes starting at once
+migrate once (SQLite's write lock, PostgreSQL's advisory lock)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from typing import Any
 import pytest
 from alembic import command
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, inspect, text
 
 from sangsach.backend import migrations
 from sangsach.backend.app import create_app
 from sangsach.backend.db import REGISTRY_TABLES, connect, make_engine
 from sangsach.config import BackendSettings
+from tests.services import PostgreSQL
 
 PREVIOUS_RELEASE = Path(__file__).parent / "data" / "sangsach-ff04631.sql"
 # The secret whose digest the fixture's operator token holds.
@@ -72,8 +74,8 @@ def rows_of(path: Path, table: str, columns: list[str]) -> list[tuple[Any, ...]]
         db.close()
 
 
-def test_a_new_database_gets_exactly_the_codes_tables(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'new.sqlite'}")
+def test_a_new_database_gets_exactly_the_codes_tables(sql_url: str) -> None:
+    engine = make_engine(sql_url)
     try:
         assert migrations.current(engine) == migrations.head()
         assert drift(engine) == [], "a table changed in the code needs a revision (docs/deploy.md)"
@@ -81,8 +83,8 @@ def test_a_new_database_gets_exactly_the_codes_tables(tmp_path: Path) -> None:
         engine.dispose()
 
 
-def test_the_drift_check_sees_a_column_the_revisions_lack(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'new.sqlite'}")
+def test_the_drift_check_sees_a_column_the_revisions_lack(sql_url: str) -> None:
+    engine = make_engine(sql_url)
     try:
         with engine.begin() as conn:
             conn.execute(text("ALTER TABLE late_days DROP COLUMN marked_at"))
@@ -157,12 +159,44 @@ def test_backends_starting_at_once_migrate_one_after_the_other(tmp_path: Path) -
         assert rows_of(path, table, columns) == rows, table
 
 
-def test_a_database_a_newer_version_migrated_is_refused_naming_the_revision(
-    tmp_path: Path,
+def test_backends_starting_at_once_on_postgresql_migrate_one_after_the_other(
+    postgres: PostgreSQL, tmp_path: Path
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'newer.sqlite'}"
-    make_engine(url).dispose()
+    """Three ``sangsach db upgrade`` on one new PostgreSQL database: the advisory lock lets one
+    migrate while the others wait, then find it done."""
+    url = postgres.url(postgres.create_database())
+    env = {**os.environ, "SANGSACH_DATA_DIR": str(tmp_path), "SANGSACH_DATABASE_URL": url}
+    starts = [
+        subprocess.Popen(
+            [sys.executable, "-m", "sangsach", "db", "upgrade"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    said = [start.communicate(timeout=120) for start in starts]
+    assert [start.returncode for start in starts] == [0, 0, 0], said
+    head = migrations.head()
+    done = f"-> {head} (đã nâng cấp, upgraded)"
+    assert sorted(out.strip() for out, _ in said) == [
+        f"{head} {done}",
+        f"{head} {done}",
+        f"chưa có (none) {done}",
+    ]
     engine = connect(url)
+    try:
+        assert drift(engine) == []
+    finally:
+        engine.dispose()
+
+
+def test_a_database_a_newer_version_migrated_is_refused_naming_the_revision(
+    sql_url: str,
+) -> None:
+    make_engine(sql_url).dispose()
+    engine = connect(sql_url)
     try:
         with engine.begin() as conn:
             conn.execute(text("UPDATE alembic_version SET version_num = '0999'"))
@@ -172,12 +206,12 @@ def test_a_database_a_newer_version_migrated_is_refused_naming_the_revision(
         engine.dispose()
 
 
-def test_every_revision_downgrades_and_upgrades_again(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'round.sqlite'}")
+def test_every_revision_downgrades_and_upgrades_again(sql_url: str) -> None:
+    engine = make_engine(sql_url)
     try:
         with engine.begin() as conn:
             command.downgrade(migrations.config(conn), "base")
-        assert set(every_row(tmp_path / "round.sqlite")) == set()
+        assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
         migrations.upgrade(engine)
         assert migrations.current(engine) == migrations.head()
         assert drift(engine) == []

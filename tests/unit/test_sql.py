@@ -1,4 +1,5 @@
-"""The SQL helpers of ingest: rows of plain tuples give what SQLAlchemy's own executemany gives."""
+"""The SQL helpers of ingest: rows of plain tuples give what SQLAlchemy's own executemany gives,
+on SQLite and on a real PostgreSQL (the ``sql_url`` fixture)."""
 
 from __future__ import annotations
 
@@ -48,24 +49,30 @@ ROWS = [
 CHANGED = [{"id": "a", "count": 2, "weight": 1.5, "doc": {"on": False}}]
 
 
-def _table(rows_of: Any) -> list[tuple[Any, ...]]:
-    engine = create_engine("sqlite://")
-    metadata.create_all(engine)
-    with engine.begin() as conn:
-        rows_of(conn, ROWS)
-        rows_of(conn, CHANGED)
-    with engine.connect() as conn:
-        # The JSON text as stored, parsed: the same document as SQLAlchemy's (the spacing of
-        # the text may differ), and valid JSON (NaN would not be).
-        raw = conn.exec_driver_sql("SELECT id, count, weight, doc FROM things ORDER BY id")
-        return [(*row[:3], json.loads(row[3], parse_constant=_refuse)) for row in raw]
+def _table(url: str, rows_of: Any) -> list[tuple[Any, ...]]:
+    engine = create_engine(url)
+    try:
+        metadata.drop_all(engine)
+        metadata.create_all(engine)
+        with engine.begin() as conn:
+            rows_of(conn, ROWS)
+            rows_of(conn, CHANGED)
+        with engine.connect() as conn:
+            # The JSON text as stored, parsed: the same document as SQLAlchemy's (the spacing
+            # of the text may differ), and valid JSON (NaN would not be).
+            raw = conn.exec_driver_sql(
+                "SELECT id, count, weight, CAST(doc AS TEXT) FROM things ORDER BY id"
+            )
+            return [(*row[:3], json.loads(row[3], parse_constant=_refuse)) for row in raw]
+    finally:
+        engine.dispose()
 
 
 def _refuse(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def test_many_rows_store_what_sqlalchemy_stores() -> None:
+def test_many_rows_store_what_sqlalchemy_stores(sql_url: str) -> None:
     def ours(conn: Connection, rows: list[dict[str, Any]]) -> None:
         ManyRows(_upsert, COLUMNS).execute(
             conn, [(r["id"], r["count"], r["weight"], json_text(r["doc"])) for r in rows]
@@ -74,18 +81,22 @@ def test_many_rows_store_what_sqlalchemy_stores() -> None:
     def sqlalchemys(conn: Connection, rows: list[dict[str, Any]]) -> None:
         conn.execute(_upsert(conn), rows)
 
-    assert _table(ours) == _table(sqlalchemys)
-    assert _table(ours)[0] == ("a", 2, 1.5, {"on": False})
+    assert _table(sql_url, ours) == _table(sql_url, sqlalchemys)
+    assert _table(sql_url, ours)[0] == ("a", 2, 1.5, {"on": False})
 
 
-def test_many_rows_read_back_through_the_json_type() -> None:
-    engine = create_engine("sqlite://")
+def test_many_rows_read_back_through_the_json_type(sql_url: str) -> None:
+    engine = create_engine(sql_url)
     metadata.create_all(engine)
-    with engine.begin() as conn:
-        ManyRows(_upsert, COLUMNS).execute(conn, [("a", 1, 0.5, json_text({"x": [1, 2.5]}))])
-        ManyRows(_upsert, COLUMNS).execute(conn, [])  # nothing to do: no statement at all
-    with engine.connect() as conn:
-        assert conn.execute(select(things.c.doc)).scalar_one() == {"x": [1, 2.5]}
+    doc = {"x": [1, 2.5], "on": True, "name": "Thôn Đông Hạ", "none": None}
+    try:
+        with engine.begin() as conn:
+            ManyRows(_upsert, COLUMNS).execute(conn, [("a", 1, 0.5, json_text(doc))])
+            ManyRows(_upsert, COLUMNS).execute(conn, [])  # nothing to do: no statement at all
+        with engine.connect() as conn:
+            assert conn.execute(select(things.c.doc)).scalar_one() == doc
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.parametrize("driver", ["psycopg2", "psycopg"])
