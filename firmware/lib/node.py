@@ -109,6 +109,8 @@ class Node:
             if self.session.connect(self.birth()):
                 self.updates.connected()  # a release on trial works: it is confirmed
         self.session.poll()
+        if self.session.up:
+            self.updates.retry_due()
         if self.updates.changed and self.session.up:
             self.updates.changed = not self.session.status(self.birth())
         return self.session.up

@@ -62,8 +62,10 @@ class Download:
         self.key = binascii.unhexlify(settings["ota_key"]) if settings["ota_key"] else b""
         self.timeout_s = settings["net_timeout_s"]
         self.release = release
+        self.msg = msg  # kept to try again after a failure of the network
         self.refused = self._refusal(msg["release"], msg["sig"])
         self.failed = ""
+        self.transient = False  # failed on the network, not on the release: try again later
         self._index = 0
         self._response: requests.Response | None = None
         self._file: io.BufferedWriter | None = None
@@ -102,7 +104,8 @@ class Download:
 
     def step(self) -> bool:
         """One bounded piece: open a file, read a chunk, or check a file. False once over:
-        staged (and restarting), or ``failed`` says why."""
+        staged (and restarting), or ``failed`` says why (``transient``: the network failed,
+        not the release)."""
         files = self.release["files"]
         if self._index == len(files):
             self._stage()
@@ -114,6 +117,7 @@ class Download:
                 return True
             data = self._response.raw.read(CHUNK)
         except OSError as err:
+            self.transient = True
             return self._fail("download of %s: %s" % (name, err))
         if data and self._file is not None:
             self._size += len(data)

@@ -11,6 +11,8 @@ import machine
 
 from clock import Clock
 
+RETRY_MS = 600_000  # a download broken off by the network starts again this much later
+
 TYPE_CHECKING = False  # MicroPython has no typing module; the type checker reads this as True
 if TYPE_CHECKING:
     from ota import Download  # at run time ota is imported only when an offer is new
@@ -29,6 +31,7 @@ class Updates:
         self.last = state.get("last")  # what the status message says of the last update
         self.changed = False  # ``last`` changed while connected: publish the status again
         self.download: Download | None = None  # while a new release is fetched
+        self._retry: tuple | None = None  # (when, offer): a download the network broke off
 
     def offer(self, msg: dict) -> None:
         """A retained ``.../update`` message: fetch the release when it is new to this node."""
@@ -46,6 +49,8 @@ class Updates:
             last.get("number") == number and last["state"] in ("failed", "rolled_back")
         ):
             return  # installed, older, or tried here before (a refused offer was not genuine)
+        self.abandon()  # a newer offer replaces one being fetched, or one waiting to retry
+        self._retry = None
         import ota
 
         download = ota.Download(self.settings, msg, release)
@@ -63,8 +68,19 @@ class Updates:
         download = self.download
         if download is not None and not download.step():
             self.download = None
-            if download.failed:
+            if download.transient:  # not the release's fault: not remembered as failed
+                self._retry = (self.clock.now_ms() + RETRY_MS, download.msg)
+                print("ota: trying again in %d s" % (RETRY_MS // 1000))
+            elif download.failed:
                 self._outcome(download.release, "failed", download.failed)
+
+    def retry_due(self) -> None:
+        """Offer again a release whose download the network broke off (a bin gets the retained
+        offer again at its next send anyway; a lamp stays connected and would not)."""
+        if self._retry is not None and self.clock.now_ms() >= self._retry[0]:
+            msg = self._retry[1]
+            self._retry = None
+            self.offer(msg)
 
     def abandon(self) -> None:
         if self.download is not None:

@@ -225,6 +225,18 @@ def test_what_must_not_take_does_not(
     assert readings and readings[-1]["boot"] > readings[0]["boot"]  # it went on reporting
     page = stack.http.get("/thiet-bi").text
     assert "Bản 1.2.0 không chạy được, đã quay về bản cũ" in page and "(cập nhật lỗi)" in page
+
+    # A genuine offer whose server cannot be reached: not the release's fault, so not
+    # remembered as failed; the node tries again later.
+    body = {"number": 9, "version": "1.9.0", "mpy": 6, "url": "http://127.0.0.1:9/ota/9/",
+            "files": [["app.mpy", 10, "0" * 64]]}  # fmt: skip
+    text = json.dumps(body, separators=(",", ":"))
+    own = device_key(DEV_FIRMWARE_KEY, device_id)
+    watcher.publish(
+        f"sangsach/v1/{device_id}/update", {"release": text, "sig": sign(own, text)}, retain=True
+    )
+    wait_output(node, "ota: trying again in 600 s", "the retry after a network failure")
+    assert ota_state(node)["last"]["number"] == number  # the rollback is still the last word
     node.stop()
 
 
