@@ -26,6 +26,7 @@ from .api import (
     scores,
     sms,
     tokens,
+    worklists,
 )
 from .auth.bodylimit import BodySizeLimit
 from .auth.failures import FailureLimiter
@@ -96,6 +97,7 @@ def create_app(settings: BackendSettings, store: TimeSeriesStore | None = None) 
         census,
         tokens,
         gateways,
+        worklists,
     )
     for module in routers:
         app.include_router(module.router)

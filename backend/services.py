@@ -18,6 +18,7 @@ from . import deadletters
 from .alerts.engine import AlertEngine
 from .alerts.model import Policy
 from .alerts.sms import SmsOutbox, SmsReplies
+from .bin_forecasts import BinForecasts
 from .db import MissingDatabase, make_engine, open_existing
 from .ingest import Ingest
 from .mapfeed import MapFeed
@@ -31,6 +32,7 @@ from .scores.service import Scores
 from .timeseries.influx import InfluxStore
 from .timeseries.port import TimeSeriesStore
 from .timeseries.sqlite import SqliteStore
+from .worklists.service import WorklistReplies, Worklists
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,8 @@ class Services:
     dispatcher: Dispatcher
     commune: Commune
     scores: Scores
+    forecasts: BinForecasts
+    worklists: Worklists
     clock: Callable[[], float] = time.time
     # Signatures of the SMS webhook already used (per process: see notify/webhook.py).
     webhook_replays: ReplayCache = field(default_factory=ReplayCache)
@@ -70,6 +74,7 @@ class Services:
             ("sms-dispatcher", lambda: self.dispatcher.run(self._stop)),
             ("daily-rollups", lambda: rollups.run(self._stop)),
             ("device-map", lambda: _every(every, feed.tick, self._stop, first=True)),
+            ("work-lists", lambda: _every(every, self.worklists.send_due, self._stop)),
             ("dead-letters", lambda: _every(PURGE_EVERY_S, self.purge, self._stop, first=True)),
         ):
             thread = threading.Thread(target=target, name=name, daemon=True)
@@ -178,15 +183,28 @@ def bootstrap(
         retry_max_s=settings.sms_retry_max_s,
     )
     alerts.on_queued = dispatcher.wake  # an alert's SMS leaves as soon as it is committed
+    forecasts = BinForecasts(engine, store, commune, clock)
+    worklists = Worklists(
+        engine,
+        commune,
+        forecasts,
+        clock,
+        send_time=settings.worklist_time,
+        public_url=settings.public_url,
+        time_limit_s=settings.worklist_route_time_limit_s,
+        on_queued=dispatcher.wake,
+    )
     return Services(
         settings,
         engine,
         store,
         Ingest(engine, store, alerts),
         alerts,
-        SmsReplies(alerts),
+        WorklistReplies(SmsReplies(alerts), worklists),  # "XONG P12" ticks a work list
         dispatcher,
         commune,
         Scores(store, engine, commune, clock),
+        forecasts,
+        worklists,
         clock,
     )

@@ -341,6 +341,18 @@ class BackendSettings(_Base):
         le=1000,
         description="SMS per recipient per hour; more wait, folded into a digest",
     )
+    worklist_time: str = Field(
+        default="05:30",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description="local time each collection crew gets its day's work list by SMS, `HH:MM`",
+    )
+    worklist_route_time_limit_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=60,
+        description="seconds of OR-Tools' guided local search per work list's route; 0: its "
+        "greedy descent, which stops by itself",
+    )
     dead_letter_retention_days: float = Field(
         default=90,
         gt=0,

@@ -45,6 +45,7 @@ def target_metadata() -> MetaData:
     from ..auth import tokens as _tokens  # noqa: F401
     from ..db import metadata
     from ..firmware import store as _firmware  # noqa: F401
+    from ..worklists import store as _worklists  # noqa: F401
 
     return metadata
 

@@ -46,6 +46,9 @@ ANSWERS: Final[dict[str, str]] = {
     # A keyword and a code with more around them ("Xong 3 roi"): how to send it alone.
     "unparseable_ack": "Không hiểu tin nhắn. Nếu nhận việc, chỉ gửi: OK {code}",
     "unparseable_done": "Không hiểu tin nhắn. Nếu đã xong, chỉ gửi: XONG {code}",
+    # "XONG P12": a gathering point of the day's work list (backend/worklists/)
+    "point_done": "Đã ghi nhận XONG điểm {code}. Cảm ơn.",
+    "unknown_point": "Điểm {code} không có trong danh sách thu gom hôm nay của tổ.",
 }
 
 _LOOSE: Final = re.compile(r"\s*(OK|XONG)\b\W*([0-9]{1,6})\b", re.IGNORECASE)
@@ -66,7 +69,10 @@ def answer_text(outcome: Outcome, text: str) -> str | None:
     """The GSM-7 answer to a reply with this outcome; None for an unknown sender."""
     if outcome.result == "unknown_sender" or outcome.result == "received":
         return None
-    if outcome.result == "accepted":
+    point = outcome.code is not None and not outcome.code.isdigit()
+    if point and outcome.result in ("accepted", "unknown_alert", "not_recipient"):
+        source = ANSWERS["point_done" if outcome.result == "accepted" else "unknown_point"]
+    elif outcome.result == "accepted":
         assert outcome.action is not None
         source = ANSWERS[outcome.action]
     elif outcome.result == "unparseable":
@@ -112,7 +118,7 @@ def queue_answer(
     if conn.execute(select(db.sms_outbox.c.id).where(db.sms_outbox.c.id == key)).first():
         return None  # a repeated delivery: answered already
     # the alert it names, when that exists: the alerts page shows the answer on it
-    named = outcome.result in ("accepted", "not_recipient") and outcome.code
+    named = outcome.result in ("accepted", "not_recipient") and (outcome.code or "").isdigit()
     alert_id = str(int(outcome.code)) if named and outcome.code else None
     urgent = alert_id is not None and policy.urgent(alert_id)
     send_at = now if urgent else policy.held_until(now)

@@ -30,6 +30,8 @@ Result = Literal[
 # "ok123", "Ok  123", "XONG: 123", "Xong 123.". Anything more is refused, since words after
 # the code ("XONG 123 chưa xong") could say the opposite of the keyword.
 _REPLY: Final = re.compile(r"(OK|XONG)\s*[:#.,-]?\s*([0-9]{1,6})[\s.!]*", re.IGNORECASE)
+# "XONG P12": a gathering point of the day's work list (backend/worklists/), by its code.
+_POINT: Final = re.compile(r"XONG\s*[:#.,-]?\s*([A-Z]{1,3}[0-9]{1,4})[\s.!]*", re.IGNORECASE)
 _KEYWORD: Final = re.compile(r"(OK|XONG)\b", re.IGNORECASE)
 _ACTIONS: Final[dict[str, Action]] = {"OK": "ack", "XONG": "done"}
 
@@ -92,6 +94,9 @@ def parse_reply(text: str) -> Reply | Refused:
     match = _REPLY.fullmatch(stripped)
     if match:
         return Reply(_ACTIONS[match[1].upper()], match[2])
+    point = _POINT.fullmatch(stripped)
+    if point:
+        return Reply("done", point[1].upper())
     if not _KEYWORD.match(stripped):
         return Refused("a reply starts with OK or XONG, then the code, e.g. OK 123")
     return Refused("expected OK or XONG followed by the code (1 to 6 digits) and nothing else")

@@ -4,7 +4,7 @@ is in ``render.py``."""
 
 from __future__ import annotations
 
-from . import alerts_page, devices, overview, reports_page, village
+from . import alerts_page, devices, overview, reports_page, village, worklist_page
 from .render import HERE, templates
 
 __all__ = ["HERE", "routers", "templates"]
@@ -15,4 +15,5 @@ routers = (
     devices.router,
     alerts_page.router,
     reports_page.router,
+    worklist_page.router,
 )

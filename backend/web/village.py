@@ -15,6 +15,7 @@ from pydantic_core import ErrorDetails
 
 from ..api.census import FIRST_DAY, LAST_DAY, CensusIn, enter_census
 from ..api.deps import ServicesDep
+from ..bin_forecasts import full_text
 from ..notify.templates import PROBLEMS
 from ..registry.census import CensusView, effective, history
 from ..reports.build import rows, status_line
@@ -201,12 +202,15 @@ def _page(
     ]  # fmt: skip
     census = _census_history(services, found)
     defaults = {"effective_from": _day(local_day(time.time()))}
+    now = services.clock()
+    full = {f.device_id: full_text(f, now) for f in services.forecasts.forecasts(
+        services.forecasts.bins(found.id))}  # fmt: skip
     response = page(
         request, "village.html", found.name, services, village=found, row=mine,
         result=result, status_text=status_line(result), period=chosen, chosen=chosen.name,
         choices=period_choices(), alerts=alerts,
         lamps=[x for x in devices if x["kind"] == "lamp"],
-        bins=[x for x in devices if x["kind"] == "bin"],
+        bins=[{**x, "full_text": full.get(x["id"], "")} for x in devices if x["kind"] == "bin"],
         fields=CENSUS_FIELDS, form=form or defaults, errors=dict(errors or []),
         error_list=errors or [], saved=_saved(saved, census["census_history"]), **census,
     )  # fmt: skip

@@ -54,6 +54,9 @@ NEEDS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/firmware/rollouts"): "viewer",
     ("POST", "/api/v1/firmware/rollouts"): "admin",
     ("GET", "/ota/{number}/{name}"): "public",
+    ("GET", "/api/v1/forecasts"): "viewer",
+    ("GET", "/api/v1/worklists"): "viewer",
+    ("GET", "/api/v1/worklists/{team_id}/{day}"): "viewer",
     ("GET", "/"): "page",
     ("GET", "/thon/{village_id}"): "page",
     ("POST", "/thon/{village_id}/dieu-tra"): "page-operator",
@@ -64,6 +67,8 @@ NEEDS: dict[tuple[str, str], str] = {
     ("GET", "/canh-bao/{alert_id}"): "page",
     ("POST", "/canh-bao/{alert_id}/nhan"): "page-operator",
     ("GET", "/bao-cao"): "page",
+    ("GET", "/thu-gom"): "page",
+    ("GET", "/thu-gom/{team_id}/{day}"): "page",
     ("GET", "/bao-cao/{period}.csv"): "page",
     ("GET", "/bao-cao/{period}.pdf"): "page",
     ("GET", "/bao-cao/{period}.html"): "page",
@@ -79,7 +84,9 @@ NEEDS: dict[tuple[str, str], str] = {
 }
 PATH_VALUES = {"device_id": "lamp-dong-ha-001", "alert_id": "1", "village_id": "dong-ha",
                "name": "nobody", "period": "2026-H1", "gateway_id": "gw-1",
-               "number": "1"}  # fmt: skip
+               "number": "1", "team_id": "thu-gom-1",
+               # today's work list (UTC+7): a preview of it is there before its SMS time
+               "day": time.strftime("%Y-%m-%d", time.gmtime(time.time() + 7 * 3600))}  # fmt: skip
 NOW = int(time.time())
 ALLOWED = {
     "viewer": {Role.VIEWER, Role.OPERATOR, Role.ADMIN},

@@ -1,0 +1,145 @@
+"""Each bin's fill forecast from its own readings (``backend/forecast.py``), for the API, the
+village page and the work lists.
+
+A bin's model is fitted from the last ``HISTORY_DAYS`` of its readings and kept for
+``MODEL_TTL_S``: the rates of a month do not change within the hour, and the page and the
+work lists then cost one query of recent readings. The forecast itself starts from the
+bin's latest reading (``device_state``), so it moves with every reading.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from babel.dates import format_date
+from sqlalchemy import Engine, select
+
+from sangsach.registry_file import Commune
+from sangsach.sun import VIETNAM
+
+from . import db
+from .domain.rules import effective_thresholds
+from .forecast import HISTORY_DAYS, FillModel, fit, full_at, increments
+from .timeseries.port import TimeSeriesStore
+
+MODEL_TTL_S: Final = 3600.0
+CHUNK: Final = 200  # bins read at a time
+
+
+@dataclass(frozen=True, slots=True)
+class BinForecast:
+    device_id: str
+    village_id: str
+    place_id: str
+    fill_pct: float | None  # latest reading
+    read_at: int | None
+    rate_pct_per_day: float | None  # the model's average over the week
+    full_at: int | None  # None: not within the horizon, or no model yet
+    samples: int  # increments the model was fitted on
+
+
+def weekday_vi(ts: float) -> str:
+    """ "thứ Năm", "Chủ nhật": the day of the week of a moment, local time."""
+    text = format_date(datetime.fromtimestamp(ts, VIETNAM).date(), "EEEE", locale="vi")
+    return text[:1].lower() + text[1:] if text.lower().startswith("thứ") else text
+
+
+def full_text(forecast: BinForecast, now: float) -> str:
+    """What the village page says: "đã đầy", "dự kiến đầy: thứ Năm (hôm nay)", ..."""
+    if forecast.full_at is None:
+        return "chưa đủ số liệu" if forecast.samples == 0 else "chưa đầy trong 2 tuần tới"
+    if forecast.full_at <= now:
+        return "đã đầy"
+    days = (
+        datetime.fromtimestamp(forecast.full_at, VIETNAM).date()
+        - datetime.fromtimestamp(now, VIETNAM).date()
+    ).days
+    when = {0: " (hôm nay)", 1: " (ngày mai)"}.get(days, "")
+    if days >= 7:
+        when = " (" + datetime.fromtimestamp(forecast.full_at, VIETNAM).strftime("%d/%m") + ")"
+    return f"dự kiến đầy: {weekday_vi(forecast.full_at)}{when}"
+
+
+class BinForecasts:
+    def __init__(
+        self,
+        engine: Engine,
+        store: TimeSeriesStore,
+        commune: Commune,
+        clock: Callable[[], float],
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.clock = clock
+        self.thresholds = effective_thresholds(commune.alerts, commune.villages)
+        self._bins = {d.id: d for d in commune.devices() if d.kind == "bin"}
+        self._models: dict[str, tuple[float, FillModel | None]] = {}
+        self._lock = threading.Lock()
+
+    def bins(self, village_id: str | None = None) -> list[str]:
+        return [
+            d.id for d in self._bins.values() if village_id is None or d.village_id == village_id
+        ]
+
+    def forecasts(self, device_ids: Sequence[str] | None = None) -> list[BinForecast]:
+        """The forecast of each bin (every bin when ``device_ids`` is None), in the order
+        given; an id that is not a bin of the registry is left out."""
+        now = self.clock()
+        ids = [
+            i for i in (device_ids if device_ids is not None else self.bins()) if i in self._bins
+        ]
+        models = self._models_of(ids, now)
+        with self.engine.connect() as conn:
+            state = db.device_state
+            latest = {
+                row.device_id: (row.ts, row.values)
+                for row in conn.execute(
+                    select(state.c.device_id, state.c.ts, state.c["values"]).where(
+                        state.c.device_id.in_(ids)
+                    )
+                )
+            }
+        found = []
+        for device_id in ids:
+            ref = self._bins[device_id]
+            ts, values = latest.get(device_id, (None, None))
+            fill = (values or {}).get("fill_pct")
+            model = models[device_id]
+            when = None
+            if model is not None and ts is not None and fill is not None:
+                th = self.thresholds[ref.village_id]
+                when = full_at(model, int(ts), float(fill), th.bin_full_pct)
+            found.append(
+                BinForecast(
+                    device_id, ref.village_id, ref.place_id,
+                    None if fill is None else float(fill), ts,
+                    None if model is None else round(model.per_day(), 1), when,
+                    0 if model is None else model.samples,
+                )
+            )  # fmt: skip
+        return found
+
+    def _models_of(self, ids: list[str], now: float) -> dict[str, FillModel | None]:
+        with self._lock:
+            fresh = {
+                i: self._models[i][1]
+                for i in ids
+                if i in self._models and now - self._models[i][0] < MODEL_TTL_S
+            }
+        stale = [i for i in ids if i not in fresh]
+        start = int(now) - HISTORY_DAYS * 86_400
+        for a in range(0, len(stale), CHUNK):
+            chunk = stale[a : a + CHUNK]
+            series = self.store.series("bin", chunk, ["fill_pct"], start=start, end=int(now) + 1)
+            for device_id in chunk:
+                th = self.thresholds[self._bins[device_id].village_id]
+                rows = [(int(r[0]), r[1]) for r in series.get(device_id, [])]
+                model = fit(increments(rows, th))
+                fresh[device_id] = model
+                with self._lock:
+                    self._models[device_id] = (now, model)
+        return fresh
