@@ -22,7 +22,7 @@ from sangsach.registry_file import Commune
 from sangsach.sun import VIETNAM
 
 from . import db
-from .domain.rules import effective_thresholds
+from .domain.rules import bin_full, effective_thresholds
 from .forecast import HISTORY_DAYS, FillModel, fit, full_at, increments
 from .timeseries.port import TimeSeriesStore
 
@@ -110,9 +110,12 @@ class BinForecasts:
             fill = (values or {}).get("fill_pct")
             model = models[device_id]
             when = None
-            if model is not None and ts is not None and fill is not None:
-                th = self.thresholds[ref.village_id]
-                when = full_at(model, int(ts), float(fill), th.bin_full_pct)
+            full_pct = self.thresholds[ref.village_id].bin_full_pct
+            if ts is not None and fill is not None:
+                if bin_full(float(fill), self.thresholds[ref.village_id]):
+                    when = int(ts)  # full: no model needed to say so
+                elif model is not None:
+                    when = full_at(model, int(ts), float(fill), full_pct)
             found.append(
                 BinForecast(
                     device_id, ref.village_id, ref.place_id,

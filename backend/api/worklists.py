@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated
 
@@ -77,7 +78,7 @@ class StopPublic(BaseModel):
     fill_pct: float | None
     full_at: int | None
     done_at: float | None = Field(description="when the crew's XONG came; null: not yet")
-    done_by: str | None
+    done_by: str | None = Field(description="the crew member's name (never the phone)")
 
 
 class WorkListPublic(BaseModel):
@@ -101,7 +102,9 @@ class WorkListPublic(BaseModel):
     stops: list[StopPublic]
 
 
-def worklist_public(worklist: WorkList, kept: bool) -> WorkListPublic:
+def worklist_public(
+    worklist: WorkList, kept: bool, name_of: Callable[[str | None], str | None]
+) -> WorkListPublic:
     return WorkListPublic(
         team_id=worklist.team_id, team_name=worklist.team_name, day=worklist.day, kept=kept,
         made_at=worklist.made_at, sent_at=worklist.sent_at, depot=worklist.depot,
@@ -109,7 +112,11 @@ def worklist_public(worklist: WorkList, kept: bool) -> WorkListPublic:
         coverage_pct=worklist.coverage_pct, route_m=worklist.route_m,
         reference_m=worklist.reference_m, done=worklist.done,
         page=page_path(worklist.team_id, worklist.day),
-        stops=[StopPublic(**{k: getattr(s, k) for k in StopPublic.model_fields}) for s in worklist.stops],
+        stops=[
+            StopPublic(**{**{k: getattr(s, k) for k in StopPublic.model_fields},
+                          "done_by": name_of(s.done_by)})
+            for s in worklist.stops
+        ],
     )  # fmt: skip
 
 
@@ -121,7 +128,7 @@ def list_worklists(services: ServicesDep) -> list[WorkListPublic]:
     for team in services.worklists.teams():
         kept = services.worklists.get(team.id, services.worklists.today(now))
         worklist = kept or services.worklists.make(team, now)
-        found.append(worklist_public(worklist, kept is not None))
+        found.append(worklist_public(worklist, kept is not None, services.worklists.member_name))
     return found
 
 
@@ -135,8 +142,10 @@ def get_worklist(
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no collection crew {team_id!r}")
     kept = services.worklists.get(team_id, day)
     if kept is not None:
-        return worklist_public(kept, True)
+        return worklist_public(kept, True, services.worklists.member_name)
     now = services.clock()
     if day != services.worklists.today(now):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no work list of {team_id} on {day}")
-    return worklist_public(services.worklists.make(team, now), False)
+    return worklist_public(
+        services.worklists.make(team, now), False, services.worklists.member_name
+    )

@@ -3,6 +3,7 @@ of a day, printable (the office hands it to a crew without a smartphone)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -19,7 +20,9 @@ from .render import local_time, page, pages_router
 router = pages_router()
 
 
-def _view(worklist: WorkList, kept: bool) -> dict[str, Any]:
+def _view(
+    worklist: WorkList, kept: bool, name_of: Callable[[str | None], str | None]
+) -> dict[str, Any]:
     coverage = worklist.coverage_pct
     return {
         "list": worklist,
@@ -34,7 +37,7 @@ def _view(worklist: WorkList, kept: bool) -> dict[str, Any]:
             {
                 "stop": s,
                 "fill": "—" if s.fill_pct is None else formats.number(s.fill_pct, 0) + " %",
-                "done": local_time(s.done_at) or "",
+                "done": " – ".join(x for x in (local_time(s.done_at), name_of(s.done_by)) if x),
             }
             for s in worklist.stops
         ],
@@ -47,7 +50,8 @@ def worklists_today(request: Request, services: ServicesDep) -> HTMLResponse:
     views = []
     for team in services.worklists.teams():
         kept = services.worklists.get(team.id, services.worklists.today(now))
-        views.append(_view(kept or services.worklists.make(team, now), kept is not None))
+        worklist = kept or services.worklists.make(team, now)
+        views.append(_view(worklist, kept is not None, services.worklists.member_name))
     day = formats.day(services.worklists.today(now))
     return page(request, "worklists.html", f"Danh sách thu gom ngày {day}", services, views=views)
 
@@ -64,6 +68,7 @@ def worklist(request: Request, team_id: str, day: date, services: ServicesDep) -
             status.HTTP_404_NOT_FOUND,
             detail=f"tổ {team.name} không có danh sách ngày {formats.day(day)}",
         )
-    view = _view(kept or services.worklists.make(team, now), kept is not None)
+    worklist = kept or services.worklists.make(team, now)
+    view = _view(worklist, kept is not None, services.worklists.member_name)
     title = f"{team.name}: thu gom ngày {view['day']}"
     return page(request, "worklist.html", title, services, view=view)

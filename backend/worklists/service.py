@@ -68,6 +68,13 @@ class Worklists:
     def team(self, team_id: str) -> Team | None:
         return next((t for t in self.teams() if t.id == team_id), None)
 
+    def member_name(self, phone: str | None) -> str | None:
+        """Who sent a XONG, by name: the lists are read by viewers, who see no phone numbers."""
+        if phone is None:
+            return None
+        names = (m.name for t in self.teams() for m in t.members if m.phone == phone)
+        return next(names, "số máy không còn trong tổ")
+
     def today(self, now: float | None = None) -> date:
         return datetime.fromtimestamp(self.clock() if now is None else now, VIETNAM).date()
 
