@@ -23,9 +23,14 @@ BigInt = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def insert_for(conn: Connection, table: Table) -> Any:
-    """An INSERT that knows ON CONFLICT, in the dialect of the connection."""
+    """An INSERT that knows ON CONFLICT, in the dialect of the connection.
+
+    Its result's ``rowcount`` says whether a row went in (0 after ``DO NOTHING``, the SMS
+    outbox's idempotency): SQLAlchemy gives an INSERT's rowcount as -1 on PostgreSQL (psycopg)
+    unless asked to keep the driver's.
+    """
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
+    return dialect.insert(table).execution_options(preserve_rowcount=True)
 
 
 def upsert(conn: Connection, table: Table, keys: Sequence[str], columns: Sequence[str]) -> Any:

@@ -192,7 +192,7 @@ class PostgreSQL:
         self._databases += 1
         name = f"test_{self._databases}"
         with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}" STRATEGY FILE_COPY')
         return name
 
     def drop_database(self, name: str) -> None:

@@ -1,4 +1,5 @@
-"""The alert engine on a real SQLite registry: alerts open, notify the right people, clear."""
+"""The alert engine on a real SQL store (SQLite and PostgreSQL): alerts open, notify the right
+people, clear."""
 
 from __future__ import annotations
 
@@ -60,8 +61,10 @@ def evening() -> int:
 
 
 @pytest.fixture
-def setup(tmp_path: Path) -> Iterator[tuple[AlertEngine, RecordingOutbox, Clock, SqliteStore]]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'registry.sqlite'}")
+def setup(
+    tmp_path: Path, sql_url: str
+) -> Iterator[tuple[AlertEngine, RecordingOutbox, Clock, SqliteStore]]:
+    engine = make_engine(sql_url)
     load_commune(engine, COMMUNE)
     store = SqliteStore(tmp_path / "ts.sqlite")
     store.ensure_ready()
@@ -211,14 +214,14 @@ def _active(engine: AlertEngine) -> list[Alert]:
         return engine.active(conn)
 
 
-def test_a_village_may_set_its_own_threshold(tmp_path: Path) -> None:
+def test_a_village_may_set_its_own_threshold(tmp_path: Path, sql_url: str) -> None:
     from sangsach.registry_file import parse_registry
 
     text = SAMPLE_REGISTRY.read_text(encoding="utf-8").replace(
         "    name: Thôn Đông Hạ\n", "    name: Thôn Đông Hạ\n    alerts: {bin_full_pct: 95}\n", 1
     )
     commune = parse_registry(text)
-    engine = make_engine(f"sqlite:///{tmp_path / 'registry.sqlite'}")
+    engine = make_engine(sql_url)
     load_commune(engine, commune)
     store = SqliteStore(tmp_path / "ts.sqlite")
     store.ensure_ready()
@@ -246,8 +249,8 @@ class CountingOutbox(RecordingOutbox):
         return sum(1 for at, phone in self.at if phone == to and at >= since)
 
 
-def test_rate_limit_holds_then_folds_into_a_digest(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'registry.sqlite'}")
+def test_rate_limit_holds_then_folds_into_a_digest(tmp_path: Path, sql_url: str) -> None:
+    engine = make_engine(sql_url)
     load_commune(engine, COMMUNE)
     store = SqliteStore(tmp_path / "ts.sqlite")
     store.ensure_ready()

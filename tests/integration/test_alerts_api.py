@@ -23,8 +23,8 @@ NOW = 1_780_000_000
 
 
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[TestClient]:
-    settings = BackendSettings(data_dir=tmp_path, alert_quiet_hours="")
+def api(tmp_path: Path, sql_url: str) -> Iterator[TestClient]:
+    settings = BackendSettings(data_dir=tmp_path, database_url=sql_url, alert_quiet_hours="")
     with TestClient(create_app(settings), headers=ADMIN) as client:
         yield client
 

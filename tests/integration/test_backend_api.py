@@ -1,4 +1,5 @@
-"""The backend's API in-process on SQLite: auth, clear errors, idempotent ingest, state."""
+"""The backend's API in-process on SQLite and on PostgreSQL: auth, clear errors, idempotent
+ingest, state."""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ NOW = 1_780_000_000
 
 
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(BackendSettings(data_dir=tmp_path)), headers=ADMIN) as client:
+def api(tmp_path: Path, sql_url: str) -> Iterator[TestClient]:
+    settings = BackendSettings(data_dir=tmp_path, database_url=sql_url)
+    with TestClient(create_app(settings), headers=ADMIN) as client:
         yield client
 
 
@@ -179,3 +181,14 @@ def test_a_gateway_that_makes_the_letters_gets_the_refusals_back(api: TestClient
     ]
     assert "registered as a bin" in result["refused"][1]["detail"]
     assert api.get("/api/v1/dead-letters").json() == [], "the gateway makes these letters"
+
+
+def test_numbers_past_32_bits_are_stored_and_looked_up(api: TestClient) -> None:
+    """PostgreSQL's INTEGER stops at 2**31 - 1: a reading's time (the contract takes it to
+    2**32 - 1) and the ids the API takes (to 2**62) are BIGINT there (revision 0004)."""
+    late = 2**32 - 1  # a node's clock in 2106
+    body = batch([lamp(1, ts=late, received_at=late + 0.5)])
+    assert api.post("/api/v1/ingest", json=body, headers=TOKEN).json()["stored"] == 1
+    assert api.get("/api/v1/devices/lamp-dong-ha-001").json()["ts"] == late
+    assert api.get(f"/api/v1/alerts/{2**62}").status_code == 404
+    assert api.get("/api/v1/dead-letters", params={"offset": 2**62}).json() == []

@@ -16,8 +16,9 @@ from tests.harness import ADMIN
 
 
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(BackendSettings(data_dir=tmp_path)), headers=ADMIN) as client:
+def api(tmp_path: Path, sql_url: str) -> Iterator[TestClient]:
+    settings = BackendSettings(data_dir=tmp_path, database_url=sql_url)
+    with TestClient(create_app(settings), headers=ADMIN) as client:
         yield client
 
 

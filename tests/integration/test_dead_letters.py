@@ -23,8 +23,9 @@ DAY = 86_400
 
 
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(BackendSettings(data_dir=tmp_path)), headers=ADMIN) as client:
+def api(tmp_path: Path, sql_url: str) -> Iterator[TestClient]:
+    settings = BackendSettings(data_dir=tmp_path, database_url=sql_url)
+    with TestClient(create_app(settings), headers=ADMIN) as client:
         yield client
 
 
@@ -55,9 +56,9 @@ def letter(n: int, age_days: float, size: int) -> dict[str, Any]:
 
 
 def test_letters_beyond_the_retention_then_beyond_the_size_cap_go_oldest_first(
-    tmp_path: Path,
+    sql_url: str,
 ) -> None:
-    engine = db.make_engine(f"sqlite:///{tmp_path / 'letters.sqlite'}")
+    engine = db.make_engine(sql_url)
     rows = [letter(n, age, 999) for n, age in enumerate([100, 95, 80, 60, 40, 20, 1])]
     with engine.begin() as conn:
         conn.execute(insert(db.dead_letters), rows)

@@ -27,8 +27,8 @@ FULL = "disk of spool x is nearly full: 900 KiB free, 1024 KiB kept in reserve; 
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    settings = BackendSettings(data_dir=tmp_path, sms_office_phones=OFFICE)
+def client(tmp_path: Path, sql_url: str) -> Iterator[TestClient]:
+    settings = BackendSettings(data_dir=tmp_path, database_url=sql_url, sms_office_phones=OFFICE)
     with TestClient(create_app(settings)) as running:
         yield running
 

@@ -11,7 +11,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, Engine
@@ -29,8 +28,8 @@ T0 = 1_780_000_000.0
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'sms.sqlite'}")
+def engine(sql_url: str) -> Iterator[Engine]:
+    engine = make_engine(sql_url)
     yield engine
     engine.dispose()
 

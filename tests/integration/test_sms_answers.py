@@ -41,8 +41,8 @@ def backend(tmp_path: Path, carrier: Carrier, **settings: Any) -> TestClient:
 
 
 @pytest.fixture
-def api(tmp_path: Path, carrier: Carrier) -> Iterator[TestClient]:
-    with backend(tmp_path, carrier) as client:
+def api(tmp_path: Path, carrier: Carrier, sql_url: str) -> Iterator[TestClient]:
+    with backend(tmp_path, carrier, database_url=sql_url) as client:
         yield client
 
 

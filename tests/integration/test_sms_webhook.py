@@ -35,9 +35,13 @@ JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[TestClient]:
+def api(tmp_path: Path, sql_url: str) -> Iterator[TestClient]:
     settings = BackendSettings(
-        data_dir=tmp_path, alert_quiet_hours="", sms_office_phones=[OFFICE], auth_failures_burst=0
+        data_dir=tmp_path,
+        database_url=sql_url,
+        alert_quiet_hours="",
+        sms_office_phones=[OFFICE],
+        auth_failures_burst=0,
     )
     with TestClient(create_app(settings), headers=ADMIN) as client:
         yield client

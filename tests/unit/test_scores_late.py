@@ -17,8 +17,10 @@ from tests.unit.test_scenario_engine import stored
 D = 86_400
 
 
-def test_a_day_that_gets_late_readings_is_recomputed_before_it_is_read(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'sql.db'}")
+def test_a_day_that_gets_late_readings_is_recomputed_before_it_is_read(
+    tmp_path: Path, sql_url: str
+) -> None:
+    engine = make_engine(sql_url)
     readings = sc.lamp_readings() + sc.bin_readings()
     day2 = [r for r in readings if sc.DAYS[1] <= int(r["ts"]) < sc.DAYS[2]]
     on_time = [r for r in readings if r not in day2]
@@ -42,8 +44,8 @@ def test_a_day_that_gets_late_readings_is_recomputed_before_it_is_read(tmp_path:
     assert result.villages[0].score == want["score"]
 
 
-def test_a_mark_made_during_a_recompute_is_kept(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'sql.db'}")
+def test_a_mark_made_during_a_recompute_is_kept(sql_url: str) -> None:
+    engine = make_engine(sql_url)
     with engine.begin() as conn:
         late.mark(conn, [sc.DAY1 + 3600], now=sc.END)
     seen = late.marked(engine, 0, 2**62)

@@ -67,11 +67,11 @@ def test_a_period_in_progress_is_computed_up_to_now(store: SqliteStore) -> None:
     assert an.lamp_unknown_s == 30 * 60
 
 
-def test_a_census_change_inside_a_year_applies_from_its_day(tmp_path: Path) -> None:
+def test_a_census_change_inside_a_year_applies_from_its_day(tmp_path: Path, sql_url: str) -> None:
     store = SqliteStore(tmp_path / "ts.sqlite")  # no day stored yet
     store.ensure_ready()
     store.write(stored(sc.lamp_readings() + sc.bin_readings()))
-    engine: Engine = make_engine(f"sqlite:///{tmp_path / 'sql.db'}")
+    engine: Engine = make_engine(sql_url)
     commune = parse_registry(sc.REGISTRY)
     record(engine, {"thon-an": Census(households=120, main_road_households=40, main_road_standard_bins=20)},
            by="test", source="api", now=sc.DAY1 - 5 * D, effective_from=local_day(sc.DAY1 + D))  # fmt: skip

@@ -143,3 +143,15 @@ def test_json_text_reads_back_as_the_value(value: Any) -> None:
 def test_json_text_refuses_what_is_not_json() -> None:
     with pytest.raises(TypeError, match="not JSON serializable"):
         json_text({"when": object()})
+
+
+def test_an_insert_that_does_nothing_says_so(sql_url: str) -> None:
+    """The SMS outbox's idempotency reads the rowcount of INSERT ... ON CONFLICT DO NOTHING."""
+    engine = create_engine(sql_url)
+    metadata.create_all(engine)
+    try:
+        with engine.begin() as conn:
+            stmt = insert_for(conn, things).values(id="a", count=1).on_conflict_do_nothing()
+            assert [conn.execute(stmt).rowcount for _ in range(2)] == [1, 0]
+    finally:
+        engine.dispose()
