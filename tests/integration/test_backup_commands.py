@@ -1,4 +1,5 @@
-"""The backup and restore commands of docs/deploy.md, run as written on real databases.
+"""The backup and restore commands of docs/deploy.md, run as written on real databases
+(SQLite, influxd, PostgreSQL).
 
 Only the container paths, the database name and the address of influxd are changed.
 """
@@ -15,10 +16,14 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
+from sqlalchemy import delete, func, insert, select
 
+from sangsach.backend import migrations
+from sangsach.backend.alerts.tables import alerts
+from sangsach.backend.db import census_entries, connect, make_engine
 from sangsach.backend.domain.readings import DailyScore, StoredReading
 from sangsach.backend.timeseries.influx import InfluxStore
-from tests.services import InfluxD
+from tests.services import InfluxD, PostgreSQL
 
 pytestmark = pytest.mark.integration
 
@@ -89,3 +94,46 @@ def test_influxdb_portable_backup_and_restore(influxd: InfluxD, tmp_path: Path) 
         assert store.count() == 30
         assert [s.values["sang_pct"] for s in store.daily_scores()] == [97.5]
     influxd.query(f'DROP DATABASE "{name}"', name)
+
+
+def test_postgresql_dump_and_restore(postgres: PostgreSQL, tmp_path: Path) -> None:
+    """The pg_dump and pg_restore lines, run by a shell as written (only the dump's date in the
+    restore line is the one just made): a restore over the database brings back what was
+    dumped, schema and rows, at the newest revision."""
+    [dump] = doc_lines("pg_dump ")
+    [restore] = doc_lines("pg_restore ")
+    name = postgres.create_database()
+    url = postgres.url(name)
+    engine = make_engine(url)
+    entry = {"village_id": "dong-ha", "households": 120, "main_road_households": 40,
+             "main_road_standard_bins": 20, "entered_at": 1.0, "entered_by": "test",
+             "source": "api", "effective_from": 4_070_908_800}  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(insert(census_entries), [entry, {**entry, "households": 130}])
+    env = {
+        "PATH": f"{PostgreSQL.binaries()}:/usr/bin:/bin",
+        "DATABASE_URL": f"postgresql://{PostgreSQL.USER}@127.0.0.1:{postgres.port}/{name}",
+    }
+    subprocess.run(["bash", "-c", dump], cwd=tmp_path, env=env, check=True, timeout=60)
+    [made] = tmp_path.glob("sangsach-*.dump")
+    with engine.begin() as conn:  # after the backup: a row lost, a table gone
+        conn.execute(delete(census_entries).where(census_entries.c.households == 130))
+        conn.exec_driver_sql("DROP TABLE alerts")
+    engine.dispose()
+    restore = restore.replace("sangsach-2026-11-29.dump", made.name)
+    subprocess.run(["bash", "-c", restore], cwd=tmp_path, env=env, check=True, timeout=60)
+    engine = connect(url)
+    try:
+        with engine.connect() as conn:
+            kept = conn.execute(
+                select(census_entries.c.households, census_entries.c.effective_from)
+            ).all()
+            assert sorted(kept) == [(120, 4_070_908_800), (130, 4_070_908_800)]
+            assert conn.execute(select(func.count()).select_from(alerts)).scalar_one() == 0
+            assert migrations.drift(conn) == []
+        assert migrations.current(engine) == migrations.head()
+        with engine.begin() as conn:  # the ids count on after a restore
+            conn.execute(insert(census_entries), [entry])
+            assert conn.execute(select(func.max(census_entries.c.id))).scalar_one() == 3
+    finally:
+        engine.dispose()
