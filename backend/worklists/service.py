@@ -102,7 +102,9 @@ class Worklists:
             overdue = set(
                 conn.execute(
                     select(a.c.device_id).where(
-                        a.c.state != "cleared", a.c.type == "bin_overdue", a.c.device_id.in_(bins)
+                        a.c.state != "cleared",
+                        a.c.type == "bin_overdue",
+                        a.c.device_id.in_(list(bins)),
                     )
                 ).scalars()
             )

@@ -1,29 +1,28 @@
 """The crews' daily work lists (backend/worklists/): the route by OR-Tools against the library's
 own reference tour and the optimum, which points are chosen and why, the SMS in one GSM-7
-segment, and the day's list made, kept, sent and ticked off by "XONG <code>" on SQLite."""
+segment, (the day's list made, kept, sent and ticked off: tests/integration/test_worklists_store.py)."""
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import replace
 from datetime import date, datetime
-from pathlib import Path
 from random import Random
 
 import pytest
-from sqlalchemy import insert, select
 
-from sangsach.backend import db
-from sangsach.backend.bin_forecasts import BinForecasts
-from sangsach.backend.notify.answers import answer_text
-from sangsach.backend.notify.inbound import receive
+from sangsach.backend.notify.inbound import Refused, Reply, parse_reply
 from sangsach.backend.notify.text import GSM7_BASIC, fits_one_segment
-from sangsach.backend.registry.load import load_commune
-from sangsach.backend.timeseries.sqlite import SqliteStore
 from sangsach.backend.worklists.plan import PointState, WorkList, plan, sms_text
 from sangsach.backend.worklists.routing import solve, tour_length
-from sangsach.backend.worklists.service import WorklistReplies, Worklists
-from sangsach.registry_file import SAMPLE_REGISTRY, Commune, load_registry
+from sangsach.registry_file import (
+    SAMPLE_REGISTRY,
+    Commune,
+    Depot,
+    RegistryFileError,
+    load_registry,
+    parse_registry,
+)
 from sangsach.sun import VIETNAM
 
 COMMUNE = load_registry(SAMPLE_REGISTRY)
@@ -134,72 +133,40 @@ def test_the_sms_fits_one_gsm7_segment_like_every_other(worklist: WorkList) -> N
         assert " ".join(codes) in text
 
 
-@pytest.fixture
-def worklists(tmp_path: Path) -> Worklists:
-    engine = db.make_engine(f"sqlite:///{tmp_path / 'sangsach.sqlite'}")
-    load_commune(engine, COMMUNE)
-    store = SqliteStore(tmp_path / "timeseries.sqlite")
-    store.ensure_ready()
-    now = [float(AT_0530 - 600)]
-    forecasts = BinForecasts(engine, store, COMMUNE, lambda: now[0])
-    made = Worklists(engine, COMMUNE, forecasts, lambda: now[0], public_url=LINK[:40])
-    made.clock_value = now  # type: ignore[attr-defined]
-    # two points of crew 1 full, one of crew 2; the rest read half full
-    full = {"dong-ha-p1", "phu-khe-p2", "quang-trung-p1"}
-    with engine.begin() as conn:
-        for ref in COMMUNE.devices():
-            if ref.kind == "bin":
-                fill = 92.0 if ref.place_id in full else 40.0
-                conn.execute(insert(db.device_state).values(
-                    device_id=ref.id, ts=AT_0530 - 900, values={"fill_pct": fill}))  # fmt: skip
-    return made
+@pytest.mark.parametrize(
+    ("text", "reply"),
+    [
+        ("XONG P12", Reply("done", "P12")),
+        ("xong p3.", Reply("done", "P3")),
+        ("Xong: DH1", Reply("done", "DH1")),
+        ("XONG 12", Reply("done", "12")),  # digits: an alert, as before
+    ],
+)
+def test_xong_names_a_point_by_its_code(text: str, reply: Reply) -> None:
+    assert parse_reply(text) == reply
 
 
-class NoAlerts:
-    def acknowledge(self, code: str, phone: str) -> str:
-        raise AssertionError("an alert's reply reached the work list test")
-
-    def mark_done(self, code: str, phone: str) -> str:
-        raise AssertionError("an alert's reply reached the work list test")
+@pytest.mark.parametrize("text", ["OK P12", "xong roi", "XONG P12 chua xong", "XONG PPPP1"])
+def test_a_point_is_only_ticked_off_by_its_code_alone(text: str) -> None:
+    assert isinstance(parse_reply(text), Refused)
 
 
-def test_made_at_the_set_time_kept_once_sent_and_ticked_off(worklists: Worklists) -> None:
-    engine = worklists.engine
-    assert worklists.send_due() == []  # 05:20: not yet
-    worklists.clock_value[0] = AT_0530 + 60  # type: ignore[attr-defined]
-    made = worklists.send_due()
-    assert [w.team_id for w in made] == ["thu-gom-1", "thu-gom-2"]
-    assert worklists.send_due() == []  # once a day
-    first = worklists.get("thu-gom-1", DAY)
-    assert first is not None and first.sent_at == AT_0530 + 60
-    assert sorted(s.place_id for s in first.stops) == ["dong-ha-p1", "phu-khe-p2"]
-    assert first.coverage_pct == 100.0 and first.route_m <= first.reference_m
-    with engine.connect() as conn:
-        sent = conn.execute(select(db.sms_outbox).where(db.sms_outbox.c.kind == "worklist")).all()
-    assert sorted(m.to for m in sent) == ["+84912000181", "+84912000192", "+84912000203",
-                                          "+84912000214"]  # fmt: skip
-    assert all(fits_one_segment(m.body, "gsm7") and m.encoding == "gsm7" for m in sent)
-    code = first.stops[0].code
-    assert code in next(m.body for m in sent if m.to == "+84912000181")
-
-    actions = WorklistReplies(NoAlerts(), worklists)
-    worklists.clock_value[0] = AT_0530 + 3600  # type: ignore[attr-defined]
-    done = receive(engine, actions, "0912000192", f"xong {code.lower()}", now=AT_0530 + 3600)
-    assert done.accepted and done.code == code
-    assert answer_text(done, f"xong {code}") == f"Da ghi nhan XONG diem {code}. Cam on."
-    again = receive(engine, actions, "0912000181", f"XONG {code}", now=AT_0530 + 7200)
-    assert again.accepted  # harmless when repeated: the first time is kept
-    ticked = worklists.get("thu-gom-1", DAY)
-    assert ticked is not None and ticked.done == 1
-    assert ticked.stops[0].done_by == "+84912000192" and ticked.stops[0].done_at == AT_0530 + 3600
-
-    other = worklists.get("thu-gom-2", DAY)
-    assert other is not None
-    foreign = receive(engine, actions, "0912000181", f"XONG {other.stops[0].code}", now=AT_0530)
-    assert foreign.result == "unknown_alert"  # not on crew 1's list
-    assert "khong co trong danh sach" in (answer_text(foreign, "") or "")
-    electrician = receive(engine, actions, "0912000225", f"XONG {code}", now=AT_0530)
-    assert electrician.result == "not_recipient"
-    with engine.connect() as conn:
-        rows = conn.execute(select(db.sms_inbound.c.code, db.sms_inbound.c.result)).all()
-    assert (code, "accepted") in [tuple(r) for r in rows]
+def test_depots_and_point_codes_from_the_registry() -> None:
+    sample = SAMPLE_REGISTRY.read_text(encoding="utf-8")
+    first = "      - id: dong-ha-p1\n"
+    assert first in sample and "    role: collection\n" in sample
+    custom = sample.replace(first, first + "        code: DH1\n", 1).replace(
+        "    role: collection\n",
+        "    role: collection\n    depot: {lat: 20.7021, lon: 106.2188}\n",
+        1,
+    )
+    commune = parse_registry(custom)
+    codes = commune.point_codes()
+    assert codes["dong-ha-p1"] == "DH1" and codes["dong-ha-p2"] == "P2"
+    assert commune.depot_of(commune.teams[0]) == Depot(lat=20.7021, lon=106.2188)
+    assert commune.depot_of(commune.teams[1]) == Depot(lat=20.72, lon=106.23)  # the office
+    assert COMMUNE.point_codes()["dong-ha-p1"] == "P1" and len(set(codes.values())) == 43
+    with pytest.raises(RegistryFileError, match="duplicate gathering point code: P2"):
+        parse_registry(sample.replace(first, first + "        code: P2\n", 1))
+    with pytest.raises(RegistryFileError, match="code"):
+        parse_registry(sample.replace(first, first + "        code: '12'\n", 1))
