@@ -343,8 +343,9 @@ class BackendSettings(_Base):
     )
     worklist_time: str = Field(
         default="05:30",
-        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
-        description="local time each collection crew gets its day's work list by SMS, `HH:MM`",
+        pattern=r"^(([01]\d|2[0-3]):[0-5]\d)?$",
+        description="local time each collection crew gets its day's work list by SMS, `HH:MM`; "
+        "empty: none sent (the pages and API still show the lists)",
     )
     worklist_route_time_limit_s: float = Field(
         default=0.0,

@@ -28,6 +28,7 @@ from .plan import PointState, WorkList, plan, sms_text
 log = logging.getLogger(__name__)
 
 KIND = "worklist"
+DEFAULT_TIME = "05:30"
 POINT_CODE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
@@ -52,7 +53,9 @@ class Worklists:
         self.commune = commune
         self.forecasts = forecasts
         self.clock = clock
-        hours, minutes = send_time.split(":")
+        # empty: no list is texted; the pages and the API show what it would be
+        self.sending = bool(send_time)
+        hours, minutes = (send_time or DEFAULT_TIME).split(":")
         self.send_time = time(int(hours), int(minutes))
         self.public_url = public_url.rstrip("/")
         self.time_limit_s = time_limit_s
@@ -148,7 +151,7 @@ class Worklists:
         list is kept once (unique per crew and day), its SMS under one id per member."""
         now = self.clock()
         day = self.today(now)
-        if datetime.fromtimestamp(now, VIETNAM).time() < self.send_time:
+        if not self.sending or datetime.fromtimestamp(now, VIETNAM).time() < self.send_time:
             return []
         made = []
         with self._lock:

@@ -91,3 +91,13 @@ def test_made_at_the_set_time_kept_once_sent_and_ticked_off(worklists: Worklists
     with engine.connect() as conn:
         rows = conn.execute(select(db.sms_inbound.c.code, db.sms_inbound.c.result)).all()
     assert (code, "accepted") in [tuple(r) for r in rows]
+
+
+def test_an_empty_set_time_texts_no_list(worklists: Worklists) -> None:
+    quiet = Worklists(
+        worklists.engine, COMMUNE, worklists.forecasts, lambda: AT_0530 + 3600, send_time=""
+    )
+    assert quiet.send_due() == []
+    assert quiet.get("thu-gom-1", DAY) is None
+    team = quiet.team("thu-gom-1")
+    assert team is not None and quiet.current(team, AT_0530 + 3600).sent_at is None
