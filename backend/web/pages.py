@@ -4,7 +4,7 @@ is in ``render.py``."""
 
 from __future__ import annotations
 
-from . import alerts_page, devices, overview, reports_page, village, worklist_page
+from . import alerts_page, calendar_page, devices, overview, reports_page, village, worklist_page
 from .render import HERE, templates
 
 __all__ = ["HERE", "routers", "templates"]
@@ -16,4 +16,5 @@ routers = (
     alerts_page.router,
     reports_page.router,
     worklist_page.router,
+    calendar_page.router,
 )

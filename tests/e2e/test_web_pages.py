@@ -186,6 +186,7 @@ SIGNED_IN_PAGES = {
     "thiet-bi-den": "/thiet-bi/lamp-dong-ha-001",
     "lich-su-canh-bao": "/canh-bao/lich-su",
     "thu-gom": "/thu-gom",  # every crew's work list of the day
+    "lich": "/lich",
     "mot-canh-bao": "/canh-bao/1",  # the bin alert of the stack fixture
     "loi-404": "/thon/khong-co",
     "loi-422": "/?ky=0001-H1",

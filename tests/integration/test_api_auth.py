@@ -69,6 +69,7 @@ NEEDS: dict[tuple[str, str], str] = {
     ("GET", "/bao-cao"): "page",
     ("GET", "/thu-gom"): "page",
     ("GET", "/thu-gom/{team_id}/{day}"): "page",
+    ("GET", "/lich"): "page",
     ("GET", "/bao-cao/{period}.csv"): "page",
     ("GET", "/bao-cao/{period}.pdf"): "page",
     ("GET", "/bao-cao/{period}.html"): "page",
