@@ -82,13 +82,15 @@ class PostgreSQL:
     The server refuses to run as root, and the tests run as root in CI: then ``initdb`` and
     ``postgres`` run as ``nobody`` (every Debian has it), in a folder of their own under the
     system's temporary folder (pytest's folders are root's, 0700). Tuned for tests, not for
-    data that must survive a power cut: no fsync. Only TCP on 127.0.0.1, trust authentication.
+    data that must survive a power cut: no fsync, unless ``durable`` (PostgreSQL's defaults, for
+    a benchmark). Only TCP on 127.0.0.1, trust authentication.
     """
 
     USER = "sangsach"
     AS = ("nobody", "nogroup")  # when run as root
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        self.durable = durable
         self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="sangsach-postgres-"))
         self.data = self.root / "data"
@@ -154,12 +156,15 @@ class PostgreSQL:
             "listen_addresses": "127.0.0.1",
             "port": str(self.port),
             "unix_socket_directories": "",
-            "fsync": "off",
-            "synchronous_commit": "off",
-            "full_page_writes": "off",
             "max_connections": "200",
-            "shared_buffers": "32MB",
         }
+        if not self.durable:
+            settings |= {
+                "fsync": "off",
+                "synchronous_commit": "off",
+                "full_page_writes": "off",
+                "shared_buffers": "32MB",
+            }
         options = [f"--{name}={value}" for name, value in settings.items()]
         self._process = subprocess.Popen(
             [str(bin_dir / "postgres"), "-D", str(self.data), *options],
@@ -194,6 +199,20 @@ class PostgreSQL:
         with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}" STRATEGY FILE_COPY')
         return name
+
+    def server_pids(self) -> list[int]:
+        """The postmaster and every process it started (a backend per connection)."""
+        if self._process is None:
+            return []
+        found = [self._process.pid]
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if parent == self._process.pid:
+                found.append(int(stat.parent.name))
+        return found
 
     def drop_database(self, name: str) -> None:
         with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
