@@ -92,10 +92,19 @@ class PostgreSQL:
     def __init__(self, *, durable: bool = False) -> None:
         self.durable = durable
         self.port = free_port()
-        self.root = Path(tempfile.mkdtemp(prefix="sangsach-postgres-"))
+        self.root = Path(tempfile.mkdtemp(prefix="sangsach-postgres-", dir=self._parent()))
         self.data = self.root / "data"
         self._process: subprocess.Popen[bytes] | None = None
         self._databases = 0
+
+    @staticmethod
+    def _parent() -> str:
+        """The system's temporary folder, or /tmp when run as root with a TMPDIR that others
+        cannot enter (``nobody`` must reach its cluster)."""
+        folder = tempfile.gettempdir()
+        if os.geteuid() == 0 and not os.stat(folder).st_mode & 0o001:
+            return "/tmp"
+        return folder
 
     @staticmethod
     def binaries() -> Path:
