@@ -154,12 +154,16 @@ SMS_LONG: Final = (
     "Thu gom {day}, {count} điểm theo thứ tự: {codes} +{more} điểm. "
     "Xong điểm nào gửi XONG <mã>. Xem: {link}"
 )
+# without SANGSACH_PUBLIC_URL there is no address a phone could open
+SMS_LONG_NO_LINK: Final = (
+    "Thu gom {day}, {count} điểm theo thứ tự: {codes} +{more} điểm. Xong điểm nào gửi XONG <mã>."
+)
 SMS_EMPTY: Final = "Thu gom {day}: hôm nay không có điểm nào cần thu gom."
 
 
 def sms_text(worklist: WorkList, link: str) -> str:
     """The crew's SMS: every code in route order, or as many as fit and "+N diem" with the
-    link to the page. GSM-7 without diacritics, one segment (raises ValueError otherwise)."""
+    link to the page (when ``link`` is a whole address: ``SANGSACH_PUBLIC_URL`` is set). GSM-7 without diacritics, one segment (raises ValueError otherwise)."""
     day = worklist.day.strftime("%d/%m")
     codes = [stop.code for stop in worklist.stops]
     if not codes:
@@ -170,8 +174,9 @@ def sms_text(worklist: WorkList, link: str) -> str:
         kept -= 1
         if kept < 1:
             raise ValueError(f"work list SMS of {worklist.team_id} does not fit one segment")
+        long = SMS_LONG if link.startswith(("http://", "https://")) else SMS_LONG_NO_LINK
         text = to_gsm7(
-            SMS_LONG.format(
+            long.format(
                 day=day, count=len(codes), codes=" ".join(codes[:kept]), more=len(codes) - kept,
                 link=link,
             )

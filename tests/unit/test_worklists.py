@@ -113,6 +113,12 @@ def _sms_cases() -> list[WorkList]:
     return cases
 
 
+def test_without_a_public_address_a_long_list_names_no_link() -> None:
+    longest = _sms_cases()[-1]  # 30 codes of 7 characters
+    text = sms_text(longest, "/thu-gom/thu-gom-2/2026-12-03")
+    assert fits_one_segment(text, "gsm7") and "Xem" not in text and " diem. Xong" in text
+
+
 @pytest.mark.parametrize("worklist", _sms_cases(), ids=lambda w: f"{len(w.stops)}-stops")
 def test_the_sms_fits_one_gsm7_segment_like_every_other(worklist: WorkList) -> None:
     text = sms_text(worklist, LINK)
