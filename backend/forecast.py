@@ -91,7 +91,11 @@ def increments(
 
 def _break(previous: float, current: float, th: Thresholds) -> bool:
     """Waste was taken out between two readings: a collection, or less (docs/decisions.md)."""
-    return bin_emptied(previous, current, th) or previous - current >= BREAK_DROP_PCT
+    drop = previous - current
+    if drop >= BREAK_DROP_PCT:
+        return True
+    # the rule in tenths only near its threshold: this runs for every reading of a month
+    return drop > th.bin_emptied_drop_pct - 0.2 and bin_emptied(previous, current, th)
 
 
 @dataclass(frozen=True, slots=True)
