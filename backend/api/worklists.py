@@ -79,6 +79,10 @@ class StopPublic(BaseModel):
     full_at: int | None
     done_at: float | None = Field(description="when the crew's XONG came; null: not yet")
     done_by: str | None = Field(description="the crew member's name (never the phone)")
+    collected_at: int | None = Field(
+        description="when a bin of the point was emptied after the list was made, by its "
+        "readings: the collection that happened, beside the visit planned"
+    )
 
 
 class WorkListPublic(BaseModel):
@@ -98,23 +102,29 @@ class WorkListPublic(BaseModel):
     route_m: int = Field(description="the route's length: depot, the stops, back to the depot")
     reference_m: int = Field(description="the routing library's first tour over the same stops")
     done: int
+    collected: int = Field(description="stops whose point was emptied by the readings")
     page: str
     stops: list[StopPublic]
 
 
 def worklist_public(
-    worklist: WorkList, kept: bool, name_of: Callable[[str | None], str | None]
+    worklist: WorkList,
+    kept: bool,
+    name_of: Callable[[str | None], str | None],
+    collected: dict[str, int] | None = None,
 ) -> WorkListPublic:
+    collected = collected or {}
     return WorkListPublic(
         team_id=worklist.team_id, team_name=worklist.team_name, day=worklist.day, kept=kept,
         made_at=worklist.made_at, sent_at=worklist.sent_at, depot=worklist.depot,
         points_total=worklist.points_total, points_known=worklist.points_known,
         coverage_pct=worklist.coverage_pct, route_m=worklist.route_m,
         reference_m=worklist.reference_m, done=worklist.done,
+        collected=sum(1 for s in worklist.stops if s.place_id in collected),
         page=page_path(worklist.team_id, worklist.day),
         stops=[
-            StopPublic(**{**{k: getattr(s, k) for k in StopPublic.model_fields},
-                          "done_by": name_of(s.done_by)})
+            StopPublic(**{**{k: getattr(s, k, None) for k in StopPublic.model_fields},
+                          "done_by": name_of(s.done_by), "collected_at": collected.get(s.place_id)})
             for s in worklist.stops
         ],
     )  # fmt: skip
@@ -128,7 +138,10 @@ def list_worklists(services: ServicesDep) -> list[WorkListPublic]:
     for team in services.worklists.teams():
         kept = services.worklists.get(team.id, services.worklists.today(now))
         worklist = kept or services.worklists.make(team, now)
-        found.append(worklist_public(worklist, kept is not None, services.worklists.member_name))
+        collected = services.worklists.collected(kept) if kept else {}
+        found.append(
+            worklist_public(worklist, kept is not None, services.worklists.member_name, collected)
+        )
     return found
 
 
@@ -142,7 +155,8 @@ def get_worklist(
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no collection crew {team_id!r}")
     kept = services.worklists.get(team_id, day)
     if kept is not None:
-        return worklist_public(kept, True, services.worklists.member_name)
+        collected = services.worklists.collected(kept)
+        return worklist_public(kept, True, services.worklists.member_name, collected)
     now = services.clock()
     if day != services.worklists.today(now):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no work list of {team_id} on {day}")

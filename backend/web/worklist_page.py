@@ -21,7 +21,10 @@ router = pages_router()
 
 
 def _view(
-    worklist: WorkList, kept: bool, name_of: Callable[[str | None], str | None]
+    worklist: WorkList,
+    kept: bool,
+    name_of: Callable[[str | None], str | None],
+    collected: dict[str, int],
 ) -> dict[str, Any]:
     coverage = worklist.coverage_pct
     return {
@@ -32,12 +35,14 @@ def _view(
         "route_km": formats.number(worklist.route_m / 1000),
         "reference_km": formats.number(worklist.reference_m / 1000),
         "coverage": "—" if coverage is None else formats.number(coverage, 0) + " %",
+        "collected": sum(1 for s in worklist.stops if s.place_id in collected),
         "sent": local_time(worklist.sent_at) or "",
         "stops": [
             {
                 "stop": s,
                 "fill": "—" if s.fill_pct is None else formats.number(s.fill_pct, 0) + " %",
                 "done": " – ".join(x for x in (local_time(s.done_at), name_of(s.done_by)) if x),
+                "collected": local_time(collected.get(s.place_id)) or "",
             }
             for s in worklist.stops
         ],
@@ -51,7 +56,8 @@ def worklists_today(request: Request, services: ServicesDep) -> HTMLResponse:
     for team in services.worklists.teams():
         kept = services.worklists.get(team.id, services.worklists.today(now))
         worklist = kept or services.worklists.make(team, now)
-        views.append(_view(worklist, kept is not None, services.worklists.member_name))
+        collected = services.worklists.collected(kept) if kept else {}
+        views.append(_view(worklist, kept is not None, services.worklists.member_name, collected))
     day = formats.day(services.worklists.today(now))
     return page(request, "worklists.html", f"Danh sách thu gom ngày {day}", services, views=views)
 
@@ -69,6 +75,7 @@ def worklist(request: Request, team_id: str, day: date, services: ServicesDep) -
             detail=f"tổ {team.name} không có danh sách ngày {formats.day(day)}",
         )
     worklist = kept or services.worklists.make(team, now)
-    view = _view(worklist, kept is not None, services.worklists.member_name)
+    collected = services.worklists.collected(kept) if kept else {}
+    view = _view(worklist, kept is not None, services.worklists.member_name, collected)
     title = f"{team.name}: thu gom ngày {view['day']}"
     return page(request, "worklist.html", title, services, view=view)

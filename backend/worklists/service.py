@@ -19,7 +19,7 @@ from sangsach.sun import VIETNAM
 
 from ..alerts import tables as alert_tables
 from ..bin_forecasts import BinForecasts
-from ..domain.rules import bin_full, effective_thresholds, stale_s
+from ..domain.rules import bin_emptied, bin_full, effective_thresholds, stale_s
 from ..notify import outbox
 from ..notify.inbound import AlertActions, NotRecipient, UnknownAlert
 from . import store
@@ -141,6 +141,40 @@ class Worklists:
     def current(self, team: Team, now: float) -> WorkList:
         """Today's kept list, else what it would be now (not kept, ``sent_at`` None)."""
         return self.get(team.id, self.today(now)) or self.make(team, now)
+
+    def collected(self, worklist: WorkList, now: float | None = None) -> dict[str, int]:
+        """Per stop's point, when a bin of it was emptied after the list was made, by the
+        readings (``bin_emptied``, the scores' rule): the collections that happened beside
+        the visits planned, whatever the crew texted."""
+        points = {s.place_id for s in worklist.stops}
+        bins = {
+            b.id: (v.id, p.id)
+            for v in self.commune.villages
+            for p in v.points
+            if p.id in points
+            for b in p.bins
+        }
+        if not bins:
+            return {}
+        # the list's round: until the next list, or now
+        since = int(worklist.made_at)
+        end = min(int(self.clock() if now is None else now), since + 86_400) + 1
+        previous = self.forecasts.store.last_before("bin", list(bins), ["fill_pct"], since)
+        series = self.forecasts.store.series("bin", list(bins), ["fill_pct"], start=since, end=end)
+        found: dict[str, int] = {}
+        for device_id, rows in series.items():
+            village_id, place_id = bins[device_id]
+            th = self.thresholds[village_id]
+            last = previous.get(device_id)
+            before = None if last is None else last[1]
+            for ts, fill in rows:
+                if fill is None:
+                    continue
+                if before is not None and bin_emptied(float(before), float(fill), th):
+                    found[place_id] = min(found.get(place_id, int(ts)), int(ts))
+                    break
+                before = fill
+        return found
 
     def link(self, team_id: str, day: date) -> str:
         return f"{self.public_url}{page_path(team_id, day)}"

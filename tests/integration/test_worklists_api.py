@@ -98,9 +98,22 @@ def test_the_days_list_made_sent_shown_and_ticked_off(app: FastAPI, api: TestCli
     answers = api.get("/api/v1/sms/outbox", params={"to": "+84912000192"}).json()
     assert any(m["body"] == "Da ghi nhan XONG diem P2. Cam on." for m in answers)
 
+    # the crew empties P2's bin: its readings say so, beside the crew's XONG
+    assert ticked["collected"] == 0 and stop["collected_at"] is None
+    time.sleep(1.1)  # a reading after the list was made, not in the future
+    emptied = int(time.time())
+    reading = {"id": "bin-dong-ha-03", "kind": "bin", "boot": 1, "seq": 1, "ts": emptied,
+               "fill_pct": 4.0, "received_at": emptied + 0.5}  # fmt: skip
+    api.post("/api/v1/ingest", json={"gateway": "gw-1", "readings": [reading]},
+             headers=GATEWAY).raise_for_status()  # fmt: skip
+    collected = api.get(f"/api/v1/worklists/thu-gom-1/{TODAY}").json()
+    assert collected["collected"] == 1
+    assert next(s for s in collected["stops"] if s["code"] == "P2")["collected_at"] == emptied
+
     page = api.get(f"/thu-gom/thu-gom-1/{TODAY}")
     assert page.status_code == 200
     assert 'data-code="P2" class="done"' in page.text and "Phạm Thị Nga" in page.text
+    assert "cảm biến ghi nhận đã thu gom 1/2" in page.text
     assert "Tổ thu gom rác số 2" in api.get("/thu-gom").text
     assert api.get("/api/v1/worklists/thu-gom-1/2020-01-01").status_code == 404
     assert api.get(f"/api/v1/worklists/dien-1/{TODAY}").status_code == 404
