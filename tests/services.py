@@ -107,14 +107,14 @@ class PostgreSQL:
         return folder
 
     @staticmethod
-    def binaries() -> Path:
+    def binaries(debian: Path = Path("/usr/lib/postgresql")) -> Path:
         """The folder of ``initdb`` and ``postgres``: Debian keeps them off the PATH, in
         /usr/lib/postgresql/<major>/bin; the newest major installed is taken."""
         found = shutil.which("postgres")
         if found:
             return Path(found).resolve().parent
         versions = sorted(
-            Path("/usr/lib/postgresql").glob("*/bin/postgres"),
+            debian.glob("*/bin/postgres"),
             key=lambda path: (
                 int(path.parent.parent.name) if path.parent.parent.name.isdigit() else 0
             ),

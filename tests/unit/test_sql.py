@@ -4,6 +4,7 @@ on SQLite and on a real PostgreSQL (the ``sql_url`` fixture)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -25,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 
 from sangsach.backend.sql import ManyRows, insert_for, json_text, upsert
+from tests.services import PostgreSQL
 
 metadata = MetaData()
 things = Table(
@@ -155,3 +157,15 @@ def test_an_insert_that_does_nothing_says_so(sql_url: str) -> None:
             assert [conn.execute(stmt).rowcount for _ in range(2)] == [1, 0]
     finally:
         engine.dispose()
+
+
+def test_a_missing_postgresql_server_fails_naming_the_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tests on PostgreSQL fail, never skip, where its server is not installed."""
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    with pytest.raises(RuntimeError, match=r"apt-get install postgresql"):
+        PostgreSQL.binaries(tmp_path)
+    (tmp_path / "15" / "bin").mkdir(parents=True)
+    (tmp_path / "15" / "bin" / "postgres").touch()
+    assert PostgreSQL.binaries(tmp_path) == tmp_path / "15" / "bin"
