@@ -31,8 +31,8 @@ def influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxD]:
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgreSQL]:
     """One PostgreSQL server for the session, started at the first test that needs it; each
-    test gets a database of its own (``sql_url``). Missing binaries fail the test, naming the
-    package: they are never skipped."""
+    test gets a database of its own (``sql_url``, ``new_sql_url``). Missing binaries fail the
+    test, naming the package: they are never skipped."""
     server = PostgreSQL().start()
     yield server
     server.stop()
@@ -40,9 +40,24 @@ def postgres() -> Iterator[PostgreSQL]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The URL of a new, empty database for the backend's SQL store: a test that takes it runs
-    twice, on a SQLite file and on a database of its own on the session's PostgreSQL. Which
+    """The URL of a database with no rows for the backend's SQL store: a test that takes it
+    runs twice, on a new SQLite file and on a database of its own on the session's PostgreSQL
+    (one an earlier test gave back, emptied, at the newest revision; or a new one). Which
     tests do, and why not all: docs/deploy.md, "PostgreSQL"."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'sangsach.sqlite'}"
+        return
+    from sangsach.backend.migrations import head  # alembic: only for the tests that use it
+
+    server: PostgreSQL = request.getfixturevalue("postgres")
+    name = server.take_database()
+    yield server.url(name)
+    server.give_back(name, head())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def new_sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """``sql_url``, always a new, empty database (no tables): for the migrations' tests."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'sangsach.sqlite'}"
         return

@@ -74,8 +74,8 @@ def rows_of(path: Path, table: str, columns: list[str]) -> list[tuple[Any, ...]]
         db.close()
 
 
-def test_a_new_database_gets_exactly_the_codes_tables(sql_url: str) -> None:
-    engine = make_engine(sql_url)
+def test_a_new_database_gets_exactly_the_codes_tables(new_sql_url: str) -> None:
+    engine = make_engine(new_sql_url)
     try:
         assert migrations.current(engine) == migrations.head()
         assert drift(engine) == [], "a table changed in the code needs a revision (docs/deploy.md)"
@@ -83,8 +83,8 @@ def test_a_new_database_gets_exactly_the_codes_tables(sql_url: str) -> None:
         engine.dispose()
 
 
-def test_the_drift_check_sees_a_column_the_revisions_lack(sql_url: str) -> None:
-    engine = make_engine(sql_url)
+def test_the_drift_check_sees_a_column_the_revisions_lack(new_sql_url: str) -> None:
+    engine = make_engine(new_sql_url)
     try:
         with engine.begin() as conn:
             conn.execute(text("ALTER TABLE late_days DROP COLUMN marked_at"))
@@ -193,10 +193,10 @@ def test_backends_starting_at_once_on_postgresql_migrate_one_after_the_other(
 
 
 def test_a_database_a_newer_version_migrated_is_refused_naming_the_revision(
-    sql_url: str,
+    new_sql_url: str,
 ) -> None:
-    make_engine(sql_url).dispose()
-    engine = connect(sql_url)
+    make_engine(new_sql_url).dispose()
+    engine = connect(new_sql_url)
     try:
         with engine.begin() as conn:
             conn.execute(text("UPDATE alembic_version SET version_num = '0999'"))
@@ -206,8 +206,8 @@ def test_a_database_a_newer_version_migrated_is_refused_naming_the_revision(
         engine.dispose()
 
 
-def test_every_revision_downgrades_and_upgrades_again(sql_url: str) -> None:
-    engine = make_engine(sql_url)
+def test_every_revision_downgrades_and_upgrades_again(new_sql_url: str) -> None:
+    engine = make_engine(new_sql_url)
     try:
         with engine.begin() as conn:
             command.downgrade(migrations.config(conn), "base")

@@ -1,5 +1,5 @@
 """The SQL helpers of ingest: rows of plain tuples give what SQLAlchemy's own executemany gives,
-on SQLite and on a real PostgreSQL (the ``sql_url`` fixture)."""
+on SQLite and on a real PostgreSQL (the ``new_sql_url`` fixture)."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def _refuse(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def test_many_rows_store_what_sqlalchemy_stores(sql_url: str) -> None:
+def test_many_rows_store_what_sqlalchemy_stores(new_sql_url: str) -> None:
     def ours(conn: Connection, rows: list[dict[str, Any]]) -> None:
         ManyRows(_upsert, COLUMNS).execute(
             conn, [(r["id"], r["count"], r["weight"], json_text(r["doc"])) for r in rows]
@@ -83,12 +83,12 @@ def test_many_rows_store_what_sqlalchemy_stores(sql_url: str) -> None:
     def sqlalchemys(conn: Connection, rows: list[dict[str, Any]]) -> None:
         conn.execute(_upsert(conn), rows)
 
-    assert _table(sql_url, ours) == _table(sql_url, sqlalchemys)
-    assert _table(sql_url, ours)[0] == ("a", 2, 1.5, {"on": False})
+    assert _table(new_sql_url, ours) == _table(new_sql_url, sqlalchemys)
+    assert _table(new_sql_url, ours)[0] == ("a", 2, 1.5, {"on": False})
 
 
-def test_many_rows_read_back_through_the_json_type(sql_url: str) -> None:
-    engine = create_engine(sql_url)
+def test_many_rows_read_back_through_the_json_type(new_sql_url: str) -> None:
+    engine = create_engine(new_sql_url)
     metadata.create_all(engine)
     doc = {"x": [1, 2.5], "on": True, "name": "Thôn Đông Hạ", "none": None}
     try:
@@ -147,9 +147,9 @@ def test_json_text_refuses_what_is_not_json() -> None:
         json_text({"when": object()})
 
 
-def test_an_insert_that_does_nothing_says_so(sql_url: str) -> None:
+def test_an_insert_that_does_nothing_says_so(new_sql_url: str) -> None:
     """The SMS outbox's idempotency reads the rowcount of INSERT ... ON CONFLICT DO NOTHING."""
-    engine = create_engine(sql_url)
+    engine = create_engine(new_sql_url)
     metadata.create_all(engine)
     try:
         with engine.begin() as conn:
@@ -169,3 +169,32 @@ def test_a_missing_postgresql_server_fails_naming_the_package(
     (tmp_path / "15" / "bin").mkdir(parents=True)
     (tmp_path / "15" / "bin" / "postgres").touch()
     assert PostgreSQL.binaries(tmp_path) == tmp_path / "15" / "bin"
+
+
+def test_a_database_given_back_comes_again_empty_at_the_newest_revision(
+    postgres: PostgreSQL,
+) -> None:
+    """``sql_url``'s PostgreSQL databases are used again, emptied: nothing of one test leaks
+    into the next, and its ids count from 1."""
+    from sangsach.backend import migrations
+    from sangsach.backend.db import late_days, make_engine, sms_inbound
+
+    name = postgres.take_database()
+    engine = make_engine(postgres.url(name))
+    row = {"received_at": 1.0, "sender": "+84912000001", "text": "xong", "result": "ok",
+           "detail": ""}  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(sms_inbound.insert(), [row, row])
+        conn.execute(late_days.insert(), [{"day": 2**32, "marked_at": 1.0}])
+    engine.dispose()
+    postgres.give_back(name, migrations.head())
+    assert postgres.take_database() == name
+    engine = make_engine(postgres.url(name))
+    try:
+        with engine.begin() as conn:
+            assert conn.execute(select(late_days)).all() == []
+            assert conn.execute(sms_inbound.insert().values(row)).inserted_primary_key == (1,)
+        assert migrations.current(engine) == migrations.head()
+    finally:
+        engine.dispose()
+        postgres.drop_database(name)
