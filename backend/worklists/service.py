@@ -36,6 +36,8 @@ def page_path(team_id: str, day: date) -> str:
     return f"/thu-gom/{team_id}/{day.isoformat()}"
 
 
+SEND_WINDOW_S = 3 * 3600  # a list not sent by then (the backend was down) is not sent that day
+
 class Worklists:
     def __init__(
         self,
@@ -181,12 +183,14 @@ class Worklists:
 
     def send_due(self) -> list[WorkList]:
         """Make, keep and send today's lists of the crews that have none yet, once the send
-        time has come; the lists made now. Safe to call often and from two processes: a day's
+        time has come and for ``SEND_WINDOW_S`` after it (a backend started in the evening
+        texts no crew the morning's list); the lists made now. Safe to call often and from two processes: a day's
         list is kept once (unique per crew and day), its SMS under one id per member."""
         now = self.clock()
         day = self.today(now)
-        if not self.sending or datetime.fromtimestamp(now, VIETNAM).time() < self.send_time:
-            return []
+        opens = datetime.combine(day, self.send_time, VIETNAM).timestamp()
+        if not self.sending or not opens <= now < opens + SEND_WINDOW_S:
+            return []  # before the time, or too late in the day for a morning's list
         made = []
         with self._lock:
             for team in self.teams():

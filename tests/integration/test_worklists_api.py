@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from datetime import time as clock_time
 
 import pytest
@@ -78,7 +78,14 @@ def test_the_days_list_made_sent_shown_and_ticked_off(app: FastAPI, api: TestCli
     assert first["points_known"] == 2 and first["points_total"] == 22
 
     services = app.state.services
-    services.worklists.send_time = clock_time(0, 0)  # the set time has come, whenever this runs
+    local = datetime.now(VIETNAM)
+    if local.hour >= 4:  # hours after the set time: too late for a morning's list
+        services.worklists.send_time = (local - timedelta(hours=4)).time()
+        assert services.worklists.send_due() == []
+    # the set time has just come, whenever this runs
+    services.worklists.send_time = (
+        (local - timedelta(minutes=1)).time() if local.hour or local.minute else clock_time(0, 0)
+    )
     made = services.worklists.send_due()
     assert {w.team_id for w in made} == {"thu-gom-1", "thu-gom-2"}
     kept = api.get(f"/api/v1/worklists/thu-gom-1/{TODAY}").raise_for_status().json()
