@@ -38,6 +38,7 @@ def page_path(team_id: str, day: date) -> str:
 
 SEND_WINDOW_S = 3 * 3600  # a list not sent by then (the backend was down) is not sent that day
 
+
 class Worklists:
     def __init__(
         self,
