@@ -496,10 +496,10 @@ def tokens() -> None:
     """
 
 
-def _token_store(existing: bool = True) -> Any:
-    """The token table; ``existing=False`` (issuing) may create the database, as a fresh
-    installation issues its first tokens before the backend has run."""
-    from sangsach.backend.auth.tokens import TokenStore
+def _backend_database(existing: bool = True) -> tuple[BackendSettings, Any]:
+    """The backend's settings and its SQL database, said on stderr; ``existing=False`` may
+    create the database (a fresh installation issues its first tokens before the backend has
+    run), else a missing one is refused."""
     from sangsach.backend.db import MissingDatabase, make_engine, open_existing
     from sangsach.backend.migrations import MigrationError
 
@@ -510,13 +510,20 @@ def _token_store(existing: bool = True) -> Any:
     _opened(settings)
     try:
         if existing:
-            return TokenStore(open_existing(settings.sql_url))
+            return settings, open_existing(settings.sql_url)
         private_dir(settings.data_dir)
-        return TokenStore(make_engine(settings.sql_url))
+        return settings, make_engine(settings.sql_url)
     except MissingDatabase as err:
         _missing(err.path)
     except MigrationError as err:
         _fail(f"the database cannot be upgraded: {err}")
+
+
+def _token_store(existing: bool = True) -> Any:
+    """The token table; ``existing=False`` (issuing) may create the database."""
+    from sangsach.backend.auth.tokens import TokenStore
+
+    return TokenStore(_backend_database(existing)[1])
 
 
 @tokens.command("add")
@@ -696,23 +703,6 @@ def firmware_build(source: Path, out: Path) -> None:
     )
 
 
-def _firmware_engine() -> tuple[BackendSettings, Any]:
-    from sangsach.backend.db import MissingDatabase, open_existing
-    from sangsach.backend.migrations import MigrationError
-
-    try:
-        settings = load(BackendSettings)
-    except SettingsError as err:
-        _fail(str(err))
-    _opened(settings)
-    try:
-        return settings, open_existing(settings.sql_url)
-    except MissingDatabase as err:
-        _missing(err.path)
-    except MigrationError as err:
-        _fail(f"the database cannot be upgraded: {err}")
-
-
 @firmware.command("release")
 @click.option(
     "--bundle", type=click.Path(file_okay=False, exists=True, path_type=Path),
@@ -723,7 +713,7 @@ def firmware_release(bundle: Path, version: str) -> None:
     """Make a release of a bundle's lib/*.mpy: numbered, its files kept for the nodes."""
     from sangsach.backend.firmware import store
 
-    settings, engine = _firmware_engine()
+    settings, engine = _backend_database()
     try:
         made = store.create_release(engine, settings.data_dir, bundle, version, time.time())
     except store.FirmwareError as err:
@@ -749,7 +739,7 @@ def firmware_rollout(
     from sangsach.backend.firmware import store
     from sangsach.backend.firmware.publisher import PublishError, publish_retained
 
-    settings, engine = _firmware_engine()
+    settings, engine = _backend_database()
     found = store.release(engine, number)
     if found is None:
         _fail(f"no release {number}: see `sangsach firmware status`")
@@ -761,7 +751,7 @@ def firmware_rollout(
         chosen = store.select_devices(engine, devices, village, kind, everyone)
         store.start_rollout(
             engine, found, chosen, settings.firmware_key.get_secret_value(),
-            settings.firmware_url or f"http://127.0.0.1:{settings.http_port}",
+            settings.firmware_base_url,
             lambda messages: publish_retained(mqtt, messages), time.time(),
         )  # fmt: skip
     except (store.FirmwareError, PublishError) as err:
@@ -781,7 +771,7 @@ def firmware_status(number: int | None) -> None:
     """The releases, and each device's last offered release and what it made of it."""
     from sangsach.backend.firmware import store
 
-    _, engine = _firmware_engine()
+    _, engine = _backend_database()
     for made in store.releases(engine):
         day = datetime.fromtimestamp(made.created_at, UTC).strftime("%Y-%m-%d %H:%M")
         click.echo(f"bản {made.number:<4} {made.version:<16} {day} UTC  {len(made.files)} files")

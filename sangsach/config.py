@@ -445,6 +445,11 @@ class BackendSettings(_Base):
         return self
 
     @property
+    def firmware_base_url(self) -> str:
+        """Where the nodes download updates from (SANGSACH_FIRMWARE_URL, or this machine)."""
+        return self.firmware_url or f"http://127.0.0.1:{self.http_port}"
+
+    @property
     def sql_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'sangsach.sqlite'}"
 

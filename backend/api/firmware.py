@@ -55,11 +55,6 @@ class RolloutStarted(BaseModel):
     devices: list[str]
 
 
-def base_url(services: ServicesDep) -> str:
-    settings = services.settings
-    return settings.firmware_url or f"http://127.0.0.1:{settings.http_port}"
-
-
 @router.get("/releases")
 def list_releases(services: ServicesDep) -> list[ReleasePublic]:
     """Every release, newest first."""
@@ -86,7 +81,7 @@ async def start_rollout(body: RolloutIn, services: ServicesDep) -> RolloutStarte
     def offer() -> None:
         store.start_rollout(
             services.engine, found, chosen,
-            services.settings.firmware_key.get_secret_value(), base_url(services),
+            services.settings.firmware_key.get_secret_value(), services.settings.firmware_base_url,
             lambda messages: publish_retained(MqttSettings(), messages), services.clock(),
         )  # fmt: skip
 

@@ -274,7 +274,3 @@ def rollouts(engine: Engine, number: int | None = None) -> list[Rollout]:
             for row in conn.execute(query)
         ]
 
-
-def rollout_of(engine: Engine, device_id: str) -> Rollout | None:
-    found = [r for r in rollouts(engine) if r.device_id == device_id]
-    return found[0] if found else None
