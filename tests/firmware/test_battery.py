@@ -82,7 +82,12 @@ def test_a_bin_backs_off_through_a_three_day_outage_and_loses_nothing(
         BIN, lambda rs: len(rs) >= len(sleeps) - 6, f"the readings; output:\n{node.output(120)}"
     )
     seqs = [r["seq"] for r in readings]
-    assert seqs == list(range(len(seqs))), seqs  # in order, none lost, none twice
+    first = list(dict.fromkeys(seqs))
+    assert first == list(range(len(first))), seqs  # in order, none lost
+    # QoS 1 is at least once: the batch in flight when the broker died may arrive twice (the
+    # broker had it, its PUBACK never reached the node); the backend drops the copy by
+    # (device, boot, seq). Anything beyond that one batch is a resend bug.
+    assert len(seqs) - len(first) <= 20, seqs
     # NTP answered at the first send (its server was not part of the outage): all but the first
     # reading carry the true time.
     assert all(r.get("synced", True) for r in readings[1:])
