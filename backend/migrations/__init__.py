@@ -43,6 +43,7 @@ def target_metadata() -> MetaData:
     from ..alerts import tables as _alerts  # noqa: F401
     from ..auth import sessions as _sessions  # noqa: F401
     from ..auth import tokens as _tokens  # noqa: F401
+    from ..citizens import store as _citizens  # noqa: F401
     from ..db import metadata
     from ..firmware import store as _firmware  # noqa: F401
     from ..worklists import store as _worklists  # noqa: F401
