@@ -128,6 +128,15 @@ class FestivalNights:
         return [festival for day in days for festival in self.on(day)]
 
 
+def days_to_tet(day: date, within: int) -> int | None:
+    """How many days from ``day`` to the next Tết (1: ``day`` is the eve), when Tết is at most
+    ``within`` days away; None otherwise (and on Tết itself)."""
+    for ahead in range(1, within + 1):
+        if _is_new_year(day + timedelta(days=ahead - 1)):
+            return ahead
+    return None
+
+
 def _is_new_year(eve: date) -> bool:
     """``eve`` is the lunar year's last day: the next day is Tết."""
     after = lunar_of(eve + timedelta(days=1))

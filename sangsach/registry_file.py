@@ -393,6 +393,13 @@ class Commune(BaseModel):
         description="the lunar calendar's nights when every lamp stays lit till dawn "
         "(sangsach/lunar.py)",
     )
+    tet_rounds_days: int = Field(
+        default=3,
+        ge=0,
+        le=10,
+        description="the days before Tết when every gathering point is on the collection "
+        "crews' work lists, full or not (tổng thu gom trước Tết); 0: none",
+    )
     villages: list[Village] = Field(min_length=1)
     teams: list[Team] = Field(default_factory=list)
 

@@ -74,7 +74,7 @@ class StopPublic(BaseModel):
     village_name: str
     lat: float
     lon: float
-    reason: str = Field(description="overdue, full or forecast")
+    reason: str = Field(description="overdue, full, forecast or tet (a round before Tết)")
     fill_pct: float | None
     full_at: int | None
     done_at: float | None = Field(description="when the crew's XONG came; null: not yet")

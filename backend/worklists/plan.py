@@ -3,7 +3,8 @@
 A point is on the list when one of its bins is **overdue** (a ``bin_overdue`` alert open: full
 for longer than the collection SLA), **full** now (``bin_full`` of its latest reading), or
 **forecast** full before the next list (``backend/forecast.py``: full before the same time
-tomorrow). The points are visited in the order of ``routing.solve`` from the crew's depot.
+tomorrow); on the days of the rounds before Tết (``tet_rounds_days`` of the registry) every point
+is on it, the others for **tet**. The points are visited in the order of ``routing.solve`` from the crew's depot.
 The list records its **coverage** (of the crew's points, how many the system could judge: a
 bin with a reading not older than ``stale_s``) and its **route length** beside the length of
 the library's first tour (the reference it must not exceed).
@@ -22,13 +23,14 @@ from sangsach.formats import number
 from ..notify.text import fits_one_segment, to_gsm7
 from .routing import LatLon, solve
 
-Reason = Literal["overdue", "full", "forecast"]
+Reason = Literal["overdue", "full", "forecast", "tet"]
 REASONS: Final[dict[str, str]] = {
     "overdue": "đầy quá hạn",
     "full": "đã đầy",
     "forecast": "dự kiến đầy",
+    "tet": "thu gom trước Tết",
 }
-_PRIORITY: Final[dict[str, int]] = {"overdue": 0, "full": 1, "forecast": 2}
+_PRIORITY: Final[dict[str, int]] = {"overdue": 0, "full": 1, "forecast": 2, "tet": 3}
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,14 +50,14 @@ class PointState:
     overdue: bool = False
     full_at: int | None = None  # the earliest forecast full time of its bins
 
-    def reason(self, next_round: int) -> Reason | None:
+    def reason(self, next_round: int, *, tet_round: bool = False) -> Reason | None:
         if self.overdue:
             return "overdue"
         if self.full_now:
             return "full"
         if self.full_at is not None and self.full_at <= next_round:
             return "forecast"
-        return None
+        return "tet" if tet_round else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,9 +113,13 @@ def plan(
     made_at: float,
     next_round: int,
     time_limit_s: float = 0.0,
+    tet_round: bool = False,
 ) -> WorkList:
-    """The day's list: the points that need a visit, in route order from the depot."""
-    chosen = [(p, r) for p in points if (r := p.reason(next_round)) is not None]
+    """The day's list: the points that need a visit, in route order from the depot; on a day
+    of the rounds before Tết (``tet_round``), every point."""
+    chosen = [
+        (p, r) for p in points if (r := p.reason(next_round, tet_round=tet_round)) is not None
+    ]
     # the solver is given the points most urgent first: ties in its search favour them
     chosen.sort(key=lambda pr: (_PRIORITY[pr[1]], pr[0].code))
     coords = [(p.lat, p.lon) for p, _ in chosen]

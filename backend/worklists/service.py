@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from sangsach.lunar import days_to_tet
 from sangsach.registry_file import Commune, Team
 from sangsach.sun import VIETNAM
 
@@ -95,6 +96,7 @@ class Worklists:
             team.id, team.name, day, (depot.lat, depot.lon), self._points(team, now),
             made_at=now, next_round=max(next_round, int(now) + 86_400 // 2),
             time_limit_s=self.time_limit_s,
+            tet_round=days_to_tet(day, self.commune.tet_rounds_days) is not None,
         )  # fmt: skip
 
     def _points(self, team: Team, now: float) -> list[PointState]:

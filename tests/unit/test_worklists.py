@@ -15,6 +15,7 @@ from sangsach.backend.notify.inbound import Refused, Reply, parse_reply
 from sangsach.backend.notify.text import GSM7_BASIC, fits_one_segment
 from sangsach.backend.worklists.plan import PointState, WorkList, plan, sms_text
 from sangsach.backend.worklists.routing import solve, tour_length
+from sangsach.lunar import days_to_tet
 from sangsach.registry_file import (
     SAMPLE_REGISTRY,
     Commune,
@@ -95,6 +96,45 @@ def test_the_list_takes_overdue_full_and_forecast_points_only() -> None:
                        base[2].place_id: "forecast"}  # fmt: skip
     assert worklist.points_known == len(states) - 1
     assert {s.reason_text for s in worklist.stops} == {"đầy quá hạn", "đã đầy", "dự kiến đầy"}
+
+
+def test_on_a_round_before_tet_every_point_is_on_the_list_most_urgent_reason_kept() -> None:
+    base = team_points(COMMUNE, "thu-gom-1")
+    tomorrow = AT_0530 + 86_400
+    states = [replace(base[0], full_now=True), replace(base[1], known=False), *base[2:]]
+    worklist = plan("thu-gom-1", "Tổ 1", DAY, (20.72, 106.23), states, made_at=AT_0530,
+                    next_round=tomorrow, tet_round=True)  # fmt: skip
+    reasons = {s.place_id: s.reason for s in worklist.stops}
+    assert set(reasons) == {p.place_id for p in states}  # unknown points too: a round visits all
+    assert reasons[base[0].place_id] == "full"
+    assert {reasons[p.place_id] for p in states[1:]} == {"tet"}
+    assert {s.reason_text for s in worklist.stops} == {"đã đầy", "thu gom trước Tết"}
+
+
+@pytest.mark.parametrize(
+    ("day", "rounds", "expected"),
+    [
+        # Tết 2027 is 6 February (lunar 1/1 Đinh Mùi); Tết 2026 was 17 February
+        (date(2027, 2, 2), 3, None),
+        (date(2027, 2, 3), 3, 3),
+        (date(2027, 2, 5), 3, 1),  # the eve
+        (date(2027, 2, 6), 3, None),  # Tết itself: no round
+        (date(2027, 2, 5), 0, None),  # rounds turned off
+        (date(2026, 2, 16), 3, 1),
+        (date(2026, 2, 10), 10, 7),
+    ],
+)
+def test_the_days_of_the_rounds_before_tet(day: date, rounds: int, expected: int | None) -> None:
+    assert days_to_tet(day, rounds) == expected
+
+
+def test_the_registry_refuses_rounds_of_more_than_ten_days() -> None:
+    text = SAMPLE_REGISTRY.read_text(encoding="utf-8").replace(
+        "villages:", "tet_rounds_days: 11\nvillages:", 1
+    )
+    with pytest.raises(RegistryFileError, match="tet_rounds_days"):
+        parse_registry(text, "commune.yaml")
+    assert COMMUNE.tet_rounds_days == 3  # the default
 
 
 LINK = "https://sangsach-xa-chi-lang-bac.example.vn/thu-gom/thu-gom-1/2026-12-03"
