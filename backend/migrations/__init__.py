@@ -40,6 +40,7 @@ class MigrationError(RuntimeError):
 def target_metadata() -> MetaData:
     """The backend's tables as the code defines them: ``backend.db.metadata`` with every module
     that adds a table to it imported. A module with a new table is imported here too."""
+    from .. import campaigns as _campaigns  # noqa: F401
     from ..alerts import tables as _alerts  # noqa: F401
     from ..auth import sessions as _sessions  # noqa: F401
     from ..auth import tokens as _tokens  # noqa: F401
