@@ -25,6 +25,7 @@ from .api import (
     registry,
     scores,
     sms,
+    tickets,
     tokens,
     worklists,
 )
@@ -98,6 +99,7 @@ def create_app(settings: BackendSettings, store: TimeSeriesStore | None = None) 
         tokens,
         gateways,
         worklists,
+        tickets,
     )
     for module in routers:
         app.include_router(module.router)

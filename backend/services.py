@@ -19,6 +19,7 @@ from .alerts.engine import AlertEngine
 from .alerts.model import Policy
 from .alerts.sms import SmsOutbox, SmsReplies
 from .bin_forecasts import BinForecasts
+from .citizens.service import CitizenReports
 from .db import MissingDatabase, make_engine, open_existing
 from .ingest import Ingest
 from .mapfeed import MapFeed
@@ -53,6 +54,7 @@ class Services:
     forecasts: BinForecasts
     worklists: Worklists
     clock: Callable[[], float] = time.time
+    citizens: CitizenReports | None = None  # set by bootstrap: citizens' reports (tickets)
     # Signatures of the SMS webhook already used (per process: see notify/webhook.py).
     webhook_replays: ReplayCache = field(default_factory=ReplayCache)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -194,7 +196,7 @@ def bootstrap(
         time_limit_s=settings.worklist_route_time_limit_s,
         on_queued=dispatcher.wake,
     )
-    return Services(
+    services = Services(
         settings,
         engine,
         store,
@@ -208,3 +210,7 @@ def bootstrap(
         worklists,
         clock,
     )
+    services.citizens = CitizenReports(
+        engine, commune, clock, held_until=alerts.policy.quiet_ends, on_queued=dispatcher.wake
+    )
+    return services

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from .. import db
 from ..alerts.sms import answer_policy
@@ -18,7 +18,15 @@ from ..auth.failures import FailureLimiter
 from ..auth.gate import client_address
 from ..notify import outbox, webhook
 from ..notify.answers import answer
-from ..notify.inbound import AlertActions, Result, receive
+from ..notify.inbound import (
+    AlertActions,
+    Refused,
+    Result,
+    find_sender,
+    normalize_phone,
+    parse_reply,
+    receive,
+)
 from .deps import ConnDep, ServicesDep, operator
 
 router = APIRouter(prefix="/api/v1/sms", tags=["sms"])
@@ -58,6 +66,9 @@ class InboundResult(BaseModel):
     reason: str = Field(description="why it was not accepted, or what was done")
     action: str | None = None
     code: str | None = None
+    ticket: int | None = Field(
+        default=None, description="a citizen's report (action 'report'): its ticket's number"
+    )
 
 
 class InboundPublic(BaseModel):
@@ -70,7 +81,8 @@ class InboundPublic(BaseModel):
     code: str | None
     result: Result = Field(
         description="accepted; or why not: unknown_sender, unparseable, unknown_alert, "
-        "not_recipient (a registered phone answering another's alert); received: undecided"
+        "not_recipient (a registered phone answering another's alert); received: undecided; "
+        "report: a citizen's report (RAC, DEN, free text; the detail says its ticket or why none)"
     )
     detail: str
 
@@ -224,8 +236,15 @@ def inbound(
     Only the alert's recipients may answer it (its team, its village's head, the commune
     office); another registered phone gets ``accepted: false``, and the SMS is kept. Every
     reply from a known phone is answered by one SMS (backend/notify/answers.py); an unknown
-    phone gets none."""
+    phone gets none.
+
+    A citizen's report (``RAC <point>``, ``DEN <lamp>`` from any phone; any other text from a
+    phone outside the registry) makes a ticket instead, acknowledged by SMS
+    (backend/citizens/service.py)."""
     now = time.time()
+    report = citizen_report(services, sms, now)
+    if report is not None:
+        return report
     outcome = receive(
         services.engine,
         actions,
@@ -247,6 +266,38 @@ def inbound(
         reason=outcome.detail,
         action=outcome.action,
         code=outcome.code,
+    )
+
+
+def citizen_report(services: ServicesDep, sms: InboundSms, now: float) -> InboundResult | None:
+    """A citizen's report made into a ticket, kept in ``sms_inbound`` as ``report``; None for
+    a crew's reply (a registered phone, or ``OK``/``XONG`` with a code from anyone)."""
+    citizens = services.citizens
+    assert citizens is not None
+    phone = normalize_phone(sms.sender)
+    if not citizens.wants(sms.text):
+        known = find_sender(services.engine, phone, services.settings.sms_office_phones)
+        if known is not None or not isinstance(parse_reply(sms.text), Refused):
+            return None
+    else:
+        known = find_sender(services.engine, phone, services.settings.sms_office_phones)
+    outcome = citizens.report_sms(sms.sender, sms.text, now=now)
+    ticket = outcome.ticket
+    detail = outcome.detail if ticket else f"{outcome.refused}: {outcome.detail}"
+    with services.engine.begin() as conn:
+        conn.execute(
+            insert(db.sms_inbound).values(
+                received_at=now, sender=phone, role=known.role if known else None,
+                text=sms.text, action="report", code=ticket.code if ticket else None,
+                result="report", detail=detail,
+            )
+        )  # fmt: skip
+    return InboundResult(
+        accepted=ticket is not None,
+        reason=detail,
+        action="report",
+        code=ticket.code if ticket else None,
+        ticket=ticket.id if ticket else None,
     )
 
 

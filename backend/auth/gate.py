@@ -31,6 +31,8 @@ from .roles import Principal
 
 COOKIE = "sangsach_phien"
 LOGIN_PATH = "/dang-nhap"
+# The citizens' report form: no sign-in; it guards itself (backend/citizens/form.py).
+PUBLIC_FORM_PATH = "/phan-anh"
 WEBHOOK_PATH = "/api/v1/sms/inbound"
 OPEN_PATHS = frozenset(
     {"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/favicon.ico"}
@@ -77,6 +79,9 @@ class AuthGate:
         api = path == "/api" or path.startswith("/api/")
         state = scope.setdefault("state", {})
 
+        if scope["method"] == "POST" and path == PUBLIC_FORM_PATH:
+            await self.app(scope, receive, send)
+            return
         if scope["method"] == "POST" and path in (WEBHOOK_PATH, LOGIN_PATH):
             # these prove themselves in the body (a signature, a sign-in form): only the
             # address's failures are checked here, and the route counts new ones

@@ -23,7 +23,13 @@ log = logging.getLogger(__name__)
 Action = Literal["ack", "done"]
 Role = Literal["team", "head", "office"]
 Result = Literal[
-    "received", "accepted", "unknown_sender", "unparseable", "unknown_alert", "not_recipient"
+    "received",
+    "accepted",
+    "unknown_sender",
+    "unparseable",
+    "unknown_alert",
+    "not_recipient",
+    "report",  # a citizen's report (backend/citizens/): its ticket, or why none, in the detail
 ]
 
 # A keyword, an optional separator, the code, then at most some end punctuation: "OK 123",

@@ -4,7 +4,16 @@ is in ``render.py``."""
 
 from __future__ import annotations
 
-from . import alerts_page, calendar_page, devices, overview, reports_page, village, worklist_page
+from . import (
+    alerts_page,
+    calendar_page,
+    citizens_page,
+    devices,
+    overview,
+    reports_page,
+    village,
+    worklist_page,
+)
 from .render import HERE, templates
 
 __all__ = ["HERE", "routers", "templates"]
@@ -17,4 +26,6 @@ routers = (
     reports_page.router,
     worklist_page.router,
     calendar_page.router,
+    citizens_page.public_router,  # the citizens' report form: no sign-in
+    citizens_page.router,
 )
