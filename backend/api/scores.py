@@ -43,7 +43,7 @@ def as_json(result: PeriodScores) -> dict[str, Any]:
         one = asdict(v)
         one["parts"]["lamp_unknown_s"] = v.parts.lamp_unknown_s
         one["sach_vi"] = VERDICT_VI[v.sach]
-        for name in ("sang", "collection", "overflow", "census"):
+        for name in ("sang", "collection", "overflow", "census", "planned", "tet"):
             one[name]["verdict_vi"] = VERDICT_VI[one[name]["verdict"]]
         villages.append(one)
     return {

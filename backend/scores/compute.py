@@ -8,19 +8,20 @@ the sum of days must equal. Thresholds are the village's effective ones (``domai
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 
 from sangsach.lighting import LightingSchedule, village_schedules
 from sangsach.registry_file import Census, Commune, Village
 
-from ..domain.rules import Thresholds, effective_thresholds, lit_samples, stale_s
+from ..domain.rules import Thresholds, bin_emptied, effective_thresholds, lit_samples, stale_s
 from ..timeseries.port import TimeSeriesStore
 from .days import local_midnight
 from .model import Span, clip
 from .parts import Parts
-from .sach import collection_parts, point_seconds
+from .rounds import KeptRound, RoundParts, round_parts
+from .sach import FillSample, collection_parts, point_seconds
 from .sang import LampInput, lamp_seconds, required_spans, sample_windows
 
 LIT_FIELDS = ("on", "current_a", "fault")  # what domain.rules.lit_samples reads of a lamp
@@ -34,13 +35,22 @@ class CommuneRules:
     commune: Commune
     thresholds: Mapping[str, Thresholds]
     schedules: Mapping[str, LightingSchedule]
+    point_team: Mapping[str, str]  # gathering point -> the collection crew serving it
 
     @classmethod
     def of(cls, commune: Commune) -> CommuneRules:
+        crews = [t for t in commune.teams if t.role == "collection"]
         return cls(
             commune,
             effective_thresholds(commune.alerts, commune.villages),
             village_schedules(commune),
+            {
+                point.id: team.id
+                for team in reversed(crews)  # a village served by two crews: the first's
+                for village in commune.villages
+                if village.id in team.villages
+                for point in village.points
+            },
         )
 
 
@@ -62,18 +72,28 @@ def village_parts(
     end: int,
     census: Census | None,
     first_seen: Mapping[str, int | None],
+    rounds: Sequence[KeptRound] = (),
 ) -> Parts:
     """The village's parts over [start, end), from raw readings.
 
     ``first_seen`` gives, per device without an ``installed`` date, the time of its first
-    reading (``TimeSeriesStore.first_seen``).
+    reading (``TimeSeriesStore.first_seen``); ``rounds`` the kept work lists whose round
+    overlaps [start, end) (``rounds.py``).
     """
     th = rules.thresholds[village.id]
     required, lit, dark = _lamps(store, rules, village, start, end, first_seen, th)
-    bin_required, overflow, unknown, on_time, late = _bins(
-        store, village, start, end, first_seen, th
+    (bin_required, overflow, unknown, on_time, late), planned = _bins(
+        store, rules, village, start, end, first_seen, th, rounds
     )
     return Parts(
+        rounds_planned=planned.planned,
+        rounds_collected=planned.collected,
+        rounds_unknown=planned.unknown,
+        rounds_reported=planned.reported,
+        rounds_unplanned=planned.unplanned,
+        tet_planned=planned.tet_planned,
+        tet_collected=planned.tet_collected,
+        tet_unknown=planned.tet_unknown,
         lamp_required_s=required,
         lamp_lit_s=lit,
         lamp_dark_s=dark,
@@ -122,17 +142,21 @@ def _lamps(
 
 def _bins(
     store: TimeSeriesStore,
+    rules: CommuneRules,
     village: Village,
     start: int,
     end: int,
     first_seen: Mapping[str, int | None],
     th: Thresholds,
-) -> tuple[int, int, int, int, int]:
+    rounds: Sequence[KeptRound],
+) -> tuple[tuple[int, int, int, int, int], RoundParts]:
     stale = stale_s("bin", th)
     since = start - th.collection_sla_s - stale  # a full event decided here began after this
+    if rounds:  # and a round decided here began at most a day before
+        since = min(since, min(r.made_at for r in rounds) - stale)
     ids = [bin_.id for point in village.points for bin_ in point.bins]
     if not ids:
-        return 0, 0, 0, 0, 0
+        return (0, 0, 0, 0, 0), RoundParts()
     rows = store.series("bin", ids, ("fill_pct",), start=since, end=end)
     baselines = store.last_before("bin", ids, ("fill_pct",), since)
     fills = {
@@ -154,4 +178,24 @@ def _bins(
         if bins:
             r, o, u = point_seconds(bins, start, end, th, stale)
             required, overflow, unknown = required + r, overflow + o, unknown + u
-    return required, overflow, unknown, on_time, late
+    planned = RoundParts()
+    if rounds:
+        emptied, heard = {}, {}
+        for point in village.points:
+            series = [(fills[b.id], base[b.id]) for b in point.bins]
+            emptied[point.id] = sorted(t for f, b in series for t in _emptied_at(f, b, th))
+            heard[point.id] = sorted(ts for f, _ in series for ts, _ in f)
+        team_of = {p.id: rules.point_team[p.id] for p in village.points if p.id in rules.point_team}
+        planned = round_parts(rounds, emptied, heard, team_of, start, end)
+    return (required, overflow, unknown, on_time, late), planned
+
+
+def _emptied_at(fills: Sequence[FillSample], baseline: float | None, th: Thresholds) -> list[int]:
+    """When the bin was emptied (``bin_emptied`` from the reading before), in time order."""
+    out = []
+    prev = baseline
+    for ts, fill in fills:
+        if prev is not None and bin_emptied(prev, fill, th):
+            out.append(ts)
+        prev = fill
+    return out

@@ -28,6 +28,16 @@ class Parts:
     bin_unknown_s: int = 0  # of those, none known to overflow and some bin stale or silent
     full_on_time: int = 0  # full events emptied within the SLA, counted when emptied
     full_late: int = 0  # full events not emptied within the SLA, counted at full + SLA
+    # The work lists' planned visits (rounds.py), each counted when decided: emptied, or at
+    # the last second of its round (its day); unknown when no bin of the point was heard in the round.
+    rounds_planned: int = 0
+    rounds_collected: int = 0  # of those, a bin of the point emptied in the round
+    rounds_unknown: int = 0  # of those, no reading from the point in the round
+    rounds_reported: int = 0  # the crews' XONG, counted when texted
+    rounds_unplanned: int = 0  # collections at points of a crew's round not on its list
+    tet_planned: int = 0  # planned visits of the rounds before Tết
+    tet_collected: int = 0
+    tet_unknown: int = 0
     # The census in force (not summed: a period keeps its last day's); -1: not given.
     households: int = -1
     main_road_households: int = -1

@@ -20,15 +20,18 @@ from datetime import date
 
 from sqlalchemy import Engine
 
+from sangsach.lunar import days_to_tet
 from sangsach.registry_file import Census, Commune, ScoreFormula
 
 from ..domain.readings import DailyScore
 from ..registry.census import effective
 from ..timeseries.port import DailySums, Kind, TimeSeriesStore
+from ..worklists import store as worklist_store
 from . import late
 from .compute import CommuneRules, village_parts
 from .days import days_between, local_day, local_midnight, next_day
 from .parts import CENSUS_NAMES, SUMMED_NAMES, Parts, total
+from .rounds import KeptRound, KeptStop
 from .verdict import VillageResult, formula_text, judge, rank
 
 log = logging.getLogger(__name__)
@@ -242,10 +245,34 @@ class Scores:
         at ``end``: the oracle the stored days must add up to."""
         census = self.census_at(end - 1)
         first_seen = self.first_seen()
+        rounds = self.kept_rounds(start, end)
         return {
-            v.id: village_parts(self.store, self.rules, v, start, end, census.get(v.id), first_seen)
+            v.id: village_parts(
+                self.store, self.rules, v, start, end, census.get(v.id), first_seen, rounds
+            )
             for v in self.commune.villages
         }
+
+    def kept_rounds(self, start: int, end: int) -> list[KeptRound]:
+        """The crews' kept work lists whose round (made to the end of its day) overlaps
+        [start, end): the planned visits of ``rounds.py``."""
+        if self.engine is None or not self.rules.point_team:
+            return []
+        with self.engine.connect() as conn:
+            made = worklist_store.made_between(conn, start - 2 * 86_400, end)
+        out = []
+        for team_id, day, made_at, stops in made:
+            round_end = local_midnight(next_day(day))
+            if round_end <= start:
+                continue
+            out.append(
+                KeptRound(
+                    team_id, int(made_at), round_end,
+                    days_to_tet(day, self.commune.tet_rounds_days) is not None,
+                    tuple(KeptStop(p, None if at is None else int(at)) for p, at in stops),
+                )
+            )  # fmt: skip
+        return out
 
     def _live_parts(self, start: int, end: int) -> dict[str, Parts]:
         """Raw parts of a piece of a day; today's piece up to now is kept ``live_cache_s``."""

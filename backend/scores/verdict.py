@@ -51,6 +51,8 @@ class VillageResult:
     score: float | None  # None when not ranked
     rank: int | None
     unranked_reason: str | None
+    planned: Indicator  # value: % of the planned visits seen done (shown, not in the score)
+    tet: Indicator  # the same, of the rounds before Tết
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -124,6 +126,25 @@ def census(parts: Parts, formula: ScoreFormula) -> Indicator:
     return Indicator(share, target, None, _judge(share, target), min(1.0, share / target))
 
 
+def planned_visits(planned: int, collected: int, unknown: int, formula: ScoreFormula) -> Indicator:
+    """The work lists' planned visits that the bins' readings saw done (``rounds.py``): the
+    share of the stops that could be judged; coverage: of the planned stops, those whose point
+    was heard in the round. Against the collection target; shown beside the Sạch indicators,
+    not counted in the score nor in the Sạch verdict (docs/scores.md)."""
+    target = formula.collection_target_pct
+    if planned == 0:
+        return Indicator(None, target, None, "nothing_due", None)
+    measured = planned - unknown
+    coverage = _share(measured, planned)
+    done = _share(collected, measured)
+    assert coverage is not None
+    if done is None or coverage < formula.coverage_floor_pct:
+        verdict: Verdict = "insufficient"
+    else:
+        verdict = _judge(done, target)
+    return Indicator(done, target, coverage, verdict, None)
+
+
 def sach(indicators: Sequence[Indicator]) -> Verdict:
     """Met when every indicator the village can measure is met with enough coverage."""
     verdicts = [i.verdict for i in indicators]
@@ -166,7 +187,12 @@ def judge(village_id: str, name: str, parts: Parts, formula: ScoreFormula) -> Vi
         score = round(
             formula.sang_weight * (s.attainment or 0.0) + formula.sach_weight * sach_mean, 2
         )
-    return VillageResult(village_id, name, parts, s, c, o, k, sach((c, o, k)), score, None, reason)
+    p = parts
+    return VillageResult(
+        village_id, name, parts, s, c, o, k, sach((c, o, k)), score, None, reason,
+        planned_visits(p.rounds_planned, p.rounds_collected, p.rounds_unknown, formula),
+        planned_visits(p.tet_planned, p.tet_collected, p.tet_unknown, formula),
+    )  # fmt: skip
 
 
 def rank(results: Sequence[VillageResult]) -> list[VillageResult]:

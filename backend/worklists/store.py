@@ -149,3 +149,24 @@ def tick(conn: Connection, team_ids: list[str], day: date, code: str, phone: str
             .values(done_at=at, done_by=phone)
         )
     return str(found.team_id)
+
+
+def made_between(
+    conn: Connection, start: float, end: float
+) -> list[tuple[str, date, float, list[tuple[str, float | None]]]]:
+    """The lists made in [start, end): (team, day, made_at, [(point, XONG time)]), by time."""
+    rows = conn.execute(
+        select(
+            worklists.c.id, worklists.c.team_id, worklists.c.day, worklists.c.made_at,
+            worklist_stops.c.place_id, worklist_stops.c.done_at,
+        )
+        .select_from(worklists.outerjoin(worklist_stops))
+        .where(worklists.c.made_at >= start, worklists.c.made_at < end)
+        .order_by(worklists.c.made_at, worklists.c.id, worklist_stops.c.seq)
+    )  # fmt: skip
+    found: dict[int, tuple[str, date, float, list[tuple[str, float | None]]]] = {}
+    for row in rows:
+        kept = found.setdefault(row.id, (row.team_id, date.fromisoformat(row.day), row.made_at, []))
+        if row.place_id is not None:
+            kept[3].append((row.place_id, row.done_at))
+    return list(found.values())

@@ -12,10 +12,12 @@ from sqlalchemy import insert, select
 
 from sangsach.backend import db
 from sangsach.backend.bin_forecasts import BinForecasts
+from sangsach.backend.domain.readings import StoredReading
 from sangsach.backend.notify.answers import answer_text
 from sangsach.backend.notify.inbound import receive
 from sangsach.backend.notify.text import fits_one_segment
 from sangsach.backend.registry.load import load_commune
+from sangsach.backend.scores.service import Scores
 from sangsach.backend.timeseries.sqlite import SqliteStore
 from sangsach.backend.worklists.service import WorklistReplies, Worklists
 from tests.unit.test_worklists import AT_0530, COMMUNE, DAY, LINK
@@ -101,3 +103,55 @@ def test_an_empty_set_time_texts_no_list(worklists: Worklists) -> None:
     assert quiet.get("thu-gom-1", DAY) is None
     team = quiet.team("thu-gom-1")
     assert team is not None and quiet.current(team, AT_0530 + 3600).sent_at is None
+
+
+def _bin_readings(device: str, place: str, village: str, fills: list[tuple[int, float]]) -> list:  # type: ignore[type-arg]
+    return [
+        StoredReading(device, "bin", village, place, 1, seq, ts, True, {"fill_pct": fill})
+        for seq, (ts, fill) in enumerate(fills)
+    ]
+
+
+def test_the_scores_tell_planned_visits_from_collections_that_happened(
+    worklists: Worklists,
+) -> None:
+    """Crew 1's list has dong-ha-p1 and phu-khe-p2. dong-ha-p1 is emptied (and texted XONG);
+    phu-khe-p2 sends nothing all day (unknown); dong-ha-p2, not on the list, is emptied
+    (unplanned). Any split of the day adds up to the day."""
+    worklists.clock_value[0] = AT_0530 + 60  # type: ignore[attr-defined]
+    worklists.send_due()
+    kept = worklists.get("thu-gom-1", DAY)
+    assert kept is not None and {s.place_id for s in kept.stops} == {"dong-ha-p1", "phu-khe-p2"}
+    code = next(s.code for s in kept.stops if s.place_id == "dong-ha-p1")
+    actions = WorklistReplies(NoAlerts(), worklists)
+    assert receive(
+        worklists.engine, actions, "0912000181", f"XONG {code}", now=AT_0530 + 9000
+    ).accepted
+    store = worklists.forecasts.store
+    store.write(
+        _bin_readings("bin-dong-ha-01", "dong-ha-p1", "dong-ha",
+                      [(AT_0530 + 600, 92.0), (AT_0530 + 7200, 93.0), (AT_0530 + 8400, 6.0)])
+        + _bin_readings("bin-dong-ha-03", "dong-ha-p2", "dong-ha",
+                        [(AT_0530 + 600, 70.0), (AT_0530 + 30_000, 5.0)])
+    )  # fmt: skip
+    midnight = AT_0530 - 19_800
+    scores = Scores(store, worklists.engine, COMMUNE, clock=lambda: midnight + 2 * 86_400)
+    day = scores.compute(midnight, midnight + 86_400)
+    dong_ha, phu_khe = day["dong-ha"], day["phu-khe"]
+    assert (dong_ha.rounds_planned, dong_ha.rounds_collected, dong_ha.rounds_unknown) == (1, 1, 0)
+    assert (dong_ha.rounds_reported, dong_ha.rounds_unplanned) == (1, 1)
+    assert (phu_khe.rounds_planned, phu_khe.rounds_collected, phu_khe.rounds_unknown) == (1, 0, 1)
+    quang_trung = day["quang-trung"]  # crew 2's one stop: silent too
+    assert (quang_trung.rounds_planned, quang_trung.rounds_unknown) == (1, 1)
+    assert day["an-lac"].rounds_planned == 0  # no point of it on a list
+    cut = AT_0530 + 8000
+    a, b = scores.compute(midnight, cut), scores.compute(cut, midnight + 86_400)
+    for village in ("dong-ha", "phu-khe"):
+        for name in ("rounds_planned", "rounds_collected", "rounds_unknown", "rounds_unplanned"):
+            assert getattr(a[village], name) + getattr(b[village], name) == getattr(
+                day[village], name
+            ), (village, name)
+    # the stored day (a rollup) keeps them, and a period sums them
+    scores.roll_up(DAY, DAY)
+    period = scores.period_parts(midnight, midnight + 86_400)
+    assert period["dong-ha"].rounds_collected == 1 and period["phu-khe"].rounds_unknown == 1
