@@ -15,6 +15,7 @@ from sangsach.config import BackendSettings
 
 from .api import (
     alerts,
+    campaigns,
     census,
     deadletters,
     errors,
@@ -99,6 +100,7 @@ def create_app(settings: BackendSettings, store: TimeSeriesStore | None = None) 
         tokens,
         gateways,
         worklists,
+        campaigns,
         tickets,
     )
     for module in routers:

@@ -16,6 +16,7 @@ from sangsach.registry_file import Commune
 from sangsach.sun import VIETNAM
 
 from ..alerts import tables
+from ..campaigns import Campaign, in_period, per_village
 from ..scores.parts import CENSUS_NAMES, SUMMED_NAMES, Parts
 from ..scores.service import PeriodScores, Scores
 from ..scores.verdict import VERDICT_VI, VillageResult, judge
@@ -39,12 +40,19 @@ class Report:
     alerts: dict[str, AlertStats]  # per village id
     alerts_total: AlertStats  # every village's
     made_at: float  # when the report was made (Unix seconds): its date line
+    campaigns: tuple[Campaign, ...] = ()  # Green Sundays and clean-up days with a day in it
+
+    @property
+    def campaign_counts(self) -> dict[str, int]:
+        """How many of the period's campaigns each village took part in."""
+        return per_village(self.campaigns, [v.id for v in self.commune.villages])
 
 
 def build_report(engine: Engine, scores: Scores, commune: Commune, period: Period) -> Report:
     result = scores.period(period.start, period.end)
     per_village, total = _alert_stats(engine, commune, period)
-    return Report(commune, period, result, per_village, total, scores.clock())
+    found = tuple(in_period(engine, period))
+    return Report(commune, period, result, per_village, total, scores.clock(), found)
 
 
 def _alert_stats(
@@ -102,6 +110,8 @@ COLUMNS = (
     Column("bin_coverage", "Đo được – thùng rác (%)", 1),
     Column("census_percent", "Hộ có thùng rác chuẩn (%)", 1),
     Column("sach_verdict", "Đạt Sạch"),
+    # beside the indicators, outside the score's formula (docs/reports.md)
+    Column("campaigns", "Số đợt ra quân vệ sinh", 0),
     Column("note", "Ghi chú"),
     Column("alerts_opened", "Số cảnh báo", 0),
     Column("alerts_mean_ack_h", "TB giờ đến khi nhận", 1),
@@ -124,7 +134,9 @@ def _cell(column: Column, value: object, number: Callable[[float, int], str]) ->
     return number(value, column.decimals)
 
 
-def _row(result: VillageResult, alerts: AlertStats | None) -> dict[str, Any]:
+def _row(
+    result: VillageResult, alerts: AlertStats | None, campaigns: int | None = None
+) -> dict[str, Any]:
     p = result.parts
     bins_measured = result.collection.verdict != "not_measured"
     return {
@@ -144,6 +156,7 @@ def _row(result: VillageResult, alerts: AlertStats | None) -> dict[str, Any]:
         "bin_coverage": result.overflow.coverage,
         "census_percent": result.census.value,
         "sach_verdict": VERDICT_VI[result.sach],
+        "campaigns": campaigns,
         "note": "" if result.rank is not None else f"Chưa xếp hạng: {result.unranked_reason}",
         "alerts_opened": alerts.opened if alerts else 0,
         "alerts_mean_ack_h": alerts.mean_ack_h if alerts else None,
@@ -151,10 +164,19 @@ def _row(result: VillageResult, alerts: AlertStats | None) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def rows(result: PeriodScores, alert_stats: dict[str, AlertStats]) -> list[dict[str, Any]]:
+def rows(
+    result: PeriodScores,
+    alert_stats: dict[str, AlertStats],
+    campaign_counts: dict[str, int] | None = None,
+) -> list[dict[str, Any]]:
     """One row per village, ranked ones in rank order then the unranked, as the report and the
-    pages show them (figures unrounded: ``shown`` rounds them once, verdicts in Vietnamese)."""
-    out = [_row(v, alert_stats.get(v.village_id)) for v in result.villages]
+    pages show them (figures unrounded: ``shown`` rounds them once, verdicts in Vietnamese); the
+    number of campaigns each took part in when ``campaign_counts`` is given."""
+    out = [
+        _row(v, alert_stats.get(v.village_id),
+             None if campaign_counts is None else campaign_counts.get(v.village_id, 0))
+        for v in result.villages
+    ]  # fmt: skip
     if not result.has_data:
         for row in out:
             row["rank"] = None
@@ -172,7 +194,7 @@ def total_row(report: Report) -> dict[str, Any]:
     census = {name: sum(getattr(p, name) for p in censuses) for name in CENSUS_NAMES}
     parts = Parts(**summed, **(census if censuses else {}))
     judged = replace(judge("", TOTAL, parts, report.scores.formula), score=None)
-    row = _row(judged, report.alerts_total)
+    row = _row(judged, report.alerts_total, len(report.campaigns))
     row["note"] = ""
     return row
 
@@ -240,14 +262,42 @@ CSV_SEPARATOR = ";"
 
 def render_csv(report: Report) -> str:
     """The table for a spreadsheet as Excel with Vietnamese settings opens it: fields separated
-    by ``;``, decimal commas, UTF-8 with a byte-order mark (docs/decisions.md)."""
+    by ``;``, decimal commas, UTF-8 with a byte-order mark (docs/decisions.md); below it the
+    period's campaigns, then the status and the formula."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=CSV_SEPARATOR)
     writer.writerow([c.title for c in COLUMNS])
-    for row in [*rows(report.scores, report.alerts), total_row(report)]:
+    for row in [*rows(report.scores, report.alerts, report.campaign_counts), total_row(report)]:
         writer.writerow([csv_cell(c, row[c.key]) for c in COLUMNS])
+    writer.writerow([])
+    writer.writerow([CAMPAIGNS_TITLE])
+    writer.writerow(CAMPAIGN_CSV_TITLES)
+    for line in campaign_rows(report):
+        writer.writerow([line["first_day"], line["last_day"], line["name"], line["kind"],
+                         line["villages"], formats.spreadsheet_number(line["participants"], 0),
+                         line["note"]])  # fmt: skip
+    if not report.campaigns:
+        writer.writerow([NO_CAMPAIGNS])
     writer.writerow([])
     writer.writerow([status_line(report.scores)])
     writer.writerow([report.scores.formula_text])
     # A BOM, so that Excel on Windows reads the file as UTF-8.
     return "\ufeff" + buffer.getvalue()
+
+
+CAMPAIGNS_TITLE = "Các đợt ra quân vệ sinh môi trường (Chủ nhật xanh, tổng vệ sinh)"
+NO_CAMPAIGNS = "Không có đợt nào được ghi nhận trong kỳ."
+CAMPAIGN_CSV_TITLES = ("Từ ngày", "Đến ngày", "Hoạt động", "Loại", "Thôn tham gia",
+                       "Số người tham gia", "Ghi chú")  # fmt: skip
+
+
+def campaign_rows(report: Report) -> list[dict[str, Any]]:
+    """The period's campaigns in the order of their days, as the report lists them."""
+    names = {v.id: v.name for v in report.commune.villages}
+    return [
+        {"days": c.days_text, "first_day": formats.day(c.first_day),
+         "last_day": formats.day(c.last_day), "name": c.name, "kind": c.kind_vi,
+         "villages": c.villages_text(names), "participants": c.participants,
+         "participants_text": formats.integer(c.participants), "note": c.note or ""}
+        for c in report.campaigns
+    ]  # fmt: skip

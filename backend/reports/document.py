@@ -19,8 +19,11 @@ from sangsach import formats
 from sangsach.sun import VIETNAM
 
 from .build import (
+    CAMPAIGNS_TITLE,
     COLUMNS,
+    NO_CAMPAIGNS,
     Report,
+    campaign_rows,
     coverage_notes,
     period_dates,
     rows,
@@ -61,11 +64,14 @@ def render_html(report: Report, *, stylesheet_url: str | None = None) -> str:
         status=status_line(report.scores),
         # The village id is for machines; a village's note is under "Ghi chú" below the table.
         columns=[c for c in COLUMNS if c.key not in ("village_id", "note")],
-        rows=rows(report.scores, report.alerts),
+        rows=rows(report.scores, report.alerts, report.campaign_counts),
         total=total_row(report),
         shown=shown,
         notes=coverage_notes(report),
         formula=report.scores.formula_text,
+        campaigns=campaign_rows(report),
+        campaigns_title=CAMPAIGNS_TITLE,
+        no_campaigns=NO_CAMPAIGNS,
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from . import (
     alerts_page,
     calendar_page,
+    campaigns_page,
     citizens_page,
     devices,
     overview,
@@ -26,6 +27,7 @@ routers = (
     reports_page.router,
     worklist_page.router,
     calendar_page.router,
+    campaigns_page.router,
     citizens_page.public_router,  # the citizens' report form: no sign-in
     citizens_page.router,
 )

@@ -3,6 +3,7 @@ and the queries more than one page makes."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -31,6 +32,18 @@ templates = Jinja2Templates(directory=HERE / "templates", context_processors=[se
 templates.env.filters["vn"] = formats.number
 templates.env.filters["vn_day"] = formats.day
 templates.env.filters["vn_time"] = formats.moment
+
+
+_DAY_MONTH_YEAR = re.compile(r"\s*(\d{1,2})/(\d{1,2})/(\d{4})\s*")
+
+
+def form_day(text: str) -> str | None:
+    """A day typed in a form as the API's models read it: ``14/6/2026`` as ``2026-06-14``, empty
+    as None, anything else as typed (the model refuses it, naming the field)."""
+    day = _DAY_MONTH_YEAR.fullmatch(text)
+    if day:
+        return f"{day[3]}-{int(day[2]):02d}-{int(day[1]):02d}"
+    return text.strip() or None
 
 
 def pages_router() -> APIRouter:

@@ -13,9 +13,12 @@ from sangsach.sun import VIETNAM
 
 from ..api.deps import ServicesDep
 from ..reports.build import (
+    CAMPAIGNS_TITLE,
     COLUMNS,
+    NO_CAMPAIGNS,
     Report,
     build_report,
+    campaign_rows,
     period_dates,
     render_csv,
     rows,
@@ -33,7 +36,8 @@ router = pages_router()
 @router.get("/bao-cao", response_class=HTMLResponse)
 def reports(request: Request, services: ServicesDep, ky: str = "") -> HTMLResponse:
     chosen = ky or f"{datetime.now(VIETNAM).year}-H{1 if datetime.now(VIETNAM).month <= 6 else 2}"
-    common = {"columns": COLUMNS, "shown": shown, "choices": period_choices()}
+    common = {"columns": COLUMNS, "shown": shown, "choices": period_choices(),
+              "campaigns_title": CAMPAIGNS_TITLE, "no_campaigns": NO_CAMPAIGNS}  # fmt: skip
     try:
         report = _report(services, chosen)
     except PeriodError as err:
@@ -42,7 +46,9 @@ def reports(request: Request, services: ServicesDep, ky: str = "") -> HTMLRespon
     title = f"Báo cáo {report.period.title}"
     return page(
         request, "reports.html", title, services, period=report.period.name,
-        dates=period_dates(report.period), rows=rows(report.scores, report.alerts),
+        dates=period_dates(report.period),
+        rows=rows(report.scores, report.alerts, report.campaign_counts),
+        campaigns=campaign_rows(report),
         total=total_row(report), status_text=status_line(report.scores),
         formula=report.scores.formula_text, error="", **common,
     )  # fmt: skip

@@ -3,7 +3,6 @@ and its household census with the form the office enters a new one with."""
 
 from __future__ import annotations
 
-import re
 import time
 from datetime import date
 from typing import Annotated, Any
@@ -16,17 +15,20 @@ from pydantic_core import ErrorDetails
 from ..api.census import FIRST_DAY, LAST_DAY, CensusIn, enter_census
 from ..api.deps import ServicesDep
 from ..bin_forecasts import full_text
+from ..campaigns import in_period
 from ..notify.templates import PROBLEMS
 from ..registry.census import CensusView, effective, history
 from ..reports.build import rows, status_line
 from ..reports.period import Period
 from ..scores.days import local_day
 from . import session
+from .campaigns_page import shown_rows
 from .devices import alert_href, device_rows
 from .render import (
     PeriodDep,
     active_alerts,
     chosen_period,
+    form_day,
     local_time,
     page,
     pages_router,
@@ -44,7 +46,6 @@ CENSUS_FIELDS: dict[str, str] = {
     "entered_by": "Người nhập",
 }
 SOURCES = {"registry": "Tệp đăng ký ban đầu", "api": "Nhập trên trang hoặc API", "csv": "Tệp CSV"}
-_DAY_MONTH_YEAR = re.compile(r"\s*(\d{1,2})/(\d{1,2})/(\d{4})\s*")
 
 
 def _village(services: Any, village_id: str) -> Any:
@@ -100,11 +101,7 @@ def _as_api_body(given: dict[str, str]) -> dict[str, Any]:
     """The form's text as the API's JSON body: numbers as typed (the model reads them), an
     empty day as none (today), a day written dd/mm/yyyy as the API writes it."""
     body: dict[str, Any] = {name: value.strip() for name, value in given.items()}
-    day = _DAY_MONTH_YEAR.fullmatch(given["effective_from"])
-    if day:
-        body["effective_from"] = f"{day[3]}-{int(day[2]):02d}-{int(day[1]):02d}"
-    if not body["effective_from"]:
-        body["effective_from"] = None
+    body["effective_from"] = form_day(given["effective_from"])
     return body
 
 
@@ -201,6 +198,8 @@ def _page(
         if a.village_id == found.id
     ]  # fmt: skip
     census = _census_history(services, found)
+    names = {v.id: v.name for v in services.commune.villages}
+    campaigns = shown_rows(in_period(services.engine, chosen, found.id), names)
     defaults = {"effective_from": _day(local_day(time.time()))}
     now = services.clock()
     full = {f.device_id: full_text(f, now) for f in services.forecasts.forecasts(
@@ -213,6 +212,7 @@ def _page(
         bins=[{**x, "full_text": full.get(x["id"], "")} for x in devices if x["kind"] == "bin"],
         fields=CENSUS_FIELDS, form=form or defaults, errors=dict(errors or []),
         error_list=errors or [], saved=_saved(saved, census["census_history"]), **census,
+        campaigns=campaigns,
     )  # fmt: skip
     response.status_code = status_code
     return response

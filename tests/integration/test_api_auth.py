@@ -57,6 +57,15 @@ NEEDS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/forecasts"): "viewer",
     ("GET", "/api/v1/worklists"): "viewer",
     ("GET", "/api/v1/worklists/{team_id}/{day}"): "viewer",
+    ("GET", "/api/v1/campaigns"): "viewer",
+    ("GET", "/api/v1/campaigns/{campaign_id}"): "viewer",
+    ("POST", "/api/v1/campaigns"): "operator",
+    ("PUT", "/api/v1/campaigns/{campaign_id}"): "operator",
+    ("DELETE", "/api/v1/campaigns/{campaign_id}"): "operator",
+    ("GET", "/chien-dich"): "page",
+    ("POST", "/chien-dich"): "page-operator",
+    ("POST", "/chien-dich/{campaign_id}"): "page-operator",
+    ("POST", "/chien-dich/{campaign_id}/xoa"): "page-operator",
     ("GET", "/api/v1/tickets"): "operator",
     ("POST", "/api/v1/tickets/{ticket_id}/close"): "operator",
     ("GET", "/phieu-phan-anh"): "page-operator",
@@ -92,7 +101,7 @@ NEEDS: dict[tuple[str, str], str] = {
 }
 PATH_VALUES = {"device_id": "lamp-dong-ha-001", "alert_id": "1", "village_id": "dong-ha",
                "name": "nobody", "period": "2026-H1", "gateway_id": "gw-1",
-               "number": "1", "team_id": "thu-gom-1", "ticket_id": "1",
+               "number": "1", "team_id": "thu-gom-1", "campaign_id": "1", "ticket_id": "1",
                # today's work list (UTC+7): a preview of it is there before its SMS time
                "day": time.strftime("%Y-%m-%d", time.gmtime(time.time() + 7 * 3600))}  # fmt: skip
 NOW = int(time.time())

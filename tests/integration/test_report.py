@@ -16,7 +16,12 @@ from fastapi.testclient import TestClient
 
 from sangsach import formats
 from sangsach.backend.app import create_app
-from sangsach.backend.reports.build import COLUMNS
+from sangsach.backend.reports.build import (
+    CAMPAIGN_CSV_TITLES,
+    CAMPAIGNS_TITLE,
+    COLUMNS,
+    NO_CAMPAIGNS,
+)
 from sangsach.backend.reports.period import PeriodError, parse_period
 from sangsach.backend.scores.days import local_midnight
 from sangsach.backend.services import bootstrap
@@ -107,8 +112,10 @@ def test_report_of_a_half_year(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert header == TITLES
     rows = [dict(zip(header, row, strict=True)) for row in villages]
     assert [row["Mã thôn"] for row in rows[1:]] == [v.id for v in COMMUNE.villages[1:]]
-    assert tail == [[], ["Số liệu cả kỳ."], [tail[2][0]]]  # the status, then the formula
-    assert tail[2][0].startswith("Điểm = 50 × Sáng + 50 × trung bình các chỉ tiêu Sạch")
+    # the period's campaigns (none recorded), then the status, then the formula
+    assert tail[:4] == [[], [CAMPAIGNS_TITLE], list(CAMPAIGN_CSV_TITLES), [NO_CAMPAIGNS]]
+    assert tail[4:] == [[], ["Số liệu cả kỳ."], [tail[6][0]]]
+    assert tail[6][0].startswith("Điểm = 50 × Sáng + 50 × trung bình các chỉ tiêu Sạch")
 
     # By hand. Required: the lamp's morning (00:00 to sunrise) and evening (sunset to 24:00).
     _, sunrise = _night(date(2026, 6, 9))
@@ -139,6 +146,7 @@ def test_report_of_a_half_year(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         "Đo được – thùng rác (%)": "100,0",
         "Hộ có thùng rác chuẩn (%)": formats.number(census_pct),
         "Đạt Sạch": "Đạt",
+        "Số đợt ra quân vệ sinh": "0",  # no campaign recorded
         "Ghi chú": "",
     }
     assert rows[0]["Số cảnh báo"].isdigit() and rows[0]["TB giờ đến khi nhận"] == ""  # none acked
@@ -147,7 +155,7 @@ def test_report_of_a_half_year(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         assert row["Ghi chú"] == "Chưa xếp hạng: không có đèn gắn cảm biến phải sáng trong kỳ"
 
     assert "Báo cáo kết quả Sáng – Sạch, 6 tháng đầu năm 2026" in page
-    assert "Số liệu cả kỳ." in page and tail[2][0] in unescape(page)
+    assert "Số liệu cả kỳ." in page and tail[6][0] in unescape(page)
     assert "Cách xếp hạng thi đua" in page and "http" not in page  # nothing fetched from outside
     assert page.index("Thôn Đông Hạ") < page.index(COMMUNE.villages[1].name)
 
