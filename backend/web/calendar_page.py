@@ -3,7 +3,7 @@ dawn (sangsach/lunar.py: the same nights the lighting rule, the alerts and the S
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from fastapi import Request
@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from sangsach import formats
 from sangsach.lighting import festival_nights
-from sangsach.lunar import Festival
+from sangsach.lunar import Festival, days_to_tet
 from sangsach.sun import VIETNAM
 
 from ..api.deps import ServicesDep
@@ -46,4 +46,20 @@ def calendar(request: Request, services: ServicesDep) -> HTMLResponse:
     return page(
         request, "calendar.html", "Lịch lễ, Tết và chiếu sáng", services, rows=rows,
         start=formats.day(today), end=formats.day(end),
+        tet_rounds=_tet_rounds(today, commune.tet_rounds_days),
     )  # fmt: skip
+
+
+def _tet_rounds(today: date, days: int) -> dict[str, str] | None:
+    """The coming rounds before Tết (every gathering point on the work lists): first and last
+    day, as printed; None when the registry turns them off."""
+    if days == 0:
+        return None
+    found = [
+        d
+        for d in (today + timedelta(days=n) for n in range(DAYS_SHOWN + days))
+        if days_to_tet(d, days) is not None
+    ][:days]
+    if not found:
+        return None
+    return {"first": formats.day(found[0]), "last": formats.day(found[-1]), "days": str(days)}

@@ -38,5 +38,8 @@ def test_the_calendar_shows_the_festival_nights_of_the_commune_and_its_villages(
     assert "Đêm Giao thừa" in row and "Sáng suốt đêm" in row and "Cả xã" in row
     row = html.split(formats.day(village.day))[1].split("</tr>")[0]
     assert "10/2" in row and "Thôn Lạc Dục" in row and "Sáng suốt đêm" in row
+    rounds = html.split('id="tet-rounds"')[1].split("</p>")[0]  # the 3 days up to the eve
+    first = formats.day(eve.day - timedelta(days=2))
+    assert f"từ {first} đến\n{formats.day(eve.day)}" in rounds, rounds
     vu_lan = next(f for f in coming if f.name.startswith("Rằm tháng Bảy"))
     assert "Theo lịch thường" in html.split(formats.day(vu_lan.day))[1].split("</tr>")[0]
