@@ -338,13 +338,7 @@ class CitizenReports:
 
     def counts(self, start: float, end: float) -> dict[str, int]:
         """Reports per village made in ``[start, end)``: the participation in the reports."""
-        query = (
-            select(citizen_reports.c.village_id, func.count())
-            .where(citizen_reports.c.created_at >= start, citizen_reports.c.created_at < end)
-            .group_by(citizen_reports.c.village_id)
-        )
-        with self.engine.connect() as conn:
-            return {str(v): int(n) for v, n in conn.execute(query) if v is not None}
+        return counts_by_village(self.engine, start, end)
 
     def open_count(self, village_id: str) -> int:
         query = select(func.count()).where(
@@ -390,3 +384,15 @@ def _ticket(row: Any) -> Ticket:
         closed_by=row["closed_by"],
         note=row["note"],
     )
+
+
+def counts_by_village(engine: Engine, start: float, end: float) -> dict[str, int]:
+    """Citizens' reports per village made in ``[start, end)``: the participation the reports
+    count (a report naming no village is in the commune's total only, under ``""``)."""
+    query = (
+        select(citizen_reports.c.village_id, func.count())
+        .where(citizen_reports.c.created_at >= start, citizen_reports.c.created_at < end)
+        .group_by(citizen_reports.c.village_id)
+    )
+    with engine.connect() as conn:
+        return {str(v or ""): int(n) for v, n in conn.execute(query)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from sangsach.sun import VIETNAM
 
 from ..alerts import tables
 from ..campaigns import Campaign, in_period, per_village
+from ..citizens.service import counts_by_village
 from ..scores.parts import CENSUS_NAMES, SUMMED_NAMES, Parts
 from ..scores.service import PeriodScores, Scores
 from ..scores.verdict import VERDICT_VI, VillageResult, judge
@@ -41,6 +42,8 @@ class Report:
     alerts_total: AlertStats  # every village's
     made_at: float  # when the report was made (Unix seconds): its date line
     campaigns: tuple[Campaign, ...] = ()  # Green Sundays and clean-up days with a day in it
+    # citizens' reports made in the period per village id ("": naming no village)
+    citizen_counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def campaign_counts(self) -> dict[str, int]:
@@ -52,7 +55,8 @@ def build_report(engine: Engine, scores: Scores, commune: Commune, period: Perio
     result = scores.period(period.start, period.end)
     per_village, total = _alert_stats(engine, commune, period)
     found = tuple(in_period(engine, period))
-    return Report(commune, period, result, per_village, total, scores.clock(), found)
+    reports = counts_by_village(engine, period.start, period.end)
+    return Report(commune, period, result, per_village, total, scores.clock(), found, reports)
 
 
 def _alert_stats(
@@ -112,6 +116,7 @@ COLUMNS = (
     Column("sach_verdict", "Đạt Sạch"),
     # beside the indicators, outside the score's formula (docs/reports.md)
     Column("campaigns", "Số đợt ra quân vệ sinh", 0),
+    Column("citizen_reports", "Số phản ánh của người dân", 0),
     Column("note", "Ghi chú"),
     Column("alerts_opened", "Số cảnh báo", 0),
     Column("alerts_mean_ack_h", "TB giờ đến khi nhận", 1),
@@ -135,7 +140,10 @@ def _cell(column: Column, value: object, number: Callable[[float, int], str]) ->
 
 
 def _row(
-    result: VillageResult, alerts: AlertStats | None, campaigns: int | None = None
+    result: VillageResult,
+    alerts: AlertStats | None,
+    campaigns: int | None = None,
+    citizen_reports: int | None = None,
 ) -> dict[str, Any]:
     p = result.parts
     bins_measured = result.collection.verdict != "not_measured"
@@ -157,6 +165,7 @@ def _row(
         "census_percent": result.census.value,
         "sach_verdict": VERDICT_VI[result.sach],
         "campaigns": campaigns,
+        "citizen_reports": citizen_reports,
         "note": "" if result.rank is not None else f"Chưa xếp hạng: {result.unranked_reason}",
         "alerts_opened": alerts.opened if alerts else 0,
         "alerts_mean_ack_h": alerts.mean_ack_h if alerts else None,
@@ -168,13 +177,15 @@ def rows(
     result: PeriodScores,
     alert_stats: dict[str, AlertStats],
     campaign_counts: dict[str, int] | None = None,
+    citizen_counts: dict[str, int] | None = None,
 ) -> list[dict[str, Any]]:
     """One row per village, ranked ones in rank order then the unranked, as the report and the
     pages show them (figures unrounded: ``shown`` rounds them once, verdicts in Vietnamese); the
     number of campaigns each took part in when ``campaign_counts`` is given."""
     out = [
         _row(v, alert_stats.get(v.village_id),
-             None if campaign_counts is None else campaign_counts.get(v.village_id, 0))
+             None if campaign_counts is None else campaign_counts.get(v.village_id, 0),
+             None if citizen_counts is None else citizen_counts.get(v.village_id, 0))
         for v in result.villages
     ]  # fmt: skip
     if not result.has_data:
@@ -194,7 +205,9 @@ def total_row(report: Report) -> dict[str, Any]:
     census = {name: sum(getattr(p, name) for p in censuses) for name in CENSUS_NAMES}
     parts = Parts(**summed, **(census if censuses else {}))
     judged = replace(judge("", TOTAL, parts, report.scores.formula), score=None)
-    row = _row(judged, report.alerts_total, len(report.campaigns))
+    row = _row(
+        judged, report.alerts_total, len(report.campaigns), sum(report.citizen_counts.values())
+    )
     row["note"] = ""
     return row
 
@@ -267,7 +280,10 @@ def render_csv(report: Report) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=CSV_SEPARATOR)
     writer.writerow([c.title for c in COLUMNS])
-    for row in [*rows(report.scores, report.alerts, report.campaign_counts), total_row(report)]:
+    for row in [
+        *rows(report.scores, report.alerts, report.campaign_counts, report.citizen_counts),
+        total_row(report),
+    ]:
         writer.writerow([csv_cell(c, row[c.key]) for c in COLUMNS])
     writer.writerow([])
     writer.writerow([CAMPAIGNS_TITLE])

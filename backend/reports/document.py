@@ -64,7 +64,7 @@ def render_html(report: Report, *, stylesheet_url: str | None = None) -> str:
         status=status_line(report.scores),
         # The village id is for machines; a village's note is under "Ghi chú" below the table.
         columns=[c for c in COLUMNS if c.key not in ("village_id", "note")],
-        rows=rows(report.scores, report.alerts, report.campaign_counts),
+        rows=rows(report.scores, report.alerts, report.campaign_counts, report.citizen_counts),
         total=total_row(report),
         shown=shown,
         notes=coverage_notes(report),

@@ -47,7 +47,7 @@ def reports(request: Request, services: ServicesDep, ky: str = "") -> HTMLRespon
     return page(
         request, "reports.html", title, services, period=report.period.name,
         dates=period_dates(report.period),
-        rows=rows(report.scores, report.alerts, report.campaign_counts),
+        rows=rows(report.scores, report.alerts, report.campaign_counts, report.citizen_counts),
         campaigns=campaign_rows(report),
         total=total_row(report), status_text=status_line(report.scores),
         formula=report.scores.formula_text, error="", **common,

@@ -147,6 +147,7 @@ def test_report_of_a_half_year(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         "Hộ có thùng rác chuẩn (%)": formats.number(census_pct),
         "Đạt Sạch": "Đạt",
         "Số đợt ra quân vệ sinh": "0",  # no campaign recorded
+        "Số phản ánh của người dân": "0",  # none made
         "Ghi chú": "",
     }
     assert rows[0]["Số cảnh báo"].isdigit() and rows[0]["TB giờ đến khi nhận"] == ""  # none acked
