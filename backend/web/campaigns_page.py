@@ -76,7 +76,7 @@ class Given:
     def body(self) -> dict[str, Any]:
         """The API's JSON body: empty text as absent, days written dd/mm/yyyy as the API's."""
         return {
-            "kind": self.kind.strip(), "name": self.name.strip() or None,
+            "kind": self.kind.strip() or "chu_nhat_xanh", "name": self.name.strip() or None,
             "first_day": form_day(self.first_day), "last_day": form_day(self.last_day),
             "villages": self.villages, "all_villages": self.all_villages,
             "participants": self.participants.strip() or None,

@@ -102,6 +102,9 @@ def test_report_of_a_half_year(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     with TestClient(create_app(settings), headers=ADMIN) as api:
         body = {"gateway": "gw-1", "readings": _readings()}
         assert api.post("/api/v1/ingest", json=body, headers=TOKEN).status_code == 200
+        # a Green Sunday of dong-ha: counted beside the indicators, not in the score
+        sunday = {"first_day": "2026-06-14", "villages": ["dong-ha"], "participants": 85}
+        assert api.post("/api/v1/campaigns", json=sunday).status_code == 201
 
     monkeypatch.setenv("SANGSACH_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("SANGSACH_REGISTRY_FILE", str(registry))
@@ -112,8 +115,9 @@ def test_report_of_a_half_year(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert header == TITLES
     rows = [dict(zip(header, row, strict=True)) for row in villages]
     assert [row["Mã thôn"] for row in rows[1:]] == [v.id for v in COMMUNE.villages[1:]]
-    # the period's campaigns (none recorded), then the status, then the formula
-    assert tail[:4] == [[], [CAMPAIGNS_TITLE], list(CAMPAIGN_CSV_TITLES), [NO_CAMPAIGNS]]
+    # the period's campaigns, then the status, then the formula
+    sunday = ["14/06/2026", "14/06/2026", "Chủ nhật xanh", "Chủ nhật xanh", "Thôn Đông Hạ", "85"]
+    assert tail[:4] == [[], [CAMPAIGNS_TITLE], list(CAMPAIGN_CSV_TITLES), [*sunday, ""]]
     assert tail[4:] == [[], ["Số liệu cả kỳ."], [tail[6][0]]]
     assert tail[6][0].startswith("Điểm = 50 × Sáng + 50 × trung bình các chỉ tiêu Sạch")
 
@@ -146,7 +150,7 @@ def test_report_of_a_half_year(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         "Đo được – thùng rác (%)": "100,0",
         "Hộ có thùng rác chuẩn (%)": formats.number(census_pct),
         "Đạt Sạch": "Đạt",
-        "Số đợt ra quân vệ sinh": "0",  # no campaign recorded
+        "Số đợt ra quân vệ sinh": "1",  # beside the score computed by hand above
         "Số phản ánh của người dân": "0",  # none made
         "Ghi chú": "",
     }
@@ -159,6 +163,7 @@ def test_report_of_a_half_year(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert "Số liệu cả kỳ." in page and tail[6][0] in unescape(page)
     assert "Cách xếp hạng thi đua" in page and "http" not in page  # nothing fetched from outside
     assert page.index("Thôn Đông Hạ") < page.index(COMMUNE.villages[1].name)
+    assert "Chủ nhật, 14/06/2026" in page and NO_CAMPAIGNS not in page
 
 
 def test_reports_without_data_and_in_progress(
