@@ -34,6 +34,7 @@ from .domain.readings import (
     sensor_errors_text,
 )
 from .firmware import store as firmware
+from .replicas import lock_devices, shared
 from .scores import late
 from .scores.days import local_day, local_midnight
 from .sql import ManyRows, insert_for, json_text
@@ -88,6 +89,7 @@ class Ingest:
         self._writer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ts-write")
         # One batch's transaction at a time, in the alert engine's order (AlertEngine.lock).
         self._serial = alerts.lock if alerts is not None else threading.RLock()
+        self._shared = shared(engine)  # other backends may ingest into the same database
         self._today = 0
 
     def close(self) -> None:
@@ -146,6 +148,10 @@ class Ingest:
         written = self._writer.submit(self.store.write, stored)
         try:
             with self._serial, self.engine.begin() as conn:
+                # Another backend on the same PostgreSQL may hold a batch of these devices:
+                # this one waits for it, and is judged on the state it leaves (replicas.py).
+                if self._shared:
+                    lock_devices(conn, {r.device_id for r in stored} | {s.id for s in statuses})
                 self._keep_dead_letters(conn, dead, batch.gateway)
                 self._advance_state(conn, stored, received)
                 if stored and min(r.ts for r in stored) < self._today_starts():

@@ -28,6 +28,7 @@ from .notify.inbound import AlertActions
 from .notify.providers import make_provider
 from .notify.webhook import ReplayCache
 from .registry.load import load_commune
+from .replicas import Leases
 from .scores.schedule import DailyRollups
 from .scores.service import Scores
 from .timeseries.influx import InfluxStore
@@ -59,11 +60,15 @@ class Services:
     webhook_replays: ReplayCache = field(default_factory=ReplayCache)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
+    _leases: Leases | None = None
 
     def start_background(self) -> None:
-        """Alert tick, SMS dispatcher, daily rollups, device map feed and the dead letters'
-        retention, each in a thread."""
+        """Alert tick, SMS dispatcher, daily rollups, device map feed, work lists' texting and
+        the dead letters' retention, each in a thread; on PostgreSQL each runs only while this
+        backend holds its lease (backend/replicas.py), which a thread of its own keeps."""
         every = self.settings.alert_tick_s
+        leases = self._leases = Leases(self.engine)
+        leases.check()  # the first backend to start owns the jobs from their first run
         rollups = DailyRollups(
             self.scores,
             catch_up_days=self.settings.rollup_catch_up_days,
@@ -71,13 +76,25 @@ class Services:
             clock=self.clock,
         )
         feed = MapFeed(self.engine, self.store, self.commune, self.clock)
+        stop = self._stop
+
+        def owns(job: str) -> Callable[[], bool]:
+            return lambda: leases.owns(job)
+
         for name, target in (
-            ("alert-tick", lambda: _every(every, self.alerts.tick, self._stop)),
-            ("sms-dispatcher", lambda: self.dispatcher.run(self._stop)),
-            ("daily-rollups", lambda: rollups.run(self._stop)),
-            ("device-map", lambda: _every(every, feed.tick, self._stop, first=True)),
-            ("work-lists", lambda: _every(every, self.worklists.send_due, self._stop)),
-            ("dead-letters", lambda: _every(PURGE_EVERY_S, self.purge, self._stop, first=True)),
+            ("leases", lambda: leases.run(stop)),
+            ("alert-tick", lambda: _every(every, self.alerts.tick, stop, owns("alert-tick"))),
+            ("sms-dispatcher", lambda: self.dispatcher.run(stop, owns("sms-dispatcher"))),
+            ("daily-rollups", lambda: rollups.run(stop, owns("daily-rollups"))),
+            ("device-map", lambda: _every(every, feed.tick, stop, owns("device-map"), first=True)),
+            (
+                "work-lists",
+                lambda: _every(every, self.worklists.send_due, stop, owns("work-lists")),
+            ),
+            (
+                "dead-letters",
+                lambda: _every(PURGE_EVERY_S, self.purge, stop, owns("dead-letters"), first=True),
+            ),
         ):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
@@ -95,18 +112,28 @@ class Services:
         self.dispatcher.wake()
         for thread in self._threads:
             thread.join(10)
+        if self._leases is not None:
+            self._leases.close()  # another backend takes the jobs at its next check
         self.ingest.close()
         self.store.close()
         self.engine.dispose()
 
 
 def _every(
-    seconds: float, work: Callable[[], object], stop: threading.Event, *, first: bool = False
+    seconds: float,
+    work: Callable[[], object],
+    stop: threading.Event,
+    owns: Callable[[], bool] = lambda: True,
+    *,
+    first: bool = False,
 ) -> None:
-    if first and not stop.is_set():
+    """``work`` every ``seconds`` while this backend ``owns`` it (``first``: at once too). A
+    backend that takes a job over from a dead one runs it at its next period."""
+    if first and not stop.is_set() and owns():
         _run(work, seconds)
     while not stop.wait(seconds):
-        _run(work, seconds)
+        if owns():
+            _run(work, seconds)
 
 
 def _run(work: Callable[[], object], seconds: float) -> None:

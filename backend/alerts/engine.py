@@ -39,6 +39,7 @@ from .. import db
 from ..domain.readings import AlertEvent, StoredReading
 from ..domain.rules import effective_thresholds
 from ..notify.inbound import UnknownAlert
+from ..replicas import lock_devices, shared
 from ..sql import ManyRows, json_text, upsert
 from ..timeseries.port import TimeSeriesStore
 from . import tables
@@ -135,11 +136,15 @@ class AlertEngine:
         self._office = list(office_phones)
         # Called after a transaction that queued SMS has committed (set by the wiring).
         self.on_queued: Callable[[], None] = lambda: None
+        # On PostgreSQL other backends may judge the same devices (backend/replicas.py): their
+        # tracks are read from SQL under the devices' locks, never from a copy kept here.
+        self._shared = shared(engine)
         self._tracks = TrackCache()
-        event.listen(engine, "commit", self._tracks.commit)
-        event.listen(engine, "rollback", self._tracks.rollback)
-        event.listen(engine, "rollback_savepoint", self._tracks.rollback_savepoint)
-        event.listen(engine, "handle_error", self._tracks.error)
+        if not self._shared:
+            event.listen(engine, "commit", self._tracks.commit)
+            event.listen(engine, "rollback", self._tracks.rollback)
+            event.listen(engine, "rollback_savepoint", self._tracks.rollback_savepoint)
+            event.listen(engine, "handle_error", self._tracks.error)
 
     @property
     def lock(self) -> threading.RLock:
@@ -160,7 +165,10 @@ class AlertEngine:
         received: dict[str, float],
         statuses: Iterable[Seen],
     ) -> list[AlertEvent]:
-        """Judge the devices of one batch; returns the alert events to keep as time series."""
+        """Judge the devices of one batch; returns the alert events to keep as time series.
+
+        On PostgreSQL the caller holds the devices' locks (``lock_devices``, as ``Ingest``
+        takes them first in its transaction)."""
         by_device: dict[str, list[StoredReading]] = defaultdict(list)
         for reading in readings:
             by_device[reading.device_id].append(reading)
@@ -185,7 +193,8 @@ class AlertEngine:
                     (came_online if seen.online else went_offline)(track, seen.received_at)
             changed = {d: t for d, t in tracks.items() if t != before[d]}
             self._save_tracks(conn, changed.values())
-            self._tracks.stage(conn, changed)
+            if not self._shared:
+                self._tracks.stage(conn, changed)
             # Judged at the time of the data: the newest reading, else the newest status.
             data_time = {
                 d: max(r.ts for r in by_device[d])
@@ -201,19 +210,28 @@ class AlertEngine:
         """Judge silent devices and send what is due; call every half minute or so."""
         now = self.clock()
         with self._lock, self.engine.begin() as conn:
-            tracks = self._load_tracks(conn, None)
             # Only silence is judged against the clock; the rest at the time of the data.
-            silent = {
-                d: t
-                for d, t in tracks.items()
-                if AlertType.DEVICE_OFFLINE
-                in conditions(t, int(now), self._required(d), self._th(d)).holding
-            }
+            silent = self._silent(self._load_tracks(conn, None), now)
+            alerting: set[str] | None = None  # all
+            if self._shared:
+                # Other backends ingest meanwhile: the silent devices and those with an active
+                # alert are locked, then read again; a device that spoke since is not silent.
+                alerting = {device_id for (device_id,) in conn.execute(_ALERTING)}
+                lock_devices(conn, silent.keys() | alerting)
+                silent = self._silent(self._load_tracks(conn, set(silent)), now)
             events = self._judge(conn, silent, dict.fromkeys(silent, int(now)), {})
-            self._send_due(conn, self.active(conn), now)
+            self._send_due(conn, self.active(conn, alerting), now)
         self.on_queued()
         self.store.write_alert_events(events)
         return events
+
+    def _silent(self, tracks: dict[str, Track], now: float) -> dict[str, Track]:
+        return {
+            d: t
+            for d, t in tracks.items()
+            if AlertType.DEVICE_OFFLINE
+            in conditions(t, int(now), self._required(d), self._th(d)).holding
+        }
 
     # -- people -------------------------------------------------------------------------------
 
@@ -241,6 +259,11 @@ class AlertEngine:
             row = conn.execute(select(tables.alerts).where(tables.alerts.c.id == alert_id)).first()
             if row is None:
                 raise UnknownAlert(f"no alert {alert_id}")
+            if self._shared:  # read again once no other backend judges its device
+                lock_devices(conn, [row.device_id])
+                row = conn.execute(
+                    select(tables.alerts).where(tables.alerts.c.id == alert_id)
+                ).one()
             alert = from_row(row._mapping)
             if alert.state is State.CLEARED:
                 return alert
@@ -366,7 +389,10 @@ class AlertEngine:
 
     def _load_tracks(self, conn: Connection, devices: set[str] | None) -> dict[str, Track]:
         """The committed tracks of these devices (or of all), from the cache; what it lacks in
-        one query. The returned tracks are the cache's own: never change them."""
+        one query. The returned tracks are the cache's own: never change them. On PostgreSQL
+        all from SQL, and no cache."""
+        if self._shared:
+            return self._read_tracks(conn, devices)
         cache = self._tracks
         # Not ``devices - known.keys()``: a set minus a dict's keys walks all the keys.
         missing = None if devices is None else {d for d in devices if d not in cache.known}
@@ -397,6 +423,26 @@ class AlertEngine:
                 continue
             stored = known.get(device_id) or loaded.get(device_id)
             found[device_id] = stored or Track(device_id, self._places[device_id].kind)
+        return found
+
+    def _read_tracks(self, conn: Connection, devices: set[str] | None) -> dict[str, Track]:
+        """The stored tracks of these devices (or of all), read now; a new track for a device
+        of these that has none."""
+        table = tables.alert_tracks
+        query = select(table.c.device_id, cast(table.c.track, Text))
+        if devices is not None:
+            if not devices:
+                return {}
+            query = query.where(table.c.device_id.in_(devices))
+        places = self._places
+        found = {}
+        for device_id, text in conn.execute(query):
+            if device_id in places:
+                found[device_id] = Track.from_json(orjson.loads(text))
+        if devices is not None:
+            for device_id in devices:
+                if device_id in places and device_id not in found:
+                    found[device_id] = Track(device_id, places[device_id].kind)
         return found
 
     @staticmethod

@@ -84,11 +84,13 @@ class Dispatcher:
                 self._failures = 0  # the carrier answered
         return sent
 
-    def run(self, stop: threading.Event) -> None:
-        """Poll until ``stop`` is set; meant for a thread of its own."""
+    def run(self, stop: threading.Event, owns: Callable[[], bool] = lambda: True) -> None:
+        """Poll until ``stop`` is set, sending while this backend ``owns`` the dispatcher (one
+        backend of several: backend/replicas.py); meant for a thread of its own."""
         while not stop.is_set():
             try:
-                self.run_once(self.clock())
+                if owns():
+                    self.run_once(self.clock())
             except Exception:
                 # Keep the thread alive: a message being sent is claimed, so it is retried.
                 log.exception("SMS dispatcher: unexpected error; carrying on")

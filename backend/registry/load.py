@@ -6,13 +6,16 @@ from collections.abc import Iterator
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert
+from sqlalchemy import Engine, delete, insert, text
 
 from sangsach.registry_file import Commune
 
 from .. import db
 
 CHUNK = 5_000
+# PostgreSQL's advisory lock around the replacement: several backends may start at once on one
+# database (docs/deploy.md, "Several backends"), and two replacing it together would collide.
+REGISTRY_LOCK_KEY = 0x5A_5A_DB_02
 
 
 def load_commune(engine: Engine, commune: Commune) -> None:
@@ -58,6 +61,8 @@ def load_commune(engine: Engine, commune: Commune) -> None:
                 {"team_id": team.id, "name": member.name, "phone": member.phone}
             )
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # backends starting together replace it in turn
+            conn.execute(text(f"SELECT pg_advisory_xact_lock({REGISTRY_LOCK_KEY})"))
         for table in db.REGISTRY_TABLES:
             conn.execute(delete(table))
         for table in reversed(db.REGISTRY_TABLES):

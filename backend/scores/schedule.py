@@ -90,16 +90,22 @@ class DailyRollups:
         written = self.scores.roll_up(day, day, recompute=True)
         log.info("daily scores of %s written (%d villages)", day, written)
 
-    def run(self, stop: threading.Event) -> None:
-        """Catch up, then run each day after midnight, until ``stop``. Failures are retried."""
+    def run(self, stop: threading.Event, owns: Callable[[], bool] = lambda: True) -> None:
+        """Catch up, then run each day after midnight, until ``stop``, while this backend
+        ``owns`` the rollups (one backend of several: backend/replicas.py); today's live part
+        in every backend. Failures are retried."""
         caught_up = False
         while not stop.is_set():
             try:
-                if not caught_up:
-                    self.catch_up(stop)
-                    caught_up = True
-                self.step()
-                self.scores.redo_late()
+                if not owns():
+                    caught_up = False  # a backend that takes the rollups over catches up first
+                else:
+                    if not caught_up:
+                        self.catch_up(stop)
+                        caught_up = True
+                    self.step()
+                    self.scores.redo_late()
+                # Every backend: today's live part is each one's own, for its pages.
                 self.scores.refresh_today()
             except Exception:
                 # The store may be down for a while: the missed work is tried again.
