@@ -122,6 +122,20 @@ COLUMNS = (
     Column("alerts_mean_ack_h", "TB giờ đến khi nhận", 1),
     Column("alerts_mean_clear_h", "TB giờ đến khi xong", 1),
 )
+# The work lists' planned visits judged by the readings (docs/scores.md): their own table in
+# the document and on the page, after the indicators in the CSV; outside the score.
+ROUND_COLUMNS = (
+    Column("planned_visits", "Lượt thu gom theo kế hoạch", 0),
+    Column("planned_collected", "Đã thu gom (cảm biến ghi nhận)", 0),
+    Column("planned_unknown", "Không đo được", 0),
+    Column("planned_percent", "Thu gom theo kế hoạch (% lượt đo được)", 1),
+    Column("planned_reported", "Tổ báo xong (XONG)", 0),
+    Column("unplanned", "Thu gom ngoài kế hoạch", 0),
+    Column("tet_percent", "Tổng thu gom trước Tết (% lượt đo được)", 1),
+)
+CSV_COLUMNS = (*COLUMNS, *ROUND_COLUMNS)
+ROUNDS_TITLE = "Thu gom theo kế hoạch hằng ngày của tổ thu gom"
+NO_ROUNDS = "Trong kỳ này không có danh sách thu gom nào của tổ thu gom."
 TOTAL = "Toàn xã"
 
 
@@ -170,6 +184,13 @@ def _row(
         "alerts_opened": alerts.opened if alerts else 0,
         "alerts_mean_ack_h": alerts.mean_ack_h if alerts else None,
         "alerts_mean_clear_h": alerts.mean_clear_h if alerts else None,
+        "planned_visits": p.rounds_planned,
+        "planned_collected": p.rounds_collected,
+        "planned_unknown": p.rounds_unknown,
+        "planned_percent": result.planned.value,
+        "planned_reported": p.rounds_reported,
+        "unplanned": p.rounds_unplanned,
+        "tet_percent": result.tet.value,
     }  # fmt: skip
 
 
@@ -279,12 +300,12 @@ def render_csv(report: Report) -> str:
     period's campaigns, then the status and the formula."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=CSV_SEPARATOR)
-    writer.writerow([c.title for c in COLUMNS])
+    writer.writerow([c.title for c in CSV_COLUMNS])
     for row in [
         *rows(report.scores, report.alerts, report.campaign_counts, report.citizen_counts),
         total_row(report),
     ]:
-        writer.writerow([csv_cell(c, row[c.key]) for c in COLUMNS])
+        writer.writerow([csv_cell(c, row[c.key]) for c in CSV_COLUMNS])
     writer.writerow([])
     writer.writerow([CAMPAIGNS_TITLE])
     writer.writerow(CAMPAIGN_CSV_TITLES)

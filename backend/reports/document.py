@@ -22,6 +22,9 @@ from .build import (
     CAMPAIGNS_TITLE,
     COLUMNS,
     NO_CAMPAIGNS,
+    NO_ROUNDS,
+    ROUND_COLUMNS,
+    ROUNDS_TITLE,
     Report,
     campaign_rows,
     coverage_notes,
@@ -72,6 +75,9 @@ def render_html(report: Report, *, stylesheet_url: str | None = None) -> str:
         campaigns=campaign_rows(report),
         campaigns_title=CAMPAIGNS_TITLE,
         no_campaigns=NO_CAMPAIGNS,
+        round_columns=ROUND_COLUMNS,
+        rounds_title=ROUNDS_TITLE,
+        no_rounds=NO_ROUNDS,
     )
 
 

@@ -16,6 +16,9 @@ from ..reports.build import (
     CAMPAIGNS_TITLE,
     COLUMNS,
     NO_CAMPAIGNS,
+    NO_ROUNDS,
+    ROUND_COLUMNS,
+    ROUNDS_TITLE,
     Report,
     build_report,
     campaign_rows,
@@ -37,7 +40,9 @@ router = pages_router()
 def reports(request: Request, services: ServicesDep, ky: str = "") -> HTMLResponse:
     chosen = ky or f"{datetime.now(VIETNAM).year}-H{1 if datetime.now(VIETNAM).month <= 6 else 2}"
     common = {"columns": COLUMNS, "shown": shown, "choices": period_choices(),
-              "campaigns_title": CAMPAIGNS_TITLE, "no_campaigns": NO_CAMPAIGNS}  # fmt: skip
+              "campaigns_title": CAMPAIGNS_TITLE, "no_campaigns": NO_CAMPAIGNS,
+              "round_columns": ROUND_COLUMNS, "rounds_title": ROUNDS_TITLE,
+              "no_rounds": NO_ROUNDS}  # fmt: skip
     try:
         report = _report(services, chosen)
     except PeriodError as err:

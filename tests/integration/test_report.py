@@ -19,8 +19,9 @@ from sangsach.backend.app import create_app
 from sangsach.backend.reports.build import (
     CAMPAIGN_CSV_TITLES,
     CAMPAIGNS_TITLE,
-    COLUMNS,
+    CSV_COLUMNS,
     NO_CAMPAIGNS,
+    NO_ROUNDS,
 )
 from sangsach.backend.reports.period import PeriodError, parse_period
 from sangsach.backend.scores.days import local_midnight
@@ -49,7 +50,7 @@ DAY = date(2026, 6, 10)
 START, END = local_midnight(DAY), local_midnight(date(2026, 6, 11))
 HOUR = 3600
 TOKEN = {"Authorization": f"Bearer {DEV_INGEST_TOKEN}"}
-TITLES = [c.title for c in COLUMNS]
+TITLES = [c.title for c in CSV_COLUMNS]
 
 
 def test_periods_are_local_half_years_and_years() -> None:
@@ -153,6 +154,14 @@ def test_report_of_a_half_year(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         "Số đợt ra quân vệ sinh": "1",  # beside the score computed by hand above
         "Số phản ánh của người dân": "0",  # none made
         "Ghi chú": "",
+        # no work list was kept in the half year: no planned visit to judge
+        "Lượt thu gom theo kế hoạch": "0",
+        "Đã thu gom (cảm biến ghi nhận)": "0",
+        "Không đo được": "0",
+        "Thu gom theo kế hoạch (% lượt đo được)": "",
+        "Tổ báo xong (XONG)": "0",
+        "Thu gom ngoài kế hoạch": "0",
+        "Tổng thu gom trước Tết (% lượt đo được)": "",
     }
     assert rows[0]["Số cảnh báo"].isdigit() and rows[0]["TB giờ đến khi nhận"] == ""  # none acked
     for row in rows[1:]:  # nothing heard: no lamp nor bin counts, not ranked
@@ -164,6 +173,7 @@ def test_report_of_a_half_year(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert "Cách xếp hạng thi đua" in page and "http" not in page  # nothing fetched from outside
     assert page.index("Thôn Đông Hạ") < page.index(COMMUNE.villages[1].name)
     assert "Chủ nhật, 14/06/2026" in page and NO_CAMPAIGNS not in page
+    assert NO_ROUNDS in page  # the printed report says there was no work list to judge
 
 
 def test_reports_without_data_and_in_progress(

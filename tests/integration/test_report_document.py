@@ -17,7 +17,7 @@ from pypdf import PdfReader
 
 from sangsach import formats
 from sangsach.backend.app import create_app
-from sangsach.backend.reports.build import COLUMNS
+from sangsach.backend.reports.build import CSV_COLUMNS
 from sangsach.cli import main
 from sangsach.config import BackendSettings
 from sangsach.sun import VIETNAM
@@ -27,7 +27,7 @@ from tests.integration.test_report import REGISTRY, _readings
 # The sample commune with a heading of its own; dong-ha has one lamp and one bin for 2026-06-10.
 HEADED = REGISTRY + "report:\n  signer: Trần Văn Bình\n  preparer: Lê Thị Hoa\n"
 A4 = (595.28, 841.89)  # points, either way round
-TITLES = [c.title for c in COLUMNS]
+TITLES = [c.title for c in CSV_COLUMNS]
 
 
 @pytest.fixture(scope="module")

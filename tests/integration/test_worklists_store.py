@@ -17,6 +17,9 @@ from sangsach.backend.notify.answers import answer_text
 from sangsach.backend.notify.inbound import receive
 from sangsach.backend.notify.text import fits_one_segment
 from sangsach.backend.registry.load import load_commune
+from sangsach.backend.reports.build import build_report, rows
+from sangsach.backend.reports.document import render_html
+from sangsach.backend.reports.period import parse_period
 from sangsach.backend.scores.service import Scores
 from sangsach.backend.timeseries.sqlite import SqliteStore
 from sangsach.backend.worklists.service import WorklistReplies, Worklists
@@ -155,3 +158,15 @@ def test_the_scores_tell_planned_visits_from_collections_that_happened(
     scores.roll_up(DAY, DAY)
     period = scores.period_parts(midnight, midnight + 86_400)
     assert period["dong-ha"].rounds_collected == 1 and period["phu-khe"].rounds_unknown == 1
+    # the report: its own table, shares of what could be judged
+    report = build_report(worklists.engine, scores, COMMUNE, parse_period(DAY.strftime("%Y-%m")))
+    by_village = {row["village_id"]: row for row in rows(report.scores, report.alerts)}
+    assert by_village["dong-ha"]["planned_percent"] == 100.0
+    assert by_village["phu-khe"]["planned_percent"] is None  # nothing judged: not 0 %
+    assert (by_village["phu-khe"]["planned_visits"], by_village["phu-khe"]["planned_unknown"]) == (
+        1,
+        1,
+    )
+    html = render_html(report)
+    table = html.split('id="rounds"')[1].split("</table>")[0]
+    assert "Thôn Đông Hạ" in table and "100,0" in table
