@@ -63,12 +63,12 @@ class InboundSms(BaseModel):
 
 class InboundResult(BaseModel):
     accepted: bool
-    reason: str = Field(description="why it was not accepted, or what was done")
+    reason: str = Field(
+        description="why it was not accepted, or what was done (a citizen's report, action "
+        "'report': 'ticket #12')"
+    )
     action: str | None = None
     code: str | None = None
-    ticket: int | None = Field(
-        default=None, description="a citizen's report (action 'report'): its ticket's number"
-    )
 
 
 class InboundPublic(BaseModel):
@@ -297,7 +297,6 @@ def citizen_report(services: ServicesDep, sms: InboundSms, now: float) -> Inboun
         reason=detail,
         action="report",
         code=ticket.code if ticket else None,
-        ticket=ticket.id if ticket else None,
     )
 
 

@@ -182,7 +182,7 @@ class CitizenReports:
             if phone is not None:
                 same = self._repeat(conn, phone, kept, now)
                 if same is not None:
-                    return Outcome(same, repeated=True, detail=f"the same report as #{same.id}")
+                    return Outcome(same, repeated=True, detail=f"ticket #{same.id}")
             if read is None or read.unknown_code:
                 refusal: Refusal = "unclear" if read is None else "unknown_code"
                 code = read.code if read is not None else None
