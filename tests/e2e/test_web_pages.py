@@ -187,6 +187,7 @@ SIGNED_IN_PAGES = {
     "lich-su-canh-bao": "/canh-bao/lich-su",
     "thu-gom": "/thu-gom",  # every crew's work list of the day
     "lich": "/lich",
+    "chien-dich": "/chien-dich",  # Green Sundays and clean-up days, with the office's form
     "mot-canh-bao": "/canh-bao/1",  # the bin alert of the stack fixture
     "loi-404": "/thon/khong-co",
     "loi-422": "/?ky=0001-H1",
@@ -410,4 +411,83 @@ def test_a_clerk_on_a_phone_acknowledges_reads_the_crews_reply_and_the_history(
     row.get_by_role("link", name=str(code), exact=True).click()
     page.wait_for_url(f"{stack.url}/canh-bao/{code}")
     assert f"Da ghi nhan XONG {code}. Cam on." in page.locator(".replies").inner_text()
+    context.close()
+
+
+# the desk and the narrowest phone; at 390 px the page is checked with every page above
+@pytest.mark.parametrize("width", [1280, 360])
+def test_the_office_records_corrects_and_deletes_a_campaign(
+    browser: Browser, stack: Stack, width: int
+) -> None:
+    """The campaigns page's form on a phone and a desk: a slip named field by field, then kept,
+    shown on the page and the village's, corrected and deleted."""
+    issued = stack.http.post("/api/v1/tokens", json={"name": "Chị Hoa", "role": "operator"})
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    blocked: list[str] = []
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)  # fmt: skip
+    page.goto(stack.url + "/chien-dich")
+    page.fill('input[name="ma"]', issued.raise_for_status().json()["token"])
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.wait_for_url(stack.url + "/chien-dich")
+    assert page.locator("#no-campaigns").is_visible()
+
+    # a slip: another kind without a name, a day that is not one, no village
+    form = page.locator("#campaign-form")
+    form.get_by_label("Loại hoạt động", exact=True).select_option("other")
+    form.get_by_label("Đến ngày").fill("32/12/2026")
+    form.get_by_role("button", name="Lưu đợt này").click()
+    errors = page.locator("#campaign-errors").inner_text()
+    assert "Tên hoạt động: cần ghi tên cho loại “Hoạt động khác”." in errors
+    assert "Đến ngày: “32/12/2026” không phải là một ngày" in errors
+    assert "Thôn tham gia: chọn ít nhất một thôn, hoặc chọn “Cả xã”." in errors
+    assert page.locator("#campaign-name").get_attribute("aria-invalid") == "true"
+    assert screen_problems(page, "chien-dich-loi", width) == []
+
+    form.get_by_label("Tên hoạt động").fill("Ra quân dọn rác sau lũ")
+    form.get_by_label("Đến ngày").fill("")
+    form.get_by_label("Thôn Đông Hạ", exact=True).check()
+    form.get_by_label("Thôn Phú Khê", exact=True).check()
+    form.get_by_label("Số người tham gia").fill("85")
+    for box in page.locator("#campaign-form input:visible, #campaign-form button").all():
+        where = box.bounding_box()  # on the screen, not off to the side
+        assert where is not None and where["x"] + where["width"] <= width
+    form.get_by_role("button", name="Lưu đợt này").click()
+    page.wait_for_url(lambda url: "da_luu=" in url)
+    assert (
+        page.locator("#campaign-saved")
+        .inner_text()
+        .startswith("Đã lưu đợt “Ra quân dọn rác sau lũ” (")
+    )
+    [kept] = stack.http.get("/api/v1/campaigns").json()
+    assert (kept["kind"], kept["villages"], kept["participants"]) == (
+        "other", ["dong-ha", "phu-khe"], 85,
+    )  # fmt: skip
+    assert kept["entered_by"] == "Chị Hoa"
+    row = page.locator(f'#campaigns tr[data-campaign="{kept["id"]}"]')
+    assert "Thôn Đông Hạ, Thôn Phú Khê" in row.inner_text()
+    assert page.locator('#campaign-counts tr[data-village="dong-ha"] td.count').inner_text() == "1"
+    assert fits(page)
+    shot(page, f"chien-dich-da-luu-{width}")
+
+    # on the village page, for the year
+    year = kept["first_day"][:4]
+    page.goto(f"{stack.url}/thon/phu-khe?ky={year}")
+    assert "Ra quân dọn rác sau lũ" in page.locator("#village-campaigns").inner_text()
+
+    # corrected from its row, then deleted
+    page.goto(f"{stack.url}/chien-dich?ky={year}")
+    row.get_by_role("link", name="Sửa").click()
+    page.wait_for_url(lambda url: f"sua={kept['id']}" in url)
+    assert page.locator("#campaign-participants").input_value() == "85"
+    page.locator("#campaign-participants").fill("90")
+    page.get_by_role("button", name="Lưu sửa đổi").click()
+    page.wait_for_url(lambda url: "da_luu=" in url)
+    assert stack.http.get(f"/api/v1/campaigns/{kept['id']}").json()["participants"] == 90
+    row.get_by_role("link", name="Sửa").click()
+    page.get_by_role("button", name=f"Xóa đợt số {kept['id']}").click()
+    page.wait_for_url(lambda url: "da_xoa=" in url)
+    assert page.locator("#campaign-saved").inner_text() == f"Đã xóa đợt số {kept['id']}."
+    assert stack.http.get("/api/v1/campaigns").json() == []
+    assert blocked == []
     context.close()
