@@ -16,6 +16,7 @@ from ..api.census import FIRST_DAY, LAST_DAY, CensusIn, enter_census
 from ..api.deps import ServicesDep
 from ..bin_forecasts import full_text
 from ..campaigns import in_period
+from ..citizens.parse import KINDS
 from ..notify.templates import PROBLEMS
 from ..registry.census import CensusView, effective, history
 from ..reports.build import rows, status_line
@@ -177,6 +178,22 @@ def _saved(text: str, entries: list[dict[str, Any]]) -> str:
     return ""
 
 
+def _citizen_reports(services: Any, village_id: str, chosen: Period) -> dict[str, Any]:
+    """The village's citizens' reports: how many in the period, and those still open (what
+    and where, not who: the page is for viewers too)."""
+    citizens = services.citizens
+    open_tickets = citizens.list("open", village_id, 20)
+    return {
+        "count": citizens.counts(chosen.start, chosen.end).get(village_id, 0),
+        "open_count": citizens.open_count(village_id),
+        "open": [
+            {"id": t.id, "at": local_time(t.created_at), "kind": KINDS[t.kind],
+             "what": citizens.describe(t), "text": t.text}
+            for t in open_tickets
+        ],
+    }  # fmt: skip
+
+
 def _page(
     request: Request,
     services: Any,
@@ -212,7 +229,7 @@ def _page(
         bins=[{**x, "full_text": full.get(x["id"], "")} for x in devices if x["kind"] == "bin"],
         fields=CENSUS_FIELDS, form=form or defaults, errors=dict(errors or []),
         error_list=errors or [], saved=_saved(saved, census["census_history"]), **census,
-        campaigns=campaigns,
+        campaigns=campaigns, citizen=_citizen_reports(services, found.id, chosen),
     )  # fmt: skip
     response.status_code = status_code
     return response

@@ -304,3 +304,22 @@ def test_the_office_closes_a_ticket_on_its_page_and_prints_the_qr_sheet(
     assert sheet.count('data-code="P1"') == 2  # a card for each of P1's two bins
     assert sheet.count('data-code="D1"') == 1 and "<svg" in sheet
     assert "/phan-anh?ma=P1" in sheet and "RAC P1" in sheet and "DEN D1" in sheet
+
+
+def test_the_village_page_and_the_report_count_the_villages_reports(api: TestClient) -> None:
+    sms(api, CITIZEN, "RAC P1")  # Đông Hạ
+    sms(api, OTHER, "đèn hỏng ở thôn Đông Hạ")
+    sms(api, "+84987000003", "RAC P999")  # no ticket
+    page = api.get("/thon/dong-ha").text
+    assert "Phản ánh của người dân" in page and "Đang chờ xử lý: 2." in page
+    assert page.count('<tr data-ticket="') == 2 and CITIZEN not in page  # what, not who
+    other = api.get("/thon/phu-khe").text
+    assert "Đang chờ xử lý: 0." in other and 'id="village-open-reports"' not in other
+    today = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 7 * 3600))
+    table = api.get(f"/bao-cao/{today}..{today}.csv").content.decode("utf-8-sig").splitlines()
+    header = table[0].split(";")
+    column = header.index("Số phản ánh của người dân")
+    counts = {line.split(";")[0]: line.split(";")[column] for line in table[1:12] if line}
+    assert counts["dong-ha"] == "2" and counts["phu-khe"] == "0"
+    total = next(line for line in table if line.split(";")[1] == "Toàn xã")
+    assert total.split(";")[column] == "2"
