@@ -10,10 +10,10 @@ bin's latest reading (``device_state``), so it moves with every reading.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from babel.dates import format_date
 from sqlalchemy import Engine, select
@@ -22,8 +22,8 @@ from sangsach.registry_file import Commune
 from sangsach.sun import VIETNAM
 
 from . import db
-from .domain.rules import bin_full, effective_thresholds
-from .forecast import HISTORY_DAYS, FillModel, fit, full_at, increments
+from .domain.rules import Thresholds, bin_full, effective_thresholds
+from .forecast import HISTORY_DAYS, FillModel, full_at, model_of
 from .timeseries.port import TimeSeriesStore
 
 MODEL_TTL_S: Final = 3600.0
@@ -138,11 +138,19 @@ class BinForecasts:
         for a in range(0, len(stale), CHUNK):
             chunk = stale[a : a + CHUNK]
             series = self.store.series("bin", chunk, ["fill_pct"], start=start, end=int(now) + 1)
-            for device_id in chunk:
-                th = self.thresholds[self._bins[device_id].village_id]
-                rows = [(int(r[0]), r[1]) for r in series.get(device_id, [])]
-                model = fit(increments(rows, th))
-                fresh[device_id] = model
-                with self._lock:
-                    self._models[device_id] = (now, model)
+            models = fit_models(
+                {i: series.get(i, []) for i in chunk},
+                lambda i: self.thresholds[self._bins[i].village_id],
+            )
+            fresh.update(models)
+            with self._lock:
+                self._models.update((i, (now, model)) for i, model in models.items())
         return fresh
+
+
+def fit_models(
+    series: Mapping[str, Sequence[tuple[Any, ...]]], thresholds: Callable[[str], Thresholds]
+) -> dict[str, FillModel | None]:
+    """Each bin's model from its readings ``(ts, fill_pct)`` as the store's ``series`` gives
+    them (oldest first), with the thresholds of its village."""
+    return {device_id: model_of(rows, thresholds(device_id)) for device_id, rows in series.items()}

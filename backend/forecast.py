@@ -29,12 +29,14 @@ simulated bins of ``simulators/wastebin.py``).
 from __future__ import annotations
 
 import itertools
-import statistics
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from operator import itemgetter
 from typing import Final
+
+import numpy as np
+import numpy.typing as npt
 
 from sangsach.sun import VIETNAM
 
@@ -52,6 +54,8 @@ BREAK_DROP_PCT: Final = 8.0
 HORIZON_S: Final = 14 * 86_400
 
 Cell = tuple[int, int]  # (weekday 0 = Monday, band)
+Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
 
 
 def cell_of(ts: float, tz: tzinfo = VIETNAM) -> Cell:
@@ -63,39 +67,95 @@ def increments(
     rows: Iterable[tuple[int, float | None]], th: Thresholds, tz: tzinfo = VIETNAM
 ) -> list[tuple[Cell, float]]:
     """``(cell, rate in points an hour)`` of a bin's readings ``(ts, fill_pct)``, oldest first."""
-    found: list[tuple[Cell, float]] = []
-    anchor: tuple[int, float] | None = None
-    previous: tuple[int, float] | None = None
-    for ts, fill in rows:
-        if fill is None:
-            continue
-        current = (int(ts), float(fill))
-        if (
-            anchor is None
-            or previous is None
-            or current[0] - previous[0] > MAX_GAP_S
-            or _break(previous[1], current[1], th)
-        ):
-            anchor = previous = current
-            continue
-        previous = current
-        span = current[0] - anchor[0]
-        if span < STEP_S:
-            continue
-        if current[1] < BRIM_PCT:
-            rate = (current[1] - anchor[1]) * 3600 / span
-            found.append((cell_of(anchor[0] + span / 2, tz), rate))
-        anchor = current
-    return found
+    mid, rate = _increments(*_arrays(rows), th)
+    weekday, band = _cells(mid, tz)
+    cells = zip(weekday.tolist(), band.tolist(), strict=True)
+    return list(zip(cells, rate.tolist(), strict=True))
 
 
-def _break(previous: float, current: float, th: Thresholds) -> bool:
-    """Waste was taken out between two readings: a collection, or less (docs/decisions.md)."""
-    drop = previous - current
-    if drop >= BREAK_DROP_PCT:
-        return True
-    # the rule in tenths only near its threshold: this runs for every reading of a month
-    return drop > th.bin_emptied_drop_pct - 0.2 and bin_emptied(previous, current, th)
+def model_of(
+    rows: Iterable[tuple[int, float | None]], th: Thresholds, tz: tzinfo = VIETNAM
+) -> FillModel | None:
+    """``fit(increments(rows, th, tz))`` without a Python object per reading or increment: the
+    backend's path, for a month of readings of every bin (docs/performance.md)."""
+    mid, rate = _increments(*_arrays(rows), th)
+    weekday, band = _cells(mid, tz)
+    return _fit(weekday * BANDS + band, rate)
+
+
+def _arrays(rows: Iterable[tuple[int, float | None]]) -> tuple[Ints, Floats]:
+    """``ts`` (``int(ts)``: whole seconds) and ``fill_pct`` of the readings that have a fill
+    (None, or NaN, is a reading without)."""
+    rows = rows if isinstance(rows, Sequence) else list(rows)
+    ts = np.fromiter(map(itemgetter(0), rows), np.int64, len(rows))  # toward zero, as int()
+    fill = np.array(list(map(itemgetter(1), rows)), np.float64)  # None: NaN
+    measured = ~np.isnan(fill)
+    return ts[measured], fill[measured]
+
+
+def _increments(t: Ints, f: Floats, th: Thresholds) -> tuple[Floats, Floats]:
+    """The middle time and the rate of each increment, in time order.
+
+    A stretch of readings starts at the first, after a gap of more than ``MAX_GAP_S`` and after
+    waste was taken out (``_breaks``). In each stretch the anchor steps from its first reading
+    to the first one at least ``STEP_S`` later, and on from there; each step is an increment,
+    unless it ends at the brim."""
+    n = len(t)
+    if n < 2:
+        return np.zeros(0, np.float64), np.zeros(0, np.float64)
+    if bool(np.any(t[1:] < t[:-1])):
+        raise ValueError("readings: ts must be oldest first")
+    cut = (t[1:] - t[:-1] > MAX_GAP_S) | _breaks(f, th)
+    starts = np.flatnonzero(np.concatenate(([True], cut))).tolist()
+    after = np.searchsorted(t, t + STEP_S, side="left").tolist()
+    anchors: list[int] = []
+    ends: list[int] = []
+    for first, stop in zip(starts, [*starts[1:], n], strict=True):
+        a, k = first, after[first]
+        while k < stop:
+            anchors.append(a)
+            ends.append(k)
+            a, k = k, after[k]
+    a_ix = np.array(anchors, dtype=np.intp)
+    k_ix = np.array(ends, dtype=np.intp)
+    kept = f[k_ix] < BRIM_PCT
+    a_ix, k_ix = a_ix[kept], k_ix[kept]
+    span = t[k_ix] - t[a_ix]
+    # the float operations of one increment at a time, in the same order: the same results
+    return t[a_ix] + span / 2, (f[k_ix] - f[a_ix]) * 3600 / span
+
+
+def _cells(ts: Floats, tz: tzinfo) -> tuple[Ints, Ints]:
+    """``cell_of`` of each time: by arithmetic when the zone's offset stays the same over the
+    span (Vietnam's has been UTC+7 since 1975), else one at a time."""
+    if len(ts) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    first, last = float(ts.min()), float(ts.max())
+    offsets = {_offset_s(x, tz) for x in [*np.arange(first, last, 43_200.0).tolist(), last]}
+    if len(offsets) > 1:
+        cells = [cell_of(x, tz) for x in ts.tolist()]
+        return np.array([c[0] for c in cells], np.int64), np.array([c[1] for c in cells], np.int64)
+    local = ts + offsets.pop()
+    day = np.floor_divide(local, 86_400)
+    hour = np.floor_divide(local - day * 86_400, 3600).astype(np.int64)
+    weekday = (day.astype(np.int64) + 3) % 7  # 1 January 1970 was a Thursday
+    return weekday, hour * BANDS // 24
+
+
+def _offset_s(ts: float, tz: tzinfo) -> float:
+    offset = datetime.fromtimestamp(ts, tz).utcoffset()
+    return 0.0 if offset is None else offset.total_seconds()
+
+
+def _breaks(f: Floats, th: Thresholds) -> npt.NDArray[np.bool_]:
+    """Between each two readings of fills ``f``: was waste taken out? A collection, or less
+    (docs/decisions.md)."""
+    drop = f[:-1] - f[1:]
+    cut = drop >= BREAK_DROP_PCT
+    # the rule in tenths only near its threshold, where it can differ
+    for k in np.flatnonzero(~cut & (drop > th.bin_emptied_drop_pct - 0.2)).tolist():
+        cut[k] = bin_emptied(float(f[k]), float(f[k + 1]), th)
+    return cut
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,23 +179,34 @@ class FillModel:
 
 def fit(found: Sequence[tuple[Cell, float]]) -> FillModel | None:
     """The model of a bin's increments; None with fewer than ``MIN_SAMPLES``."""
-    if len(found) < MIN_SAMPLES:
+    keys = np.fromiter((d * BANDS + b for (d, b), _ in found), np.int64, len(found))
+    return _fit(keys, np.fromiter((rate for _, rate in found), np.float64, len(found)))
+
+
+def _fit(keys: Ints, rates: Floats) -> FillModel | None:
+    """The model from each increment's cell (``weekday * BANDS + band``) and rate."""
+    if len(rates) < MIN_SAMPLES:
         return None
-    by_cell: dict[Cell, list[float]] = defaultdict(list)
-    by_day: dict[int, list[float]] = defaultdict(list)
-    for cell, rate in found:
-        by_cell[cell].append(rate)
-        by_day[cell[0]].append(rate)
-
-    def median(values: list[float]) -> float:
-        return max(0.0, statistics.median(values))  # waste does not shrink in a bin
-
+    cells = _medians(keys, rates)
     return FillModel(
-        {c: median(v) for c, v in by_cell.items() if len(v) >= MIN_SAMPLES},
-        {d: median(v) for d, v in by_day.items() if len(v) >= MIN_SAMPLES},
-        median([rate for _, rate in found]),
-        len(found),
+        {(k // BANDS, k % BANDS): rate for k, rate in cells.items()},
+        _medians(keys // BANDS, rates),
+        _medians(np.zeros(len(rates), np.int64), rates)[0],
+        len(rates),
     )
+
+
+def _medians(keys: Ints, values: Floats) -> dict[int, float]:
+    """Per key with at least ``MIN_SAMPLES`` values, their median (``statistics.median``'s:
+    the middle one, or the mean of the two in the middle), at least 0: waste does not shrink
+    in a bin."""
+    order = np.lexsort((values, keys))
+    keys, values = keys[order], values[order]
+    found, first, count = np.unique(keys, return_index=True, return_counts=True)
+    enough = count >= MIN_SAMPLES
+    found, first, count = found[enough], first[enough], count[enough]
+    middle = (values[first + (count - 1) // 2] + values[first + count // 2]) / 2
+    return dict(zip(found.tolist(), np.maximum(middle, 0.0).tolist(), strict=True))
 
 
 def _steps(start: int, until: int) -> Iterable[tuple[int, int]]:
@@ -194,6 +265,9 @@ def evaluate(
     against the reading then (within 15 minutes). Pairs with a collection between them, or
     read at the brim, are left out: the forecast is of the fill, not of the crew."""
     readings = [(int(t), float(f)) for t, f in rows if f is not None]
+    # breaks before reading j: breaks[j] - breaks[i] of them between readings i and j
+    found = _breaks(np.array([f for _, f in readings], np.float64), th) if readings else []
+    breaks = [0, *itertools.accumulate(int(x) for x in found)]
     errors: list[float] = []
     last_from = -every_s
     j = 0
@@ -206,8 +280,7 @@ def evaluate(
             j += 1
         if j >= len(readings) or readings[j][0] > target + 900:
             continue
-        between = readings[i : j + 1]
-        if any(_break(a[1], b[1], th) for a, b in itertools.pairwise(between)):
+        if breaks[j] > breaks[i]:
             continue
         if readings[j][1] >= BRIM_PCT:
             continue
