@@ -26,6 +26,7 @@ On SQLite (one PC) there is one backend: it owns every job, and ``lock_devices``
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -151,6 +152,10 @@ class Leases:
     def close(self) -> None:
         """Give the jobs back at once (a stopped backend's successor need not wait)."""
         with self._guard:
+            if self._conn is not None:
+                # Released now, not when the server notices the closed connection.
+                with contextlib.suppress(SQLAlchemyError):
+                    self._conn.execute(text("SELECT pg_advisory_unlock_all()"))
             self._drop()
             if self.shared:
                 self._held = frozenset()
@@ -186,9 +191,7 @@ class Leases:
 
     def _drop(self) -> None:
         if self._conn is not None:
-            try:
+            with contextlib.suppress(SQLAlchemyError):
                 self._conn.invalidate()  # not back to a pool: the session, and its locks, end
                 self._conn.close()
-            except SQLAlchemyError:
-                pass
             self._conn = None

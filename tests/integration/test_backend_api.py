@@ -21,7 +21,11 @@ NOW = 1_780_000_000
 
 @pytest.fixture
 def api(tmp_path: Path, sql_url: str) -> Iterator[TestClient]:
-    settings = BackendSettings(data_dir=tmp_path, database_url=sql_url)
+    # The letters are dated NOW: a retention shorter than their age would let the purge that
+    # runs at start delete them, or not, depending on which thread comes first.
+    settings = BackendSettings(
+        data_dir=tmp_path, database_url=sql_url, dead_letter_retention_days=36_500
+    )
     with TestClient(create_app(settings), headers=ADMIN) as client:
         yield client
 

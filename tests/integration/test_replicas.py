@@ -25,7 +25,8 @@ from sqlalchemy import select
 from sangsach.backend.alerts import tables
 from sangsach.backend.alerts.tables import alert_tracks
 from sangsach.backend.api.ingest import parse_batch
-from sangsach.backend.replicas import JOBS, NAMESPACE
+from sangsach.backend.db import connect
+from sangsach.backend.replicas import JOBS, NAMESPACE, Leases
 from sangsach.backend.services import Services, bootstrap
 from sangsach.config import DEV_ADMIN_TOKEN, BackendSettings
 from sangsach.localbroker import free_port
@@ -279,3 +280,40 @@ def test_two_backends_judge_batches_of_one_device_in_order(
     finally:
         for services in replicas:
             services.close()
+
+
+# -- the leases themselves ----------------------------------------------------------------------
+
+
+def test_each_job_has_one_holder_and_a_lost_session_loses_its_jobs(
+    database: tuple[PostgreSQL, str],
+) -> None:
+    server, name = database
+    engine = connect(server.url(name))
+    one, two = Leases(engine), Leases(engine)
+    try:
+        assert one.check() == set(JOBS)
+        assert two.check() == frozenset(), "held by the first"
+        # The first one's session ends under it (a restarted server, a cut network).
+        assert one._conn is not None
+        pid = one._conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with psycopg.connect(server.admin_dsn, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+        assert one.check() == frozenset(), "its check finds the session gone"
+        assert two.check() == set(JOBS)
+        assert one.check() == frozenset(), "connected again, it waits"
+        two.close()  # a backend stopping gives its jobs back at once
+        assert one.check() == set(JOBS)
+    finally:
+        one.close()
+        two.close()
+        engine.dispose()
+
+
+def test_on_sqlite_the_one_backend_runs_every_job(tmp_path: Path) -> None:
+    engine = connect(f"sqlite:///{tmp_path / 'sangsach.sqlite'}")
+    leases = Leases(engine)
+    assert leases.check() == set(JOBS) and all(leases.owns(job) for job in JOBS)
+    leases.close()
+    assert leases.owns("alert-tick")
+    engine.dispose()
