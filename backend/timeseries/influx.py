@@ -98,24 +98,42 @@ def reading_line(reading: StoredReading) -> str:
     Readings are the hot path of ingest: registry ids need no escaping, and the fields (plain
     names, in the order ``Point`` sorts them) are formatted here, each typed as
     ``stored_values`` types it; a value of another type goes through ``coerce`` as there.
+    A value already of its field's type (nearly all) is formatted inline, as ``_field`` would:
+    a call per field was a third of the line's cost (docs/performance.md, issue 22).
     """
     values = reading.values
     order = _FIELD_ORDER[reading.kind]
     if not values.keys() <= order.keys():
         stored_values(reading)  # raises: the reading has fields its kind does not have
-    parts = []
+    parts: list[str] = []
+    append = parts.append
     for name, typed in order.items():
         if typed is None:  # boot, seq and synced: the reading's own
-            value = getattr(reading, name)
-            if name == "synced" and value:  # left out when true (module docstring)
-                continue
-        else:
-            value = values.get(name)
-            if value is not None and type(value) is not typed:
-                value = coerce(name, value)
+            if name == "synced":
+                if not reading.synced:  # left out when true (module docstring)
+                    append("synced=false")
+            else:
+                append(f"{name}={reading.boot if name == 'boot' else reading.seq}i")
+            continue
+        value = values.get(name)
+        if value is None:
+            continue
+        if type(value) is not typed:
+            value = coerce(name, value)
+        elif type(value) is float:
+            if value - value == 0.0:  # finite: inf - inf and nan - nan are nan
+                text = repr(value)
+                append(f"{name}={text[:-2] if text.endswith('.0') else text}")
+            continue
+        elif type(value) is bool:
+            append(f"{name}={'true' if value else 'false'}")
+            continue
+        elif type(value) is int:
+            append(f"{name}={value}i")
+            continue
         text = _field(name, value)
         if text:
-            parts.append(text)
+            append(text)
     head = _reading_head(reading.kind, reading.device_id, reading.village_id, reading.place_id)
     return f"{head}{','.join(parts)} {timestamp_ns(reading)}"
 
