@@ -198,7 +198,8 @@ class Ingest:
         # runs in a savepoint, and the batch is stored without its alerts, loudly.
         try:
             with conn.begin_nested():
-                return self.alerts.on_ingest(conn, stored, received, seen)
+                # _advance_state stored each device's newest reading in this transaction.
+                return self.alerts.on_ingest(conn, stored, received, seen, state_kept=True)
         except Exception:
             log.exception("alert judgement failed for a batch of %d readings", len(stored))
             return []

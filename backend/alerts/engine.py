@@ -55,7 +55,15 @@ from .lifecycle import (
     mark_done,
 )
 from .model import DEVICE_TYPES, LAMP_TYPES, AlertType, Policy, Thresholds
-from .rules import Track, came_online, conditions, observe, went_offline
+from .rules import (
+    Track,
+    came_online,
+    catch_up,
+    conditions,
+    observe,
+    same_but_freshness,
+    went_offline,
+)
 from .tables import ALERT_COLUMNS, from_row, from_values, to_row
 
 log = logging.getLogger(__name__)
@@ -164,6 +172,7 @@ class AlertEngine:
         readings: Sequence[StoredReading],
         received: dict[str, float],
         statuses: Iterable[Seen],
+        state_kept: bool = False,  # Ingest stored the batch's newest readings: _unsaved
     ) -> list[AlertEvent]:
         """Judge the devices of one batch; returns the alert events to keep as time series.
 
@@ -192,7 +201,15 @@ class AlertEngine:
                 for seen in sorted(status_by_device[device_id], key=lambda s: s.received_at):
                     (came_online if seen.online else went_offline)(track, seen.received_at)
             changed = {d: t for d, t in tracks.items() if t != before[d]}
-            self._save_tracks(conn, changed.values())
+            saved: Iterable[Track] = changed.values()
+            # Not a track that only got fresher (.get: adds no key). On PostgreSQL every
+            # changed track is saved: other backends read tracks from SQL without the catch-up.
+            if state_kept and not self._shared:
+                saved = [
+                    t for d, t in changed.items()
+                    if not _unsaved(before[d], t, received[d], bool(status_by_device.get(d)))
+                ]  # fmt: skip
+            self._save_tracks(conn, saved)
             if not self._shared:
                 self._tracks.stage(conn, changed)
             # Judged at the time of the data: the newest reading, else the newest status.
@@ -399,19 +416,23 @@ class AlertEngine:
         loaded: dict[str, Track] = {}
         if missing or (devices is None and not cache.complete):
             generation = cache.generation
-            table = tables.alert_tracks
+            table, state = tables.alert_tracks, db.device_state
             # The JSON as text, parsed here only for a device the cache lacks: the tick's
             # first read of every track skips those already in memory (at 100,000 devices,
-            # parsing them all again cost tens of MB at once).
-            query = select(table.c.device_id, cast(table.c.track, Text))
+            # parsing them all again cost tens of MB at once). With it, the device's newest
+            # reading as the ingest stored it: a track is not saved when only that moved.
+            query = select(
+                table.c.device_id, cast(table.c.track, Text), state.c.ts, state.c.last_seen
+            ).outerjoin(state, state.c.device_id == table.c.device_id)
             if missing is not None:
                 query = query.where(table.c.device_id.in_(missing))
             known = cache.known
-            for device_id, text in conn.execute(query):
+            for device_id, text, ts, last_seen in conn.execute(query):
                 if missing is None and device_id in known:
                     continue
                 track = Track.from_json(orjson.loads(text))
                 track.kind = sys.intern(track.kind)  # one "lamp" for all: tracks stay in memory
+                catch_up(track, ts, last_seen)
                 loaded[track.device_id] = track
             cache.fill(loaded, missing, generation)
         known = cache.known
@@ -499,6 +520,27 @@ _SAVE_TRACKS = ManyRows(
 )
 _INSERT_ALERTS = insert(tables.alerts).returning(tables.alerts.c.id, sort_by_parameter_order=True)
 _UPDATE_ALERTS = update(tables.alerts).where(tables.alerts.c.id == bindparam("_id"))
+
+
+def _unsaved(before: Track, after: Track, received_at: float, statuses: bool) -> bool:
+    """Whether a track a batch changed need not be saved: only its freshness moved, to the
+    newest reading that ``Ingest`` stored in ``device_state`` in the same transaction
+    (``on_ingest(..., state_kept=True)``). A healthy lamp's track changes only so.
+
+    The row is written when the batch's newest reading is newer than the row's. A track's
+    ``last_ts`` is never behind the row's ``ts`` (a track read back from SQL catches up with
+    it: ``catch_up``), so a ``last_ts`` that moved forward means the row was written, with
+    that ``ts`` and the batch's ``received`` as ``last_seen``. A birth or a will is not in the
+    row: a track that took one is saved.
+    """
+    return (
+        not statuses
+        and before.last_ts is not None
+        and after.last_ts is not None
+        and after.last_ts > before.last_ts
+        and after.last_seen == received_at
+        and same_but_freshness(before, after)
+    )
 
 
 def _mark_online(conn: Connection, alerts: Sequence[Alert]) -> None:

@@ -87,6 +87,27 @@ class Track:
 
 _TRACK_FIELDS = tuple(f.name for f in fields(Track))
 _track_values: Callable[[Track], tuple[Any, ...]] = attrgetter(*_TRACK_FIELDS)
+# A track's freshness: its newest reading's time and when it last heard from the device. The
+# ingest keeps both in ``device_state`` too, so a batch that moved only these need not save the
+# track (alerts/engine.py, ``_unsaved``).
+FRESHNESS = ("last_ts", "last_seen")
+_track_rest: Callable[[Track], tuple[Any, ...]] = attrgetter(
+    *(name for name in _TRACK_FIELDS if name not in FRESHNESS)
+)
+
+
+def same_but_freshness(a: Track, b: Track) -> bool:
+    """The two tracks differ at most in their freshness."""
+    return _track_rest(a) == _track_rest(b)
+
+
+def catch_up(track: Track, ts: int | None, last_seen: float | None) -> None:
+    """Take the device's newest stored reading (``device_state``) into a track read back from
+    SQL: its freshness, when the track was not saved for it. Never moves the track back."""
+    if ts is not None and (track.last_ts is None or ts > track.last_ts):
+        track.last_ts = ts
+    if last_seen is not None and (track.last_seen is None or last_seen > track.last_seen):
+        track.last_seen = last_seen
 
 
 @dataclass(frozen=True, slots=True)
