@@ -487,6 +487,44 @@ def devices_list() -> None:
 
 
 @main.group()
+def bridges() -> None:
+    """Cầu nối broker xã – tỉnh (the communes' bridges to the central broker, docs/deploy.md)."""
+
+
+@bridges.command("acl")
+@click.argument("communes", nargs=-1, required=True, metavar="COMMUNE=REGISTRY_FILE...")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="ACL file to write; default: acl-bridges in the broker accounts' folder.")  # fmt: skip
+def bridges_acl(communes: tuple[str, ...], out: Path | None) -> None:
+    """Write the central broker's ACL for the communes' bridges, from their registries.
+
+    Each bridge (certificate CN bridge-COMMUNE) may write the telemetry and status of its own
+    registry's devices and read their cmd, config and update. Reload the broker afterwards.
+    """
+    from .broker.bridges import BridgeError, render
+    from .broker.passwords import write_atomically
+
+    devices: dict[str, list[str]] = {}
+    try:
+        for spec in communes:
+            commune, sep, path = spec.partition("=")
+            if not sep or not commune or not path:
+                raise BridgeError(f"{spec!r}: expected COMMUNE=REGISTRY_FILE")
+            if commune in devices:
+                raise BridgeError(f"xã {commune} given twice (commune given twice)")
+            devices[commune] = [device.id for device in load_registry(Path(path)).devices()]
+        text = render(devices)
+        if out is None:
+            out = load(DevicesSettings).auth_dir / "acl-bridges"
+        write_atomically(out, text)
+    except (BridgeError, RegistryFileError, SettingsError) as err:
+        _fail(str(err))
+    total = sum(len(ids) for ids in devices.values())
+    click.echo(f"đã ghi (written) {out}: {len(devices)} xã, {total} thiết bị")
+    click.echo("nạp lại broker trung tâm (reload the central broker): kill -HUP <mosquitto>")
+
+
+@main.group()
 def tokens() -> None:
     """Mã truy cập API và trang web (API and web access tokens): add, list, revoke.
 
