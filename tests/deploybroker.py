@@ -2,12 +2,14 @@
 
 ``deploy/mosquitto/mosquitto.conf`` is read as it is; only the container paths it names and the
 two ports are replaced. A container path left unreplaced fails the start, so a new mount in the
-file cannot go untested.
+file cannot go untested. Files added to the broker's conf.d (a province's bridges:
+tests/bridgedbrokers.py) are moved the same way, beside the broker policy.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 from pathlib import Path
 
@@ -16,6 +18,17 @@ from sangsach.localbroker import POLICY_DIR, LocalBroker, free_port
 ROOT = Path(__file__).parents[1]
 DEPLOY_CONF = ROOT / "deploy" / "mosquitto" / "mosquitto.conf"
 MAKE_CERTS = ROOT / "deploy" / "make-certs.sh"
+
+
+def moved(path: Path, moves: dict[str, str]) -> str:
+    """The text of a shipped configuration file with its container paths and ports replaced."""
+    text = path.read_text(encoding="utf-8")
+    for old, new in moves.items():
+        assert old in text, f"{path} no longer has {old!r}"
+        text = text.replace(old, new)
+    left = [line for line in text.splitlines() if " /mosquitto/" in line and line[0] != "#"]
+    assert not left, f"container paths the tests do not map in {path.name}: {left}"
+    return text
 
 
 class DeployBroker(LocalBroker):
@@ -33,9 +46,24 @@ class DeployBroker(LocalBroker):
         self.service_port = free_port()
         self.service_tls_port = free_port()
 
+    def conf_d_files(self) -> dict[str, str]:
+        """Files of the broker's conf.d besides the policy: name -> moved text."""
+        return {}
+
+    def _conf_d(self) -> Path:
+        extra = self.conf_d_files()
+        if not extra:
+            return POLICY_DIR
+        folder = self.data_dir / "conf.d"
+        folder.mkdir(exist_ok=True)
+        for policy in POLICY_DIR.glob("*.conf"):
+            shutil.copyfile(policy, folder / policy.name)
+        for name, text in extra.items():
+            (folder / name).write_text(text, encoding="utf-8")
+        return folder
+
     def _write_conf(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        text = DEPLOY_CONF.read_text(encoding="utf-8")
         moves = {
             "listener 1883": f"listener {self.port} {self.host}",
             "listener 8883": f"listener {self.tls_port} {self.host}",
@@ -44,14 +72,10 @@ class DeployBroker(LocalBroker):
             "/mosquitto/auth/": f"{self.auth_dir}/",
             "/mosquitto/certs/": f"{self.certs_dir}/",
             "/mosquitto/data/": f"{self.data_dir}/",
-            "/mosquitto/config/conf.d": str(POLICY_DIR),
+            "/mosquitto/config/conf.d": str(self._conf_d()),
             "log_dest stdout": f"log_dest file {self.data_dir / 'mosquitto.log'}",
         }
-        for old, new in moves.items():
-            assert old in text, f"{DEPLOY_CONF} no longer has {old!r}"
-            text = text.replace(old, new)
-        left = [line for line in text.splitlines() if " /mosquitto/" in line and line[0] != "#"]
-        assert not left, f"container paths the tests do not map: {left}"
+        text = moved(DEPLOY_CONF, moves)
         user = "user root\n" if os.geteuid() == 0 else ""
         self.conf_path.write_text(user + text, encoding="utf-8")
 
