@@ -266,7 +266,8 @@ def evaluate(
     read at the brim, are left out: the forecast is of the fill, not of the crew."""
     readings = [(int(t), float(f)) for t, f in rows if f is not None]
     # breaks before reading j: breaks[j] - breaks[i] of them between readings i and j
-    found = _breaks(np.array([f for _, f in readings], np.float64), th) if readings else []
+    fills = np.array([f for _, f in readings], np.float64)
+    found = _breaks(fills, th).tolist() if len(fills) > 1 else []
     breaks = [0, *itertools.accumulate(int(x) for x in found)]
     errors: list[float] = []
     last_from = -every_s

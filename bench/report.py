@@ -99,4 +99,37 @@ def markdown(results: dict[str, Any]) -> str:
         s = results["scores"]
         lines += [f"## Scores ({s['data']})", ""]
         lines += _table(["what", "seconds"], [[what, secs] for what, secs in s["seconds"].items()])
+    if "forecasts" in results:
+        f = results["forecasts"]
+        lines += [
+            f"## Fill forecasts: {f['bins']:,} bins, {f['days']} days of readings every "
+            f"{f['every_s'] // 60} min ({f['readings_per_bin']:,} a bin); median of "
+            f"{len(f['compute_runs_s'])}",
+            "",
+        ]
+        rows = [
+            ["compute (models and forecasts, readings in memory)", f["compute_s"], f["cpu_s"],
+             ", ".join(map(str, f["compute_runs_s"]))],
+        ]  # fmt: skip
+        if "read_s" in f:
+            rows.append([
+                f"read from {f['store']['name']}, {f['read_bins']:,} bins ({f['read_rows']:,} "
+                f"readings; {f['read_ms_per_bin']} ms a bin, {f['read_scaled_s']} s for "
+                f"{f['bins']:,})", f["read_s"], "", ", ".join(map(str, f["read_runs_s"])),
+            ])  # fmt: skip
+        lines += _table(["what", "s", "CPU s", "runs, s"], rows)
+        lines += [f"Load average before: {f['load_before']}; after: {f['load_after']}.", ""]
+    if "worklists" in results:
+        w = results["worklists"]
+        lines += [
+            f"## Work lists: {w['communes']} communes, {w['crews']} crews, {w['points']:,} "
+            f"points on the lists; median of {len(w['runs_s'])}",
+            "",
+        ]
+        lines += _table(
+            ["s", "runs, s", "per crew ms, median", "per crew ms, max", "routes km",
+             "library's first tours km", "load before"],
+            [[w["seconds"], ", ".join(map(str, w["runs_s"])), w["crew_ms_median"],
+              w["crew_ms_max"], w["route_km"], w["reference_km"], w["load_before"]]],
+        )  # fmt: skip
     return "\n".join(lines)

@@ -7,7 +7,9 @@
 Parts: drain (capacity with 1, 2 and 4 gateways and the reference pipelines: mosquitto_sub, the
 minimal consumer, and Node-RED's batch flow when Node.js is installed), latency
 (publish -> stored), alerts (reading -> SMS request), memory (peak RSS at 1k/10k/100k
-devices), scores (a village-year and the commune-year of daily scores).
+devices), scores (a village-year and the commune-year of daily scores), forecasts (25,000 bins'
+fill forecasts from 28 days of readings, and the read of their history from InfluxDB),
+worklists (the day's work lists of every crew of 100 communes).
 """
 
 from __future__ import annotations
@@ -24,11 +26,11 @@ from typing import Any
 from sangsach.localbroker import LocalBroker
 from tests.services import InfluxD
 
-from . import drain, latency, memory, nodered, report, scores
+from . import drain, forecasts, latency, memory, nodered, report, scores, worklists
 from .alert_latency import measure as alert_measure
 from .common import BROKER_CONF, load_average
 
-PARTS = ("drain", "latency", "alerts", "memory", "scores")
+PARTS = ("drain", "latency", "alerts", "memory", "scores", "forecasts", "worklists")
 
 
 def machine() -> dict[str, Any]:
@@ -108,6 +110,16 @@ def main(argv: list[str] | None = None) -> None:
                 _save(args.out, results)
             if "scores" in parts:
                 results["scores"] = scores.run(root / "scores", quick)
+                _save(args.out, results)
+            if "forecasts" in parts:
+                bins, read_bins = (2_000, 200) if quick else (25_000, 2_500)
+                results["forecasts"] = forecasts.run(
+                    bins, 28, 600, read_bins, 1 if quick else 3, forecasts.DATA
+                )
+                _save(args.out, results)
+            if "worklists" in parts:
+                results["worklists"] = worklists.run(10 if quick else 100, 1.0, 0.0, 1,
+                                                     1 if quick else 3)  # fmt: skip
                 _save(args.out, results)
         finally:
             influxd.stop()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks on real processes and servers (not part of the tests; figures in docs/performance.md).
 # Set up as for the tests, then run every part (about 15 minutes on 2 cores):
-#   scripts/bench.sh                  # drain, latency, alerts, memory, scores
+#   scripts/bench.sh                  # drain, latency, alerts, memory, scores, forecasts, worklists
 #   scripts/bench.sh --quick          # the same, small sizes (a few minutes)
 #   scripts/bench.sh drain memory     # some parts only; --help lists the options
 # The report is written to var/bench/results.md and var/bench/results.json.

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import drain, influx_lines, nodered, report
+from bench import drain, forecasts, influx_lines, nodered, report, worklists
 from bench.alert_latency import measure
 from bench.common import BROKER_CONF, Publisher
 from sangsach.localbroker import LocalBroker
@@ -136,3 +136,26 @@ def test_node_red_drains_every_reading_once_on_both_windows(
     assert set(rows[drain.NODERED]["cpu_ms_per_1000"]) == {"node-red", "mosquitto", "influxd"}
     assert rows["ours, 1 gateway"]["x_nodered"] > 0
     assert result["nodered"] == nodered.describe()
+
+
+def test_forecast_benchmark_models_every_bin_and_reads_every_reading(tmp_path: Path) -> None:
+    """40 bins modelled (the run raises for a bin without a model), 10 of them written to a
+    real influxd and read back whole, in the report."""
+    result = forecasts.run(40, 28, 600, 10, 1, tmp_path)
+
+    assert result["readings_per_bin"] == 28 * 144
+    assert result["read_rows"] == 10 * 28 * 144, "every reading, with a fill or without"
+    assert result["store"]["points"] == 10 * 28 * 144
+    assert result["compute_s"] > 0 and result["read_s"] > 0
+    text = report.markdown({"machine": {"cpus": 2, "cpu": "x", "python": "3", "system": "y",
+                                        "load_before": "0"}, "forecasts": result})  # fmt: skip
+    assert "## Fill forecasts: 40 bins, 28 days of readings every 10 min" in text
+    assert "read from InfluxDB, 10 bins (40,320 readings" in text
+
+
+def test_worklist_benchmark_routes_every_crew_of_its_communes() -> None:
+    result = worklists.run(3, 1.0, 0.0, 1, 1)
+
+    assert result["crews"] == 2 + 3 + 4  # 10, 15 and 20 villages, 5 a crew
+    assert 3 * 36 <= result["points"] <= 3 * 45
+    assert 0 < result["route_km"] <= result["reference_km"]
