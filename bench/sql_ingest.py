@@ -2,6 +2,7 @@
 
     python -m bench.sql_ingest                          # 20,000 readings of 2,000 devices
     python -m bench.sql_ingest --readings 50000 --devices 10000 --batch 500
+    python -m bench.sql_ingest --single-backend         # PostgreSQL without the replicas' locks
 
 Wires the backend as ``sangsach backend`` does (``bootstrap``: registry, alert engine, ingest)
 twice for one synthetic registry: once with its SQL store in a SQLite file, once on a private
@@ -70,12 +71,28 @@ def run(store: str, root: Path, bodies: list[bytes], server: PostgreSQL | None) 
     }
 
 
+def _never_shared(_: object) -> bool:
+    return False
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--readings", type=int, default=20_000)
     parser.add_argument("--devices", type=int, default=2_000)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument(
+        "--single-backend",
+        action="store_true",
+        help="PostgreSQL as one backend alone would run it: alert state cached in memory, no "
+        "device locks (the cost of running several: backend/replicas.py)",
+    )
     args = parser.parse_args(argv)
+    if args.single_backend:
+        from sangsach.backend import ingest
+        from sangsach.backend.alerts import engine
+
+        for module in (engine, ingest):
+            setattr(module, "shared", _never_shared)  # noqa: B010 - the bench's switch only
     with tempfile.TemporaryDirectory(prefix="sangsach-bench-sql-") as tmp:
         root = Path(tmp)
         fleet = generate_registry(root / "registry.yaml", args.devices)
