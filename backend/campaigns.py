@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from sqlalchemy import (
     Boolean,
@@ -260,4 +260,4 @@ def _select(engine: Engine, *conditions: ColumnElement[bool]) -> list[Campaign]:
 
 def span_days(first: date, last: date) -> int:
     """Days from ``first`` to ``last``, both included."""
-    return (last - first) // timedelta(days=1) + 1
+    return (last - first).days + 1

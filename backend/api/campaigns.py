@@ -29,7 +29,7 @@ from ..campaigns import (
     remove,
     span_days,
 )
-from ..reports.period import PeriodError, parse_period
+from ..web.render import period_of
 from .deps import ServicesDep, operator, viewer
 from .schemas import MAX_ID
 
@@ -199,12 +199,7 @@ def list_campaigns(
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no village {village!r}")
     if period is None:
         return [public(c) for c in between(services.engine, village_id=village)]
-    try:
-        chosen = parse_period(period)
-    except PeriodError as err:
-        error = {"type": "value_error", "loc": ("query", "period"), "msg": str(err),
-                 "input": period}  # fmt: skip
-        raise RequestValidationError([error]) from err
+    chosen = period_of(period, "query", "period")  # a period it cannot read: 422 naming it
     return [public(c) for c in in_period(services.engine, chosen, village)]
 
 

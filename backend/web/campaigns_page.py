@@ -28,6 +28,7 @@ from ..campaigns import (
     LAST_DAY,
     MAX_DAYS,
     Campaign,
+    CampaignEntry,
     add,
     correct,
     get,
@@ -165,7 +166,9 @@ def delete_form(campaign_id: CampaignId, services: ServicesDep) -> RedirectRespo
     return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
 
 
-def _checked(services: Any, given: Given, principal: Principal) -> Any:
+def _checked(
+    services: Any, given: Given, principal: Principal
+) -> CampaignEntry | list[tuple[str, str]]:
     """The entry to keep, or the errors as ``(field, Vietnamese sentence)``."""
     known = [v.id for v in services.commune.villages]
     try:
