@@ -72,6 +72,10 @@ class CentralBroker(DeployBroker):
         }
         return {CENTRAL_BRIDGES_CONF.name: moved(CENTRAL_BRIDGES_CONF, moves)}
 
+    def bridged(self, commune: str, times: int = 1) -> bool:
+        """The commune's bridge has connected ``times`` times, by its certificate (the log)."""
+        return self.log().count(f" as bridge-{commune} (") >= times
+
     def __enter__(self) -> CentralBroker:
         self.start()
         return self

@@ -89,15 +89,12 @@ def province(tmp_path: Path, certs: tuple[Path, Path]) -> Iterator[Province]:
         commune = CommuneBroker(tmp_path / "commune", at_commune.folder, commune_ca, link.address)
         try:
             with commune:
-                wait_until(lambda: bridged(central), 60, "the commune's bridge at the centre")
+                wait_until(
+                    lambda: central.bridged(COMMUNE), 60, "the commune's bridge at the centre"
+                )
                 yield Province(central, commune, link, passwords)
         finally:
             link.close()
-
-
-def bridged(central: CentralBroker, times: int = 1) -> bool:
-    """The central broker has taken the commune's bridge ``times`` times, by its certificate."""
-    return central.log().count(f"as bridge-{COMMUNE} (") >= times
 
 
 def telemetry(device: str) -> str:
@@ -166,7 +163,7 @@ def test_readings_go_out_and_commands_come_in_through_a_cut_link(province: Provi
         (f"sangsach/v1/{A}/update", b"v2"),
     }
     wait_until(lambda: wanted <= set(lamp.messages), 15, "what the centre sent during the cut")
-    assert bridged(province.central, 2)  # the same bridge, back by its certificate
+    assert province.central.bridged(COMMUNE, 2)  # the same bridge, back by its certificate
     close(gateway, backend, lamp)
 
 
@@ -185,6 +182,31 @@ def test_the_bridge_queue_survives_a_restart_of_the_commune_broker(province: Pro
     province.link.restore()
 
     every_reading_at_least_once(gateway, 30)
+    close(gateway, lamp)
+
+
+def test_a_restart_of_the_central_broker_loses_neither_readings_nor_commands(
+    province: Province,
+) -> None:
+    """Commands for the commune wait in its bridge's session at the centre, readings in the
+    bridge's queue at the commune, across a clean restart of the central broker."""
+    lamp = province.client(A, central=False)
+    subscribe(lamp, f"sangsach/v1/{A}/cmd")
+    ts = int(time.time()) - 600
+    province.link.cut()
+    backend = province.client("backend", central=True)
+    assert publish(backend, f"sangsach/v1/{A}/cmd", b"while-cut").value == 0
+    close(backend)
+    send(lamp, 1, 10, ts)
+
+    province.central.restart()
+    gateway = province.client("gateway-gw-1", central=True)
+    subscribe(gateway, "$share/gw/sangsach/v1/+/telemetry")
+    send(lamp, 11, 20, ts)
+    province.link.restore()
+
+    every_reading_at_least_once(gateway, 20)
+    wait_until(lambda: (f"sangsach/v1/{A}/cmd", b"while-cut") in lamp.messages, 15, "the cmd")
     close(gateway, lamp)
 
 
