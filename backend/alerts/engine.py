@@ -202,9 +202,8 @@ class AlertEngine:
                     (came_online if seen.online else went_offline)(track, seen.received_at)
             changed = {d: t for d, t in tracks.items() if t != before[d]}
             saved: Iterable[Track] = changed.values()
-            # Not a track that only got fresher (.get: adds no key). On PostgreSQL every
-            # changed track is saved: other backends read tracks from SQL without the catch-up.
-            if state_kept and not self._shared:
+            # Not a track that only got fresher (.get: adds no key).
+            if state_kept:
                 saved = [
                     t for d, t in changed.items()
                     if not _unsaved(before[d], t, received[d], bool(status_by_device.get(d)))
@@ -447,19 +446,22 @@ class AlertEngine:
         return found
 
     def _read_tracks(self, conn: Connection, devices: set[str] | None) -> dict[str, Track]:
-        """The stored tracks of these devices (or of all), read now; a new track for a device
-        of these that has none."""
-        table = tables.alert_tracks
-        query = select(table.c.device_id, cast(table.c.track, Text))
+        """The stored tracks of these devices (or of all), read now and caught up with their
+        newest stored reading (``_unsaved``); a new track for a device of these that has none."""
+        table, state = tables.alert_tracks, db.device_state
+        query = select(
+            table.c.device_id, cast(table.c.track, Text), state.c.ts, state.c.last_seen
+        ).outerjoin(state, state.c.device_id == table.c.device_id)
         if devices is not None:
             if not devices:
                 return {}
             query = query.where(table.c.device_id.in_(devices))
         places = self._places
         found = {}
-        for device_id, text in conn.execute(query):
+        for device_id, text, ts, last_seen in conn.execute(query):
             if device_id in places:
-                found[device_id] = Track.from_json(orjson.loads(text))
+                track = found[device_id] = Track.from_json(orjson.loads(text))
+                catch_up(track, ts, last_seen)
         if devices is not None:
             for device_id in devices:
                 if device_id in places and device_id not in found:
