@@ -163,9 +163,9 @@ class CitizenReports:
         if code:
             found_code, target = self.reader.code(kind, code)
         village = target.village_id if target else (village_id or self.reader.village_in(text))
-        read = Read(target.kind if target else kind, found_code, target, village)
-        if read.code is None and read.village_id is None:
-            read = None  # type: ignore[assignment]
+        read = None
+        if found_code is not None or village:
+            read = Read(target.kind if target else kind, found_code, target, village)
         return self._report(read, "web", phone, address, text, now)
 
     def _report(

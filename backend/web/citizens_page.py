@@ -7,7 +7,7 @@ The form is plain HTML: a basic smartphone's browser sends it. Its guards are in
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, cast
 from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, status
@@ -122,11 +122,14 @@ def send_report(
         return _form_page(request, services, values, {refused.field: str(refused)}, 400)
     citizens = citizens_of(services)
     errors: dict[str, str] = {}
-    if loai not in KINDS:
+    kind: Kind = "rac"
+    if loai in ("rac", "den", "khac"):
+        kind = cast(Kind, loai)
+    else:
         errors["loai"] = "chọn một loại: Rác, Đèn hoặc Khác"
     code = ""
     if ma.strip():
-        code, target = citizens.reader.code("den" if loai == "den" else "rac", ma)
+        code, target = citizens.reader.code(kind, ma)
         if target is None:
             errors["ma"] = f"không có mã {code[:12]}: xem lại mã in trên thùng rác hoặc cột đèn"
     if thon and thon not in citizens.villages:
@@ -143,7 +146,7 @@ def send_report(
     if errors:
         return _form_page(request, services, values, errors, 422)
     outcome = citizens.report_form(
-        loai,  # type: ignore[arg-type]  # checked above
+        kind,
         code,
         thon,
         noi_dung,
