@@ -104,6 +104,13 @@ class LocalBroker:
         self.start()
 
     @property
+    def pid(self) -> int:
+        """The running broker's process id (benchmarks read its CPU from /proc)."""
+        if self._process is None:
+            raise BrokerError("the broker is not running")
+        return self._process.pid
+
+    @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
