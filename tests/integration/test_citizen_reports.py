@@ -259,6 +259,10 @@ def test_the_forms_guards_stop_bots_replays_and_other_sites(api: TestClient) -> 
         headers={"Origin": "http://evil.example"},
     )  # fmt: skip
     assert elsewhere.status_code == 403
+    # a file, or more fields than the form has: refused unread, no error of the server
+    upload = public.post("/phan-anh", data={"t": stamp(api)}, files={"x": ("a.txt", b"x")})
+    assert upload.status_code == 400
+    assert public.post("/phan-anh", data={f"f{n}": "1" for n in range(50)}).status_code == 400
     assert len(api.get("/api/v1/tickets").json()) == 1
 
 
