@@ -8,7 +8,9 @@ then answered 401 (or 422, when malformed). This ASGI middleware runs first:
   one is answered 401 at once, the body unread. The SMS webhook proves itself with its signature
   instead, which needs the body; its failures count as below.
 - the pages: a bearer token or the session cookie; a form sent (any method but GET and HEAD)
-  without a live session is sent to the sign-in page, its body unread.
+  without a live session is sent to the sign-in page, its body unread. The citizens' report
+  form (``/phan-anh``) is the exception: open to all, it guards itself (a rate per address
+  checked before its body is read, a signed stamp: ``backend/citizens/form.py``).
 - an address that failed too often (wrong tokens, wrong sign-ins, wrong webhook signatures) is
   answered 429 with ``Retry-After`` for every attempt to prove itself, a right secret included.
 
