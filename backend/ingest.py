@@ -42,6 +42,12 @@ from .timeseries.port import TimeSeriesStore
 
 log = logging.getLogger(__name__)
 
+# A batch whose newest reading arrived this much after it was taken was queued somewhere (the
+# broker, a gateway's spool, a node's buffer): a backlog drains. While one does, and for
+# BACKLOG_HOLD_S after its last such batch, background work that re-reads what the ingest is
+# writing waits (today's live scores: scores/schedule.py).
+BACKLOG_LAG_S = 60
+BACKLOG_HOLD_S = 60
 # How far back a redelivered unsynced reading's first copy is looked for: a gateway is
 # restarted within this time, or the broker's queue of it is long gone.
 RESTAMP_WINDOW_S = 7 * 86_400
@@ -91,6 +97,13 @@ class Ingest:
         self._serial = alerts.lock if alerts is not None else threading.RLock()
         self._shared = shared(engine)  # other backends may ingest into the same database
         self._today = 0
+        self.monotonic: Callable[[], float] = time.monotonic
+        self._backlog_until = 0.0
+
+    @property
+    def draining(self) -> bool:
+        """A backlog drains: a batch of queued readings came in the last ``BACKLOG_HOLD_S``."""
+        return self.monotonic() < self._backlog_until
 
     def close(self) -> None:
         self._writer.shutdown(wait=True)
@@ -131,6 +144,8 @@ class Ingest:
             )  # fmt: skip
             received[device_id] = max(received.get(device_id, 0.0), reading.received_at)
         rejected = len(batch.readings) - len(stored)
+        if stored and max(received.values()) - max(r.ts for r in stored) > BACKLOG_LAG_S:
+            self._backlog_until = self.monotonic() + BACKLOG_HOLD_S
         stored = self._without_restamped_copies(stored)
         statuses = [s for s in batch.statuses if s.id in self.placements]
         for index, status in enumerate(batch.statuses):

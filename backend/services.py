@@ -74,6 +74,7 @@ class Services:
             catch_up_days=self.settings.rollup_catch_up_days,
             delay_s=self.settings.rollup_delay_s,
             clock=self.clock,
+            draining=lambda: self.ingest.draining,
         )
         feed = MapFeed(self.engine, self.store, self.commune, self.clock)
         stop = self._stop

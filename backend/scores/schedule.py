@@ -22,6 +22,7 @@ from .service import Scores
 
 log = logging.getLogger(__name__)
 
+LIVE_HELD_S = 600.0  # the live part's age while a backlog drains (refresh_live)
 POLL_S = 30.0  # how often the thread looks at the clock; a run is at most this late
 
 
@@ -43,8 +44,10 @@ class DailyRollups:
         catch_up_days: int,
         delay_s: int,
         clock: Callable[[], float],
+        draining: Callable[[], bool] = lambda: False,
     ) -> None:
         self.scores = scores
+        self.draining = draining  # a backlog drains (Ingest.draining)
         self.catch_up_days = catch_up_days
         self.delay_s = delay_s
         self.clock = clock
@@ -90,6 +93,14 @@ class DailyRollups:
         written = self.scores.roll_up(day, day, recompute=True)
         log.info("daily scores of %s written (%d villages)", day, written)
 
+    def refresh_live(self) -> bool:
+        """Today's live part, recomputed once a minute; every ``LIVE_HELD_S`` while a backlog
+        drains. Each recompute reads all of today's readings back (100,000 of them: about 1 to
+        2 s of influxd's CPU), and during a drain the day grows by thousands a second: re-read
+        every minute, it competed with the ingest for the machine. The pages then show a live
+        part up to ten minutes old until the backlog is in (docs/decisions.md)."""
+        return self.scores.refresh_today(max_age_s=LIVE_HELD_S if self.draining() else 60.0)
+
     def run(self, stop: threading.Event, owns: Callable[[], bool] = lambda: True) -> None:
         """Catch up, then run each day after midnight, until ``stop``, while this backend
         ``owns`` the rollups (one backend of several: backend/replicas.py); today's live part
@@ -106,7 +117,7 @@ class DailyRollups:
                     self.step()
                     self.scores.redo_late()
                 # Every backend: today's live part is each one's own, for its pages.
-                self.scores.refresh_today()
+                self.refresh_live()
             except Exception:
                 # The store may be down for a while: the missed work is tried again.
                 log.exception("daily rollup failed; trying again in %.0f s", POLL_S)
