@@ -227,19 +227,45 @@ class AlertEngine:
         now = self.clock()
         with self._lock, self.engine.begin() as conn:
             # Only silence is judged against the clock; the rest at the time of the data.
-            silent = self._silent(self._load_tracks(conn, None), now)
             alerting: set[str] | None = None  # all
             if self._shared:
-                # Other backends ingest meanwhile: the silent devices and those with an active
-                # alert are locked, then read again; a device that spoke since is not silent.
+                # Other backends ingest meanwhile: the devices that look silent and those with
+                # an active alert are locked, then their tracks read whole; a device that spoke
+                # since is not silent.
+                looks_silent = self._silent(self._freshness(conn), now)
                 alerting = {device_id for (device_id,) in conn.execute(_ALERTING)}
-                lock_devices(conn, silent.keys() | alerting)
-                silent = self._silent(self._load_tracks(conn, set(silent)), now)
+                lock_devices(conn, looks_silent.keys() | alerting)
+                silent = self._silent(self._load_tracks(conn, set(looks_silent)), now)
+            else:
+                silent = self._silent(self._load_tracks(conn, None), now)
             events = self._judge(conn, silent, dict.fromkeys(silent, int(now)), {})
             self._send_due(conn, self.active(conn, alerting), now)
         self.on_queued()
         self.store.write_alert_events(events)
         return events
+
+    def _freshness(self, conn: Connection) -> dict[str, Track]:
+        """Every device's track with only what silence is judged on (``conditions``: its kind,
+        when it was last heard from, a last will), three values from SQL rather than the whole
+        track: at 100,000 devices the tick reads these every half minute."""
+        table, state = tables.alert_tracks, db.device_state
+        track = table.c.track
+        query = select(
+            table.c.device_id,
+            track["kind"].as_string(),
+            track["last_seen"].as_float(),
+            track["will_at"].as_float(),
+            state.c.last_seen,
+        ).outerjoin(state, state.c.device_id == table.c.device_id)
+        places = self._places
+        found = {}
+        for device_id, kind, last_seen, will_at, stored_last_seen in conn.execute(query):
+            if device_id in places:
+                found[device_id] = fresh = Track(
+                    device_id, kind, last_seen=last_seen, will_at=will_at
+                )
+                catch_up(fresh, None, stored_last_seen)
+        return found
 
     def _silent(self, tracks: dict[str, Track], now: float) -> dict[str, Track]:
         return {
