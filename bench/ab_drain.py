@@ -1,16 +1,17 @@
 """Two commits of ours and Node-RED drain the same queued readings in one run: a before/after.
 
     python -m bench.ab_drain BEFORE_TREE AFTER_TREE [--readings 200000] [--order nodered,before,after]
+    python -m bench.ab_drain T1 T2 T3 --names before,after,live --order live,nodered,before,after
 
-BEFORE_TREE and AFTER_TREE are checkouts of the two commits (``git worktree add --detach``,
+BEFORE_TREE and AFTER_TREE (or more, named by ``--names``) are checkouts of the commits (``git worktree add --detach``,
 with ``sangsach/backend``, ``sangsach/gateway`` and ``sangsach/simulators`` linked to
 ``../backend``, ``../gateway`` and ``../simulators`` as the editable install maps them). Each
 stack runs its own tree's code (``PYTHONPATH``); run this from a folder holding no
 ``sangsach`` package, with ``PYTHONPATH`` set to one of the trees for the bench itself.
 
-The readings are queued once for three registered sessions (Node-RED's, BEFORE's and AFTER's)
+The readings are queued once for a registered session of each (Node-RED's, BEFORE's, AFTER's)
 on one broker with the project's policy, then each drains alone, in ``--order``, timed and
-metered as ``bench.drain`` does. Then AFTER drains the alert storm (every lamp cycling), on a
+metered as ``bench.drain`` does. Then the last tree drains the alert storm (every lamp cycling), on a
 session registered after the first drains, as ``bench.drain`` does. Prints one JSON row per
 drain and a summary with every row's rate and all-process CPU per 1,000 readings as ratios of
 Node-RED's. On a shared machine, repeat and take medians: only ratios inside one run compare.
@@ -35,8 +36,8 @@ from .nodered import DEFAULT_DIR, prepare
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("before", type=Path, help="checkout of the commit before")
-    parser.add_argument("after", type=Path, help="checkout of the commit after")
+    parser.add_argument("trees", type=Path, nargs="+", help="checkouts of the commits")
+    parser.add_argument("--names", default="before,after", help="the trees' names, in order")
     parser.add_argument("--readings", type=int, default=200_000)
     parser.add_argument("--devices", type=int, default=10_000)
     parser.add_argument("--order", default="nodered,before,after")
@@ -46,7 +47,10 @@ def main(argv: list[str] | None = None) -> None:
     why = prepare(args.nodered_dir)
     if why:
         raise SystemExit(f"Node-RED not ready: {why}")
-    trees = {"before": str(args.before.resolve()), "after": str(args.after.resolve())}
+    names = args.names.split(",")
+    if len(names) != len(args.trees):
+        raise SystemExit(f"{len(args.trees)} trees but {len(names)} names: {args.names}")
+    trees = {name: str(tree.resolve()) for name, tree in zip(names, args.trees, strict=True)}
     n = args.readings
     rows: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="sangsach-ab-drain-") as tmp:
@@ -82,10 +86,10 @@ def main(argv: list[str] | None = None) -> None:
                                                  fleet, n, last_ts)  # fmt: skip
                     print(name, json.dumps(rows[name]), flush=True)
                 if not args.no_storm:
-                    storm = stack("storm", trees["after"])  # its session: the storm's only
+                    storm = stack("storm", trees[names[-1]])  # its session: the storm's only
                     storm_ts = int(time.time())
                     publisher.publish_all(readings(fleet, n, storm_ts, cycling=True))
-                    rows["storm"] = _drain_ours(servers, storm, "after, alert storm", "ab_storm",
+                    rows["storm"] = _drain_ours(servers, storm, f"{names[-1]}, alert storm", "ab_storm",
                                                 fleet, n, storm_ts)  # fmt: skip
                     print("storm", json.dumps(rows["storm"]), flush=True)
                 publisher.close()
