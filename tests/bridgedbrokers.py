@@ -72,6 +72,9 @@ class CentralBroker(DeployBroker):
         }
         return {CENTRAL_BRIDGES_CONF.name: moved(CENTRAL_BRIDGES_CONF, moves)}
 
+    def listener_ports(self) -> list[int]:
+        return [*super().listener_ports(), self.bridge_port]
+
     def bridged(self, commune: str, times: int = 1) -> bool:
         """The commune's bridge has connected ``times`` times, by its certificate (the log)."""
         return self.log().count(f" as bridge-{commune} (") >= times

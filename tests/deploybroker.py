@@ -13,7 +13,7 @@ import shutil
 import signal
 from pathlib import Path
 
-from sangsach.localbroker import POLICY_DIR, LocalBroker, free_port
+from sangsach.localbroker import POLICY_DIR, LocalBroker, free_port, wait_for_port
 
 ROOT = Path(__file__).parents[1]
 DEPLOY_CONF = ROOT / "deploy" / "mosquitto" / "mosquitto.conf"
@@ -78,6 +78,18 @@ class DeployBroker(LocalBroker):
         text = moved(DEPLOY_CONF, moves)
         user = "user root\n" if os.geteuid() == 0 else ""
         self.conf_path.write_text(user + text, encoding="utf-8")
+
+    def listener_ports(self) -> list[int]:
+        return [self.port, self.tls_port, self.service_port, self.service_tls_port]
+
+    def start(self) -> DeployBroker:
+        """Started when every listener listens: Mosquitto opens them one after the other, and
+        loading each one's TLS certificate takes a while on a loaded machine."""
+        super().start()
+        assert self._process is not None
+        for port in self.listener_ports():
+            wait_for_port(self.host, port, 10, self._process)
+        return self
 
     def __enter__(self) -> DeployBroker:
         self.start()
