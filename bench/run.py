@@ -1,6 +1,6 @@
 """Every benchmark in one run, on real Mosquitto and influxd, with a Markdown and a JSON report.
 
-    python -m bench.run                 # everything (about 15 minutes on 2 cores)
+    python -m bench.run                 # everything (about 30 minutes on 2 cores)
     python -m bench.run --quick         # everything, small sizes (about 3 minutes)
     python -m bench.run drain latency   # only these parts
 

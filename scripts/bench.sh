@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks on real processes and servers (not part of the tests; figures in docs/performance.md).
-# Set up as for the tests, then run every part (about 15 minutes on 2 cores):
+# Set up as for the tests, then run every part (about 30 minutes on 2 cores, 8 more the first time):
 #   scripts/bench.sh                  # drain, latency, alerts, memory, scores, forecasts, worklists
 #   scripts/bench.sh --quick          # the same, small sizes (a few minutes)
 #   scripts/bench.sh drain memory     # some parts only; --help lists the options
