@@ -21,7 +21,7 @@ from sangsach.formats import day as vn_day
 from sangsach.formats import number
 
 from ..notify.text import fits_one_segment, to_gsm7
-from .routing import LatLon, solve
+from .routing import LatLon, distances, solve
 
 Reason = Literal["overdue", "full", "forecast", "tet"]
 REASONS: Final[dict[str, str]] = {
@@ -123,8 +123,9 @@ def plan(
     # the solver is given the points most urgent first: ties in its search favour them
     chosen.sort(key=lambda pr: (_PRIORITY[pr[1]], pr[0].code))
     coords = [(p.lat, p.lon) for p, _ in chosen]
-    route = solve(depot, coords, time_limit_s=time_limit_s)
-    reference = solve(depot, coords, improve=False)
+    matrix = distances(depot, coords)  # once for both tours
+    route = solve(depot, coords, time_limit_s=time_limit_s, matrix=matrix)
+    reference = solve(depot, coords, improve=False, matrix=matrix)
     stops = [
         Stop(
             seq,

@@ -42,6 +42,12 @@ class Route:
     length_m: int  # depot, the points in order, back to the depot
 
 
+def distances(depot: LatLon, points: Sequence[LatLon]) -> list[list[int]]:
+    """Metres between every two of the depot (node 0) and the points (nodes 1, 2, ...)."""
+    nodes = [depot, *points]
+    return [[distance_m(a, b) for b in nodes] for a in nodes]
+
+
 def tour_length(depot: LatLon, points: Sequence[LatLon], order: Sequence[int]) -> int:
     stops = [depot, *(points[i] for i in order), depot]
     return sum(distance_m(a, b) for a, b in itertools.pairwise(stops))
@@ -53,23 +59,25 @@ def solve(
     *,
     improve: bool = True,
     time_limit_s: float = 0.0,
+    matrix: Sequence[Sequence[int]] | None = None,
 ) -> Route:
     """The tour from ``depot`` over every point and back. ``improve=False``: the library's
     first tour (cheapest arc) alone, the reference the tests hold the solved tour to;
-    ``time_limit_s`` > 0: guided local search for that long instead of greedy descent."""
+    ``time_limit_s`` > 0: guided local search for that long instead of greedy descent.
+    ``matrix``: ``distances(depot, points)``, when the caller has it already."""
     if not points:
         return Route([], 0)
     if len(points) == 1:
         return Route([0], tour_length(depot, points, [0]))
-    nodes = [depot, *points]
-    matrix = [[distance_m(a, b) for b in nodes] for a in nodes]
-    manager = pywrapcp.RoutingIndexManager(len(nodes), 1, 0)
+    if matrix is None:
+        matrix = distances(depot, points)
+    manager = pywrapcp.RoutingIndexManager(len(points) + 1, 1, 0)
     model = pywrapcp.RoutingModel(manager)
 
-    def cost(i: int, j: int) -> int:
-        return int(matrix[manager.IndexToNode(i)][manager.IndexToNode(j)])
-
-    model.SetArcCostEvaluatorOfAllVehicles(model.RegisterTransitCallback(cost))
+    # the matrix itself, not a Python callback the search would call for every arc it tries
+    model.SetArcCostEvaluatorOfAllVehicles(
+        model.RegisterTransitMatrix([list(row) for row in matrix])
+    )
     search = pywrapcp.DefaultRoutingSearchParameters()
     search.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
     strategy = routing_enums_pb2.LocalSearchMetaheuristic
