@@ -1,14 +1,19 @@
 """Each bin's fill forecast from its own readings (``backend/forecast.py``), for the API, the
 village page and the work lists.
 
-A bin's model is fitted from the last ``HISTORY_DAYS`` of its readings and kept for
-``MODEL_TTL_S``: the rates of a month do not change within the hour, and the page and the
-work lists then cost one query of recent readings. The forecast itself starts from the
-bin's latest reading (``device_state``), so it moves with every reading.
+A bin's model is fitted from the last ``HISTORY_DAYS`` of its readings and refitted after
+``MODEL_TTL_S``: the rates of a month do not change within the hour. The backend refits them in
+the background (``refit_some``, a slice of the bins every minute, oldest models first), so that
+reading a month of every bin's readings (a province's 25,000 bins: 14 minutes from InfluxDB,
+docs/performance.md) is spread over the hour and a request only reads the bins' latest state; a
+request fits a model itself only when it has none or one older than ``MODEL_MAX_AGE_S`` (the
+background is behind). The forecast itself starts from the bin's latest reading
+(``device_state``), so it moves with every reading.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,7 +31,8 @@ from .domain.rules import Thresholds, bin_full, effective_thresholds
 from .forecast import HISTORY_DAYS, FillModel, full_at, model_of
 from .timeseries.port import TimeSeriesStore
 
-MODEL_TTL_S: Final = 3600.0
+MODEL_TTL_S: Final = 3600.0  # a model is refitted in the background after this
+MODEL_MAX_AGE_S: Final = 2 * MODEL_TTL_S  # older than this, a request refits it itself
 CHUNK: Final = 200  # bins read at a time
 
 
@@ -126,14 +132,35 @@ class BinForecasts:
             )  # fmt: skip
         return found
 
+    def refit_some(self, interval_s: float) -> int:
+        """Refit the share of the bins that, called every ``interval_s``, keeps every model
+        younger than about ``MODEL_TTL_S``: the missing and oldest first, none fitted in the
+        last half of the TTL. How many were fitted."""
+        now = self.clock()
+        ids = self.bins()
+        per_call = max(1, math.ceil(len(ids) * interval_s / MODEL_TTL_S))
+        with self._lock:
+            fitted = {i: self._models[i][0] for i in ids if i in self._models}
+        due = sorted(
+            (i for i in ids if now - fitted.get(i, -math.inf) >= MODEL_TTL_S / 2),
+            key=lambda i: fitted.get(i, -math.inf),
+        )[:per_call]
+        self._fit(due, now)
+        return len(due)
+
     def _models_of(self, ids: list[str], now: float) -> dict[str, FillModel | None]:
         with self._lock:
             fresh = {
                 i: self._models[i][1]
                 for i in ids
-                if i in self._models and now - self._models[i][0] < MODEL_TTL_S
+                if i in self._models and now - self._models[i][0] < MODEL_MAX_AGE_S
             }
-        stale = [i for i in ids if i not in fresh]
+        fresh.update(self._fit([i for i in ids if i not in fresh], now))
+        return fresh
+
+    def _fit(self, stale: list[str], now: float) -> dict[str, FillModel | None]:
+        """Fit the models of ``stale`` from their last ``HISTORY_DAYS`` and keep them."""
+        fresh: dict[str, FillModel | None] = {}
         start = int(now) - HISTORY_DAYS * 86_400
         for a in range(0, len(stale), CHUNK):
             chunk = stale[a : a + CHUNK]

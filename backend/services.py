@@ -39,6 +39,7 @@ from .worklists.service import WorklistReplies, Worklists
 log = logging.getLogger(__name__)
 
 PURGE_EVERY_S = 3600.0  # dead letters beyond their retention or size cap
+REFIT_EVERY_S = 60.0  # a slice of the bins' forecast models refitted (bin_forecasts.refit_some)
 
 
 @dataclass
@@ -65,7 +66,8 @@ class Services:
     def start_background(self) -> None:
         """Alert tick, SMS dispatcher, daily rollups, device map feed, work lists' texting and
         the dead letters' retention, each in a thread; on PostgreSQL each runs only while this
-        backend holds its lease (backend/replicas.py), which a thread of its own keeps."""
+        backend holds its lease (backend/replicas.py), which a thread of its own keeps. The
+        bins' forecast models are refitted by every backend, a slice a minute."""
         every = self.settings.alert_tick_s
         leases = self._leases = Leases(self.engine)
         leases.check()  # the first backend to start owns the jobs from their first run
@@ -95,6 +97,13 @@ class Services:
             (
                 "dead-letters",
                 lambda: _every(PURGE_EVERY_S, self.purge, stop, owns("dead-letters"), first=True),
+            ),
+            # every backend its own: the models are kept in each one's memory
+            (
+                "forecast-models",
+                lambda: _every(
+                    REFIT_EVERY_S, lambda: self.forecasts.refit_some(REFIT_EVERY_S), stop
+                ),
             ),
         ):
             thread = threading.Thread(target=target, name=name, daemon=True)

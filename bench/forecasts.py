@@ -15,6 +15,10 @@ Timed apart, three times each (``--runs``), the median reported:
   (``bin_forecasts.fit_models``: increments, cells, medians) and the forecast from the latest
   reading (``full_at``, ``per_day``). The readings are made in memory, ``CHUNK`` bins at a
   time, in the shape the store's ``series`` returns them (untimed).
+- **serve**: a request for every bin's forecast (``BinForecasts.forecasts``) once the models are
+  kept, as the background refit (``refit_some``, a slice a minute) keeps them: the bins' latest
+  state from SQL (SQLite) and the forecast from it. A generated registry of ``--bins`` bins; one
+  fitted model kept for every bin (untimed).
 - **read**: ``TimeSeriesStore.series`` of ``fill_pct`` over the 28 days, ``CHUNK`` bins a
   query, from a real ``influxd`` (the production store, docker-compose.yml), for the first
   ``--read-bins`` bins; the rate per bin is given and scaled to ``--bins``. Loading InfluxDB
@@ -32,14 +36,20 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+from sqlalchemy import insert
 
-from sangsach.backend.bin_forecasts import CHUNK, fit_models
+from sangsach.backend import db
+from sangsach.backend.bin_forecasts import CHUNK, BinForecasts, fit_models
 from sangsach.backend.domain.rules import Thresholds
 from sangsach.backend.forecast import full_at
+from sangsach.backend.registry.load import load_commune
 from sangsach.backend.timeseries.influx import InfluxStore
+from sangsach.backend.timeseries.port import TimeSeriesStore
+from sangsach.registry_file import parse_registry
+from sangsach.registry_gen import generate
 from sangsach.sun import VIETNAM
 from tests.services import InfluxD
 
@@ -116,6 +126,41 @@ def compute(bins: int, days: int, every: int) -> dict[str, float]:
     return {"fit_s": fit_s, "forecast_s": forecast_s, "cpu_s": cpu_s}
 
 
+def serve(bins: int, days: int, every: int, runs: int, folder: Path) -> dict[str, Any]:
+    """Seconds for one request of every bin's forecast, models kept (median of ``runs``)."""
+    commune = parse_registry(generate(max(1, bins // 100), 0, min(bins, 100), seed=1))
+    ids = [d.id for d in commune.devices() if d.kind == "bin"]
+    folder.mkdir(parents=True, exist_ok=True)
+    engine = db.make_engine(f"sqlite:///{folder / 'serve.sqlite'}")
+    load_commune(engine, commune)
+    with engine.begin() as conn:
+        conn.execute(insert(db.device_state), [
+            {"device_id": i, "ts": END - 60, "values": {"fill_pct": 20.0 + n % 50}}
+            for n, i in enumerate(ids)
+        ])  # fmt: skip
+    model = next(iter(fit_models(series_of(0, 1, days, every), lambda _: TH).values()))
+    forecasts = BinForecasts(
+        engine, cast(TimeSeriesStore, _NoHistory()), commune, lambda: float(END)
+    )
+    forecasts._models.update((i, (float(END), model)) for i in ids)  # as refit_some keeps them
+    timed = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        found = forecasts.forecasts()
+        timed.append(time.perf_counter() - t)
+        assert len(found) == len(ids) and all(f.full_at is not None for f in found)
+    engine.dispose()
+    return {"serve_bins": len(ids), "serve_s": round(statistics.median(timed), 2),
+            "serve_runs_s": [round(t, 2) for t in timed]}  # fmt: skip
+
+
+class _NoHistory:
+    """The request must not read any bin's month: the models are kept."""
+
+    def series(self, *args: Any, **kw: Any) -> Any:
+        raise AssertionError("a request read the history of a bin whose model is kept")
+
+
 def lines(i: int, days: int, every: int) -> Iterator[str]:
     """Bin ``i``'s readings as the backend writes them (``reading_line``'s shape and
     timestamps), with a plausible distance, battery and temperature."""
@@ -180,6 +225,7 @@ def run(bins: int, days: int, every: int, read_bins: int, runs: int, data: Path)
         out[key] = round(statistics.median(t[key] for t in timed), 2)
     out["compute_s"] = round(statistics.median(t["fit_s"] + t["forecast_s"] for t in timed), 2)
     out["compute_runs_s"] = [round(t["fit_s"] + t["forecast_s"], 2) for t in timed]
+    out.update(serve(bins, days, every, runs, data))
     if read_bins:
         read_bins = min(read_bins, bins)
         size = f"{read_bins}x{days}x{every}"

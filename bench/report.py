@@ -110,6 +110,8 @@ def markdown(results: dict[str, Any]) -> str:
         rows = [
             ["compute (models and forecasts, readings in memory)", f["compute_s"], f["cpu_s"],
              ", ".join(map(str, f["compute_runs_s"]))],
+            [f"serve a request of every bin, models kept ({f['serve_bins']:,} bins)",
+             f["serve_s"], "", ", ".join(map(str, f["serve_runs_s"]))],
         ]  # fmt: skip
         if "read_s" in f:
             rows.append([

@@ -147,10 +147,12 @@ def test_forecast_benchmark_models_every_bin_and_reads_every_reading(tmp_path: P
     assert result["read_rows"] == 10 * 28 * 144, "every reading, with a fill or without"
     assert result["store"]["points"] == 10 * 28 * 144
     assert result["compute_s"] > 0 and result["read_s"] > 0
+    assert result["serve_bins"] == 40 and result["serve_s"] >= 0  # no bin's month read
     text = report.markdown({"machine": {"cpus": 2, "cpu": "x", "python": "3", "system": "y",
                                         "load_before": "0"}, "forecasts": result})  # fmt: skip
     assert "## Fill forecasts: 40 bins, 28 days of readings every 10 min" in text
     assert "read from InfluxDB, 10 bins (40,320 readings" in text
+    assert "serve a request of every bin, models kept (40 bins)" in text
 
 
 def test_worklist_benchmark_routes_every_crew_of_its_communes() -> None:
