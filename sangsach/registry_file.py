@@ -314,7 +314,9 @@ class CommuneInfo(BaseModel):
     model_config = _STRICT
 
     name: str = Field(min_length=1, max_length=60)
-    district: str
+    # The former district (huyện), kept for reference only: since 2025 a commune belongs
+    # directly to its province, so nothing reads it and a new registry may leave it out.
+    district: str | None = None
     province: str
     latitude: Latitude
     longitude: Longitude

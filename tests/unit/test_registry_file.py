@@ -19,6 +19,15 @@ def test_sample_commune_has_the_promised_size() -> None:
     assert all(v.head.phone.startswith("+84") for v in commune.villages)
 
 
+def test_a_commune_without_a_district_loads() -> None:
+    """Since 2025 a commune belongs directly to its province: the district is optional."""
+    text = SAMPLE.replace("  district: Thanh Miện\n", "", 1)
+    assert "district" not in text.split("villages:", 1)[0]
+    commune = parse_registry(text, "commune.yaml")
+    assert commune.commune.district is None
+    assert commune.commune.province == load_registry(SAMPLE_REGISTRY).commune.province
+
+
 def line_of(text: str, needle: str) -> int:
     return text[: text.index(needle)].count("\n") + 1
 
