@@ -101,17 +101,10 @@ class CampaignEntry:
 
 
 @dataclass(frozen=True, slots=True)
-class Campaign:
+class Campaign(CampaignEntry):
+    """A recorded campaign: what the office entered, with its number and when."""
+
     id: int
-    name: str
-    kind: str
-    first_day: date
-    last_day: date
-    village_ids: tuple[str, ...]
-    all_villages: bool
-    participants: int | None
-    note: str | None
-    entered_by: str
     entered_at: float
     corrected_at: float | None
 

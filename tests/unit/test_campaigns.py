@@ -18,8 +18,11 @@ NAMES = {"dong-ha": "Thôn Đông Hạ", "phu-khe": "Thôn Phú Khê", "lac-duc"
 
 
 def campaign(first: date, last: date, villages: tuple[str, ...], whole: bool = False) -> Campaign:
-    return Campaign(1, "Chủ nhật xanh", "chu_nhat_xanh", first, last, villages, whole, None,
-                    None, "x", 0.0, None)  # fmt: skip
+    return Campaign(
+        name="Chủ nhật xanh", kind="chu_nhat_xanh", first_day=first, last_day=last,
+        village_ids=villages, all_villages=whole, participants=None, note=None, entered_by="x",
+        id=1, entered_at=0.0, corrected_at=None,
+    )  # fmt: skip
 
 
 def refused(**body: Any) -> dict[str, str]:
