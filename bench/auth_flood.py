@@ -23,20 +23,8 @@ from pathlib import Path
 
 import httpx
 
+from bench.common import curl_millis, curl_times
 from sangsach.localbroker import free_port
-
-
-def _health_times(url: str, count: int) -> subprocess.Popen[str]:
-    script = (
-        f"for i in $(seq 1 {count}); do curl -s -o /dev/null -w '%{{time_total}}\\n' "
-        f"{url}/healthz; sleep 0.01; done"
-    )
-    return subprocess.Popen(["bash", "-c", script], stdout=subprocess.PIPE, text=True)
-
-
-def _millis(poller: subprocess.Popen[str]) -> list[float]:
-    out, _ = poller.communicate()
-    return [float(x) * 1000 for x in out.split()]
 
 
 def run(python: str, posts: int, parallel: int, megabytes: float) -> dict[str, float]:
@@ -58,7 +46,7 @@ def run(python: str, posts: int, parallel: int, megabytes: float) -> dict[str, f
                     time.sleep(0.2)
             else:
                 raise SystemExit(f"the backend did not start:\n{log.read_text()[-2000:]}")
-            rest = _millis(_health_times(url, 30))
+            rest = curl_millis(curl_times([f"{url}/healthz"], rounds=30))
             reading = b'{"id":"lamp-x","kind":"lamp","boot":1,"seq":1,"ts":1,"on":true}'
             count = int(megabytes * 1e6 / (len(reading) + 1))
             body = b'{"gateway":"gw-1","readings":[' + b",".join([reading] * count) + b"]}"
@@ -69,13 +57,13 @@ def run(python: str, posts: int, parallel: int, megabytes: float) -> dict[str, f
                                     headers={"Content-Type": "application/json"})  # fmt: skip
                 statuses.append(answer.status_code)
 
-            poller = _health_times(url, 400)
+            poller = curl_times([f"{url}/healthz"], rounds=400)
             started = time.perf_counter()
             with ThreadPoolExecutor(parallel) as pool:
                 list(pool.map(post, range(posts)))
             took = time.perf_counter() - started
             poller.terminate()
-            during = _millis(poller)
+            during = curl_millis(poller)
         finally:
             backend.terminate()
             backend.wait(30)

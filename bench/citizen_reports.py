@@ -39,6 +39,7 @@ from typing import Any
 
 import httpx
 
+from bench.common import curl_millis, curl_times
 from sangsach.backend.citizens.form import BURST, MIN_FILL_S, PER_HOUR
 from sangsach.backend.notify.webhook import signed_headers
 from sangsach.config import DEV_ADMIN_TOKEN, DEV_WEBHOOK_SECRET
@@ -139,25 +140,9 @@ def acknowledgements(
 
 
 def _page_times(url: str, seconds: float) -> subprocess.Popen[str]:
-    """A ``curl`` loop over the office's pages for ``seconds``, one time per line, in s."""
-    pages = " ".join(url + p for p in OFFICE_PAGES)
-    script = (
-        f"end=$(( $(date +%s) + {int(seconds)} )); while [ $(date +%s) -lt $end ]; do "
-        f"for p in {pages}; do curl -s -o /dev/null -H 'Authorization: Bearer {DEV_ADMIN_TOKEN}'"
-        f" -w '%{{http_code}} %{{time_total}}\\n' $p; done; sleep 0.05; done"
-    )
-    return subprocess.Popen(["bash", "-c", script], stdout=subprocess.PIPE, text=True)
-
-
-def _millis(poller: subprocess.Popen[str]) -> list[float]:
-    out, _ = poller.communicate()
-    times = []
-    for line in out.splitlines():
-        code, took = line.split()
-        if code != "200":
-            raise SystemExit(f"an office page answered {code}")
-        times.append(float(took) * 1000)
-    return times
+    """The office's pages fetched in a loop for ``seconds``."""
+    pages = [url + p for p in OFFICE_PAGES]
+    return curl_times(pages, seconds=seconds, token=DEV_ADMIN_TOKEN, pause_s=0.05)
 
 
 def tickets(running: Backend) -> list[dict[str, Any]]:
@@ -170,7 +155,7 @@ def tickets(running: Backend) -> list[dict[str, Any]]:
 
 
 def flood(running: Backend, posts: int, seconds: float) -> dict[str, float]:
-    rest = _millis(_page_times(running.url, 5))
+    rest = curl_millis(_page_times(running.url, 5), only_ok=True)
     with httpx.Client(base_url=running.url) as client:
         stamps = [STAMP.findall(client.get("/phan-anh").text)[0] for _ in range(posts)]
     time.sleep(MIN_FILL_S + 0.5)  # every stamp old enough: only the rate stands in the way
@@ -184,7 +169,7 @@ def flood(running: Backend, posts: int, seconds: float) -> dict[str, float]:
             form = {"loai": "rac", "thon": "dong-ha", "noi_dung": f"flood {n}", "t": stamp}
             statuses.append(client.post("/phan-anh", data=form).status_code)
     took = time.perf_counter() - start
-    during = _millis(poller)
+    during = curl_millis(poller, only_ok=True)
     made = sum(t["channel"] == "web" for t in tickets(running)) - before
     allowed = BURST + PER_HOUR * took / 3600
     if made > allowed:

@@ -27,6 +27,45 @@ TICK = os.sysconf("SC_CLK_TCK")
 BROKER_CONF = "autosave_interval 3600\n"
 
 
+def curl_times(
+    urls: Sequence[str],
+    *,
+    rounds: int | None = None,
+    seconds: float = 0.0,
+    token: str | None = None,
+    pause_s: float = 0.01,
+) -> subprocess.Popen[str]:
+    """GET ``urls`` with curl in a loop beside a benchmark, ``rounds`` times or else for
+    ``seconds``, pausing ``pause_s`` after each round: one ``<status> <seconds>`` line a request.
+    """
+    auth = f" -H 'Authorization: Bearer {token}'" if token else ""
+    one_round = (
+        f"for p in {' '.join(urls)}; do curl -s -o /dev/null{auth}"
+        f" -w '%{{http_code}} %{{time_total}}\\n' $p; done; sleep {pause_s}"
+    )
+    if rounds is not None:
+        script = f"for i in $(seq 1 {rounds}); do {one_round}; done"
+    else:
+        script = (
+            f"end=$(( $(date +%s) + {int(seconds)} )); "
+            f"while [ $(date +%s) -lt $end ]; do {one_round}; done"
+        )
+    return subprocess.Popen(["bash", "-c", script], stdout=subprocess.PIPE, text=True)
+
+
+def curl_millis(poller: subprocess.Popen[str], *, only_ok: bool = False) -> list[float]:
+    """The times of ``curl_times``'s requests in ms; with ``only_ok`` an answer other than
+    200 stops the benchmark."""
+    out, _ = poller.communicate()
+    times = []
+    for line in out.splitlines():
+        code, took = line.split()
+        if only_ok and code != "200":
+            raise SystemExit(f"a page answered {code} during the benchmark")
+        times.append(float(took) * 1000)
+    return times
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of one process, from /proc (threads included)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
