@@ -153,6 +153,12 @@ def state_boot_as_text(out: dict[str, Any]) -> None:
     out["boot"] = provisioned('{"boot": "42"}').boot
 
 
+def state_json_unreadable(out: dict[str, Any]) -> None:
+    """The only record of the counter is a state.json that does not parse (firmware 1.0's file,
+    torn by a power cut)."""
+    out["boot"] = provisioned('{"boot": 4\x00\xff').boot
+
+
 def state_provisioned(out: dict[str, Any]) -> None:
     state = provisioned('{"boot": 42, "wakes": "x", "synced": "yes", "config": [1]}')
     out["fields"] = [state.boot, state.wakes, state.synced, state.config]
@@ -184,6 +190,7 @@ SCENARIOS = {
     "state_one_copy": state_one_copy,
     "state_both_copies": state_both_copies,
     "state_boot_as_text": state_boot_as_text,
+    "state_json_unreadable": state_json_unreadable,
     "state_provisioned": state_provisioned,
     "settings_type": settings_type,
 }

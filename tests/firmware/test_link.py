@@ -4,15 +4,19 @@ trickles bytes cannot hold a loop step past its network budget."""
 
 from __future__ import annotations
 
+import json
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from sangsach.localbroker import LocalBroker
-from tests.firmware.conftest import Device, Watcher, node_settings
+from tests.firmware.conftest import HEAP, MICROPYTHON, ROOT, Device, Watcher, node_settings
 from tests.harness import Stack, wait_until
 
+HERE = Path(__file__).parent
 LAMP = "lamp-dong-ha-002"
 
 
@@ -119,3 +123,37 @@ def test_a_trickling_broker_cannot_hold_a_step_past_its_budget(
     assert summary["max_gap_ms"] < 3000 + 1000 + 1000, summary
     assert summary["wdt_resets"] == 0
     assert node.relay() is True  # meanwhile the lamp kept to its light sensor: dark, so on
+
+
+def test_the_brokers_name_is_looked_up_once_and_a_slow_lookup_spends_the_budget(
+    broker: LocalBroker,
+) -> None:
+    """DNS under the step's budget (tests/firmware/dns_checks.py): lib/mqtt.py in MicroPython,
+    the real socket behind a lookup that counts and can be made slow."""
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts (the kernel's backlog), never answers
+    closed = socket.create_server(("127.0.0.1", 0))
+    closed_port = closed.getsockname()[1]
+    closed.close()  # nothing listens there: refused
+    try:
+        done = subprocess.run(
+            [str(MICROPYTHON), "-X", f"heapsize={HEAP}", str(HERE / "dns_checks.py"), str(ROOT),
+             str(broker.port), str(silent.getsockname()[1]), str(closed_port)],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    finally:
+        silent.close()
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = json.loads(done.stdout.splitlines()[-1])
+    assert out["connects"] == ["connected"] * 3
+    assert out["lookups"] == 1  # one lookup for the client's life, not one per connection
+    assert all(ended != "connected" for ended in out["refused"])
+    assert out["lookups_after_refusal"] == 2  # a refused connection looks the name up again
+    # 1.2 s of lookup, then what is left of the 2 s budget for a broker that never answers.
+    # Without the budget: the lookup and a whole 10 s socket timeout; a budget started afresh
+    # after the lookup: 3.2 s. (A bound on a deadline, with 0.7 s of slack for a busy host.)
+    ended, took_ms = out["slow"]
+    assert ended != "connected"
+    assert took_ms < 2000 + 700, out
+    # A lookup that outlasts the budget: the connect is not even tried.
+    ended, took_ms = out["slower"]
+    assert ended == "the step's budget of 1000 ms is spent", out

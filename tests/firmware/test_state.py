@@ -41,6 +41,14 @@ def test_a_boot_written_as_text_is_named_and_does_not_stop_the_node(tmp_path: Pa
     assert any("state.json: boot must be a whole number" in line for line in log), log
 
 
+def test_an_unreadable_state_json_never_sends_the_counter_back_to_1(tmp_path: Path) -> None:
+    log, out = checks(tmp_path, "state_json_unreadable")
+    assert "error" not in out, out
+    assert out["boot"] > LOST_FLOOR  # firmware 1.0 started again at 1
+    assert any("state.json is not JSON" in line for line in log), log
+    assert any("no readable boot counter" in line for line in log), log
+
+
 def test_wrong_types_in_the_provisioning_file_fall_back_to_defaults(tmp_path: Path) -> None:
     log, out = checks(tmp_path, "state_provisioned")
     assert "error" not in out, out
