@@ -95,7 +95,7 @@ def test_a_bin_backs_off_through_a_three_day_outage_and_loses_nothing(
     assert summary["wdt_resets"] == 0
 
 
-def test_a_bin_backs_off_when_the_access_point_is_gone(
+def test_a_bin_backs_off_without_an_access_point_but_a_fire_goes_out_at_once(
     broker: LocalBroker, watcher: Watcher, devices: Callable[..., Device]
 ) -> None:
     watcher.publish(f"sangsach/v1/{BIN}/config", CONFIG, retain=True)
@@ -108,7 +108,15 @@ def test_a_bin_backs_off_when_the_access_point_is_gone(
     node.control(wifi=False)  # the access point is gone: association never succeeds
     gone_at = len(node.events("deepsleep"))
     wait_until(lambda: len(node.events("deepsleep")) >= gone_at + 144, 60, "a day without it")
-    node.control(wifi=True)
+    # The access point comes back as a fire starts, while the node is backing off (it has just
+    # skipped the first of the 12 due sends it will skip): the fire goes out at once all the same.
+    # Wakes of 120 ms meanwhile, so that the fire lands well inside the backoff.
+    node.control(speed=5000)
+    holding = node.output(len(node.lines)).count("(11 more wakes)")
+    wait_until(
+        lambda: node.output(len(node.lines)).count("(11 more wakes)") > holding, 30, "a backoff"
+    )
+    node.control(wifi=True, temp_c=80.0, speed=50000)
     back_at = len(node.events("deepsleep"))
     wait_until(lambda: len(node.events("deepsleep")) >= back_at + 18, 30, "three hours after")
     node.stop()
@@ -123,3 +131,11 @@ def test_a_bin_backs_off_when_the_access_point_is_gone(
     assert all(s["awake_ms"] < 20_000 for s in down)
     readings = watcher.wait_readings(BIN, lambda rs: len(rs) >= back_at, "the day's readings")
     assert [r["seq"] for r in readings] == list(range(len(readings)))
+    # The first fire reading left in the wake that measured it (it ends its batch), and that
+    # wake came while the backoff still held back the due sends.
+    fire = next(m.readings for m in watcher.of(BIN, "telemetry")
+                if any(r.get("temp_c", 0) >= 70 for r in m.readings))  # fmt: skip
+    assert fire[-1]["temp_c"] == 80.0 and all(r["temp_c"] < 70 for r in fire[:-1])
+    log = node.output(len(node.lines))
+    holding_back = log[: log.index("fire!")].rsplit("backing off after", 1)[-1]
+    assert "(0 more wakes)" not in holding_back.splitlines()[0], holding_back[:200]
