@@ -557,7 +557,10 @@ def load(cls: type[T], **overrides: object) -> T:
     except ValidationError as err:
         lines = []
         for error in err.errors():
-            field = ".".join(str(part) for part in error["loc"]) or "settings"
-            name = f"SANGSACH_{field.upper()}" if error["loc"] else "settings"
-            lines.append(f"invalid setting {name}: {error['msg']}")
+            if not error["loc"]:  # a check across settings: its message names the variables
+                reason = error["msg"].removeprefix("Value error, ")
+                lines.append(f"invalid settings: {reason}")
+                continue
+            field = ".".join(str(part) for part in error["loc"])
+            lines.append(f"invalid setting SANGSACH_{field.upper()}: {error['msg']}")
         raise SettingsError("\n".join(lines)) from err

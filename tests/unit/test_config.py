@@ -6,7 +6,10 @@ import secrets
 from pathlib import Path
 
 import pytest
+import uvicorn
+from click.testing import CliRunner
 
+from sangsach.cli import main
 from sangsach.config import BackendSettings, DevicesSettings, GatewaySettings, SettingsError, load
 from sangsach.configdoc import BEGIN, END, settings_table
 
@@ -59,6 +62,35 @@ def test_production_refuses_the_development_token(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(SettingsError, match="SANGSACH_FIRMWARE_KEY must be set"):
         monkeypatch.delenv("SANGSACH_FIRMWARE_KEY")
         load(DevicesSettings)
+
+
+@pytest.mark.parametrize(
+    ("variable", "weak"),
+    [("SANGSACH_INGEST_TOKEN", "x"), ("SANGSACH_SMS_WEBHOOK_SECRET", "y"),
+     ("SANGSACH_ADMIN_TOKEN", "a" * 16)],
+)  # fmt: skip
+def test_the_backend_command_refuses_to_start_on_a_weak_secret_in_production(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str, weak: str
+) -> None:
+    """The secrets found in use from outside (issue 18): the backend does not start on them."""
+    monkeypatch.setenv("SANGSACH_ENV", "production")
+    monkeypatch.setenv("SANGSACH_DATA_DIR", str(tmp_path))
+    for name in ("SANGSACH_INGEST_TOKEN", "SANGSACH_ADMIN_TOKEN", "SANGSACH_SMS_WEBHOOK_SECRET",
+                 "SANGSACH_FIRMWARE_KEY"):  # fmt: skip
+        monkeypatch.setenv(name, secrets.token_hex(32))
+    monkeypatch.setenv(variable, weak)
+
+    def serve(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the backend started")  # fail at once rather than serve
+
+    monkeypatch.setattr(uvicorn, "run", serve)
+    refused = CliRunner().invoke(main, ["backend"])
+    assert refused.exit_code == 2, refused.output
+    assert f"invalid settings: {variable} is too weak for SANGSACH_ENV=production: it has " in (
+        refused.output
+    )
+    assert "at least 32 random ones are needed" in refused.output
+    assert list(tmp_path.iterdir()) == []  # refused before anything was opened
 
 
 def test_unknown_choice_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
