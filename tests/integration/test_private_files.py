@@ -71,6 +71,10 @@ def test_databases_spool_and_their_folders_are_the_owners_alone(
             return int(counts["lamp"]) == 1
 
         wait_until(stored, 30, "the reading stored")
+        # each process's own umask, as the kernel has it: what they create later is private too
+        for process in (backend, gateway):
+            status = Path(f"/proc/{process.pid}/status").read_text(encoding="utf-8")
+            assert "\nUmask:\t0077\n" in status, (process.command, status)
         # Checked while both run: their SQLite -wal and -shm files exist only then.
         found = {**modes(data), **{f"spool/{k}": v for k, v in modes(spool).items()}}
         for name in (

@@ -90,6 +90,7 @@ def test_failed_attempts_are_limited_per_address_a_right_secret_included(stack: 
         assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) >= 1
         # a person at the sign-in form reads why, in Vietnamese, in the site's layout
         assert "<h1>Quá nhiều lần thử</h1>" in blocked.text and "thử lại sau khoảng" in blocked.text
+        assert "frame-ancestors 'none'" in blocked.headers["content-security-policy"]
         # the address is blocked for bearer tokens too, the right one included
         assert web.get("/api/v1/stats", headers=ADMIN).status_code == 429
         # another address behind the trusted proxy is counted on its own
@@ -167,12 +168,24 @@ def test_sessions_are_server_side_and_end_at_sign_out_and_expiry(stack: Stack) -
 
 
 def test_the_cookie_is_secure_when_users_come_by_https(tmp_path: Path, broker: LocalBroker) -> None:
-    extra = {"SANGSACH_PUBLIC_URL": "https://sangsach.example.vn"}
+    """Secure by the setting, or by a trusted proxy's word; an untrusted caller's forwarding
+    headers are ignored, so a guesser cannot name a new address for each try."""
+    extra = {
+        "SANGSACH_PUBLIC_URL": "https://sangsach.example.vn",
+        "SANGSACH_TRUSTED_PROXIES": "10.9.9.9",  # the proxy is elsewhere: 127.0.0.1 is a client
+        "SANGSACH_AUTH_FAILURES_BURST": "3",
+    }
     running = Stack(tmp_path / "stack", broker.port, extra)
     running.start_backend()
     try:
         answer = running.http.post("/dang-nhap", data={"ma": DEV_ADMIN_TOKEN})
         assert answer.status_code == 303 and "Secure" in answer.headers["set-cookie"]
+        for n in range(3):
+            spoofed = {"Authorization": "Bearer wrong", "X-Forwarded-For": f"10.0.1.{n}"}
+            assert running.http.get("/api/v1/stats", headers=spoofed).status_code == 401
+        fresh = {**ADMIN, "X-Forwarded-For": "10.0.1.99"}
+        assert running.http.get("/api/v1/stats", headers=fresh).status_code == 429
+        assert "failed bearer attempt from 127.0.0.1" in running.backend.log()
     finally:
         running.close()
     # without the setting, a trusted proxy's X-Forwarded-Proto says so
@@ -196,6 +209,11 @@ def test_every_answer_carries_the_security_headers(stack: Stack) -> None:
                          "/khong-co", "/api/v1/stats", "/healthz", "/docs")
         ]  # fmt: skip
         answers.append(stack.http.get("/api/v1/stats"))
+    # the gate's own answers, given before any route runs, carry them too
+    with httpx.Client(base_url=stack.url, timeout=30, follow_redirects=False) as anonymous:
+        gate = [anonymous.get("/api/v1/stats"), anonymous.post("/canh-bao/1/nhan")]
+        assert [a.status_code for a in gate] == [401, 303]
+        answers.extend(gate)
     for answer in answers:
         where = f"{answer.request.url.path} ({answer.status_code})"
         csp = answer.headers.get("content-security-policy", "")
