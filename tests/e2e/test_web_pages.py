@@ -65,7 +65,7 @@ def shot(page: Page, name: str) -> None:
 def sign_in(browser: Browser, stack: Stack) -> tuple[BrowserContext, Page]:
     """An operator token issued through the API, typed into the sign-in page."""
     issued = stack.http.post("/api/v1/tokens", json={"name": "Văn phòng xã", "role": "operator"})
-    context = browser.new_context()
+    context = browser.new_context(viewport={"width": 1280, "height": 800})  # the office's screen
     page = context.new_page()
     page.goto(stack.url + "/canh-bao")
     assert page.url.startswith(stack.url + "/dang-nhap")  # not signed in: sent to sign in
@@ -139,9 +139,21 @@ def test_pages_render_match_the_api_and_acknowledge_works(browser: Browser, stac
     shot(page, "canh-bao")
     row.get_by_role("button", name="Nhận xử lý").click()
     page.wait_for_url(f"{stack.url}/canh-bao?da=nhan&ma={alert['id']}*")
+    assert page.locator("#notice").inner_text() == f"Đã nhận xử lý cảnh báo {alert['id']}."
     assert "Đã nhận" in page.locator(f'#alerts [data-alert="{alert["id"]}"] .state').inner_text()
     acked = stack.http.get(f"/api/v1/alerts/{alert['id']}").json()
     assert (acked["state"], acked["acked_by"]) == ("active_acknowledged", "Văn phòng xã")
+    # the crew texts "XONG": the reply and the answer sent back, on the alert and in the history
+    crew = {"from": "0912000181", "text": f"XONG {alert['id']}"}
+    stack.http.post("/api/v1/sms/inbound", json=crew, headers=WEBHOOK).raise_for_status()
+    page.reload()
+    replies = page.locator(f'#alerts [data-alert="{alert["id"]}"] .replies').inner_text()
+    assert f"Đã trả lời: Da ghi nhan XONG {alert['id']}. Cam on." in replies
+    page.get_by_role("link", name="Lịch sử cảnh báo").click()
+    page.wait_for_url(stack.url + "/canh-bao/lich-su")
+    done = page.locator(f'#history tr[data-alert="{alert["id"]}"] td.done').inner_text()
+    assert "Nguyễn Văn Tâm" in done
+    shot(page, "lich-su-canh-bao")
 
     page.goto(stack.url + "/bao-cao")
     period = parse_period(page.locator('select[name="ky"]').input_value())
@@ -153,19 +165,7 @@ def test_pages_render_match_the_api_and_acknowledge_works(browser: Browser, stac
     assert shown[: len(ranked)] == ranked  # the ranked first, in rank order, then the others
     assert set(shown[len(ranked) :]) == {row["village_id"] for row in body["unranked"]}
     shot(page, "bao-cao")
-    # the clerk prints it: "Tải PDF" gives an A4 document, in Vietnamese, with every village
-    with page.expect_download() as download:
-        page.locator("#pdf").click()
-    pdf = PdfReader(download.value.path())
-    for sheet in pdf.pages:
-        size = sorted((float(sheet.mediabox.width), float(sheet.mediabox.height)))
-        assert size == pytest.approx([595.28, 841.89], abs=0.5)
-    text = "".join(sheet.extract_text() for sheet in pdf.pages)
-    assert "Người lập biểu" in text and "Đông Hạ" in text and "Toàn xã" in text
-    # the picker's script (a file: no inline script is allowed) opens the chosen period
-    last = page.locator('select[name="ky"] option').nth(1).get_attribute("value")
-    page.locator('select[name="ky"]').select_option(last)
-    page.wait_for_url(f"**/bao-cao?ky={last}")
+    picks_a_period_and_prints_it(page, "bao-cao-thang-truoc")
     assert blocked == []
 
     page.get_by_role("button", name="Đăng xuất").click()
@@ -176,12 +176,36 @@ def test_pages_render_match_the_api_and_acknowledge_works(browser: Browser, stac
     context.close()
 
 
+def picks_a_period_and_prints_it(page: Page, name: str) -> None:
+    """On the reports page: the picker's script (a file: no inline script is allowed) opens the
+    chosen period, and "Tải PDF" gives that period's A4 document, in Vietnamese, with every
+    village, the commune's total and the signatures."""
+    chosen = page.locator('select[name="ky"] option').nth(1).get_attribute("value")
+    assert chosen is not None
+    page.locator('select[name="ky"]').select_option(chosen)
+    page.wait_for_url(f"**/bao-cao?ky={chosen}")
+    assert fits(page)
+    shot(page, name)
+    with page.expect_download() as download:
+        page.locator("#pdf").click()
+    assert download.value.suggested_filename == f"bao-cao-{chosen}.pdf"
+    pdf = PdfReader(download.value.path())
+    assert len(pdf.pages) >= 1
+    for sheet in pdf.pages:
+        size = sorted((float(sheet.mediabox.width), float(sheet.mediabox.height)))
+        assert size == pytest.approx([595.28, 841.89], abs=0.5)
+    text = "".join(sheet.extract_text() for sheet in pdf.pages)
+    assert parse_period(chosen).title in text and "Toàn xã" in text, text[:500]
+    assert "Đông Hạ" in text and "Người lập biểu" in text and "TM. BAN THƯỜNG TRỰC" in text
+
+
 # What a clerk opens, signed in, besides the sign-in page: every page and an error page.
 SIGNED_IN_PAGES = {
     "tong-quan": "/",
     "thon": "/thon/dong-ha",
     "canh-bao": "/canh-bao",
     "bao-cao": "/bao-cao",
+    "bao-cao-ban-in": "/bao-cao/2026-H1.html",  # the printable report: its tables scroll on a phone
     "thiet-bi": "/thiet-bi",
     "thiet-bi-den": "/thiet-bi/lamp-dong-ha-001",
     "lich-su-canh-bao": "/canh-bao/lich-su",
@@ -310,8 +334,7 @@ def test_a_clerk_enters_a_census_on_the_village_page(
     )
     assert page.locator("#census-main_road_households").get_attribute("aria-invalid") == "true"
     assert page.locator("#census-households").input_value() == "150"  # what was typed stays
-    assert fits(page)
-    shot(page, f"dieu-tra-loi-{width}")
+    assert screen_problems(page, "dieu-tra-loi", width) == []
 
     # corrected, in force from yesterday
     yesterday = time.gmtime(time.time() + 7 * 3600 - 86_400)
@@ -358,7 +381,7 @@ def test_a_clerk_on_a_phone_acknowledges_reads_the_crews_reply_and_the_history(
     browser: Browser, stack: Stack
 ) -> None:
     """At 390 px: the button on screen, the notice after it, the crew's "XONG" and the answer
-    SMS on the alert, then the history filtered by type."""
+    SMS on the alert, the history filtered by type, then a period's report printed."""
     issued = stack.http.post("/api/v1/tokens", json={"name": "Chị Lan", "role": "operator"})
     context = browser.new_context(viewport={"width": 390, "height": 844})
     page = context.new_page()
@@ -411,6 +434,10 @@ def test_a_clerk_on_a_phone_acknowledges_reads_the_crews_reply_and_the_history(
     row.get_by_role("link", name=str(code), exact=True).click()
     page.wait_for_url(f"{stack.url}/canh-bao/{code}")
     assert f"Da ghi nhan XONG {code}. Cam on." in page.locator(".replies").inner_text()
+
+    page.get_by_role("link", name="Báo cáo", exact=True).click()
+    page.wait_for_url(stack.url + "/bao-cao")
+    picks_a_period_and_prints_it(page, "bao-cao-thang-truoc-390")
     context.close()
 
 
