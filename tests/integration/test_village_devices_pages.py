@@ -243,6 +243,14 @@ def test_the_village_page_shows_scores_alerts_and_each_devices_state(
     assert f'<a href="/canh-bao/{fault["id"]}"' in broken
     assert "Hỏng – không có dòng điện</a>" in broken
     assert "0,00" in broken  # its current
+    # that alert's own page names the lamp's lane, with its village and device as links
+    own = office.get(f"/canh-bao/{fault['id']}").text
+    where = re.search(r'<p class="alert-where">(.*?)</p>', own, re.S)
+    assert where, "the alert's place"
+    assert " ".join(re.sub(r"<[^>]+>", " ", where[1]).split()) == (
+        "Ngõ Chùa , Thôn Đông Hạ · thiết bị lamp-dong-ha-002"
+    )
+    assert 'href="/thon/dong-ha"' in where[1] and 'href="/thiet-bi/lamp-dong-ha-002"' in where[1]
     assert "Đèn đang sáng" in row_of(page, "lamp-dong-ha-001")
     silent = row_of(page, "lamp-dong-ha-010")
     assert silent.count("Chưa có dữ liệu") == 3  # state, current, time: no blank cell
