@@ -94,7 +94,8 @@ def apply_conditions(
     """Open alerts for conditions that hold, clear those whose condition is known to be gone.
 
     ``now`` is the time of the data judged; ``clock`` (default: ``now``) the time of judging.
-    They differ when a node's buffer is replayed after an outage.
+    They differ when a node's buffer is replayed after an outage. An alert clears at the data's
+    time, an offline alert at the time of judging, and never before it was opened.
     """
     changes = Changes()
     raised = now if clock is None else clock
@@ -107,7 +108,11 @@ def apply_conditions(
         changes.opened.append(alert)
     for type_, alert in list(active.items()):
         if type_ not in found.holding and type_ not in found.unknown:
-            clear(alert, now)
+            # A node that is heard again is back at the time of judging, as the tick opened its
+            # offline alert then: the first reading of a replayed buffer is older than the
+            # alert. And no alert ends before it began (a late reading judged out of order).
+            ended = raised if type_ is AlertType.DEVICE_OFFLINE else now
+            clear(alert, max(ended, alert.opened_at))
             del active[type_]
             changes.cleared.append(alert)
     return changes

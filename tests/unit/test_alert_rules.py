@@ -250,6 +250,27 @@ def test_acknowledged_alert_is_not_reminded_and_clears_when_fixed() -> None:
     assert (alert.state, alert.cleared_at) == (State.CLEARED, at_local(12))
 
 
+def test_no_alert_clears_before_it_opened() -> None:
+    """The tick opens an offline alert at its clock; the node's replayed buffer then starts
+    with readings older than that. The alert ends when the node is heard again (the judging
+    clock), and no alert's time to clear is negative (the reports' mean hours)."""
+    active: dict[AlertType, Alert] = {}
+    offline = Conditions(frozenset({AlertType.DEVICE_OFFLINE}), frozenset())
+    [alert] = apply_conditions(active, "lamp-1", "v", offline, at_local(12)).opened
+    fine = Conditions(frozenset(), frozenset())
+    [cleared] = apply_conditions(
+        active, "lamp-1", "v", fine, at_local(3), clock=at_local(14)
+    ).cleared
+    assert cleared is alert and alert.cleared_at == at_local(14)
+
+    fault = Conditions(frozenset({AlertType.LAMP_FAULT}), frozenset())
+    [late] = apply_conditions(active, "lamp-1", "v", fault, at_local(20)).opened
+    [cleared] = apply_conditions(
+        active, "lamp-1", "v", fine, at_local(19), clock=at_local(21)
+    ).cleared
+    assert cleared is late and late.cleared_at == at_local(20)
+
+
 def test_registry_threshold_names_are_the_engines() -> None:
     from dataclasses import fields
 
