@@ -118,6 +118,17 @@ def test_a_release_is_offered_signed_for_each_node_and_its_files_served(
     status = cli(tmp_path, "status", "1")
     assert status.returncode == 0 and "offered: 2" in status.stdout
 
+    # The command line's rollout: every bin of a village, each with an offer under its own key.
+    by_cli = cli(tmp_path, "rollout", "1", "--village", "dong-ha", "--kind", "bin",
+                 port=broker.port)  # fmt: skip
+    assert by_cli.returncode == 0, by_cli.stderr
+    bins = [r["device_id"] for r in api.get("/api/v1/firmware/rollouts").json()
+            if r["device_id"].startswith("bin-")]  # fmt: skip
+    assert bins and all(b.startswith("bin-dong-ha-") for b in bins)
+    assert f"(offered to {len(bins)})" in by_cli.stdout
+    offer = retained(broker.port, f"sangsach/v1/{bins[0]}/update")
+    assert offer["sig"] == sign(device_key(DEV_FIRMWARE_KEY, bins[0]), offer["release"])
+
 
 def test_rollouts_that_cannot_be_are_refused_with_the_reason(
     api: TestClient, bundle: Path, tmp_path: Path
