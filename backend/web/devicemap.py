@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,10 +30,25 @@ class Dot:
     x: float
     y: float
     state: str
+    village_id: str
 
     @property
     def colour(self) -> str:
         return STATES[self.state][0]
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """A village's name on the map, centred above its devices."""
+
+    village_id: str
+    name: str
+    x: float
+    y: float
+
+
+LABEL_GAP = 8  # drawing units between a village's top device and its name's baseline
+LABEL_HALF = 70  # about half the widest name ("Thôn Quang Trung") at the label's size
 
 
 def dots(devices: list[dict[str, Any]], thresholds: Mapping[str, Thresholds]) -> list[Dot]:
@@ -51,6 +66,23 @@ def dots(devices: list[dict[str, Any]], thresholds: Mapping[str, Thresholds]) ->
             MARGIN + (d["lon"] - min(lons)) * scale,
             HEIGHT - MARGIN - (d["lat"] - min(lats)) * scale,  # north up
             device_state(d["kind"], d["online"], d["latest"], thresholds[d["village_id"]]),
+            d["village_id"],
         )
         for d in devices
     ]
+
+
+def labels(placed: Sequence[Dot], names: Mapping[str, str]) -> list[Label]:
+    """Each village's name, centred over its devices and just above the topmost, kept inside
+    the drawing; villages without a located device get none."""
+    spots: dict[str, list[Dot]] = {}
+    for dot in placed:
+        spots.setdefault(dot.village_id, []).append(dot)
+    found = []
+    for village_id, group in spots.items():
+        x = sum(dot.x for dot in group) / len(group)
+        y = min(dot.y for dot in group) - LABEL_GAP
+        x = min(max(x, LABEL_HALF), WIDTH - LABEL_HALF)
+        y = max(y, MARGIN)
+        found.append(Label(village_id, names.get(village_id, village_id), x, y))
+    return sorted(found, key=lambda label: label.village_id)

@@ -30,9 +30,12 @@ def overview(
     table = rows(result, {})
     for row in table:
         row["active_alerts"] = sum(1 for a in active if a.village_id == row["village_id"])
+    dots = map_dots(services)
+    names = {village.id: village.name for village in services.commune.villages}
     return page(
         request, "overview.html", "Tổng quan Sáng – Sạch", services, rows=table,
         result=result, status_text=status_line(result), period=chosen, chosen=chosen.name,
-        choices=period_choices(), dots=map_dots(services), legend=devicemap.STATES,
+        choices=period_choices(), dots=dots, labels=devicemap.labels(dots, names),
+        legend=devicemap.STATES,
         map_size=(devicemap.WIDTH, devicemap.HEIGHT), refresh_s=refresh_s,
     )  # fmt: skip

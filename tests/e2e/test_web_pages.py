@@ -123,6 +123,16 @@ def test_pages_render_match_the_api_and_acknowledge_works(browser: Browser, stac
         dot.and_(page.locator('[data-device="lamp-dong-ha-002"]')).get_attribute("data-state")
         == "never"
     )
+    # each village's name on the map, inside the drawing, over its own devices
+    names = page.locator("#device-map text.map-label")
+    assert names.count() == 10
+    drawing = page.locator("#device-map").bounding_box()
+    name = names.and_(page.locator('[data-village="dong-ha"]'))
+    box = name.bounding_box()
+    assert name.text_content() == "Thôn Đông Hạ" and drawing is not None and box is not None
+    assert drawing["x"] <= box["x"] and box["x"] + box["width"] <= drawing["x"] + drawing["width"]
+    lamp = dot.and_(page.locator('[data-device="lamp-dong-ha-001"]')).bounding_box()
+    assert lamp is not None and box["x"] - 80 <= lamp["x"] <= box["x"] + box["width"] + 80
     shot(page, "tong-quan")
 
     page.goto(stack.url + "/thon/dong-ha")
