@@ -117,7 +117,15 @@ def test_a_trickling_broker_cannot_hold_a_step_past_its_budget(
     finally:
         broker.close()
 
-    assert node.output(len(node.lines)).count("the step's budget of 3000 ms is spent") >= 3
+    # Each attempt ended with the budget: the budget's own check, or the socket's timeout, which
+    # is set to what is left of the budget (EAGAIN on the Unix port, ETIMEDOUT on an ESP32),
+    # when the budget ran out while recv waited for the next byte.
+    ended = [line for line in node.lines if line.startswith("mqtt: ") and "next attempt" in line]
+    assert len(ended) >= 3, node.output(len(node.lines))
+    assert all(
+        any(why in line for why in ("the step's budget of 3000 ms is spent", "EAGAIN", "ETIMEDOUT"))
+        for line in ended
+    ), ended
     # The longest gap between two feeds: the step's budget, the 1 s tick after the step, and
     # some slack for the sensing and the host (without the budget: over two minutes).
     assert summary["max_gap_ms"] < 3000 + 1000 + 1000, summary
