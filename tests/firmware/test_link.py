@@ -156,12 +156,12 @@ def test_the_brokers_name_is_looked_up_once_and_a_slow_lookup_spends_the_budget(
     assert out["lookups"] == 1  # one lookup for the client's life, not one per connection
     assert all(ended != "connected" for ended in out["refused"])
     assert out["lookups_after_refusal"] == 2  # a refused connection looks the name up again
-    # 1.2 s of lookup, then what is left of the 2 s budget for a broker that never answers.
+    # 1.5 s of lookup, then what is left of the 2 s budget for a broker that never answers.
     # Without the budget: the lookup and a whole 10 s socket timeout; a budget started afresh
-    # after the lookup: 3.2 s. (A bound on a deadline, with 0.7 s of slack for a busy host.)
+    # after the lookup: 3.5 s. (A bound on a deadline, with 1 s of slack for a busy host.)
     ended, took_ms = out["slow"]
     assert ended != "connected"
-    assert took_ms < 2000 + 700, out
+    assert took_ms < 2000 + 1000, out
     # A lookup that outlasts the budget: the connect is not even tried.
     ended, took_ms = out["slower"]
     assert ended == "the step's budget of 1000 ms is spent", out
