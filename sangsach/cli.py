@@ -301,12 +301,15 @@ def report(period: str, out: Path, pdf: bool) -> None:
     with --pdf also as a PDF."""
     from sangsach.backend.reports.build import build_report, render_csv
     from sangsach.backend.reports.document import render_html, render_pdf
-    from sangsach.backend.reports.period import PeriodError, parse_period
+    from sangsach.backend.reports.period import PERIOD_HINT, PeriodError, parse_period
 
     try:
         chosen = parse_period(period)
+    except PeriodError as err:
+        _fail(f"không đọc được kỳ {period!r}. {PERIOD_HINT} ({err})")
+    try:
         settings = load(BackendSettings)
-    except (PeriodError, SettingsError) as err:
+    except SettingsError as err:
         _fail(str(err))
     services = _reading_services(settings)
     try:

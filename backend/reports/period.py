@@ -15,6 +15,13 @@ _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _DAYS = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
 MAX_DAYS = 400
 MIN_YEAR, MAX_YEAR = 2000, 2100
+# The forms a period takes, as a clerk reads them: beside every refusal of one, on the pages
+# and the command line (the parser's own reasons are English).
+PERIOD_HINT = (
+    "Kỳ viết là 2026-06 (một tháng), 2026-H1 hoặc 2026-H2 (nửa năm), 2026 (cả năm) hoặc "
+    f"2026-06-10..2026-06-12 (các ngày liền nhau, tối đa {MAX_DAYS} ngày), trong các năm "
+    f"{MIN_YEAR}–{MAX_YEAR}."
+)
 
 
 class PeriodError(ValueError):

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from ..reports.period import PERIOD_HINT
 from .pages import templates
 
 # status: (title, what happened and what to do)
@@ -51,11 +52,7 @@ PLACES = {
     "cookie": "cookie {}",
 }
 # The names a period goes by (the picker's ``ky``, a report file's name, the alerts history's
-# run of days ``ngay``): the forms it takes.
-PERIOD_HINT = (
-    "Kỳ viết là 2026-06 (một tháng), 2026-H1 hoặc 2026-H2 (nửa năm), 2026 (cả năm) hoặc "
-    "2026-06-10..2026-06-12 (các ngày liền nhau, tối đa 400 ngày), trong các năm 2000–2100."
-)
+# run of days ``ngay``); reports.period.PERIOD_HINT gives the forms it takes.
 PERIOD_NAMES = frozenset({"ky", "period", "ngay"})
 # Pydantic's reasons, by their type, as a clerk reads them; its own wording is English.
 REASONS: Mapping[str, str] = {

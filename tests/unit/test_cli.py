@@ -69,6 +69,14 @@ def test_registry_check_reports_line_and_field(tmp_path: Path) -> None:
     assert f"{broken}:7: villages: List should have at least 1 item" in result.output
 
 
+def test_a_report_of_an_unreadable_period_says_its_forms_in_vietnamese(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["report", "--period", "H1-2026", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.output.startswith("sangsach: không đọc được kỳ 'H1-2026'. Kỳ viết là 2026-06")
+    assert "(period 'H1-2026': expected" in result.output  # the parser's reason, after
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_simulate_without_a_broker_says_so(tmp_path: Path) -> None:
     from sangsach.localbroker import free_port
 
