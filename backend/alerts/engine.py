@@ -194,7 +194,10 @@ class AlertEngine:
             collected: dict[str, float] = {}
             for device_id in devices:
                 track = tracks[device_id]
-                for reading in sorted(by_device[device_id], key=lambda r: (r.ts, r.boot, r.seq)):
+                # In the order the node took them, as if each had come alone: an unsynced
+                # reading's ts is the gateway's receive time, later than the synced readings
+                # the node took after it when it was delivered late (a replayed backlog).
+                for reading in sorted(by_device[device_id], key=_node_order):
                     emptied = observe(track, reading, received[device_id], self._th(device_id))
                     if emptied is not None:
                         collected[device_id] = emptied
@@ -548,6 +551,13 @@ _SAVE_TRACKS = ManyRows(
 )
 _INSERT_ALERTS = insert(tables.alerts).returning(tables.alerts.c.id, sort_by_parameter_order=True)
 _UPDATE_ALERTS = update(tables.alerts).where(tables.alerts.c.id == bindparam("_id"))
+
+
+def _node_order(reading: StoredReading) -> tuple[int, int]:
+    """A device's readings in the order the node took them: its boot counter, then the sequence
+    number within the boot (the wire contract, docs/protocol.md). The same order as by ``ts``
+    for synced readings; not for a reading the gateway stamped (``synced`` false)."""
+    return (reading.boot, reading.seq)
 
 
 def _unsaved(before: Track, after: Track, received_at: float, statuses: bool) -> bool:

@@ -390,3 +390,41 @@ def test_fire_opens_from_the_temperature_of_a_reading_without_a_fill_level(setup
     [alert] = _active(engine)
     assert alert.type is AlertType.FIRE
     assert HEAD in {m.to for m in outbox.sent}
+
+
+def test_how_a_backlog_is_cut_into_batches_does_not_change_an_unsynced_nodes_alerts(setup) -> None:  # type: ignore[no-untyped-def]
+    """A lamp boots with its clock unset: the gateway stamps its first two readings with the
+    receive time, here a day after the node took them (delivered late), and the readings the
+    node takes next carry its own, synced, clock. Fed to one lamp in one batch and to another
+    in two, the same readings must give the same alerts: the node's own order (boot, seq) says
+    the unsynced readings came first, whatever their stamps. Sorted by timestamp, the one batch
+    took the synced dark reading first, then the stamps a day later, and judged the lamp dark
+    for a day in the evening: a lamp_fault the two batches never opened."""
+    engine, _, clock, _ = setup
+    received = evening()  # the lamps must be lit then
+    taken = received - 86_400 - 4 * 3600  # the node's clock: the day before, in daylight
+
+    def readings(device_id: str) -> list[StoredReading]:
+        dark: dict[str, Value] = {"on": False, "current_a": 0.0, "voltage_v": 230.0,
+                                  "lux": 900.0, "fault": False, "rssi": -60}  # fmt: skip
+        unsynced = [
+            StoredReading(device_id, "lamp", "dong-ha", "dong-ha-l1", 7, seq, received, False, dark)
+            for seq in (0, 1)
+        ]
+        synced = StoredReading(device_id, "lamp", "dong-ha", "dong-ha-l1", 7, 2, taken, True, dark)
+        return [*unsynced, synced]
+
+    def ingest(batch: list[StoredReading]) -> None:
+        clock.now = received + 1
+        with engine.engine.begin() as conn:
+            engine.on_ingest(conn, batch, {batch[0].device_id: clock.now}, [])
+
+    one, two = "lamp-dong-ha-002", "lamp-dong-ha-003"
+    ingest(readings(one))
+    first, rest = readings(two)[:2], readings(two)[2:]
+    ingest(first)
+    ingest(rest)
+    with engine.engine.connect() as conn:  # cleared ones too
+        opened = [from_row(row._mapping) for row in conn.execute(select(alerts))]
+    found = {d: sorted(a.type for a in opened if a.device_id == d) for d in (one, two)}
+    assert found[one] == found[two] == [], found
