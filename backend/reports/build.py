@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -96,6 +96,10 @@ class Column:
     key: str
     title: str
     decimals: int | None = None  # a number shown with this many decimals; None: text
+    # The row's key whose words stand in for a missing value on the pages and in the printed
+    # report ("Không phát sinh", "Không đo"): an empty cell would not say why. The CSV keeps
+    # the cell empty, for the spreadsheet's sums.
+    missing: str | None = None
 
 
 COLUMNS = (
@@ -103,16 +107,16 @@ COLUMNS = (
     Column("name", "Thôn"),
     Column("rank", "Xếp hạng", 0),
     Column("score", "Điểm", 2),
-    Column("sang_percent", "Sáng (% thời gian đo được)", 1),
+    Column("sang_percent", "Sáng (% thời gian đo được)", 1, "sang_verdict"),
     Column("sang_coverage", "Đo được – đèn (%)", 1),
     Column("sang_verdict", "Đạt Sáng"),
-    Column("collection_percent", "Thu gom đúng hạn (%)", 1),
+    Column("collection_percent", "Thu gom đúng hạn (%)", 1, "collection_verdict"),
     Column("collection_on_time", "Lần đầy thu gom đúng hạn", 0),
     Column("collection_events", "Tổng số lần đầy", 0),
-    Column("overflow_hours", "Giờ tràn rác", 1),
+    Column("overflow_hours", "Giờ tràn rác", 1, "overflow_verdict"),
     Column("overflow_allowed", "Giờ tràn cho phép", 1),
     Column("bin_coverage", "Đo được – thùng rác (%)", 1),
-    Column("census_percent", "Hộ có thùng rác chuẩn (%)", 1),
+    Column("census_percent", "Hộ có thùng rác chuẩn (%)", 1, "census_verdict"),
     Column("sach_verdict", "Đạt Sạch"),
     # beside the indicators, outside the score's formula (docs/reports.md)
     Column("campaigns", "Số đợt ra quân vệ sinh", 0),
@@ -139,8 +143,12 @@ NO_ROUNDS = "Trong kỳ này không có danh sách thu gom nào của tổ thu g
 TOTAL = "Toàn xã"
 
 
-def shown(column: Column, value: object) -> str:
-    """A cell as the pages and the printed report show it: ``1.234,5``, text as it is."""
+def shown(column: Column, row: Mapping[str, Any]) -> str:
+    """A cell of ``row`` as the pages and the printed report show it: ``1.234,5``, text as it
+    is, a missing indicator as the words of its verdict."""
+    value = row[column.key]
+    if value is None and column.missing is not None:
+        return str(row[column.missing])
     return _cell(column, value, formats.number)
 
 
@@ -170,13 +178,16 @@ def _row(
         "sang_coverage": result.sang.coverage,
         "sang_verdict": VERDICT_VI[result.sang.verdict],
         "collection_percent": result.collection.value,
+        "collection_verdict": VERDICT_VI[result.collection.verdict],
         "collection_on_time": p.full_on_time if bins_measured else None,
         "collection_events": p.full_on_time + p.full_late if bins_measured else None,
         "overflow_hours": result.overflow.value,
+        "overflow_verdict": VERDICT_VI[result.overflow.verdict],
         "overflow_allowed": result.overflow.target
         if result.overflow.verdict != "not_measured" else None,
         "bin_coverage": result.overflow.coverage,
         "census_percent": result.census.value,
+        "census_verdict": VERDICT_VI[result.census.verdict],
         "sach_verdict": VERDICT_VI[result.sach],
         "campaigns": campaigns,
         "citizen_reports": citizen_reports,

@@ -140,6 +140,26 @@ def test_one_lamp_heard_of_many_and_a_bin_overflowing(api: TestClient) -> None:
     assert result["formula"]["coverage_floor_pct"] == 80.0
     assert result["formula_text"].startswith("Điểm = 50 × Sáng + 50 × trung bình")
 
+    # An indicator without a figure says why, on the overview and in the report, rather
+    # than leaving an empty cell: over these two whole days dong-ha's bin was heard for half
+    # of the time (under the floor) and never full.
+    period = "2026-06-10..2026-06-11"
+    overview = _row_of(api.get("/", params={"ky": period}).text, "dong-ha")
+    assert '<td class="collection"><span class="unknown">Chưa đủ số liệu</span></td>' in overview
+    assert '<td class="collection">100,0</td>' in _row_of(
+        api.get("/", params={"ky": period}).text, "phu-khe"
+    )
+    report = _row_of(api.get("/bao-cao", params={"ky": period}).text, "dong-ha")
+    assert '<td class="collection_percent">Chưa đủ số liệu</td>' in report
+    lines = api.get(f"/bao-cao/{period}.csv").text.splitlines()
+    header = next(line for line in lines if "Mã thôn" in line).split(";")
+    cells = next(line for line in lines if line.startswith("dong-ha;")).split(";")
+    assert cells[header.index("Thu gom đúng hạn (%)")] == ""  # the CSV's cell stays empty
+
+
+def _row_of(page: str, village: str) -> str:
+    return page.split(f'<tr data-village="{village}">', 1)[1].split("</tr>", 1)[0]
+
 
 def test_a_period_with_nothing_heard_has_no_data_and_no_ranking(api: TestClient) -> None:
     result = api.get("/api/v1/scores", params={"start": 1_781_024_400, "end": 1_781_110_800})
