@@ -168,11 +168,15 @@ class Ingest:
                 if self._shared:
                     lock_devices(conn, {r.device_id for r in stored} | {s.id for s in statuses})
                 self._keep_dead_letters(conn, dead, batch.gateway)
-                self._advance_state(conn, stored, received)
                 if stored and min(r.ts for r in stored) < self._today_starts():
                     late.mark(conn, (r.ts for r in stored))
                 events = self._apply_statuses(conn, statuses)
                 alert_events = self._judge(conn, stored, received, statuses)
+                # After the judgement: a track the engine reads back from SQL catches up with
+                # each device's newest stored reading, which must be the one before this batch.
+                # Stored first, it was this batch's newest, and the batch's other readings
+                # looked late to the track and were left out (after a restart, a rollback).
+                self._advance_state(conn, stored, received)
                 # The readings are stored before anything commits: if the time series is
                 # down, this raises, every state change rolls back and the gateway resends
                 # the batch. The events too are written inside the transaction: after the
@@ -213,7 +217,8 @@ class Ingest:
         # runs in a savepoint, and the batch is stored without its alerts, loudly.
         try:
             with conn.begin_nested():
-                # _advance_state stored each device's newest reading in this transaction.
+                # _advance_state stores each device's newest reading in this transaction,
+                # after this (so the engine may skip saving a track that only got fresher).
                 return self.alerts.on_ingest(conn, stored, received, seen, state_kept=True)
         except Exception:
             log.exception("alert judgement failed for a batch of %d readings", len(stored))

@@ -229,3 +229,48 @@ def test_a_track_read_back_is_as_fresh_as_the_running_one(tmp_path: Path) -> Non
         assert tracks_as_read_back(backend.sql, backend.store)[lamp]["last_seen"] == START + 1601
     finally:
         backend.close()
+
+
+def test_a_batch_after_a_restart_is_judged_on_all_its_readings(tmp_path: Path) -> None:
+    """A restarted engine reads a device's track back from SQL inside the batch's transaction.
+    It must read the state as the batch found it: caught up with the device's newest reading
+    as ``Ingest`` had just stored it for this very batch, the track took that reading as its
+    latest, and every other reading of the batch as late. A lamp toggling seven times in one
+    batch opened ``cycling`` on a running backend and nothing on a restarted one (in the fault
+    recovery test: a cycling lamp judged dark for 25 minutes after a backend restart)."""
+    lamp = LAMPS[0]
+
+    def body(readings: list[tuple[int, int, bool]], arrival: float) -> bytes:
+        return json.dumps({
+            "gateway": "gw-1",
+            "readings": [
+                {"id": lamp, "kind": "lamp", "boot": 1, "seq": seq, "ts": ts, "on": lit,
+                 "current_a": 0.2 if lit else 0.0, "voltage_v": 230.0, "lux": 2.0,
+                 "fault": False, "rssi": -60, "received_at": arrival}
+                for seq, ts, lit in readings
+            ],
+            "statuses": [],
+        }).encode()  # fmt: skip
+
+    first = body([(1, START, True)], START + 1.0)
+    toggling = [(seq, START + 120 * seq, seq % 2 == 1) for seq in range(2, 9)]
+    later = START + 120 * 9.0
+    running, restarted = (
+        Backend(tmp_path / "running", AlertEngine),
+        Backend(tmp_path / "restarted", AlertEngine),
+    )
+    try:
+        for backend in (running, restarted):
+            backend.handle(first, START + 1.0)
+        restarted.start()  # nothing in memory: the lamp's track is read back from SQL
+        for backend in (running, restarted):
+            backend.handle(body(toggling, later), later)
+        kinds = []
+        for backend in (running, restarted):
+            with backend.sql.connect() as conn:
+                kinds.append(sorted(conn.execute(select(alerts.c.type)).scalars()))
+        assert kinds[0] == ["cycling"], kinds
+        assert kinds[1] == kinds[0], "a restart changes nothing"
+    finally:
+        running.close()
+        restarted.close()
