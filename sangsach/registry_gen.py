@@ -96,8 +96,10 @@ def _points(rng: Random, village_id: str, bins: int, lat: float, lon: float) -> 
     return points
 
 
-def _village(rng: Random, number: int, lamps: int, bins: int, lat: float, lon: float) -> Any:
-    village_id = f"thon-{number}"
+def _village(
+    rng: Random, prefix: str, number: int, lamps: int, bins: int, lat: float, lon: float
+) -> Any:
+    village_id = f"{prefix}thon-{number}"
     households = rng.randint(200, 600)
     main_road = int(households * rng.uniform(0.3, 0.5))
     village: dict[str, Any] = {
@@ -117,13 +119,13 @@ def _village(rng: Random, number: int, lamps: int, bins: int, lat: float, lon: f
     return village
 
 
-def _teams(rng: Random, village_ids: list[str]) -> list[Any]:
+def _teams(rng: Random, prefix: str, village_ids: list[str]) -> list[Any]:
     teams = []
     for number, first in enumerate(range(0, len(village_ids), VILLAGES_PER_TEAM), start=1):
         served = village_ids[first : first + VILLAGES_PER_TEAM]
         teams.append(
             {
-                "id": f"thu-gom-{number}",
+                "id": f"{prefix}thu-gom-{number}",
                 "name": f"Tổ thu gom rác số {number}",
                 "role": "collection",
                 "villages": served,
@@ -132,7 +134,7 @@ def _teams(rng: Random, village_ids: list[str]) -> list[Any]:
         )
         teams.append(
             {
-                "id": f"dien-{number}",
+                "id": f"{prefix}dien-{number}",
                 "name": f"Tổ điện chiếu sáng số {number}",
                 "role": "lighting",
                 "villages": served,
@@ -142,8 +144,19 @@ def _teams(rng: Random, village_ids: list[str]) -> list[Any]:
     return teams
 
 
-def generate(villages: int, lamps_per_village: int, bins_per_village: int, seed: int) -> str:
-    """Registry YAML for a commune of ``villages`` villages laid out on a grid around its centre."""
+def generate(
+    villages: int,
+    lamps_per_village: int,
+    bins_per_village: int,
+    seed: int,
+    *,
+    prefix: str = "",
+    name: str = str(COMMUNE["name"]),
+) -> str:
+    """Registry YAML for a commune of ``villages`` villages laid out on a grid around its centre.
+
+    ``prefix`` starts every village and team id (so every lane, point and device id): the
+    communes of one province each need their own (``sangsach.province_file``)."""
     if villages < 1:
         raise ValueError(f"a commune needs at least one village, got {villages}")
     if lamps_per_village < 0 or bins_per_village < 0:
@@ -155,11 +168,13 @@ def generate(villages: int, lamps_per_village: int, bins_per_village: int, seed:
         row, column = divmod(number - 1, columns)
         lat = LATITUDE + (row - columns / 2) * VILLAGE_SPACING_DEG
         lon = LONGITUDE + (column - columns / 2) * VILLAGE_SPACING_DEG
-        village_list.append(_village(rng, number, lamps_per_village, bins_per_village, lat, lon))
+        village_list.append(
+            _village(rng, prefix, number, lamps_per_village, bins_per_village, lat, lon)
+        )
     data = {
-        "commune": COMMUNE,
+        "commune": {**COMMUNE, "name": name},
         "villages": village_list,
-        "teams": _teams(rng, [v["id"] for v in village_list]),
+        "teams": _teams(rng, prefix, [v["id"] for v in village_list]),
     }
     header = (
         f"# Sổ đăng ký giả lập: {villages} villages, {lamps_per_village} lamps and "
