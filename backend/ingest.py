@@ -19,6 +19,7 @@ from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select, tuple_
+from sqlalchemy.exc import OperationalError
 
 from sangsach.contract import Channel, Reason, topic
 
@@ -41,6 +42,7 @@ from .sql import ManyRows, insert_for, json_text
 from .timeseries.port import TimeSeriesStore
 
 log = logging.getLogger(__name__)
+STALE_SNAPSHOT_TRIES = 5  # SQLite: see Ingest.handle
 
 # A batch whose newest reading arrived this much after it was taken was queued somewhere (the
 # broker, a gateway's spool, a node's buffer): a backlog drains. While one does, and for
@@ -116,6 +118,24 @@ class Ingest:
         return self._today
 
     def handle(self, batch: IngestBatch) -> IngestResult:
+        """Store, judge and keep a batch in one transaction. On SQLite (WAL) a batch whose
+        transaction read before another writer committed (the SMS dispatcher marking a text
+        sent) cannot write on its stale snapshot: SQLite says "database is locked" at once,
+        without the busy timeout. Everything rolled back, the batch is handled again from the
+        start (its readings are idempotent), a few times, before the gateway would resend it."""
+        for attempt in range(1, STALE_SNAPSHOT_TRIES + 1):
+            try:
+                return self._handle(batch)
+            except OperationalError as err:
+                if self._shared or "database is locked" not in str(err):
+                    raise
+                if attempt == STALE_SNAPSHOT_TRIES:
+                    raise
+                log.warning("batch met another writer's commit (attempt %d); again", attempt)
+                time.sleep(0.02 * attempt)
+        raise AssertionError("unreachable")
+
+    def _handle(self, batch: IngestBatch) -> IngestResult:
         stored: list[StoredReading] = []
         received: dict[str, float] = {}
         dead = list(batch.rejections)
