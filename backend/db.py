@@ -44,6 +44,8 @@ villages = Table(
     Column("main_road_households", Integer, nullable=False),
     Column("main_road_standard_bins", Integer, nullable=False),
     Column("lighting", JSON, nullable=True),
+    # its commune's id in the province file (sangsach/province_file.py); a lone commune's too
+    Column("commune_id", String(32), nullable=True, index=True),
 )
 
 places = Table(

@@ -560,6 +560,16 @@ def _backend_database(existing: bool = True) -> tuple[BackendSettings, Any]:
         _fail(f"the database cannot be upgraded: {err}")
 
 
+def _installation(path: Path) -> Any:
+    """The province (or lone commune) of a registry file, or exit 2 naming what is wrong."""
+    from .province_file import load_installation
+
+    try:
+        return load_installation(path)
+    except RegistryFileError as err:
+        _fail(str(err))
+
+
 def _token_store(existing: bool = True) -> Any:
     """The token table; ``existing=False`` (issuing) may create the database."""
     from sangsach.backend.auth.tokens import TokenStore
@@ -577,17 +587,35 @@ def _token_store(existing: bool = True) -> Any:
 @click.option(
     "--role", required=True, type=click.Choice(["viewer", "operator", "admin", "gateway"])
 )
-def tokens_add(name: str, role: str) -> None:
+@click.option(
+    "--commune",
+    default=None,
+    help="A province's: the id of the one commune (in the province file) it may see; "
+    "absent: every commune.",
+)
+def tokens_add(name: str, role: str, commune: str | None) -> None:
     """Issue a token and print its secret (shown once: only its digest is kept)."""
     from sangsach.backend.auth.roles import Role
     from sangsach.backend.auth.tokens import TokenError
 
+    if commune is not None:
+        try:
+            registry_file = load(BackendSettings).registry_file
+        except SettingsError as err:
+            _fail(str(err))
+        province = _installation(registry_file)
+        if commune not in province.communes:
+            _fail(
+                f"--commune: không có xã {commune!r} trong sổ đăng ký (no such commune); "
+                f"one of {', '.join(province.communes)}"
+            )
     try:
-        info, secret = _token_store(existing=False).add(name, Role(role), time.time())
+        info, secret = _token_store(existing=False).add(name, Role(role), time.time(), commune)
     except TokenError as err:
         _fail(str(err))
+    scope = f", chỉ xã {commune}" if commune else ""
     click.echo(
-        f"đã cấp mã {info.name!r} quyền {info.role} (token issued; shown once, keep it now):"
+        f"đã cấp mã {info.name!r} quyền {info.role}{scope} (token issued; shown once, keep it now):"
     )
     click.echo(secret)
 
@@ -601,7 +629,8 @@ def tokens_list() -> None:
         if info.revoked_at is not None:
             gone = datetime.fromtimestamp(info.revoked_at, UTC).strftime("%Y-%m-%d %H:%M")
             state = f"đã thu hồi (revoked) {gone}"
-        click.echo(f"{info.name:<32} {info.role:<9} {made} UTC  {state}")
+        scope = f"xã {info.scope}" if info.scope else "toàn bộ"
+        click.echo(f"{info.name:<32} {info.role:<9} {scope:<20} {made} UTC  {state}")
 
 
 @tokens.command("revoke")

@@ -7,6 +7,8 @@ its province: there is no district level here.
 
     province:
       name: Hưng Yên
+    scores:                              # optional: how the communes are ranked
+      sang_target_pct: 95
     communes:
       - id: chi-lang-bac
         registry: chi-lang-bac.yaml      # relative to this file
@@ -29,7 +31,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .registry_file import Commune, RegistryFileError, Slug, load_registry
+from .registry_file import Commune, RegistryFileError, ScoreFormula, Slug, load_registry
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 # A province file has a top-level "communes:"; a commune's registry never has (extra=forbid).
@@ -53,6 +55,11 @@ class ProvinceFile(BaseModel):
     model_config = _STRICT
 
     province: ProvinceInfo
+    scores: ScoreFormula = Field(
+        default_factory=ScoreFormula,
+        description="the formula the province ranks its communes by (each commune's villages "
+        "keep their commune's); absent: the defaults",
+    )
     communes: list[CommuneEntry] = Field(min_length=1, max_length=1000)
 
 
@@ -62,6 +69,7 @@ class Province:
 
     name: str
     communes: dict[str, Commune]
+    formula: ScoreFormula = field(default_factory=ScoreFormula)  # ranking the communes
     # village id -> commune id, for everything keyed on villages (alerts, devices, scores)
     village_commune: dict[str, str] = field(default_factory=dict, repr=False)
 
@@ -83,9 +91,14 @@ class Province:
         return self.village_commune.get(village_id)
 
 
+def each_commune(what: Commune | Province) -> list[Commune]:
+    """The communes of an installation, or the one commune given."""
+    return list(what.communes.values()) if isinstance(what, Province) else [what]
+
+
 def single(commune: Commune, commune_id: str = "xa") -> Province:
     """An installation of one commune."""
-    return Province(commune.commune.province, {commune_id: commune})
+    return Province(commune.commune.province, {commune_id: commune}, commune.scores)
 
 
 def commune_id_of(path: Path) -> str:
@@ -114,7 +127,7 @@ def load_installation(path: Path) -> Province:
     _no_duplicates(path, "commune id", ((e.id, e.id) for e in entries.communes))
     communes = {e.id: load_registry(path.parent / e.registry) for e in entries.communes}
     _unique_across(path, communes)
-    return Province(entries.province.name, communes)
+    return Province(entries.province.name, communes, entries.scores)
 
 
 def _unique_across(path: Path, communes: dict[str, Commune]) -> None:

@@ -15,12 +15,46 @@ from sqlalchemy import Connection
 
 from ..auth.identify import Authenticator
 from ..auth.roles import Principal, Role, allows
+from ..auth.scopes import COMMUNE_COOKIE, commune_may_open
 from ..services import Services
 
 
-def get_services(request: Request) -> Services:
+def check_scope(request: Request, principal: Principal | None) -> None:
+    """403 for a caller scoped to one commune on a route that is not a commune's, or whose
+    commune is no longer in the registry. Called by every role's dependency."""
+    if principal is None or principal.scope is None:
+        return
     services: Services = request.app.state.services
-    return services
+    if services.province is None or not services.province.several:
+        return  # a lone commune's installation: its scope is everything there is
+    route = request.scope.get("route")
+    if not commune_may_open(getattr(route, "path", "")):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail="trang này của tỉnh; mã của xã chỉ xem được trang của xã mình "
+            "(this is the province's: a commune's token opens its own commune's pages)",
+        )
+    if principal.scope not in services.province.communes:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail=f"xã {principal.scope!r} của mã này không còn trong sổ đăng ký của tỉnh",
+        )
+
+
+def get_services(request: Request) -> Services:
+    """The services as the caller's commune sees them. One commune: as they are. A province:
+    a caller scoped to a commune sees that commune, on the routes a commune may open (else
+    403); the province's office sees the commune it picked on the province's page (cookie
+    ``xa``), else the first."""
+    services: Services = request.app.state.services
+    if services.province is None or not services.province.several:
+        return services
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is not None and principal.scope is not None:
+        check_scope(request, principal)
+        return services.view(principal.scope)
+    picked = request.cookies.get(COMMUNE_COOKIE, "")
+    return services.view(picked) if picked in services.province.communes else services
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -63,10 +97,13 @@ def _unauthorized(detail: str) -> HTTPException:
     )
 
 
-def require(role: Role) -> Callable[[Principal], Principal]:
+def require(role: Role) -> Callable[[Request, Principal], Principal]:
     """A dependency that lets through a principal whose role allows ``role``, else 403."""
 
-    def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    def dependency(
+        request: Request, principal: Annotated[Principal, Depends(current_principal)]
+    ) -> Principal:
+        check_scope(request, principal)
         if not allows(principal.role, role):
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,

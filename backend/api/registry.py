@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from sqlalchemy import Select, func, select
 
 from .. import db
-from .deps import ConnDep, viewer
+from .deps import ConnDep, ServicesDep, viewer
 from .schemas import DeviceId, DevicePublic, VillagePublic
 
 router = APIRouter(prefix="/api/v1", tags=["registry"], dependencies=[Depends(viewer)])
@@ -39,7 +39,9 @@ def _devices_query() -> Select[tuple[object, ...]]:
 
 
 @router.get("/villages")
-def list_villages(conn: ConnDep) -> list[VillagePublic]:
+def list_villages(conn: ConnDep, services: ServicesDep) -> list[VillagePublic]:
+    """The villages of the commune in view (a province's office: the one it picked), with
+    their commune's id (``commune_id``) and how many lamps and bins each has."""
     v, d = db.villages, db.devices
     counts = {
         (row.village_id, row.kind): row.n
@@ -55,7 +57,7 @@ def list_villages(conn: ConnDep) -> list[VillagePublic]:
             lamps=counts.get((row.id, "lamp"), 0),
             bins=counts.get((row.id, "bin"), 0),
         )
-        for row in conn.execute(select(v).order_by(v.c.id))
+        for row in conn.execute(select(v).where(v.c.id.in_(services.village_ids)).order_by(v.c.id))
     ]
 
 

@@ -97,6 +97,7 @@ class VillagePublic(BaseModel):
     main_road_standard_bins: int
     lamps: int
     bins: int
+    commune_id: str | None = None  # its commune's id in the province file
 
 
 class DevicePublic(BaseModel):

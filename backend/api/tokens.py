@@ -18,6 +18,11 @@ router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"], dependencies=[Depen
 class TokenIn(BaseModel):
     name: str = Field(min_length=1, max_length=NAME_MAX, description="who or what holds it")
     role: Role
+    scope: str | None = Field(
+        default=None,
+        max_length=32,
+        description="a province's: the id of the one commune it may see; absent: all",
+    )
 
 
 class TokenPublic(BaseModel):
@@ -26,6 +31,7 @@ class TokenPublic(BaseModel):
     role: Role
     created_at: float
     revoked_at: float | None
+    scope: str | None = None
 
 
 class TokenIssued(TokenPublic):
@@ -43,7 +49,7 @@ StoreDep = Annotated[TokenStore, Depends(get_store)]
 def _public(info: TokenInfo) -> TokenPublic:
     return TokenPublic(
         id=info.id, name=info.name, role=info.role, created_at=info.created_at,
-        revoked_at=info.revoked_at,
+        revoked_at=info.revoked_at, scope=info.scope,
     )  # fmt: skip
 
 
@@ -54,9 +60,22 @@ def list_tokens(store: StoreDep) -> list[TokenPublic]:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def issue_token(body: TokenIn, store: StoreDep) -> TokenIssued:
+def issue_token(body: TokenIn, store: StoreDep, request: Request) -> TokenIssued:
+    services = request.app.state.services
+    communes = services.province.communes if services.province else {}
+    if body.scope is not None and body.scope not in communes:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=f"scope: no commune {body.scope!r} in the registry; one of "
+            + ", ".join(sorted(communes)),
+        )
+    if body.scope is not None and body.role is Role.GATEWAY:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail="scope: a gateway token speaks for its gateway, not for a commune",
+        )
     try:
-        info, secret = store.add(body.name, body.role, time.time())
+        info, secret = store.add(body.name, body.role, time.time(), body.scope)
     except BadTokenName as err:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(err)) from err
     except TokenError as err:

@@ -54,9 +54,10 @@ class Authenticator:
         if found is not None:
             return found, None
         token = self.store.find(secret)
-        return (principal_of(token.name, token.role), token.id) if token else None
+        return (principal_of(token.name, token.role, token.scope), token.id) if token else None
 
 
-def principal_of(name: str, role: Role) -> Principal:
+def principal_of(name: str, role: Role, scope: str | None = None) -> Principal:
     """An issued token's principal: a gateway token speaks for the gateway it is named after."""
-    return Principal(name, role, frozenset({name}) if role is Role.GATEWAY else frozenset())
+    gateways = frozenset({name}) if role is Role.GATEWAY else frozenset()
+    return Principal(name, role, gateways, scope)

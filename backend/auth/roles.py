@@ -36,11 +36,15 @@ def allows(have: Role, need: Role) -> bool:
 @dataclass(frozen=True, slots=True)
 class Principal:
     """Who is calling: a token's name and role, and for a gateway token the gateway ids it may
-    speak for (an issued one: the id it is named after; the settings' one: a setting)."""
+    speak for (an issued one: the id it is named after; the settings' one: a setting).
+
+    ``scope``: the one commune a staff member may see, by its id in the province file; None:
+    the whole installation (the province's office, or a lone commune's)."""
 
     name: str
     role: Role
     gateway_ids: frozenset[str] = frozenset()
+    scope: str | None = None
 
     def speaks_for(self, gateway_id: str) -> bool:
         ids = self.gateway_ids

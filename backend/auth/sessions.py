@@ -28,6 +28,7 @@ web_sessions = Table(
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False, index=True),
     Column("ended_at", Float, nullable=True),
+    Column("scope", String(32), nullable=True),  # the principal's: one commune, or NULL
 )
 
 KEEP_ENDED_S = 30 * 86_400
@@ -54,6 +55,7 @@ class SessionStore:
             "id_hash": digest(session_id),
             "name": principal.name,
             "role": principal.role.value,
+            "scope": principal.scope,
             "secret_hash": digest(secret),
             "created_at": now,
             "expires_at": now + self.lifetime_s,
@@ -85,7 +87,7 @@ class SessionStore:
         m = row._mapping
         if not (m["token_active"] or m["secret_hash"] in self._fixed):
             return None
-        return Session(Principal(m["name"], Role(m["role"])), m["expires_at"])
+        return Session(Principal(m["name"], Role(m["role"]), scope=m["scope"]), m["expires_at"])
 
     def end(self, session_id: str, now: float) -> bool:
         """Sign out: the session stops working everywhere at once."""

@@ -43,6 +43,8 @@ api_tokens = Table(
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", Float, nullable=False),
     Column("revoked_at", Float, nullable=True),
+    # the one commune it may see (a commune id of the province file); NULL: the installation
+    Column("scope", String(32), nullable=True),
 )
 
 
@@ -61,6 +63,7 @@ class TokenInfo:
     role: Role
     created_at: float
     revoked_at: float | None
+    scope: str | None = None
 
 
 def digest(secret: str) -> str:
@@ -83,9 +86,14 @@ class TokenStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def add(self, name: str, role: Role, now: float) -> tuple[TokenInfo, str]:
-        """Issue a token; returns it with its secret, which is not kept."""
+    def add(
+        self, name: str, role: Role, now: float, scope: str | None = None
+    ) -> tuple[TokenInfo, str]:
+        """Issue a token (``scope``: the one commune it may see); returns it with its secret,
+        which is not kept. The caller checks that ``scope`` names a commune."""
         name = check_name(name, role)
+        if scope is not None and role is Role.GATEWAY:
+            raise TokenError("a gateway token speaks for its gateway, not for a commune: no scope")
         secret = PREFIX + secrets.token_urlsafe(32)
         with self.engine.begin() as conn:
             if conn.execute(_active().where(api_tokens.c.name == name)).first():
@@ -95,10 +103,11 @@ class TokenStore:
                 "role": role.value,
                 "token_hash": digest(secret),
                 "created_at": now,
+                "scope": scope,
             }
             token_id = conn.execute(insert(api_tokens).values(row)).inserted_primary_key
         assert token_id is not None
-        return TokenInfo(int(token_id[0]), name, role, now, None), secret
+        return TokenInfo(int(token_id[0]), name, role, now, None, scope), secret
 
     def list(self) -> list[TokenInfo]:
         with self.engine.connect() as conn:
@@ -129,4 +138,6 @@ def _active() -> Select[tuple[Any, ...]]:
 
 
 def _info(m: RowMapping) -> TokenInfo:
-    return TokenInfo(m["id"], m["name"], Role(m["role"]), m["created_at"], m["revoked_at"])
+    return TokenInfo(
+        m["id"], m["name"], Role(m["role"]), m["created_at"], m["revoked_at"], m["scope"]
+    )
