@@ -23,11 +23,12 @@ from typing import Any, Final
 from babel.dates import format_date
 from sqlalchemy import Engine, select
 
+from sangsach.province_file import Province, each_commune
 from sangsach.registry_file import Commune
 from sangsach.sun import VIETNAM
 
 from . import db
-from .domain.rules import Thresholds, bin_full, effective_thresholds
+from .domain.rules import Thresholds, bin_full, thresholds_of
 from .forecast import HISTORY_DAYS, FillModel, full_at, model_of
 from .timeseries.port import TimeSeriesStore
 
@@ -75,14 +76,16 @@ class BinForecasts:
         self,
         engine: Engine,
         store: TimeSeriesStore,
-        commune: Commune,
+        commune: Commune | Province,
         clock: Callable[[], float],
     ) -> None:
         self.engine = engine
         self.store = store
         self.clock = clock
-        self.thresholds = effective_thresholds(commune.alerts, commune.villages)
-        self._bins = {d.id: d for d in commune.devices() if d.kind == "bin"}
+        self.thresholds = thresholds_of(commune)
+        self._bins = {
+            d.id: d for one in each_commune(commune) for d in one.devices() if d.kind == "bin"
+        }
         self._models: dict[str, tuple[float, FillModel | None]] = {}
         self._lock = threading.Lock()
 

@@ -14,11 +14,12 @@ from collections.abc import Callable, Iterator
 
 from sqlalchemy import Engine, select
 
+from sangsach.province_file import Province
 from sangsach.registry_file import Commune
 
 from . import db
 from .domain.readings import DevicePoint
-from .domain.rules import device_state, effective_thresholds
+from .domain.rules import device_state, thresholds_of
 from .timeseries.port import TimeSeriesStore
 
 FULL_EVERY_S = 24 * 3600
@@ -30,13 +31,13 @@ class MapFeed:
         self,
         engine: Engine,
         store: TimeSeriesStore,
-        commune: Commune,
+        commune: Commune | Province,
         clock: Callable[[], float],
     ) -> None:
         self.engine = engine
         self.store = store
         self.clock = clock
-        self.thresholds = effective_thresholds(commune.alerts, commune.villages)
+        self.thresholds = thresholds_of(commune)
         self._written: dict[str, str] = {}  # device -> state last written
         self._full_at: float | None = None
 

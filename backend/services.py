@@ -6,13 +6,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import Engine
 
 from sangsach.config import BackendSettings
-from sangsach.registry_file import Commune, load_registry
+from sangsach.province_file import Province, load_installation
+from sangsach.registry_file import Commune
 
 from . import deadletters
 from .alerts.engine import AlertEngine
@@ -27,9 +29,9 @@ from .notify.dispatcher import Dispatcher
 from .notify.inbound import AlertActions
 from .notify.providers import make_provider
 from .notify.webhook import ReplayCache
-from .registry.load import load_commune
+from .registry.load import load_province
 from .replicas import Leases
-from .scores.schedule import DailyRollups
+from .scores.schedule import DailyRollups, run_all
 from .scores.service import Scores
 from .timeseries.influx import InfluxStore
 from .timeseries.port import TimeSeriesStore
@@ -44,6 +46,11 @@ REFIT_EVERY_S = 60.0  # a slice of the bins' forecast models refitted (bin_forec
 
 @dataclass
 class Services:
+    """What the routes and the background jobs use. In a province of several communes
+    (``sangsach/province_file.py``) the readings, device states, alerts, SMS and forecasts are
+    the installation's, one of each; the commune, its scores, work lists and citizens' reports
+    are one commune's: ``view(commune_id)`` is the same services seen from that commune."""
+
     settings: BackendSettings
     engine: Engine
     store: TimeSeriesStore
@@ -62,6 +69,30 @@ class Services:
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _leases: Leases | None = None
+    province: Province | None = None  # set by bootstrap
+    commune_id: str = "xa"  # the commune in view, by its id in the province file
+    _views: dict[str, Services] = field(default_factory=dict)
+
+    def view(self, commune_id: str) -> Services:
+        """The services seen from one commune of the installation; KeyError for an unknown id."""
+        return self._views[commune_id] if self._views else self
+
+    @property
+    def village_ids(self) -> list[str]:
+        """The villages of the commune in view: what its pages list, and nothing else."""
+        return [village.id for village in self.commune.villages]
+
+    def sees(self, village_id: str | None) -> bool:
+        """Whether the commune in view may see what belongs to ``village_id``."""
+        return village_id is not None and (
+            not self._views
+            or self.province is None
+            or self.province.commune_of(village_id) == self.commune_id
+        )
+
+    def views(self) -> list[Services]:
+        """Each commune's view, in the province file's order (a lone commune: itself)."""
+        return list(self._views.values()) or [self]
 
     def start_background(self) -> None:
         """Alert tick, SMS dispatcher, daily rollups, device map feed, work lists' texting and
@@ -71,28 +102,30 @@ class Services:
         every = self.settings.alert_tick_s
         leases = self._leases = Leases(self.engine)
         leases.check()  # the first backend to start owns the jobs from their first run
-        rollups = DailyRollups(
-            self.scores,
-            catch_up_days=self.settings.rollup_catch_up_days,
-            delay_s=self.settings.rollup_delay_s,
-            clock=self.clock,
-            draining=lambda: self.ingest.draining,
-        )
-        feed = MapFeed(self.engine, self.store, self.commune, self.clock)
+        rollups = [
+            DailyRollups(
+                view.scores,
+                catch_up_days=self.settings.rollup_catch_up_days,
+                delay_s=self.settings.rollup_delay_s,
+                clock=self.clock,
+                draining=lambda: self.ingest.draining,
+            )
+            for view in self.views()
+        ]
+        feed = MapFeed(self.engine, self.store, self.province or self.commune, self.clock)
         stop = self._stop
 
         def owns(job: str) -> Callable[[], bool]:
             return lambda: leases.owns(job)
 
-        for name, target in (
+        jobs: list[tuple[str, Callable[[], object]]] = [
             ("leases", lambda: leases.run(stop)),
             ("alert-tick", lambda: _every(every, self.alerts.tick, stop, owns("alert-tick"))),
             ("sms-dispatcher", lambda: self.dispatcher.run(stop, owns("sms-dispatcher"))),
-            ("daily-rollups", lambda: rollups.run(stop, owns("daily-rollups"))),
             ("device-map", lambda: _every(every, feed.tick, stop, owns("device-map"), first=True)),
             (
                 "work-lists",
-                lambda: _every(every, self.worklists.send_due, stop, owns("work-lists")),
+                lambda: _every(every, self.send_work_lists, stop, owns("work-lists")),
             ),
             (
                 "dead-letters",
@@ -105,10 +138,16 @@ class Services:
                     REFIT_EVERY_S, lambda: self.forecasts.refit_some(REFIT_EVERY_S), stop
                 ),
             ),
-        ):
+        ]
+        jobs.append(("daily-rollups", partial(run_all, rollups, stop, owns("daily-rollups"))))
+        for name, target in jobs:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
+
+    def send_work_lists(self) -> None:
+        for view in self.views():
+            view.worklists.send_due()
 
     def purge(self) -> int:
         """Dead letters beyond their retention or the size cap deleted; how many."""
@@ -193,22 +232,23 @@ def bootstrap(
     *,
     existing: bool = False,
 ) -> Services:
-    """Load the registry file into SQL and connect the stores. Raises on a bad registry file;
-    ``existing``: on databases that exist already, or ``MissingDatabase`` (a command that reads)."""
-    commune = load_registry(settings.registry_file)
+    """Load the registry file (a commune's or a province's) into SQL and connect the stores.
+    Raises on a bad registry file; ``existing``: on databases that exist already, or
+    ``MissingDatabase`` (a command that reads)."""
+    province = load_installation(settings.registry_file)
     engine = (open_existing if existing else make_engine)(settings.sql_url)
     if existing and store is None and settings.timeseries == "sqlite":
         readings = sqlite_timeseries_file(settings)
         if not readings.is_file():
             engine.dispose()
             raise MissingDatabase(readings)
-    load_commune(engine, commune)
+    load_province(engine, province)
     store = store or make_store(settings)
     store.ensure_ready()
     alerts = AlertEngine(
         engine,
         store,
-        commune,
+        province,
         SmsOutbox(settings.sms_encoding, clock),
         policy=policy(settings),
         office_phones=settings.sms_office_phones,
@@ -222,32 +262,57 @@ def bootstrap(
         retry_max_s=settings.sms_retry_max_s,
     )
     alerts.on_queued = dispatcher.wake  # an alert's SMS leaves as soon as it is committed
-    forecasts = BinForecasts(engine, store, commune, clock)
-    worklists = Worklists(
-        engine,
-        commune,
-        forecasts,
-        clock,
-        send_time=settings.worklist_time,
-        public_url=settings.public_url,
-        time_limit_s=settings.worklist_route_time_limit_s,
-        on_queued=dispatcher.wake,
-    )
+    forecasts = BinForecasts(engine, store, province, clock)
+
+    def worklists_of(commune: Commune) -> Worklists:
+        return Worklists(
+            engine,
+            commune,
+            forecasts,
+            clock,
+            send_time=settings.worklist_time,
+            public_url=settings.public_url,
+            time_limit_s=settings.worklist_route_time_limit_s,
+            on_queued=dispatcher.wake,
+        )
+
+    def citizens_of(commune: Commune) -> CitizenReports:
+        return CitizenReports(
+            engine, commune, clock, held_until=alerts.policy.quiet_ends, on_queued=dispatcher.wake
+        )
+
+    first_id, first = province.first()
+    each = {cid: worklists_of(c) for cid, c in province.communes.items()}
     services = Services(
         settings,
         engine,
         store,
         Ingest(engine, store, alerts),
         alerts,
-        WorklistReplies(SmsReplies(alerts), worklists),  # "XONG P12" ticks a work list
+        # "XONG P12" ticks a work list: of the crew's own commune
+        WorklistReplies(SmsReplies(alerts), list(each.values())),
         dispatcher,
-        commune,
-        Scores(store, engine, commune, clock),
+        first,
+        Scores(store, engine, first, clock),
         forecasts,
-        worklists,
+        each[first_id],
         clock,
+        citizens=citizens_of(first),
+        province=province,
+        commune_id=first_id,
     )
-    services.citizens = CitizenReports(
-        engine, commune, clock, held_until=alerts.policy.quiet_ends, on_queued=dispatcher.wake
-    )
+    if province.several:
+        for commune_id, commune in province.communes.items():
+            services._views[commune_id] = (
+                services
+                if commune_id == first_id
+                else replace(
+                    services,
+                    commune=commune,
+                    scores=Scores(store, engine, commune, clock),
+                    worklists=each[commune_id],
+                    citizens=citizens_of(commune),
+                    commune_id=commune_id,
+                )
+            )
     return services

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Final
 
 from sangsach.contract import LightingWindow
 from sangsach.lunar import FestivalNights
+from sangsach.province_file import Province, each_commune
 from sangsach.sun import VIETNAM, dusk_dawn
 
 if TYPE_CHECKING:
@@ -156,14 +157,17 @@ class LightingSchedule:
         return sunrise, sunset
 
 
-def village_schedules(commune: Commune) -> dict[str, LightingSchedule]:
-    """Each village's lighting rule: its programme, the commune's place and festival nights and
+def village_schedules(what: Commune | Province) -> dict[str, LightingSchedule]:
+    """Each village's lighting rule: its programme, its commune's place and festival nights and
     its own festival days. What the alert engine and the Sáng score judge lamps by."""
-    info = commune.commune
     return {
         v.id: LightingSchedule(
-            info.latitude, info.longitude, v.lighting or (), all_night=festival_nights(commune, v)
+            commune.commune.latitude,
+            commune.commune.longitude,
+            v.lighting or (),
+            all_night=festival_nights(commune, v),
         )
+        for commune in each_commune(what)
         for v in commune.villages
     }
 

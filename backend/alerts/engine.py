@@ -33,11 +33,12 @@ from sqlalchemy import (
 from sqlalchemy.engine import ExceptionContext
 
 from sangsach.lighting import village_schedules
+from sangsach.province_file import Province, each_commune
 from sangsach.registry_file import Commune
 
 from .. import db
 from ..domain.readings import AlertEvent, StoredReading
-from ..domain.rules import effective_thresholds
+from ..domain.rules import thresholds_of
 from ..notify.inbound import UnknownAlert
 from ..replicas import lock_devices, shared
 from ..sql import ManyRows, json_text, upsert
@@ -109,7 +110,7 @@ class AlertEngine:
         self,
         engine: Engine,
         store: TimeSeriesStore,
-        commune: Commune,
+        commune: Commune | Province,
         outbox: Outbox,
         *,
         thresholds: Thresholds | None = None,
@@ -126,21 +127,23 @@ class AlertEngine:
         # One writer of the engine's tables at a time: ingest threads, the tick, people's
         # actions. Taken before the SQL transaction (``lock``), never inside one.
         self._lock = threading.RLock()
-        self._thresholds = effective_thresholds(commune.alerts, commune.villages, self.th)
+        self._thresholds = thresholds_of(commune, self.th)
         self._schedules = village_schedules(commune)
         self._places: dict[str, _Place] = {}
-        for village in commune.villages:
-            for lane in village.lanes:
-                for lamp in lane.lamps:
-                    self._places[lamp.id] = _Place(village.id, village.name, lane.name, "lamp")
-            for point in village.points:
-                for bin_ in point.bins:
-                    self._places[bin_.id] = _Place(village.id, village.name, point.name, "bin")
-        self._heads = {v.id: [v.head.phone] for v in commune.villages}
+        self._heads: dict[str, list[str]] = {}
         self._teams: dict[tuple[str, str], list[str]] = defaultdict(list)
-        for team in commune.teams:
-            for village_id in team.villages:
-                self._teams[(village_id, team.role)] += [m.phone for m in team.members]
+        for one in each_commune(commune):  # a province's: every village under its own commune
+            for village in one.villages:
+                self._heads[village.id] = [village.head.phone]
+                for lane in village.lanes:
+                    for lamp in lane.lamps:
+                        self._places[lamp.id] = _Place(village.id, village.name, lane.name, "lamp")
+                for point in village.points:
+                    for bin_ in point.bins:
+                        self._places[bin_.id] = _Place(village.id, village.name, point.name, "bin")
+            for team in one.teams:
+                for village_id in team.villages:
+                    self._teams[(village_id, team.role)] += [m.phone for m in team.members]
         self._office = list(office_phones)
         # Called after a transaction that queued SMS has committed (set by the wiring).
         self.on_queued: Callable[[], None] = lambda: None

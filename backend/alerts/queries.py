@@ -3,6 +3,7 @@ history per type (how many opened, acknowledged, cleared; mean times to each).""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -29,6 +30,7 @@ class AlertFilter:
     device: str | None = None
     start: float | None = None
     end: float | None = None
+    villages: Sequence[str] | None = None  # any of these: the commune in view's (a province)
 
     def apply(self, query: Q) -> Q:
         for column, value in (
@@ -39,6 +41,8 @@ class AlertFilter:
         ):
             if value is not None:
                 query = query.where(column == value)
+        if self.villages is not None:
+            query = query.where(_table.c.village_id.in_(self.villages))
         if self.active is not None:
             cleared = _table.c.state == State.CLEARED.value
             query = query.where(~cleared if self.active else cleared)

@@ -18,6 +18,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, Protocol
 
+from sangsach.province_file import Province, each_commune
+from sangsach.registry_file import Commune
+
 from .readings import sensor_names
 
 
@@ -55,6 +58,17 @@ class _Village(Protocol):
 
     @property
     def alerts(self) -> _Overrides | None: ...
+
+
+def thresholds_of(
+    what: Commune | Province, base: Thresholds | None = None
+) -> dict[str, Thresholds]:
+    """Each village's thresholds, for one commune or all the communes of a province (each
+    village under its own commune's)."""
+    found: dict[str, Thresholds] = {}
+    for commune in each_commune(what):
+        found.update(effective_thresholds(commune.alerts, commune.villages, base))
+    return found
 
 
 def effective_thresholds(

@@ -1,4 +1,5 @@
-"""Replace the SQL registry with the content of the registry file, in one transaction."""
+"""Replace the SQL registry with the content of the registry file (a commune's, or a province's
+communes), in one transaction."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, insert, text
 
+from sangsach.province_file import Province, single
 from sangsach.registry_file import Commune
 
 from .. import db
@@ -19,16 +21,40 @@ REGISTRY_LOCK_KEY = 0x5A_5A_DB_02
 
 
 def load_commune(engine: Engine, commune: Commune) -> None:
+    """An installation of one commune."""
+    load_province(engine, single(commune))
+
+
+def load_province(engine: Engine, province: Province) -> None:
     rows: dict[str, list[dict[str, Any]]] = {
         "villages": [],
         "places": [],
         "teams": [],
         "team_members": [],
     }
+    for commune_id, commune in province.communes.items():
+        _commune_rows(rows, commune_id, commune)
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # backends starting together replace it in turn
+            conn.execute(text(f"SELECT pg_advisory_xact_lock({REGISTRY_LOCK_KEY})"))
+        for table in db.REGISTRY_TABLES:
+            conn.execute(delete(table))
+        for table in reversed(db.REGISTRY_TABLES):
+            if table is db.devices:
+                # Devices in chunks: 100,000 rows at once cost about 50 MB more at start-up.
+                devices = (row for c in province.communes.values() for row in _device_rows(c))
+                while chunk := list(islice(devices, CHUNK)):
+                    conn.execute(insert(table), chunk)
+            elif rows[table.name]:
+                conn.execute(insert(table), rows[table.name])
+
+
+def _commune_rows(rows: dict[str, list[dict[str, Any]]], commune_id: str, commune: Commune) -> None:
     for village in commune.villages:
         rows["villages"].append(
             {
                 "id": village.id,
+                "commune_id": commune_id,
                 "name": village.name,
                 "head_name": village.head.name,
                 "head_phone": village.head.phone,
@@ -60,19 +86,6 @@ def load_commune(engine: Engine, commune: Commune) -> None:
             rows["team_members"].append(
                 {"team_id": team.id, "name": member.name, "phone": member.phone}
             )
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":  # backends starting together replace it in turn
-            conn.execute(text(f"SELECT pg_advisory_xact_lock({REGISTRY_LOCK_KEY})"))
-        for table in db.REGISTRY_TABLES:
-            conn.execute(delete(table))
-        for table in reversed(db.REGISTRY_TABLES):
-            if table is db.devices:
-                # Devices in chunks: 100,000 rows at once cost about 50 MB more at start-up.
-                devices = _device_rows(commune)
-                while chunk := list(islice(devices, CHUNK)):
-                    conn.execute(insert(table), chunk)
-            elif rows[table.name]:
-                conn.execute(insert(table), rows[table.name])
 
 
 def _device_rows(commune: Commune) -> Iterator[dict[str, Any]]:

@@ -18,7 +18,7 @@ from sangsach.sun import VIETNAM
 from ..alerts import tables
 from ..campaigns import Campaign, in_period, per_village
 from ..citizens.service import counts_by_village
-from ..scores.parts import CENSUS_NAMES, SUMMED_NAMES, Parts
+from ..scores.parts import added
 from ..scores.service import PeriodScores, Scores
 from ..scores.verdict import VERDICT_VI, VillageResult, judge
 from .period import Period
@@ -54,8 +54,14 @@ class Report:
 def build_report(engine: Engine, scores: Scores, commune: Commune, period: Period) -> Report:
     result = scores.period(period.start, period.end)
     per_village, total = _alert_stats(engine, commune, period)
-    found = tuple(in_period(engine, period))
-    reports = counts_by_village(engine, period.start, period.end)
+    mine = {v.id for v in commune.villages}
+    # In a province the tables hold every commune's: the report is of this commune's villages.
+    found = tuple(c for c in in_period(engine, period) if mine.intersection(c.village_ids))
+    reports = {
+        village_id: n
+        for village_id, n in counts_by_village(engine, period.start, period.end).items()
+        if village_id in mine or village_id == ""  # "": naming no village (the total only)
+    }
     return Report(commune, period, result, per_village, total, scores.clock(), found, reports)
 
 
@@ -70,7 +76,11 @@ def _alert_stats(
         table.c.acked_at,
         table.c.opened_at,
         table.c.cleared_at,
-    ).where(table.c.opened_at >= period.start, table.c.opened_at < period.end)
+    ).where(
+        table.c.opened_at >= period.start,
+        table.c.opened_at < period.end,
+        table.c.village_id.in_([v.id for v in commune.villages]),  # a province's: this commune's
+    )
     rows: dict[str, list[Any]] = {v.id: [] for v in commune.villages}
     with engine.connect() as conn:
         for row in conn.execute(query):
@@ -231,11 +241,7 @@ def total_row(report: Report) -> dict[str, Any]:
     """The commune as a whole: every village's parts added up and judged by the same formula
     (its shares are of the commune's summed seconds and counts, not a mean of the villages'),
     with no score or rank, and the alerts of every village."""
-    villages = report.scores.villages
-    summed = {name: sum(getattr(v.parts, name) for v in villages) for name in SUMMED_NAMES}
-    censuses = [v.parts for v in villages if v.parts.households >= 0]
-    census = {name: sum(getattr(p, name) for p in censuses) for name in CENSUS_NAMES}
-    parts = Parts(**summed, **(census if censuses else {}))
+    parts = added(v.parts for v in report.scores.villages)
     judged = replace(judge("", TOTAL, parts, report.scores.formula), score=None)
     row = _row(
         judged, report.alerts_total, len(report.campaigns), sum(report.citizen_counts.values())

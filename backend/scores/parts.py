@@ -109,3 +109,14 @@ def total(days: Iterable[Parts]) -> Parts:
             census = day
     out = Parts(**sums)
     return out.with_census(census.census) if census is not None else out
+
+
+def added(villages: Iterable[Parts]) -> Parts:
+    """Several villages' parts over one period as one place's (a commune's total, a commune in
+    its province's ranking): seconds and counts summed, and the census of those that have one
+    summed (none: no census)."""
+    villages = list(villages)
+    summed = {name: sum(getattr(v, name) for v in villages) for name in SUMMED_NAMES}
+    censuses = [v for v in villages if v.households >= 0]
+    census = {name: sum(getattr(p, name) for p in censuses) for name in CENSUS_NAMES}
+    return Parts(**summed, **(census if censuses else {}))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 
 from .days import local_day, local_midnight
@@ -52,6 +52,7 @@ class DailyRollups:
         self.delay_s = delay_s
         self.clock = clock
         self.next_at = next_run_after(clock(), delay_s)
+        self._caught_up = False
 
     def missing_days(self) -> list[date]:
         """Days of the last ``catch_up_days`` (up to yesterday) lacking a row for some village."""
@@ -105,20 +106,32 @@ class DailyRollups:
         """Catch up, then run each day after midnight, until ``stop``, while this backend
         ``owns`` the rollups (one backend of several: backend/replicas.py); today's live part
         in every backend. Failures are retried."""
-        caught_up = False
-        while not stop.is_set():
-            try:
-                if not owns():
-                    caught_up = False  # a backend that takes the rollups over catches up first
-                else:
-                    if not caught_up:
-                        self.catch_up(stop)
-                        caught_up = True
-                    self.step()
-                    self.scores.redo_late()
-                # Every backend: today's live part is each one's own, for its pages.
-                self.refresh_live()
-            except Exception:
-                # The store may be down for a while: the missed work is tried again.
-                log.exception("daily rollup failed; trying again in %.0f s", POLL_S)
-            stop.wait(POLL_S)
+        run_all([self], stop, owns)
+
+    def once(self, stop: threading.Event, owns: Callable[[], bool]) -> None:
+        """One turn of ``run``."""
+        try:
+            if not owns():
+                self._caught_up = False  # a backend that takes the rollups over catches up first
+            else:
+                if not self._caught_up:
+                    self.catch_up(stop)
+                    self._caught_up = True
+                self.step()
+                self.scores.redo_late()
+            # Every backend: today's live part is each one's own, for its pages.
+            self.refresh_live()
+        except Exception:
+            # The store may be down for a while: the missed work is tried again.
+            log.exception("daily rollup failed; trying again in %.0f s", POLL_S)
+
+
+def run_all(
+    rollups: Sequence[DailyRollups], stop: threading.Event, owns: Callable[[], bool]
+) -> None:
+    """The rollups of each commune of a province (each judged by its own formula), one after
+    the other in one thread: on SQLite two writers at once would wait on each other."""
+    while not stop.is_set():
+        for rollup in rollups:
+            rollup.once(stop, owns)
+        stop.wait(POLL_S)

@@ -11,12 +11,12 @@ from enum import StrEnum
 from typing import Annotated, Any, Final, TypeVar
 from urllib.parse import urlencode
 
-from fastapi import Depends, Query, Request, status
+from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from ..alerts import queries
-from ..alerts.lifecycle import State
+from ..alerts.lifecycle import Alert, State
 from ..alerts.model import AlertType
 from ..alerts.queries import AlertFilter
 from ..api.deps import ServicesDep
@@ -24,6 +24,7 @@ from ..api.schemas import AlertId
 from ..auth.identify import shown_name
 from ..auth.roles import Principal
 from ..notify.templates import PROBLEMS
+from ..services import Services
 from . import session
 from .alert_cards import STATES, cards
 from .render import page, pages_router, period_choices, period_of, this_month
@@ -53,7 +54,7 @@ def alerts(
 ) -> HTMLResponse:
     with services.engine.connect() as conn:
         shown = cards(conn, services, queries.list_alerts(
-            conn, AlertFilter(active=True), limit=10_000))  # fmt: skip
+            conn, AlertFilter(active=True, villages=services.village_ids), limit=10_000))  # fmt: skip
     notice = NOTICES[da].format(code=ma) if da in NOTICES and ma is not None else ""
     return page(request, "alerts.html", "Cảnh báo đang mở", services, alerts=shown, notice=notice)
 
@@ -79,7 +80,12 @@ def history(
         period = period_of(ky or this_month(), "query", "ky")
     villages = {v.id: v.name for v in services.commune.villages}
     where = AlertFilter(
-        state=state, village=thon or None, type=kind, start=period.start, end=period.end
+        state=state,
+        village=thon or None,
+        type=kind,
+        start=period.start,
+        end=period.end,
+        villages=services.village_ids,
     )
     with services.engine.connect() as conn:
         total = queries.count_alerts(conn, where)
@@ -100,7 +106,7 @@ def history(
 
 @router.get("/canh-bao/{alert_id}", response_class=HTMLResponse)
 def one_alert(request: Request, alert_id: AlertId, services: ServicesDep) -> HTMLResponse:
-    found = services.alerts.get(alert_id)  # an unknown id: 404 (backend/api/errors.py)
+    found = _seen(services, alert_id)
     with services.engine.connect() as conn:
         [shown] = cards(conn, services, [found])
     title = f"Cảnh báo {alert_id}: {shown.problem}"
@@ -115,6 +121,7 @@ def acknowledge(
 ) -> RedirectResponse:
     """Take an alert on in the name of who is signed in; the page then says what came of it."""
     by = shown_name(principal)[:64]
+    _seen(services, alert_id)
     alert = services.alerts.acknowledge(alert_id, by)  # an unknown id: 404 (api/errors.py)
     if alert.state is State.CLEARED:
         done = "het"
@@ -124,6 +131,14 @@ def acknowledge(
         done = "nhan"
     target = f"/canh-bao?da={done}&ma={alert_id}#canh-bao-{alert_id}"
     return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
+
+
+def _seen(services: Services, alert_id: int) -> Alert:
+    """The alert, if the commune in view may see it; else 404, as for an unknown id."""
+    found = services.alerts.get(alert_id)  # an unknown id: 404 (backend/api/errors.py)
+    if not services.sees(found.village_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"không có cảnh báo {alert_id}")
+    return found
 
 
 def _choice(enum: type[E], text: str, name: str) -> E | None:

@@ -132,8 +132,11 @@ def device_rows(services: Any, village_id: str | None = None) -> list[dict[str, 
         .outerjoin(s, s.c.device_id == d.c.id)
         .order_by(d.c.village_id, d.c.kind.desc(), d.c.id)
     )  # fmt: skip
-    if village_id is not None:
-        query = query.where(d.c.village_id == village_id)
+    query = query.where(
+        d.c.village_id == village_id
+        if village_id is not None
+        else d.c.village_id.in_(services.village_ids)  # the commune in view's (a province)
+    )
     with services.engine.connect() as conn:
         found = [dict(row._mapping) for row in conn.execute(query)]
     thresholds = services.scores.rules.thresholds
@@ -215,7 +218,7 @@ def devices(
 def device(request: Request, device_id: str, services: ServicesDep, conn: ConnDep) -> HTMLResponse:
     known = conn.execute(select(db.devices.c.village_id).where(db.devices.c.id == device_id))
     village_id = known.scalar()
-    if village_id is None:
+    if village_id is None or not services.sees(village_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"không có thiết bị {device_id!r}")
     row = next(r for r in device_rows(services, village_id) if r["id"] == device_id)
     start = None if row["ts"] is None else max(0, row["ts"] - READINGS_WINDOW_S)

@@ -11,6 +11,7 @@ from . import (
     citizens_page,
     devices,
     overview,
+    province_page,
     reports_page,
     village,
     worklist_page,
@@ -30,4 +31,5 @@ routers = (
     campaigns_page.router,
     citizens_page.public_router,  # the citizens' report form: no sign-in
     citizens_page.router,
+    province_page.router,
 )

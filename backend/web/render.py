@@ -57,7 +57,13 @@ def local_time(ts: float | None) -> str:
 
 
 def page(request: Request, name: str, title: str, services: Any, **context: Any) -> HTMLResponse:
-    context = {"title": title, "commune": services.commune.commune.name, **context}
+    several = services.province is not None and services.province.several
+    context = {
+        "title": title,
+        "commune": services.commune.commune.name,
+        "province": services.province.name if several else None,
+        **context,
+    }
     return templates.TemplateResponse(request, name, context)
 
 
@@ -109,14 +115,19 @@ def map_dots(services: Any, village_id: str | None = None) -> list[devicemap.Dot
         s.c.online,
         s.c["values"].label("latest"),
     ).outerjoin(s, s.c.device_id == d.c.id)
-    if village_id is not None:
-        located = located.where(d.c.village_id == village_id)
+    located = located.where(
+        d.c.village_id == village_id
+        if village_id is not None
+        else d.c.village_id.in_(services.village_ids)  # the commune in view's (a province)
+    )
     with services.engine.connect() as conn:
         devices = [dict(r._mapping) for r in conn.execute(located)]
     return devicemap.dots(devices, services.scores.rules.thresholds)
 
 
 def active_alerts(services: Any) -> list[Any]:
+    """The open alerts of the commune in view."""
+    a = tables.alerts
     with services.engine.connect() as conn:
         return [from_row(r._mapping) for r in conn.execute(
-            select(tables.alerts).where(tables.alerts.c.state != "cleared"))]  # fmt: skip
+            select(a).where(a.c.state != "cleared", a.c.village_id.in_(services.village_ids)))]  # fmt: skip

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, Form, HTTPException, Request, status
 
-from ..api.deps import ServicesDep, get_auth
+from ..api.deps import ServicesDep, check_scope, get_auth
 from ..auth.csrf import FIELD, csrf_ok, csrf_token
 from ..auth.gate import COOKIE, LOGIN_PATH
 from ..auth.identify import Authenticator, shown_name
@@ -57,6 +57,7 @@ def reader(request: Request, services: ServicesDep) -> Principal | None:
     principal = caller(request)
     if principal is None and not services.settings.web_open_read:
         raise _to_login(request)
+    check_scope(request, principal)
     return principal
 
 
@@ -66,6 +67,7 @@ def operator(request: Request, csrf: Annotated[str, Form(alias=FIELD)] = "") -> 
     principal = caller(request)
     if principal is None:
         raise _to_login(request)
+    check_scope(request, principal)
     if not allows(principal.role, Role.OPERATOR):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,

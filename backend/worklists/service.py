@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -224,10 +224,14 @@ class Worklists:
         return True
 
     # -- XONG <point code> ----------------------------------------------------------------
+    def crews_of(self, phone: str) -> list[str]:
+        """The collection crews of this commune that ``phone`` is a member of."""
+        return [t.id for t in self.teams() if any(m.phone == phone for m in t.members)]
+
     def tick(self, code: str, phone: str) -> str:
         """A crew member's "XONG <code>": the point ticked off today's list of their team."""
         now = self.clock()
-        mine = [t.id for t in self.teams() if any(m.phone == phone for m in t.members)]
+        mine = self.crews_of(phone)
         if not mine:
             raise NotRecipient(f"{phone} is in no collection crew: no work list to tick")
         with self.engine.begin() as conn:
@@ -245,9 +249,11 @@ class WorklistReplies:
     """The SMS replies' actions (``AlertActions``): a code starting with a letter is a
     gathering point of today's work list, any other an alert's, as before."""
 
-    def __init__(self, alerts: AlertActions, worklists: Worklists) -> None:
+    def __init__(self, alerts: AlertActions, worklists: Worklists | Sequence[Worklists]) -> None:
+        """``worklists``: a province's, one per commune; a crew's reply ticks its own
+        commune's list."""
         self.alerts = alerts
-        self.worklists = worklists
+        self.each = [worklists] if isinstance(worklists, Worklists) else list(worklists)
 
     def acknowledge(self, code: str, phone: str) -> str:
         if is_point_code(code):
@@ -256,5 +262,11 @@ class WorklistReplies:
 
     def mark_done(self, code: str, phone: str) -> str:
         if is_point_code(code):
-            return self.worklists.tick(code, phone)
+            mine = [w for w in self.each if w.crews_of(phone)] or self.each[:1]
+            for worklists in mine[:-1]:  # a member of crews of several communes: each in turn
+                try:
+                    return worklists.tick(code, phone)
+                except UnknownAlert:
+                    continue
+            return mine[-1].tick(code, phone)
         return self.alerts.mark_done(code, phone)
