@@ -45,7 +45,7 @@ def get_services(request: Request) -> Services:
     """The services as the caller's commune sees them. One commune: as they are. A province:
     a caller scoped to a commune sees that commune, on the routes a commune may open (else
     403); the province's office sees the commune it picked on the province's page (cookie
-    ``xa``), else the first."""
+    ``xa``), else the first; a citizen's form, the commune of its address (``?xa=``)."""
     services: Services = request.app.state.services
     if services.province is None or not services.province.several:
         return services
@@ -53,7 +53,9 @@ def get_services(request: Request) -> Services:
     if principal is not None and principal.scope is not None:
         check_scope(request, principal)
         return services.view(principal.scope)
-    picked = request.cookies.get(COMMUNE_COOKIE, "")
+    # the province's office: the commune it picked; a citizen: the commune of the QR code's
+    # form (``?xa=``, printed in the code's address)
+    picked = request.query_params.get(COMMUNE_COOKIE) or request.cookies.get(COMMUNE_COOKIE, "")
     return services.view(picked) if picked in services.province.communes else services
 
 

@@ -16,6 +16,7 @@ from .. import db
 from ..alerts.sms import answer_policy
 from ..auth.failures import FailureLimiter
 from ..auth.gate import client_address
+from ..citizens.service import CitizenReports
 from ..notify import outbox, webhook
 from ..notify.answers import answer
 from ..notify.inbound import (
@@ -27,6 +28,7 @@ from ..notify.inbound import (
     parse_reply,
     receive,
 )
+from ..services import Services
 from .deps import ConnDep, ServicesDep, operator
 
 router = APIRouter(prefix="/api/v1/sms", tags=["sms"])
@@ -269,11 +271,23 @@ def inbound(
     )
 
 
+def citizens_for(services: Services, text: str) -> CitizenReports:
+    """Whose report an SMS is: in a province, the first commune whose codes know the code it
+    gives (codes should be unique across the province: docs/province.md); else the first."""
+    views = services.views()
+    for view in views if len(views) > 1 else ():
+        assert view.citizens is not None
+        read = view.citizens.reader.read(text)
+        if read is not None and read.target is not None:
+            return view.citizens
+    assert services.citizens is not None  # bootstrap sets it
+    return services.citizens
+
+
 def citizen_report(services: ServicesDep, sms: InboundSms, now: float) -> InboundResult | None:
     """A citizen's report made into a ticket, kept in ``sms_inbound`` as ``report``; None for
     a crew's reply (a registered phone, or ``OK``/``XONG`` with a code from anyone)."""
-    citizens = services.citizens
-    assert citizens is not None
+    citizens = citizens_for(services, sms.text)
     phone = normalize_phone(sms.sender)
     if not citizens.wants(sms.text):
         known = find_sender(services.engine, phone, services.settings.sms_office_phones)

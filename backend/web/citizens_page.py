@@ -50,6 +50,12 @@ def guard_of(request: Request) -> FormGuard:
     return guard
 
 
+def _commune_query(services: Services) -> str:
+    """In a province, the commune of the form (its codes are its own): ``&xa=<id>``."""
+    several = services.province is not None and services.province.several
+    return f"&xa={services.commune_id}" if several else ""
+
+
 def _form_page(
     request: Request,
     services: Services,
@@ -61,6 +67,7 @@ def _form_page(
     context = {
         "title": "Phản ánh về đèn đường, rác thải",
         "commune": services.commune.commune.name,
+        "action": PATH + ("?" + _commune_query(services)[1:] if _commune_query(services) else ""),
         "values": values,
         "errors": errors or {},
         "kinds": KINDS,
@@ -279,7 +286,7 @@ def qr_sheet(
         for target in codes_of(citizens.reader.targets.values(), kind):
             if thon and target.village_id != thon:
                 continue
-            url = f"{base}{PATH}?ma={target.code}"
+            url = f"{base}{PATH}?ma={target.code}{_commune_query(services)}"
             svg = qr_svg(url)
             # a card per bin of a point (each bin gets its sticker) and per lamp
             for device_id in target.device_ids or ("",):

@@ -21,6 +21,7 @@ from sangsach.backend.app import create_app
 from sangsach.backend.auth.roles import Role
 from sangsach.backend.auth.scopes import COMMUNE_ROUTES
 from sangsach.backend.auth.tokens import TokenStore
+from sangsach.backend.citizens.form import FormGuard
 from sangsach.config import BackendSettings
 from sangsach.province_file import load_installation
 from sangsach.registry_file import RegistryFileError
@@ -269,3 +270,26 @@ def test_a_communes_scores_equal_those_of_the_commune_alone(
     assert by_itself["villages"][0]["parts"]["bin_required_s"] > 0  # not an empty comparison
     ranked = province.get("/tinh", params={"ky": "2026"}).text
     assert re.search(r'data-village="tan-phong"', ranked)
+
+
+def test_a_citizens_qr_form_files_the_report_with_its_own_commune(
+    app: FastAPI, province: TestClient
+) -> None:
+    """Both communes have a point P1: the QR code's address names the commune of the form, and
+    the ticket goes to that commune's village (and to its office only)."""
+    province.cookies.set("xa", "hoa-binh")
+    sheet = province.get("/phieu-phan-anh/ma-qr").text
+    province.cookies.delete("xa")
+    assert "/phan-anh?ma=P1&amp;xa=hoa-binh" in sheet
+    public = TestClient(app)  # a villager's phone: no token, no cookie
+    form = public.get("/phan-anh", params={"ma": "P1", "xa": "hoa-binh"})
+    assert (
+        'value="b-thon-1" selected' in form.text and 'action="/phan-anh?xa=hoa-binh"' in form.text
+    )
+    guard: FormGuard = app.state.citizen_form
+    data = {"loai": "rac", "ma": "P1", "thon": "", "noi_dung": "Thùng đầy", "sdt": "",
+            "t": guard.stamp(time.time() - 10), "website": ""}  # fmt: skip
+    sent = public.post("/phan-anh?xa=hoa-binh", data=data, headers={"Origin": "http://testserver"})
+    assert sent.status_code == 200, sent.text
+    tickets = province.get("/api/v1/tickets").json()
+    assert [(t["village_id"], t["device_id"]) for t in tickets] == [("b-thon-1", "bin-b-thon-1-01")]
