@@ -31,7 +31,10 @@ GATEWAY_ID = r"[A-Za-z0-9_-]{1,32}"
 DEFAULT_GATEWAY_ID = "gw-1"
 ANY_GATEWAY = "*"
 GATEWAY_IDS = rf"^\s*(\*|{GATEWAY_ID}(\s*,\s*{GATEWAY_ID})*)?\s*$"  # a comma list, `*` or empty
-REGISTRY_FILE_HELP = "the commune registry file (YAML): villages, devices, teams, census"
+REGISTRY_FILE_HELP = (
+    "the commune registry file (YAML): villages, devices, teams, census; the backend also "
+    "takes a province file listing its communes' registry files (docs/province.md)"
+)
 INGEST_TOKEN_HELP = "bearer token of the gateways for the ingest API"  # noqa: S105
 
 
