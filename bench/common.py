@@ -15,10 +15,13 @@ from typing import Any
 
 import httpx
 import paho.mqtt.client as paho
+import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
 from sangsach.localbroker import free_port
+from sangsach.province_file import load_installation
 from sangsach.registry_file import load_registry
+from sangsach.registry_gen import generate
 from tests.harness import Process, backend_healthy, wait_until
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -106,6 +109,28 @@ def generate_registry(path: Path, devices: int) -> list[Device]:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(out.stdout)
     return [Device(d.id, d.kind) for d in load_registry(path).devices()]
+
+
+def generate_province(path: Path, devices: int, communes: int) -> list[Device]:
+    """A province file of ``communes`` synthetic communes sharing about ``devices`` devices,
+    each commune shaped as :func:`generate_registry` makes one (ids prefixed ``c001-``...)."""
+    per = devices // communes
+    villages = max(1, per // 100)
+    lamps, bins = (80, 20) if per >= 100 else (per * 4 // 5, max(1, per // 5))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for i in range(1, communes + 1):
+        cid = f"c{i:03d}"
+        text = generate(villages, lamps, bins, i, prefix=f"{cid}-", name=f"Xã số {i}")
+        (path.parent / f"{cid}.yaml").write_text(text, encoding="utf-8")
+        entries.append({"id": cid, "registry": f"{cid}.yaml"})
+    province = {"province": {"name": "Tỉnh Giả Lập"}, "communes": entries}
+    path.write_text(yaml.safe_dump(province, allow_unicode=True), encoding="utf-8")
+    return [
+        Device(d.id, d.kind)
+        for commune in load_installation(path).communes.values()
+        for d in commune.devices()
+    ]
 
 
 def reading_payload(device: Device, seq: int, ts: int, *, cycling: bool = False) -> bytes:

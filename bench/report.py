@@ -91,8 +91,10 @@ def markdown(results: dict[str, Any]) -> str:
     if "memory" in results:
         lines += ["## Memory: peak RSS with every registered device reporting once", ""]
         lines += _table(
-            ["devices", "gateway MB", "backend MB", "backend start s", "load"],
-            [[f"{r['devices']:,}", r["gateway_mb"], r["backend_mb"], r["backend_start_s"], r["load"]]
+            ["devices", "communes", "gateway MB", "backend MB", "mosquitto MB",
+             "influxd MB (run's peak)", "backend start s", "load"],
+            [[f"{r['devices']:,}", r.get("communes", 1), r["gateway_mb"], r["backend_mb"],
+              r.get("mosquitto_mb", ""), r.get("influxd_mb", ""), r["backend_start_s"], r["load"]]
              for r in results["memory"]],
         )  # fmt: skip
     if "scores" in results:

@@ -7,9 +7,9 @@
 Parts: drain (capacity with 1, 2 and 4 gateways and the reference pipelines: mosquitto_sub, the
 minimal consumer, and Node-RED's batch flow when Node.js is installed), latency
 (publish -> stored), alerts (reading -> SMS request), memory (peak RSS at 1k/10k/100k
-devices), scores (a village-year and the commune-year of daily scores), forecasts (25,000 bins'
-fill forecasts from 28 days of readings, and the read of their history from InfluxDB),
-worklists (the day's work lists of every crew of 100 communes).
+devices, in one commune or over --communes N), scores (a village-year and the commune-year of
+daily scores), forecasts (25,000 bins' fill forecasts from 28 days of readings, and the read of
+their history from InfluxDB), worklists (the day's work lists of every crew of 100 communes).
 """
 
 from __future__ import annotations
@@ -56,6 +56,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rates", type=float, nargs="+", default=[500.0, 2000.0])
     parser.add_argument("--seconds", type=float, help="latency and alerts: seconds per rate")
     parser.add_argument("--memory-devices", type=int, nargs="+", help="default 1k 10k 100k")
+    parser.add_argument(
+        "--communes", type=int, default=1,
+        help="memory: the devices spread over this many communes of a province file (default 1)",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("var/bench"), help="report directory")
     parser.add_argument(
         "--nodered-dir", type=Path, default=nodered.DEFAULT_DIR,
@@ -106,7 +110,10 @@ def main(argv: list[str] | None = None) -> None:
                     results["alerts"].append({**row, "load": load_average()})
                 _save(args.out, results)
             if "memory" in parts:
-                results["memory"] = memory.run(root / "memory", influxd.url, sizes)
+                pid = influxd._process.pid if influxd._process else None
+                results["memory"] = memory.run(
+                    root / "memory", influxd.url, sizes, args.communes, pid
+                )
                 _save(args.out, results)
             if "scores" in parts:
                 results["scores"] = scores.run(root / "scores", quick)
