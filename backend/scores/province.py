@@ -36,4 +36,4 @@ def communes_period(
     ranked = rank(judged) if any(j.parts.measured for j in judged) else []
     by_id = {r.village_id: r for r in ranked}
     shown = [by_id.get(j.village_id, j) for j in judged]
-    return PeriodScores(start, end, upto, shown, ranked, formula, formula_text(formula))
+    return PeriodScores(start, end, upto, shown, ranked, formula, formula_text(formula, "xã"))

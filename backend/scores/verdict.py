@@ -207,8 +207,9 @@ def rank(results: Sequence[VillageResult]) -> list[VillageResult]:
     return [replace(r, rank=i) for i, r in enumerate(ranked, start=1)]
 
 
-def formula_text(formula: ScoreFormula) -> str:
-    """The ranking formula in Vietnamese, with the commune's numbers, as printed."""
+def formula_text(formula: ScoreFormula, unit: str = "thôn") -> str:
+    """The ranking formula in Vietnamese, with the commune's numbers, as printed; ``unit``:
+    what is ranked (the villages of a commune, the communes of a province: ``xã``)."""
     f = formula
     return (
         f"Điểm = {f.sang_weight:g} × Sáng + {f.sach_weight:g} × trung bình các chỉ tiêu Sạch có"
@@ -218,8 +219,8 @@ def formula_text(formula: ScoreFormula) -> str:
         f" min(1; tỉ lệ đúng hạn ÷ {_vi(f.collection_target_pct)}%); tràn rác = 1 nếu số giờ"
         f" tràn không quá {_vi(f.overflow_allowed_h_per_point_day)} giờ mỗi điểm mỗi ngày đo"
         f" được, quá thì bằng giờ cho phép ÷ giờ tràn; thùng rác đạt chuẩn trên trục chính ="
-        f" min(1; tỉ lệ ÷ {_vi(f.census_target_pct)}%) (không nhân tỉ lệ đo). Chỉ xếp hạng thôn"
-        f" có số liệu đèn và thùng rác từ {_vi(f.coverage_floor_pct)}% thời gian trở lên; thôn"
+        f" min(1; tỉ lệ ÷ {_vi(f.census_target_pct)}%) (không nhân tỉ lệ đo). Chỉ xếp hạng {unit}"
+        f" có số liệu đèn và thùng rác từ {_vi(f.coverage_floor_pct)}% thời gian trở lên; {unit}"
         f' không có đèn hoặc thùng rác gắn cảm biến ghi "Chưa xếp hạng". Làm tròn 2 chữ số'
-        f" thập phân; bằng điểm thì xếp theo tỉ lệ sáng cao hơn, rồi theo mã thôn."
+        f" thập phân; bằng điểm thì xếp theo tỉ lệ sáng cao hơn, rồi theo mã {unit}."
     )

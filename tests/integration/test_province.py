@@ -222,6 +222,7 @@ def test_the_province_ranks_its_communes_and_looks_at_either(province: TestClien
     page = province.get("/tinh", params={"ky": "2026"}).text
     assert 'data-village="tan-phong"' in page and 'data-village="hoa-binh"' in page
     assert 'href="/tinh/xa/hoa-binh"' in page
+    assert "Chỉ xếp hạng xã có số liệu" in page  # the formula speaks of communes here
     picked = province.get("/tinh/xa/hoa-binh")
     assert picked.status_code == 303 and picked.headers["location"] == "/"
     province.cookies.set("xa", "hoa-binh")
