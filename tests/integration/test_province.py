@@ -294,3 +294,29 @@ def test_a_citizens_qr_form_files_the_report_with_its_own_commune(
     assert sent.status_code == 200, sent.text
     tickets = province.get("/api/v1/tickets").json()
     assert [(t["village_id"], t["device_id"]) for t in tickets] == [("b-thon-1", "bin-b-thon-1-01")]
+
+
+def test_a_province_on_either_sql_store(tmp_path: Path, sql_url: str) -> None:
+    """The registry of both communes, the scoped token and what it sees, on SQLite and on
+    PostgreSQL (villages.commune_id, api_tokens.scope: migration 0008)."""
+    settings = BackendSettings(
+        data_dir=tmp_path, registry_file=write_province(tmp_path), database_url=sql_url,
+        alert_quiet_hours="", auth_failures_burst=0,
+    )  # fmt: skip
+    app = create_app(settings)
+    client = fed(app, "a-", "b-")
+    try:
+        made = client.post(
+            "/api/v1/tokens", json={"name": "hb", "role": "viewer", "scope": "hoa-binh"}
+        ).json()
+        theirs = bearer(made["token"])
+        villages = client.get("/api/v1/villages", headers=theirs).json()
+        assert [(v["id"], v["commune_id"]) for v in villages] == [
+            ("b-thon-1", "hoa-binh"), ("b-thon-2", "hoa-binh"),
+        ]  # fmt: skip
+        assert "a-thon-" not in client.get("/canh-bao", headers=theirs).text
+        assert client.get("/api/v1/devices", headers=theirs).status_code == 403
+        ranked = client.get("/tinh", params={"ky": "2026"}).text
+        assert 'data-village="tan-phong"' in ranked and 'data-village="hoa-binh"' in ranked
+    finally:
+        client.__exit__(None, None, None)
