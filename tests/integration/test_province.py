@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -22,6 +23,7 @@ from sangsach.backend.auth.roles import Role
 from sangsach.backend.auth.scopes import COMMUNE_ROUTES
 from sangsach.backend.auth.tokens import TokenStore
 from sangsach.backend.citizens.form import FormGuard
+from sangsach.cli import main
 from sangsach.config import BackendSettings
 from sangsach.province_file import load_installation
 from sangsach.registry_file import RegistryFileError
@@ -320,3 +322,18 @@ def test_a_province_on_either_sql_store(tmp_path: Path, sql_url: str) -> None:
         assert 'data-village="tan-phong"' in ranked and 'data-village="hoa-binh"' in ranked
     finally:
         client.__exit__(None, None, None)
+
+
+def test_the_command_line_scopes_a_token_to_a_commune_of_the_registry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SANGSACH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SANGSACH_REGISTRY_FILE", str(write_province(tmp_path)))
+    add = ["tokens", "add", "--name", "van-phong", "--role", "operator", "--commune"]
+    unknown = CliRunner().invoke(main, [*add, "nowhere"])
+    assert unknown.exit_code == 2 and "--commune: không có xã 'nowhere'" in unknown.output
+    assert "tan-phong, hoa-binh" in unknown.output
+    made = CliRunner().invoke(main, [*add, "hoa-binh"])
+    assert made.exit_code == 0 and "chỉ xã hoa-binh" in made.output, made.output
+    listed = CliRunner().invoke(main, ["tokens", "list"]).output
+    assert re.search(r"van-phong +operator +xã hoa-binh", listed), listed
