@@ -162,7 +162,10 @@ class Scores:
             )
         out = {}
         kept: ScoreFormula | None = None
+        mine = {v.id for v in self.commune.villages}
         for village_id, found in sums.items():
+            if village_id not in mine:  # a province's store holds every commune's days
+                continue
             in_force = {k: v for k, v in found.last.items() if v is not None}
             out[village_id] = Parts.from_values({**found.sums, **in_force})
             kept = kept or stored_formula(found.last)

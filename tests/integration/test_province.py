@@ -23,6 +23,7 @@ from sangsach.backend.auth.roles import Role
 from sangsach.backend.auth.scopes import COMMUNE_ROUTES
 from sangsach.backend.auth.tokens import TokenStore
 from sangsach.backend.citizens.form import FormGuard
+from sangsach.backend.scores.days import local_day, local_midnight
 from sangsach.cli import main
 from sangsach.config import BackendSettings
 from sangsach.province_file import load_installation
@@ -46,6 +47,8 @@ communes:
 def write_province(folder: Path, text: str = PROVINCE) -> Path:
     for commune_id, (prefix, name) in COMMUNES.items():
         registry = generate(2, 3, 2, seed=len(prefix + name), prefix=prefix, name=name)
+        if commune_id == "hoa-binh":  # a formula of its own: its pages must use it
+            registry += "scores:\n  sang_target_pct: 80\n"
         (folder / f"{commune_id}.yaml").write_text(registry, encoding="utf-8")
     path = folder / "province.yaml"
     path.write_text(text, encoding="utf-8")
@@ -337,3 +340,20 @@ def test_the_command_line_scopes_a_token_to_a_commune_of_the_registry(
     assert made.exit_code == 0 and "chỉ xã hoa-binh" in made.output, made.output
     listed = CliRunner().invoke(main, ["tokens", "list"]).output
     assert re.search(r"van-phong +operator +xã hoa-binh", listed), listed
+
+
+def test_each_commune_is_judged_by_its_own_formula_on_stored_days(
+    province: TestClient, scoped: dict[str, str], app: FastAPI
+) -> None:
+    """Closed days are rolled up and stored for every commune's villages in one store; a
+    commune's period takes the formula stored with its own villages' days, not the first one
+    the store returns (Tân Phong's, whose ids sort first)."""
+    made = province.post(
+        "/api/v1/tokens", json={"name": "hb viewer", "role": "viewer", "scope": "hoa-binh"}
+    ).json()
+    today = local_midnight(local_day(NOW))
+    days = {"start": today - 2 * 86_400, "end": today}  # two closed days: stored, then summed
+    for secret, target in ((scoped["viewer"], 95.0), (made["token"], 80.0)):
+        for _ in range(2):  # computed and stored, then read back from the store
+            found = province.get("/api/v1/scores", params=days, headers=bearer(secret)).json()
+            assert found["formula"]["sang_target_pct"] == target
