@@ -13,7 +13,8 @@ extras=""
 if [[ "${1:-}" == "--test" ]]; then
   # docker-compose: only `docker-compose config`, which checks docker-compose.yml without an engine
   # postgresql: Debian's server (15 on bookworm); the tests run initdb and postgres themselves
-  packages+=(influxdb postgresql chromium docker-compose openssl)
+  # nginx: the province test's reverse proxy, started in the foreground on its own files
+  packages+=(influxdb postgresql nginx chromium docker-compose openssl)
   extras="[dev]"
 fi
 
