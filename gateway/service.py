@@ -34,6 +34,7 @@ class Gateway:
             settings.spool_path,
             max_rows=settings.spool_max_rows,
             min_free_bytes=int(settings.spool_min_free_mb * 1024 * 1024),
+            busy_timeout_s=settings.spool_busy_timeout_s,
         )
         limits = Limits(
             max_payload_bytes=settings.max_payload_bytes,

@@ -76,8 +76,15 @@ def _disk_full(err: BaseException) -> bool:
 
 
 class Spool:
-    def __init__(self, path: Path, max_rows: int = 5_000_000, min_free_bytes: int = 0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        max_rows: int = 5_000_000,
+        min_free_bytes: int = 0,
+        busy_timeout_s: float = 30.0,
+    ) -> None:
         self.path = path
+        self.busy_timeout_s = busy_timeout_s
         self.max_rows = max_rows
         self.min_free_bytes = min_free_bytes
         private_sqlite_file(path)
@@ -98,7 +105,7 @@ class Spool:
         """One connection per thread: the intake writes while the forwarder reads."""
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             self._local.db = db

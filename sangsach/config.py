@@ -156,6 +156,12 @@ class GatewaySettings(MqttSettings):
         description="messages waiting with nothing committed to the spool for this long: intake"
         " is reported stalled (health file, heartbeat, `GET /api/v1/gateways`)",
     )
+    spool_busy_timeout_s: float = Field(
+        default=30.0,
+        ge=1,
+        description="how long a write to the spool waits while another process holds its lock"
+        " (SQLite's busy timeout); past it the intake thread dies and the gateway exits 1",
+    )
 
     @model_validator(mode="after")
     def _no_dev_secret_in_production(self) -> Self:

@@ -5,9 +5,9 @@ nothing was taken in afterwards, the health file still said healthy, and the mes
 acknowledged, came back after every restart. Each known shape is published here followed by a
 valid reading that must be stored; each becomes a dead letter with its reason. Then the intake
 is stuck for real (another process holds the spool's write lock): the health file and
-``GET /api/v1/gateways`` say so, and when it outlasts SQLite's busy timeout the intake thread
-dies and the gateway exits non-zero instead of idling as if healthy; restarted, it loses
-nothing.
+``GET /api/v1/gateways`` say so, and when it outlasts SQLite's busy timeout
+(``SANGSACH_SPOOL_BUSY_TIMEOUT_S``, 15 s here) the intake thread dies and the gateway exits
+non-zero instead of idling as if healthy; restarted, it loses nothing.
 """
 
 from __future__ import annotations
@@ -142,7 +142,10 @@ def hold_spool(stack: Stack) -> sqlite3.Connection:
 def test_a_stuck_intake_is_reported_and_a_dead_one_exits_non_zero_losing_nothing(
     tmp_path: Path, broker: LocalBroker
 ) -> None:
-    stack = Stack(tmp_path / "stack", broker.port, {"SANGSACH_INTAKE_STALL_S": "3"}).start()
+    # The stall reported after 3 s; SQLite's busy timeout at 15 s instead of 30 (the
+    # default): the stall reaches the backend in about 6 s, well before the timeout.
+    env = {"SANGSACH_INTAKE_STALL_S": "3", "SANGSACH_SPOOL_BUSY_TIMEOUT_S": "15"}
+    stack = Stack(tmp_path / "stack", broker.port, env).start()
     device = LAMPS[0]
     now = int(time.time()) - 60
 
@@ -162,7 +165,7 @@ def test_a_stuck_intake_is_reported_and_a_dead_one_exits_non_zero_losing_nothing
         assert "intake stalled: 5 messages waiting, nothing committed for" in stalled
         assert stalled.startswith("nhận tin bị treo: 5 tin chờ")
         wait_until(lambda: "5 messages waiting" in reported(), 20, "the stall at the backend")
-        holder.execute("ROLLBACK")  # unstuck before SQLite's busy timeout (30 s)
+        holder.execute("ROLLBACK")  # unstuck before SQLite's busy timeout (15 s)
         wait_until(lambda: stack.stored() == 5, 30, "the 5 readings after the stall")
         wait_until(lambda: reported() == "", 20, "the stall cleared at the backend")
         assert stack.gateway_health()["intake_stalled"] == ""
