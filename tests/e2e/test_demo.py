@@ -17,8 +17,10 @@ pytestmark = pytest.mark.e2e
 
 
 def test_demo_runs_and_reports_stored_readings(tmp_path: Path) -> None:
+    # The demo prints its counts every 10 s and stops at the first print past --minutes: 0.3
+    # (18 s) gives two prints, at 10 and 20 s, the two the test compares.
     done = subprocess.run(
-        [sys.executable, "-m", "sangsach", "demo", "--minutes", "0.4", "--port", "0",
+        [sys.executable, "-m", "sangsach", "demo", "--minutes", "0.3", "--port", "0",
          "--data-dir", str(tmp_path / "demo")],
         env={**os.environ}, capture_output=True, text=True, timeout=180,
     )  # fmt: skip
