@@ -9,7 +9,7 @@ broker account and ingest token; they post over HTTPS to Debian's nginx on the s
 deploy/nginx/sangsach.conf, which spreads the batches over two backend replicas on one
 PostgreSQL and one influxd. The backends read the province file naming the three registries.
 One simulator per commune (`sangsach simulate --registry <its commune>`) plays six hours of its
-commune in about 40 s against its own broker.
+commune in about 25 s against its own broker.
 
 During the run the first commune's bridge link is cut and restored, the backend holding the
 jobs (alert tick, SMS dispatcher) is SIGKILLed and started again, and a gateway is SIGKILLed
@@ -108,7 +108,7 @@ COMMUNES = (
 VILLAGES, LAMPS, BINS = 3, 3, 2
 BIN_LITRES = 60
 HOURS = 6
-RUN_S = 40  # real seconds the simulators take for their HOURS
+RUN_S = 25  # real seconds the simulators take for their HOURS
 SPEED = HOURS * 3600 / RUN_S
 GROUP = "gw"  # the gateways' shared subscription
 GATEWAYS = ("gw-1", "gw-2")
@@ -340,7 +340,7 @@ def test_a_province_in_one_box(
         for process in simulators:
             stack.callback(process.kill)  # nothing once it has ended
         cut = communes[0]
-        time.sleep(5)
+        time.sleep(4)
         cut.link.cut()  # the first commune's WAN link breaks; its broker queues the bridge
         time.sleep(3)
         holder.process.kill()  # SIGKILL: the replica holding the jobs, mid-ingest
