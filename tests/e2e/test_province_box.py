@@ -372,6 +372,8 @@ def test_a_province_in_one_box(
         wait_until(lambda: central.bridged(cut.id, 2), 5, "the cut bridge back")
         time.sleep(2)  # a straggler, duplicate or extra would show now
         assert store.count() == expected
+        letters = http.get("/api/v1/dead-letters", params={"limit": 100}).raise_for_status()
+        assert letters.json() == [], "a reading of the province refused"
         for commune in communes:
             for device, keys in published[commune.id].readings.items():
                 assert store.keys(device) == keys, device
