@@ -24,6 +24,7 @@ from .throttle import DeviceThrottle
 from .validate import Limits, Validator
 
 log = logging.getLogger(__name__)
+PROGRESS_EVERY_S = 60.0  # the progress line in the log
 
 
 class Gateway:
@@ -144,12 +145,12 @@ class Gateway:
             self.settings.mqtt_port,
             self.settings.backend_url,
         )
-        ticks = 0
-        while not self.stop_event.wait(2):
+        logged = time.monotonic()
+        while not self.stop_event.wait(self.settings.health_every_s):
             self._check_threads()
             self.write_health()
-            ticks += 1
-            if ticks % 30 == 0:
+            if time.monotonic() - logged >= PROGRESS_EVERY_S:
+                logged = time.monotonic()
                 self._log_progress()
         self.write_health()
         self.stop()

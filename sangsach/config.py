@@ -162,6 +162,12 @@ class GatewaySettings(MqttSettings):
         description="how long a write to the spool waits while another process holds its lock"
         " (SQLite's busy timeout); past it the intake thread dies and the gateway exits 1",
     )
+    health_every_s: float = Field(
+        default=2.0,
+        ge=0.1,
+        le=60,
+        description="how often the gateway rewrites its health file and checks its threads",
+    )
 
     @model_validator(mode="after")
     def _no_dev_secret_in_production(self) -> Self:

@@ -114,6 +114,9 @@ class Stack:
             # No crew's morning list by SMS: tests that count SMS must not depend on the hour
             # they run at (the work lists' own tests turn it on).
             "SANGSACH_WORKLIST_TIME": "",
+            # The gateway's health file every 0.5 s instead of 2: a test waiting on it (its
+            # start waits for the subscriptions there) sees a change 1.5 s sooner.
+            "SANGSACH_HEALTH_EVERY_S": "0.5",
             **(extra_env or {}),
         }
         self.backend = Process("backend", self.env, root / "backend.log")
