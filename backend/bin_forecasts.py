@@ -83,15 +83,22 @@ class BinForecasts:
         self.store = store
         self.clock = clock
         self.thresholds = thresholds_of(commune)
-        self._bins = {
-            d.id: d for one in each_commune(commune) for d in one.devices() if d.kind == "bin"
+        # each bin's (village, point): plain tuples, not the registry's models (20,000 bins of
+        # a province cost 19 MB as models; docs/performance.md, "Memory over several communes")
+        self._bins: dict[str, tuple[str, str]] = {
+            d.id: (d.village_id, d.place_id)
+            for one in each_commune(commune)
+            for d in one.devices()
+            if d.kind == "bin"
         }
         self._models: dict[str, tuple[float, FillModel | None]] = {}
         self._lock = threading.Lock()
 
     def bins(self, village_id: str | None = None) -> list[str]:
         return [
-            d.id for d in self._bins.values() if village_id is None or d.village_id == village_id
+            d
+            for d, (village, _) in self._bins.items()
+            if village_id is None or village == village_id
         ]
 
     def forecasts(self, device_ids: Sequence[str] | None = None) -> list[BinForecast]:
@@ -114,20 +121,20 @@ class BinForecasts:
             }
         found = []
         for device_id in ids:
-            ref = self._bins[device_id]
+            village, point = self._bins[device_id]
             ts, values = latest.get(device_id, (None, None))
             fill = (values or {}).get("fill_pct")
             model = models[device_id]
             when = None
-            full_pct = self.thresholds[ref.village_id].bin_full_pct
+            full_pct = self.thresholds[village].bin_full_pct
             if ts is not None and fill is not None:
-                if bin_full(float(fill), self.thresholds[ref.village_id]):
+                if bin_full(float(fill), self.thresholds[village]):
                     when = int(ts)  # full: no model needed to say so
                 elif model is not None:
                     when = full_at(model, int(ts), float(fill), full_pct)
             found.append(
                 BinForecast(
-                    device_id, ref.village_id, ref.place_id,
+                    device_id, village, point,
                     None if fill is None else float(fill), ts,
                     None if model is None else round(model.per_day(), 1), when,
                     0 if model is None else model.samples,
@@ -170,7 +177,7 @@ class BinForecasts:
             series = self.store.series("bin", chunk, ["fill_pct"], start=start, end=int(now) + 1)
             models = fit_models(
                 {i: series.get(i, []) for i in chunk},
-                lambda i: self.thresholds[self._bins[i].village_id],
+                lambda i: self.thresholds[self._bins[i][0]],
             )
             fresh.update(models)
             with self._lock:

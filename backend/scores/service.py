@@ -262,7 +262,8 @@ class Scores:
         if self.engine is None or not self.rules.point_team:
             return []
         with self.engine.connect() as conn:
-            made = worklist_store.made_between(conn, start - 2 * 86_400, end)
+            teams = [t.id for t in self.commune.teams]  # a province's: this commune's crews only
+            made = worklist_store.made_between(conn, start - 2 * 86_400, end, teams)
         out = []
         for team_id, day, made_at, stops in made:
             round_end = local_midnight(next_day(day))

@@ -3,6 +3,7 @@ coverage, route length and reference length, when its SMS left, and each stop's 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 from sqlalchemy import (
@@ -16,6 +17,7 @@ from sqlalchemy import (
     UniqueConstraint,
     insert,
     select,
+    true,
     update,
 )
 
@@ -152,9 +154,10 @@ def tick(conn: Connection, team_ids: list[str], day: date, code: str, phone: str
 
 
 def made_between(
-    conn: Connection, start: float, end: float
+    conn: Connection, start: float, end: float, teams: Sequence[str] | None = None
 ) -> list[tuple[str, date, float, list[tuple[str, float | None]]]]:
-    """The lists made in [start, end): (team, day, made_at, [(point, XONG time)]), by time."""
+    """The lists made in [start, end) (of ``teams`` only, when given: a commune's crews):
+    (team, day, made_at, [(point, XONG time)]), by time."""
     rows = conn.execute(
         select(
             worklists.c.id, worklists.c.team_id, worklists.c.day, worklists.c.made_at,
@@ -162,6 +165,7 @@ def made_between(
         )
         .select_from(worklists.outerjoin(worklist_stops))
         .where(worklists.c.made_at >= start, worklists.c.made_at < end)
+        .where(worklists.c.team_id.in_(teams) if teams is not None else true())
         .order_by(worklists.c.made_at, worklists.c.id, worklist_stops.c.seq)
     )  # fmt: skip
     found: dict[int, tuple[str, date, float, list[tuple[str, float | None]]]] = {}
