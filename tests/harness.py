@@ -117,6 +117,8 @@ class Stack:
             # The gateway's health file every 0.5 s instead of 2: a test waiting on it (its
             # start waits for the subscriptions there) sees a change 1.5 s sooner.
             "SANGSACH_HEALTH_EVERY_S": "0.5",
+            # A backend that was down is retried within 2 s of its return, not up to 30.
+            "SANGSACH_RETRY_MAX_S": "2",
             **(extra_env or {}),
         }
         self.backend = Process("backend", self.env, root / "backend.log")
