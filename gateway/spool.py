@@ -151,7 +151,16 @@ class Spool:
         if shutil.disk_usage(self.path.parent).free >= self.min_free_bytes:
             return
         db = self._db()
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the log's pages back into the file
+        try:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the log's pages back into the file
+        except sqlite3.OperationalError as err:
+            # The checkpoint itself needs room: a disk full to the last byte refuses it. That is
+            # no room for an append either, not a failure of intake (which would stop it).
+            if not _disk_full(err):
+                raise
+            raise SpoolFull(
+                f"disk of spool {self.path} is full: {err}; {self._rows} entries kept"
+            ) from err
         page = int(db.execute("PRAGMA page_size").fetchone()[0])
         reusable = int(db.execute("PRAGMA freelist_count").fetchone()[0]) * page
         free = shutil.disk_usage(self.path.parent).free

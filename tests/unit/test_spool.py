@@ -71,3 +71,32 @@ def test_a_spool_from_before_origins_gains_their_columns(tmp_path: Path) -> None
     assert spool.origins([old.id, new.id]) == {new.id: ("abc", b"{}")}
     spool.replace(new.id, "rejection", {"id": "x"})
     assert spool.origins([new.id]) == {}
+
+
+class _FullOnCheckpoint:
+    """A connection whose disk is full to the last byte: the checkpoint itself is refused."""
+
+    def __init__(self, real: sqlite3.Connection) -> None:
+        self.real = real
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        if "wal_checkpoint" in sql:
+            err = sqlite3.OperationalError("database or disk is full")
+            err.sqlite_errorcode = sqlite3.SQLITE_FULL  # type: ignore[attr-defined]
+            raise err
+        return self.real.execute(sql, *args)
+
+
+def test_a_checkpoint_refused_by_a_full_disk_refuses_the_append_not_intake(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under the reserve the spool folds its log back before counting the room; on a disk full
+    to the last byte that checkpoint fails too. The append is refused as full (intake waits and
+    tries again), instead of an error that stopped the gateway's intake (seen in the fault
+    campaign's nearly-full-disk test)."""
+    spool = Spool(tmp_path / "spool.sqlite", min_free_bytes=2**62)  # always under the reserve
+    real = spool._db()
+    monkeypatch.setattr(spool, "_db", lambda: _FullOnCheckpoint(real))
+    with pytest.raises(SpoolFull, match="is full"):
+        spool.append([("reading", {"id": "lamp-1", "seq": 1})])
+    assert len(spool) == 0
