@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -79,10 +80,10 @@ class _FullOnCheckpoint:
     def __init__(self, real: sqlite3.Connection) -> None:
         self.real = real
 
-    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
         if "wal_checkpoint" in sql:
             err = sqlite3.OperationalError("database or disk is full")
-            err.sqlite_errorcode = sqlite3.SQLITE_FULL  # type: ignore[attr-defined]
+            err.sqlite_errorcode = sqlite3.SQLITE_FULL
             raise err
         return self.real.execute(sql, *args)
 
