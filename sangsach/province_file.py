@@ -131,21 +131,20 @@ def load_installation(path: Path) -> Province:
 
 
 def _unique_across(path: Path, communes: dict[str, Commune]) -> None:
-    def ids(what: str) -> Iterator[tuple[str, str]]:
-        for commune_id, commune in communes.items():
-            if what == "village id":
-                yield from ((v.id, commune_id) for v in commune.villages)
-            elif what == "device id":
-                yield from ((d.id, commune_id) for d in commune.devices())
-            elif what == "team id":
-                yield from ((t.id, commune_id) for t in commune.teams)
-            else:
-                for village in commune.villages:
-                    places = [lane.id for lane in village.lanes] + [p.id for p in village.points]
-                    yield from ((place, commune_id) for place in places)
-
-    for what in ("village id", "device id", "team id", "lane or gathering point id"):
-        _no_duplicates(path, what, ids(what))
+    kinds: dict[str, list[tuple[str, str]]] = {
+        "village id": [], "device id": [], "team id": [], "lane or gathering point id": []
+    }  # fmt: skip
+    for commune_id, commune in communes.items():
+        kinds["village id"] += [(v.id, commune_id) for v in commune.villages]
+        kinds["device id"] += [(d.id, commune_id) for d in commune.devices()]
+        kinds["team id"] += [(t.id, commune_id) for t in commune.teams]
+        kinds["lane or gathering point id"] += [
+            (place, commune_id)
+            for village in commune.villages
+            for place in [lane.id for lane in village.lanes] + [p.id for p in village.points]
+        ]
+    for what, pairs in kinds.items():
+        _no_duplicates(path, what, iter(pairs))
 
 
 def _no_duplicates(path: Path, what: str, pairs: Iterator[tuple[str, str]]) -> None:

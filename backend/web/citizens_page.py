@@ -67,7 +67,7 @@ def _form_page(
     context = {
         "title": "Phản ánh về đèn đường, rác thải",
         "commune": services.commune.commune.name,
-        "action": PATH + ("?" + _commune_query(services)[1:] if _commune_query(services) else ""),
+        "action": PATH + _commune_query(services).replace("&", "?", 1),
         "values": values,
         "errors": errors or {},
         "kinds": KINDS,

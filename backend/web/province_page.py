@@ -7,6 +7,8 @@ from __future__ import annotations
 from fastapi import HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from sangsach.province_file import Province
+
 from ..api.deps import ServicesDep
 from ..auth.scopes import COMMUNE_COOKIE
 from ..reports.build import rows, status_line
@@ -19,22 +21,21 @@ PATH = "/tinh"
 YEAR_S = 366 * 86_400
 
 
-def _province(services: Services) -> Services:
+def _province(services: Services) -> Province:
     if services.province is None or not services.province.several:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, detail="cài đặt này chỉ có một xã: không có trang tỉnh"
         )
-    return services
+    return services.province
 
 
 @router.get(PATH, response_class=HTMLResponse)
 def province(request: Request, services: ServicesDep, chosen: PeriodDep) -> HTMLResponse:
     """Every commune of the province ranked for the period ``ky`` (default: this month)."""
-    _province(services)
-    assert services.province is not None
-    result = communes_period(services.views(), services.province.formula, chosen.start, chosen.end)
+    province = _province(services)
+    result = communes_period(services.views(), province.formula, chosen.start, chosen.end)
     return page(
-        request, "province.html", f"Toàn tỉnh {services.province.name}", services,
+        request, "province.html", f"Toàn tỉnh {province.name}", services,
         rows=rows(result, {}), result=result, status_text=status_line(result), period=chosen,
         chosen=chosen.name, choices=period_choices(), in_view=services.commune_id,
     )  # fmt: skip
@@ -43,9 +44,7 @@ def province(request: Request, services: ServicesDep, chosen: PeriodDep) -> HTML
 @router.get(PATH + "/xa/{commune_id}")
 def pick(commune_id: str, services: ServicesDep) -> RedirectResponse:
     """Look at one commune's pages: the overview of ``commune_id``."""
-    _province(services)
-    assert services.province is not None
-    if commune_id not in services.province.communes:
+    if commune_id not in _province(services).communes:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"không có xã {commune_id!r}")
     answer = RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
     answer.set_cookie(COMMUNE_COOKIE, commune_id, max_age=YEAR_S, httponly=True, samesite="lax")
