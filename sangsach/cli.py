@@ -153,7 +153,30 @@ def gateway(verbose: bool) -> None:
         f"hàng đợi (spool): {settings.spool_path.resolve()}",
         err=True,
     )
-    sys.exit(Gateway(settings).run_forever())
+    service = Gateway(settings)
+    _settled()
+    sys.exit(service.run_forever())
+
+
+# Allocations between the garbage collector's young-generation passes (Python's default: 700).
+GC_YOUNG = 50_000
+
+
+def _settled() -> None:
+    """Start-up is done: tune the garbage collector for a long-running hot path.
+
+    What start-up built (the registry, the app, the libraries) lives as long as the process:
+    frozen, the collector stops walking it at every full collection (in the drain benchmark
+    that walking cost the backend about 15 ms of CPU per 1,000 readings). A reading makes a
+    dozen short-lived containers that reference counting frees; with the default threshold
+    the backend still ran 863 young passes, 78 middle and 8 full ones for 60,000 readings
+    (bench.ingest): 2 to 3 ms of its CPU per 1,000 readings, and about 1.5 of the gateway's
+    (bench.gateway). Few of those containers are ever cyclic garbage: passes 70 times rarer
+    (docs/performance.md, issue 22).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG, 20, 10)
 
 
 @main.command()
@@ -177,11 +200,7 @@ def backend(verbose: bool) -> None:
         _fail(f"the database cannot be upgraded: {err}")
     except TimeSeriesError as err:
         _fail(f"the time-series store ({settings.timeseries}) is not usable: {err}")
-    # What start-up built (the registry, the app, the libraries) lives as long as the process:
-    # frozen, the garbage collector stops walking it at every full collection (in the drain
-    # benchmark that walking cost the backend about 15 ms of CPU per 1,000 readings).
-    gc.collect()
-    gc.freeze()
+    _settled()
     uvicorn.run(
         app,
         host=settings.http_host,
