@@ -11,11 +11,12 @@ ngõ chùa thôn Đông Hạ tắt", "Dong Ha rac tran").
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from sangsach.registry_file import Commune
+from sangsach.registry_file import Commune, GatheringPoint, Lane, Village
 
 from ..notify.text import to_gsm7
 
@@ -73,32 +74,77 @@ def lamp_codes(commune: Commune) -> dict[str, str]:
     return {lamp.id: f"{LAMP_PREFIX}{n}" for n, lamp in enumerate(lamps, start=1)}
 
 
-def targets(commune: Commune) -> dict[str, Target]:
-    """Every printed code of the commune: gathering points' and lamps'."""
-    found: dict[str, Target] = {}
-    points = commune.point_codes()
-    lamps = lamp_codes(commune)
-    for village in commune.villages:
-        for point in village.points:
-            code = points[point.id]
-            found[code] = Target(
-                "rac", code, point.id, point.name, village.id, village.name,
-                tuple(b.id for b in point.bins),
-            )  # fmt: skip
-        for lane in village.lanes:
-            for lamp in lane.lamps:
-                code = lamps[lamp.id]
-                found[code] = Target(
-                    "den", code, lane.id, lane.name, village.id, village.name, (lamp.id,)
-                )
-    return found
+class Codes(Mapping[str, Target]):
+    """Every printed code of the commune, gathering points' and lamps', and what it names.
+
+    The targets are made when a code is looked up, from the registry's own records: a table of
+    a ``Target`` per lamp cost 20 MB at 80,000 lamps (docs/performance.md, "Issue 22"). Kept:
+    a point per code and, per lane, the number of its first lamp (lamp ``D<n>`` is the n-th in
+    the registry's order, ``lamp_codes``). Where a point's own code is also a lamp's, the one
+    further down the registry names it (village by village, a village's points before its
+    lamps), as when the table was built in that order."""
+
+    def __init__(self, commune: Commune) -> None:
+        codes = commune.point_codes()
+        # code -> (its village's position, the village, the point)
+        self._points: dict[str, tuple[int, Village, GatheringPoint]] = {}
+        self._lanes: list[tuple[int, Village, Lane]] = []  # (village's position, ...) per lane
+        self._firsts: list[int] = []  # the number of each lane's first lamp
+        count = 0
+        for n, village in enumerate(commune.villages):
+            for point in village.points:
+                self._points[codes[point.id]] = (n, village, point)
+            for lane in village.lanes:
+                if lane.lamps:
+                    self._firsts.append(count + 1)
+                    self._lanes.append((n, village, lane))
+                    count += len(lane.lamps)
+        self._lamps = count
+        self._len = count + sum(1 for code in self._points if self._lamp_number(code) is None)
+
+    def _lamp_number(self, code: str) -> int | None:
+        """n for ``D<n>`` of a lamp there is (``D1``, not ``D01``), else None."""
+        digits = code[len(LAMP_PREFIX) :]
+        if not code.startswith(LAMP_PREFIX) or not (digits.isascii() and digits.isdigit()):
+            return None
+        n = int(digits)
+        return n if str(n) == digits and 1 <= n <= self._lamps else None
+
+    def _point(self, code: str) -> Target:
+        _, village, point = self._points[code]
+        return Target(
+            "rac", code, point.id, point.name, village.id, village.name,
+            tuple(b.id for b in point.bins),
+        )  # fmt: skip
+
+    def __getitem__(self, code: str) -> Target:
+        n = self._lamp_number(code)
+        if n is None:
+            return self._point(code)  # KeyError: no such code
+        k = bisect_right(self._firsts, n) - 1
+        where, village, lane = self._lanes[k]
+        point = self._points.get(code)
+        if point is not None and point[0] > where:
+            return self._point(code)
+        lamp = lane.lamps[n - self._firsts[k]]
+        return Target("den", code, lane.id, lane.name, village.id, village.name, (lamp.id,))
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._points
+        for n in range(1, self._lamps + 1):
+            code = f"{LAMP_PREFIX}{n}"
+            if code not in self._points:
+                yield code
+
+    def __len__(self) -> int:
+        return self._len
 
 
 class Reader:
     """Reads reports against one commune's codes and village names."""
 
     def __init__(self, commune: Commune) -> None:
-        self.targets = targets(commune)
+        self.targets = Codes(commune)
         # the longest names first: "Đông Hạ" must not be found inside "Đông Hạ Nam"
         names: list[tuple[str, str]] = []
         for village in commune.villages:

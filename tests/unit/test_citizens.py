@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from sangsach.backend.citizens.form import FormGuard, FormRefused, form_key
-from sangsach.backend.citizens.parse import Reader, cut, lamp_codes, plain
+from sangsach.backend.citizens.parse import Reader, Target, cut, lamp_codes, plain
 from sangsach.backend.citizens.service import MESSAGES, OWN_SMS, sms_text
 from sangsach.backend.notify.text import fits_one_segment
-from sangsach.registry_file import SAMPLE_REGISTRY, load_registry
+from sangsach.registry_file import SAMPLE_REGISTRY, Commune, load_registry
 
 COMMUNE = load_registry(SAMPLE_REGISTRY)
 READER = Reader(COMMUNE)
@@ -59,6 +59,47 @@ def test_every_lamp_and_point_has_one_code() -> None:
     assert len(set(lamps.values())) == lamp_count
     assert len(READER.targets) == lamp_count + point_count
     assert READER.targets["D1"].device_ids == (COMMUNE.villages[0].lanes[0].lamps[0].id,)
+
+
+def _table(commune: Commune) -> dict[str, Target]:
+    """The codes' table as it was built before it was made on demand: village by village, a
+    village's points then its lamps, a later code replacing an earlier one."""
+    found: dict[str, Target] = {}
+    points, lamps = commune.point_codes(), lamp_codes(commune)
+    for v in commune.villages:
+        for p in v.points:
+            found[points[p.id]] = Target(
+                "rac", points[p.id], p.id, p.name, v.id, v.name, tuple(b.id for b in p.bins)
+            )
+        for lane in v.lanes:
+            for lamp in lane.lamps:
+                code = lamps[lamp.id]
+                found[code] = Target("den", code, lane.id, lane.name, v.id, v.name, (lamp.id,))
+    return found
+
+
+def _with_point_code(commune: Commune, village: int, code: str) -> Commune:
+    v = commune.villages[village]
+    point = v.points[0].model_copy(update={"code": code})
+    changed = v.model_copy(update={"points": [point, *v.points[1:]]})
+    villages = list(commune.villages)
+    villages[village] = changed
+    return commune.model_copy(update={"villages": villages})
+
+
+@pytest.mark.parametrize(
+    ("village", "code"),
+    [(None, None), (0, "D2"), (1, "D2"), (0, "D99999"), (1, "AB12"), (0, "D02")],
+)
+def test_the_codes_name_what_the_table_named(village: int | None, code: str | None) -> None:
+    """The codes found on demand are the table's: each code, their number, and a point's own
+    code that is also a lamp's naming the later of the two in the registry's order."""
+    commune = COMMUNE if village is None else _with_point_code(COMMUNE, village, str(code))
+    table, codes = _table(commune), Reader(commune).targets
+    assert len(codes) == len(table) and set(codes) == set(table)
+    assert {c: codes[c] for c in codes} == table
+    for missing in ["D0", "D01", f"D{len(table) + 1}", "P0", "DX", "D", "", "D١"]:
+        assert missing not in codes and codes.get(missing) is None
 
 
 @pytest.mark.parametrize("message", sorted(MESSAGES))
