@@ -33,10 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from operator import itemgetter
-from typing import Final
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Final
 
 from sangsach.sun import VIETNAM
 
@@ -54,8 +51,16 @@ BREAK_DROP_PCT: Final = 8.0
 HORIZON_S: Final = 14 * 86_400
 
 Cell = tuple[int, int]  # (weekday 0 = Monday, band)
-Ints = npt.NDArray[np.int64]
-Floats = npt.NDArray[np.float64]
+
+# NumPy is imported by the functions that compute, not with the module: 11 MB of a backend's
+# memory that only fitting a model needs (docs/performance.md, "Issue 22: the backend back
+# under 250 MB").
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    Ints = npt.NDArray[np.int64]
+    Floats = npt.NDArray[np.float64]
 
 
 def cell_of(ts: float, tz: tzinfo = VIETNAM) -> Cell:
@@ -86,6 +91,8 @@ def model_of(
 def _arrays(rows: Iterable[tuple[int, float | None]]) -> tuple[Ints, Floats]:
     """``ts`` (``int(ts)``: whole seconds) and ``fill_pct`` of the readings that have a fill
     (None, or NaN, is a reading without)."""
+    import numpy as np
+
     rows = rows if isinstance(rows, Sequence) else list(rows)
     ts = np.fromiter(map(itemgetter(0), rows), np.int64, len(rows))  # toward zero, as int()
     fill = np.array(list(map(itemgetter(1), rows)), np.float64)  # None: NaN
@@ -100,6 +107,8 @@ def _increments(t: Ints, f: Floats, th: Thresholds) -> tuple[Floats, Floats]:
     waste was taken out (``_breaks``). In each stretch the anchor steps from its first reading
     to the first one at least ``STEP_S`` later, and on from there; each step is an increment,
     unless it ends at the brim."""
+    import numpy as np
+
     n = len(t)
     if n < 2:
         return np.zeros(0, np.float64), np.zeros(0, np.float64)
@@ -128,6 +137,8 @@ def _increments(t: Ints, f: Floats, th: Thresholds) -> tuple[Floats, Floats]:
 def _cells(ts: Floats, tz: tzinfo) -> tuple[Ints, Ints]:
     """``cell_of`` of each time: by arithmetic when the zone's offset stays the same over the
     span (Vietnam's has been UTC+7 since 1975), else one at a time."""
+    import numpy as np
+
     if len(ts) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     first, last = float(ts.min()), float(ts.max())
@@ -150,6 +161,8 @@ def _offset_s(ts: float, tz: tzinfo) -> float:
 def _breaks(f: Floats, th: Thresholds) -> npt.NDArray[np.bool_]:
     """Between each two readings of fills ``f``: was waste taken out? A collection, or less
     (docs/decisions.md)."""
+    import numpy as np
+
     drop = f[:-1] - f[1:]
     cut = drop >= BREAK_DROP_PCT
     # the rule in tenths only near its threshold, where it can differ
@@ -179,12 +192,16 @@ class FillModel:
 
 def fit(found: Sequence[tuple[Cell, float]]) -> FillModel | None:
     """The model of a bin's increments; None with fewer than ``MIN_SAMPLES``."""
+    import numpy as np
+
     keys = np.fromiter((d * BANDS + b for (d, b), _ in found), np.int64, len(found))
     return _fit(keys, np.fromiter((rate for _, rate in found), np.float64, len(found)))
 
 
 def _fit(keys: Ints, rates: Floats) -> FillModel | None:
     """The model from each increment's cell (``weekday * BANDS + band``) and rate."""
+    import numpy as np
+
     if len(rates) < MIN_SAMPLES:
         return None
     cells = _medians(keys, rates)
@@ -200,6 +217,8 @@ def _medians(keys: Ints, values: Floats) -> dict[int, float]:
     """Per key with at least ``MIN_SAMPLES`` values, their median (``statistics.median``'s:
     the middle one, or the mean of the two in the middle), at least 0: waste does not shrink
     in a bin."""
+    import numpy as np
+
     order = np.lexsort((values, keys))
     keys, values = keys[order], values[order]
     found, first, count = np.unique(keys, return_index=True, return_counts=True)
@@ -264,6 +283,8 @@ def evaluate(
     """The fill forecast ``horizon_s`` ahead from readings of ``rows`` (one each ``every_s``),
     against the reading then (within 15 minutes). Pairs with a collection between them, or
     read at the brim, are left out: the forecast is of the fill, not of the crew."""
+    import numpy as np
+
     readings = [(int(t), float(f)) for t, f in rows if f is not None]
     # breaks before reading j: breaks[j] - breaks[i] of them between readings i and j
     fills = np.array([f for _, f in readings], np.float64)

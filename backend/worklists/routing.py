@@ -19,8 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from ortools.constraint_solver import pywrapcp, routing_enums_pb2
-
 EARTH_M: Final = 6_371_000.0
 
 LatLon = tuple[float, float]
@@ -71,6 +69,10 @@ def solve(
         return Route([0], tour_length(depot, points, [0]))
     if matrix is None:
         matrix = distances(depot, points)
+    # imported with the first tour, not at start: OR-Tools is 19 MB of a backend's memory
+    # (docs/performance.md, "Issue 22: the backend back under 250 MB")
+    from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
     manager = pywrapcp.RoutingIndexManager(len(points) + 1, 1, 0)
     model = pywrapcp.RoutingModel(manager)
 
