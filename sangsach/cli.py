@@ -186,13 +186,14 @@ def backend(verbose: bool) -> None:
     import uvicorn
 
     from sangsach.backend.app import create_app
-    from sangsach.backend.migrations import MigrationError
+    from sangsach.backend.migrations import MigrationError, upgrade_apart
     from sangsach.backend.timeseries.port import TimeSeriesError
 
     _logging(verbose)
     try:
         settings = load(BackendSettings)
         _opened(settings, readings=True)
+        upgrade_apart(settings.sql_url)  # Alembic is not left in the backend's memory
         app = create_app(settings)
     except (SettingsError, RegistryFileError) as err:
         _fail(str(err))

@@ -10,20 +10,21 @@ docs/deploy.md, "Schema migrations".
 
 from __future__ import annotations
 
+import os
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import Script, ScriptDirectory
-from alembic.util import CommandError
-from sqlalchemy import Connection, Engine, MetaData
+from sqlalchemy import Connection, Engine, MetaData, inspect, text
+
+# Alembic is imported where a migration is made or compared, not with this module: a backend
+# started on a database at the newest revision never loads it (docs/decisions.md).
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 HERE = Path(__file__).parent
 # Any constant will do: PostgreSQL's advisory lock that makes two starting backends migrate one
@@ -55,6 +56,9 @@ def target_metadata() -> MetaData:
 def drift(connection: Connection) -> list[Any]:
     """What the code's tables and the database disagree on, as ``sangsach db revision`` would
     write it (alembic's autogenerate comparison): empty for a database at the newest revision."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
     context = MigrationContext.configure(connection, opts=dict(COMPARE))
     differences: list[Any] = compare_metadata(context, target_metadata())
     return differences
@@ -83,6 +87,8 @@ COMPARE: Mapping[str, Any] = {"compare_type": True, "compare_server_default": _d
 
 def config(connection: Connection | None = None) -> Config:
     """Alembic's configuration, made in code; ``env.py`` migrates ``connection``."""
+    from alembic.config import Config
+
     cfg = Config()
     # configparser interpolates "%": a path holding one is escaped
     cfg.set_main_option("script_location", str(HERE).replace("%", "%%"))
@@ -92,6 +98,8 @@ def config(connection: Connection | None = None) -> Config:
 
 def head() -> str:
     """The newest revision of the code."""
+    from alembic.script import ScriptDirectory
+
     revision = ScriptDirectory.from_config(config()).get_current_head()
     assert revision is not None, f"no revision in {HERE / 'versions'}"
     return revision
@@ -100,8 +108,25 @@ def head() -> str:
 def current(engine: Engine) -> str | None:
     """The database's revision; None for a database never migrated (empty, or made by a
     release before migrations)."""
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def newest() -> str:
+    """The newest revision, from the revisions' file names (``0008_province_scopes.py``), without
+    Alembic: they are numbered in order (``new_revision``), and a test holds this to ``head``."""
+    return max(path.name[:4] for path in (HERE / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
+
+
+def _up_to_date(engine: Engine) -> str | None:
+    """The database's revision when it is the newest, read with plain SQL; else None."""
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        found = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    return found[0] if found == [newest()] else None
 
 
 def upgrade(engine: Engine, revision: str = "head") -> str | None:
@@ -111,7 +136,15 @@ def upgrade(engine: Engine, revision: str = "head") -> str | None:
     Two processes starting at once migrate one after the other: SQLite's write lock is taken
     before anything is read (``BEGIN IMMEDIATE``; the other waits up to its busy timeout),
     PostgreSQL's advisory lock likewise. The second then finds the database up to date.
+    A database at the newest revision is left as it is without loading Alembic.
     """
+    if revision == "head" and (at := _up_to_date(engine)) is not None:
+        return at
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
     with _in_process, engine.connect() as conn, _exclusive(conn):
         cfg = config(conn)
         was = MigrationContext.configure(conn).get_current_revision()
@@ -123,8 +156,41 @@ def upgrade(engine: Engine, revision: str = "head") -> str | None:
         return was
 
 
+def upgrade_apart(url: str) -> bool:
+    """``upgrade`` of the database at ``url`` in a child process forked for it, so that Alembic
+    (10 MB with what it loads) is not left in a long-running backend; the backend's own
+    ``upgrade`` then finds the database up to date and loads none of it (docs/decisions.md).
+
+    True when the child brought the database to the newest revision. False when it could not,
+    or there is no ``fork`` (or the database is SQLite in memory, which a child cannot share):
+    the caller's own ``upgrade`` then migrates, or raises the error and says it, as without
+    this. Call it before the process starts any thread."""
+    from ..db import sqlite_file
+
+    if not hasattr(os, "fork") or (url.startswith("sqlite") and sqlite_file(url) is None):
+        return False
+    pid = os.fork()
+    if pid == 0:
+        code = 1  # an error is left unsaid: the parent's own upgrade meets it again and says it
+        try:
+            from ..db import connect
+
+            engine = connect(url)
+            try:
+                upgrade(engine)
+                code = 0
+            finally:
+                engine.dispose()
+        finally:
+            os._exit(code)  # not the parent's exit handlers, nor its buffers flushed twice
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
 def _known(scripts: ScriptDirectory, at: str | None) -> None:
     """Refuse a database a newer version of sangsach migrated: this one cannot read it."""
+    from alembic.util import CommandError
+
     if at is None:
         return
     try:
@@ -143,6 +209,9 @@ def new_revision(message: str) -> Path:
 
     A draft for a person to read and finish: autogenerate sees no renames and moves no data.
     """
+    from alembic import command
+    from alembic.script import Script
+
     from ..db import connect
 
     with tempfile.TemporaryDirectory() as folder:

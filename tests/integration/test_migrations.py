@@ -30,6 +30,20 @@ SEEN_ALONE = (
     "from sangsach.backend import migrations; print(*sorted(migrations.target_metadata().tables))"
 )
 REGISTRY = {table.name for table in REGISTRY_TABLES}  # replaced at every start, on purpose
+# What ``sangsach backend`` does at start: the migration in a forked child, then its own start.
+APART = """
+import os, sys
+from sangsach.backend import migrations
+from sangsach.backend.db import make_engine
+url = os.environ["SANGSACH_TEST_URL"]
+apart = migrations.upgrade_apart(url)
+try:
+    make_engine(url).dispose()
+    said = "started"
+except migrations.MigrationError:
+    said = "refused"
+print(apart, said, "alembic" in sys.modules)
+"""
 
 
 def drift(engine: Engine) -> list[Any]:
@@ -204,6 +218,34 @@ def test_a_database_a_newer_version_migrated_is_refused_naming_the_revision(
             migrations.upgrade(engine)
     finally:
         engine.dispose()
+
+
+def test_the_backend_migrates_in_a_child_and_loads_no_alembic(new_sql_url: str) -> None:
+    """The backend's process migrates in a forked child (``upgrade_apart``), then finds the
+    database up to date without loading Alembic (10 MB of its memory). A child that cannot
+    migrate leaves it to the backend's own upgrade, which says why."""
+
+    def start() -> list[str]:
+        env = {**os.environ, "SANGSACH_TEST_URL": new_sql_url}
+        run = subprocess.run(
+            [sys.executable, "-c", APART], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert run.returncode == 0, run.stderr
+        return run.stdout.split()
+
+    assert migrations.newest() == migrations.head()  # the fast path's newest is Alembic's
+    assert start() == ["True", "started", "False"]
+    engine = connect(new_sql_url)
+    try:
+        assert migrations.current(engine) == migrations.head()
+        assert drift(engine) == []
+        if new_sql_url.startswith("sqlite"):  # the child's failure is the same on both
+            with engine.begin() as conn:
+                conn.execute(text("UPDATE alembic_version SET version_num = '0999'"))
+    finally:
+        engine.dispose()
+    if new_sql_url.startswith("sqlite"):
+        assert start() == ["False", "refused", "True"]
 
 
 def test_every_revision_downgrades_and_upgrades_again(new_sql_url: str) -> None:
