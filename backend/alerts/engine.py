@@ -181,49 +181,54 @@ class AlertEngine:
 
         On PostgreSQL the caller holds the devices' locks (``lock_devices``, as ``Ingest``
         takes them first in its transaction)."""
-        by_device: dict[str, list[StoredReading]] = defaultdict(list)
+        by_device: dict[str, list[StoredReading]] = {}
         for reading in readings:
-            by_device[reading.device_id].append(reading)
-        status_by_device: dict[str, list[Seen]] = defaultdict(list)
+            by_device.setdefault(reading.device_id, []).append(reading)
+        status_by_device: dict[str, list[Seen]] = {}
         for seen in statuses:
-            status_by_device[seen.device_id].append(seen)
+            status_by_device.setdefault(seen.device_id, []).append(seen)
         devices = set(by_device) | set(status_by_device)
         if not devices:
             return []
         with self._lock:
             before = self._load_tracks(conn, devices)
-            # Copies: the cache holds committed state only; these join it when the batch commits.
-            tracks = {d: t.copy() for d, t in before.items()}
+            tracks: dict[str, Track] = {}
+            changed: dict[str, Track] = {}
+            saved: list[Track] = []
+            data_time: dict[str, int] = {}
             collected: dict[str, float] = {}
-            for device_id in devices:
-                track = tracks[device_id]
-                # In the order the node took them, as if each had come alone: an unsynced
-                # reading's ts is the gateway's receive time, later than the synced readings
-                # the node took after it when it was delivered late (a replayed backlog).
-                for reading in sorted(by_device[device_id], key=_node_order):
-                    emptied = observe(track, reading, received[device_id], self._th(device_id))
-                    if emptied is not None:
-                        collected[device_id] = emptied
-                for seen in sorted(status_by_device[device_id], key=lambda s: s.received_at):
-                    (came_online if seen.online else went_offline)(track, seen.received_at)
-            changed = {d: t for d, t in tracks.items() if t != before[d]}
-            saved: Iterable[Track] = changed.values()
-            # Not a track that only got fresher (.get: adds no key).
-            if state_kept:
-                saved = [
-                    t for d, t in changed.items()
-                    if not _unsaved(before[d], t, received[d], bool(status_by_device.get(d)))
-                ]  # fmt: skip
+            # One pass a device (a batch has about one reading a device: the per-device steps
+            # were each a loop over the batch's devices, docs/performance.md, issue 22).
+            for device_id, committed in before.items():
+                # A copy: the cache holds committed state only; it joins when the batch commits.
+                tracks[device_id] = track = committed.copy()
+                mine, seen_now = by_device.get(device_id), status_by_device.get(device_id)
+                if mine:
+                    th, at = self._th(device_id), received[device_id]
+                    # In the order the node took them, as if each had come alone: an unsynced
+                    # reading's ts is the gateway's receive time, later than the synced readings
+                    # the node took after it when it was delivered late (a replayed backlog).
+                    for reading in sorted(mine, key=_node_order) if len(mine) > 1 else mine:
+                        emptied = observe(track, reading, at, th)
+                        if emptied is not None:
+                            collected[device_id] = emptied
+                    # Judged at the time of the data: the newest reading, else the newest status.
+                    data_time[device_id] = max(r.ts for r in mine)
+                if seen_now:
+                    for seen in sorted(seen_now, key=lambda s: s.received_at):
+                        (came_online if seen.online else went_offline)(track, seen.received_at)
+                    if not mine:
+                        data_time[device_id] = int(max(s.data_time for s in seen_now))
+                if track != committed:
+                    changed[device_id] = track
+                    # Not a track that only got fresher.
+                    if not state_kept or not _unsaved(
+                        committed, track, received[device_id], bool(seen_now)
+                    ):
+                        saved.append(track)
             self._save_tracks(conn, saved)
             if not self._shared:
                 self._tracks.stage(conn, changed)
-            # Judged at the time of the data: the newest reading, else the newest status.
-            data_time = {
-                d: max(r.ts for r in by_device[d])
-                if by_device[d]
-                else int(max(s.data_time for s in status_by_device[d]))
-                for d in devices
-            }
             return self._judge(conn, tracks, data_time, collected)
 
     # -- periodic ---------------------------------------------------------------------------
