@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import drain, forecasts, influx_lines, nodered, report, worklists
+from bench import drain, forecasts, gateway, influx_lines, nodered, report, worklists
 from bench.alert_latency import measure
 from bench.common import BROKER_CONF, Publisher
 from sangsach.localbroker import LocalBroker
@@ -161,3 +161,10 @@ def test_worklist_benchmark_routes_every_crew_of_its_communes() -> None:
     assert result["crews"] == 2 + 3 + 4  # 10, 15 and 20 villages, 5 a crew
     assert 3 * 36 <= result["points"] <= 3 * 45
     assert 0 < result["route_km"] <= result["reference_km"]
+
+
+def test_gateway_benchmark_forwards_every_reading_and_empties_its_spool(tmp_path: Path) -> None:
+    got = gateway.measure(2_000, 200, tmp_path)
+
+    assert (got["accepted"], got["forwarded"], got["left"]) == (2_000, 2_000, 0)
+    assert got["bytes"] > 2_000 * 100  # each reading's JSON went into a batch body
