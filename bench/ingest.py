@@ -51,10 +51,10 @@ def batches(
         reading["received_at"] = reading["ts"] + 0.25 + i % 7 / 100
         batch.append(reading)
         if len(batch) == size:
-            yield json.dumps({"gateway": gateway, "readings": batch}).encode()
+            yield json.dumps({"gateway": gateway, "letters": "gateway", "readings": batch}).encode()
             batch = []
     if batch:
-        yield json.dumps({"gateway": gateway, "readings": batch}).encode()
+        yield json.dumps({"gateway": gateway, "letters": "gateway", "readings": batch}).encode()
 
 
 class GcTimer:
