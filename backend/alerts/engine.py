@@ -61,6 +61,7 @@ from .rules import (
     came_online,
     catch_up,
     conditions,
+    freshness,
     observe,
     same_but_freshness,
     went_offline,
@@ -219,11 +220,13 @@ class AlertEngine:
                         (came_online if seen.online else went_offline)(track, seen.received_at)
                     if not mine:
                         data_time[device_id] = int(max(s.data_time for s in seen_now))
-                if track != committed:
+                # ``track != committed``, in two parts: the second is ``_unsaved``'s too.
+                rest_same = same_but_freshness(committed, track)
+                if not rest_same or freshness(track) != freshness(committed):
                     changed[device_id] = track
                     # Not a track that only got fresher.
                     if not state_kept or not _unsaved(
-                        committed, track, received[device_id], bool(seen_now)
+                        committed, track, received[device_id], bool(seen_now), rest_same
                     ):
                         saved.append(track)
             self._save_tracks(conn, saved)
@@ -568,7 +571,13 @@ def _node_order(reading: StoredReading) -> tuple[int, int]:
     return (reading.boot, reading.seq)
 
 
-def _unsaved(before: Track, after: Track, received_at: float, statuses: bool) -> bool:
+def _unsaved(
+    before: Track,
+    after: Track,
+    received_at: float,
+    statuses: bool,
+    rest_same: bool | None = None,  # same_but_freshness(before, after), if known
+) -> bool:
     """Whether a track a batch changed need not be saved: only its freshness moved, to the
     newest reading that ``Ingest`` stored in ``device_state`` in the same transaction
     (``on_ingest(..., state_kept=True)``). A healthy lamp's track changes only so.
@@ -585,7 +594,7 @@ def _unsaved(before: Track, after: Track, received_at: float, statuses: bool) ->
         and after.last_ts is not None
         and after.last_ts > before.last_ts
         and after.last_seen == received_at
-        and same_but_freshness(before, after)
+        and (same_but_freshness(before, after) if rest_same is None else rest_same)
     )
 
 

@@ -96,6 +96,9 @@ _track_rest: Callable[[Track], tuple[Any, ...]] = attrgetter(
 )
 
 
+freshness: Callable[[Track], tuple[Any, ...]] = attrgetter(*FRESHNESS)
+
+
 def same_but_freshness(a: Track, b: Track) -> bool:
     """The two tracks differ at most in their freshness."""
     return _track_rest(a) == _track_rest(b)
