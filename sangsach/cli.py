@@ -158,25 +158,18 @@ def gateway(verbose: bool) -> None:
     sys.exit(service.run_forever())
 
 
-# Allocations between the garbage collector's young-generation passes (Python's default: 700).
-GC_YOUNG = 50_000
-
-
 def _settled() -> None:
-    """Start-up is done: tune the garbage collector for a long-running hot path.
+    """Start-up is done: what it built (the registry, the app, the libraries) lives as long as
+    the process. Frozen, the garbage collector stops walking it at every full collection (in
+    the drain benchmark that walking cost the backend about 15 ms of CPU per 1,000 readings).
 
-    What start-up built (the registry, the app, the libraries) lives as long as the process:
-    frozen, the collector stops walking it at every full collection (in the drain benchmark
-    that walking cost the backend about 15 ms of CPU per 1,000 readings). A reading makes a
-    dozen short-lived containers that reference counting frees; with the default threshold
-    the backend still ran 863 young passes, 78 middle and 8 full ones for 60,000 readings
-    (bench.ingest): 2 to 3 ms of its CPU per 1,000 readings, and about 1.5 of the gateway's
-    (bench.gateway). Few of those containers are ever cyclic garbage: passes 70 times rarer
-    (docs/performance.md, issue 22).
+    The collector's thresholds stay Python's: young passes every 50,000 allocations instead
+    of 700 saved 2 to 3 ms of the backend's CPU per 1,000 readings before its batches were
+    decoded by msgspec (0.9 since), and cost 15 MB of its peak RSS in bench.ingest and
+    30 to 40 MB of the gateway's in the memory benchmark (docs/performance.md, issue 22).
     """
     gc.collect()
     gc.freeze()
-    gc.set_threshold(GC_YOUNG, 20, 10)
 
 
 @main.command()
