@@ -6,7 +6,6 @@ reason code and a detail naming the field. Nothing is dropped without a trace.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import re
@@ -17,7 +16,8 @@ import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from sangsach.contract import Reading, Reason, Status, Topic, TopicError
-from sangsach.contract.limits import MAX_BATCH_READINGS
+from sangsach.contract.limits import DEVICE_ID_PATTERN, MAX_BATCH_READINGS
+from sangsach.contract.topics import CHANNELS, PREFIX
 
 from . import fastreading
 
@@ -137,11 +137,23 @@ def _parse(payload: bytes) -> Any:
     return json.loads(payload.decode("utf-8"))
 
 
-@functools.lru_cache(maxsize=1 << 17)
-def _topic(topic: str) -> Topic:
-    """``Topic.parse``, remembered: a topic comes again with every message of its device. A
-    topic it refuses is not remembered (the same error is raised again)."""
-    return Topic.parse(topic)
+# A well-formed topic in one match: the contract's prefix, device id pattern and channels.
+_TOPIC = re.compile(
+    f"{re.escape(PREFIX)}/({DEVICE_ID_PATTERN.removeprefix('^').removesuffix('$')})"
+    f"/({'|'.join(CHANNELS)})"
+)
+
+
+def _topic(topic: str) -> tuple[str, str]:
+    """The topic's device id and channel: one regular expression for the common topic
+    (``Topic.parse`` builds and checks a dataclass: 1.5 µs a message), ``Topic.parse`` for the
+    rest, which decides and raises ``TopicError`` as always. Not a cache: at 100,000 devices
+    one held 20 MB of the gateway's memory."""
+    match = _TOPIC.fullmatch(topic)
+    if match is not None:
+        return match[1], match[2]
+    parsed = Topic.parse(topic)
+    return parsed.device_id, parsed.channel
 
 
 def unprocessable(msg: Incoming, err: BaseException) -> Rejection:
@@ -168,16 +180,15 @@ class Validator:
     def check(self, msg: Incoming) -> Checked:
         out = Checked()
         try:
-            topic = _topic(msg.topic)
+            device_id, channel = _topic(msg.topic)
         except TopicError as err:
             out.rejections.append(_reject(msg, None, Reason.BAD_TOPIC, str(err)))
             return out
-        device_id = topic.device_id
         if len(msg.payload) > self.limits.max_payload_bytes:
             detail = f"{len(msg.payload)} bytes, more than {self.limits.max_payload_bytes}"
             out.rejections.append(_reject(msg, device_id, Reason.OVERSIZED, detail))
             return out
-        if topic.channel == "telemetry" and self._one_reading(msg, device_id, out):
+        if channel == "telemetry" and self._one_reading(msg, device_id, out):
             return out
         try:
             body = _parse(msg.payload)
@@ -200,12 +211,12 @@ class Validator:
             detail = f"expected a JSON object, got {type(body).__name__}"
             out.rejections.append(_reject(msg, device_id, Reason.MALFORMED_JSON, detail))
             return out
-        if topic.channel == "telemetry":
+        if channel == "telemetry":
             self._telemetry(msg, device_id, body, out)
-        elif topic.channel == "status":
+        elif channel == "status":
             self._status(msg, device_id, body, out)
         else:
-            detail = f"channel {topic.channel!r} carries messages to nodes, not from them"
+            detail = f"channel {channel!r} carries messages to nodes, not from them"
             out.rejections.append(_reject(msg, device_id, Reason.BAD_TOPIC, detail))
         return out
 

@@ -16,8 +16,9 @@ from pydantic import TypeAdapter, ValidationError
 
 from sangsach.contract import Reading
 from sangsach.contract.limits import EARLIEST_SYNCED_TS, MAX_COUNTER, MAX_TS
+from sangsach.contract.topics import Topic, TopicError
 from sangsach.gateway import fastreading
-from sangsach.gateway.validate import Checked, Incoming, Limits, Validator, _parse
+from sangsach.gateway.validate import Checked, Incoming, Limits, Validator, _parse, _topic
 
 _MODEL: TypeAdapter[Any] = TypeAdapter(Reading)
 
@@ -200,3 +201,25 @@ def test_the_one_step_path_decides_as_the_whole_way(item: dict[str, Any], long: 
     expected = whole_way(msg)
     assert got.readings == expected.readings
     assert [r.detail for r in got.rejections] == [r.detail for r in expected.rejections]
+
+
+@settings(max_examples=1500)
+@given(
+    st.sampled_from(["sangsach/v1", "sangsach/v2", "sangsach", "x/v1"]),
+    ids,
+    st.sampled_from(["telemetry", "status", "config", "cmd", "update", "telemetryx", "", "a/b"]),
+)
+def test_the_topic_match_reads_as_the_contract_parses(
+    prefix: str, device: Any, channel: str
+) -> None:
+    topic = f"{prefix}/{device}/{channel}"
+    try:
+        parsed: Any = Topic.parse(topic)
+        expected: Any = (parsed.device_id, parsed.channel)
+    except TopicError as err:
+        expected = ("error", str(err))
+    try:
+        got: Any = _topic(topic)
+    except TopicError as err:
+        got = ("error", str(err))
+    assert got == expected
