@@ -60,18 +60,26 @@ BinSensors = Annotated[
 ]
 
 
-class Lamp(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="kind", tag="lamp"):
-    """``LampIn``'s fields, with its limits."""
+class _Reading(
+    msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True, tag_field="kind"
+):
+    """The fields every reading has (``_Reading`` in sangsach/contract/readings.py)."""
 
-    kind: ClassVar[str] = "lamp"
+    kind: ClassVar[str]
     id: str
     boot: Counter
     seq: Counter
     ts: Ts
-    on: bool
     received_at: Received
     synced: bool = True
     rssi: Rssi | None = None
+
+
+class Lamp(_Reading, frozen=True, tag="lamp"):
+    """``LampIn``'s fields, with its limits."""
+
+    kind: ClassVar[str] = "lamp"
+    on: bool
     current_a: CurrentA | None = None
     voltage_v: VoltageV | None = None
     lux: Lux | None = None
@@ -79,17 +87,10 @@ class Lamp(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="k
     sensor_errors: LampSensors | None = None
 
 
-class Bin(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="kind", tag="bin"):
+class Bin(_Reading, frozen=True, tag="bin"):
     """``BinIn``'s fields, with its limits."""
 
     kind: ClassVar[str] = "bin"
-    id: str
-    boot: Counter
-    seq: Counter
-    ts: Ts
-    received_at: Received
-    synced: bool = True
-    rssi: Rssi | None = None
     fill_pct: FillPct | None = None
     distance_cm: DistanceCm | None = None
     battery_v: BatteryV | None = None
