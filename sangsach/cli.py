@@ -167,7 +167,8 @@ def _own_pages_for_large_blocks() -> None:
     """Large blocks (a batch's body, its lines for the time series: hundreds of kB each) get
     pages of their own, given back when freed. By default glibc raises that threshold as
     such blocks are freed, after which they come from the heap, whose free space it keeps:
-    20 to 25 MB of the backend's peak at 100,000 devices (docs/performance.md, issue 22).
+    up to 10 to 25 MB of the backend's peak at 100,000 devices, by the runs of the memory
+    benchmark (docs/performance.md, issue 22).
     Not glibc (musl, macOS): nothing to do."""
     try:
         libc = ctypes.CDLL(None)

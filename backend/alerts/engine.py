@@ -583,7 +583,7 @@ def _unsaved(
     after: Track,
     received_at: float,
     statuses: bool,
-    rest_same: bool | None = None,  # same_but_freshness(before, after), if known
+    rest_same: bool,  # same_but_freshness(before, after): the caller has asked it already
 ) -> bool:
     """Whether a track a batch changed need not be saved: only its freshness moved, to the
     newest reading that ``Ingest`` stored in ``device_state`` in the same transaction
@@ -601,7 +601,7 @@ def _unsaved(
         and after.last_ts is not None
         and after.last_ts > before.last_ts
         and after.last_seen == received_at
-        and (same_but_freshness(before, after) if rest_same is None else rest_same)
+        and rest_same
     )
 
 
