@@ -31,7 +31,7 @@ from .notify.providers import make_provider
 from .notify.webhook import ReplayCache
 from .registry.load import load_province
 from .replicas import Leases
-from .scores.schedule import DailyRollups, run_all
+from .scores.schedule import LIVE_FIRST_AFTER_S, DailyRollups, run_all
 from .scores.service import Scores
 from .timeseries.influx import InfluxStore
 from .timeseries.port import TimeSeriesStore
@@ -109,6 +109,7 @@ class Services:
                 delay_s=self.settings.rollup_delay_s,
                 clock=self.clock,
                 draining=lambda: self.ingest.draining,
+                live_after_s=LIVE_FIRST_AFTER_S,
             )
             for view in self.views()
         ]

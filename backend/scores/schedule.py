@@ -23,6 +23,11 @@ from .service import Scores
 log = logging.getLogger(__name__)
 
 LIVE_HELD_S = 600.0  # the live part's age while a backlog drains (refresh_live)
+# The backend's first live part waits this long after its start: a backend (re)started while
+# gateways replay what they spooled meanwhile would re-read today's readings as they pour in,
+# one query per village (issue 22: about 250 queries beside the first seconds of a drain).
+# A page asking meanwhile computes the live part itself, as on any cache miss.
+LIVE_FIRST_AFTER_S = 30.0
 POLL_S = 30.0  # how often the thread looks at the clock; a run is at most this late
 
 
@@ -45,9 +50,11 @@ class DailyRollups:
         delay_s: int,
         clock: Callable[[], float],
         draining: Callable[[], bool] = lambda: False,
+        live_after_s: float = 0.0,
     ) -> None:
         self.scores = scores
         self.draining = draining  # a backlog drains (Ingest.draining)
+        self.live_from = clock() + live_after_s  # no live part before (LIVE_FIRST_AFTER_S)
         self.catch_up_days = catch_up_days
         self.delay_s = delay_s
         self.clock = clock
@@ -99,7 +106,10 @@ class DailyRollups:
         drains. Each recompute reads all of today's readings back (100,000 of them: about 1 to
         2 s of influxd's CPU), and during a drain the day grows by thousands a second: re-read
         every minute, it competed with the ingest for the machine. The pages then show a live
-        part up to ten minutes old until the backlog is in (docs/decisions.md)."""
+        part up to ten minutes old until the backlog is in (docs/decisions.md). Nothing before
+        ``live_from``: the first one waits a while after the backend's start."""
+        if self.clock() < self.live_from:
+            return False
         return self.scores.refresh_today(max_age_s=LIVE_HELD_S if self.draining() else 60.0)
 
     def run(self, stop: threading.Event, owns: Callable[[], bool] = lambda: True) -> None:

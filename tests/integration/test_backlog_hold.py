@@ -11,7 +11,7 @@ from sangsach.backend.api.ingest import parse_batch
 from sangsach.backend.db import make_engine
 from sangsach.backend.ingest import BACKLOG_HOLD_S, BACKLOG_LAG_S, Ingest
 from sangsach.backend.registry.load import load_commune
-from sangsach.backend.scores.schedule import LIVE_HELD_S, DailyRollups
+from sangsach.backend.scores.schedule import LIVE_FIRST_AFTER_S, LIVE_HELD_S, DailyRollups
 from sangsach.backend.scores.service import Scores
 from sangsach.backend.timeseries.sqlite import SqliteStore
 from sangsach.registry_file import SAMPLE_REGISTRY, load_registry
@@ -73,3 +73,21 @@ def test_the_live_part_waits_while_a_backlog_drains(tmp_path: Path) -> None:
         draining[0] = False
         now[0] += 61
         assert rollups.refresh_live()
+
+
+def test_the_first_live_part_waits_after_the_start(tmp_path: Path) -> None:
+    """A backend (re)started while the gateways replay their spools does not re-read today's
+    readings as they pour in: the first live part comes LIVE_FIRST_AFTER_S after the start."""
+    with SqliteStore(tmp_path / "ts.sqlite") as store:
+        store.ensure_ready()
+        now = [float(int(time.time()))]
+        scores = Scores(store, None, COMMUNE, lambda: now[0])
+        rollups = DailyRollups(scores, catch_up_days=0, delay_s=900, clock=lambda: now[0],
+                               live_after_s=LIVE_FIRST_AFTER_S)  # fmt: skip
+        assert not rollups.refresh_live(), "at the start: not yet"
+        now[0] += LIVE_FIRST_AFTER_S - 1
+        assert not rollups.refresh_live()
+        now[0] += 1
+        assert rollups.refresh_live(), "then as usual"
+        now[0] += 1
+        assert not rollups.refresh_live(), "and kept a minute"
