@@ -214,8 +214,12 @@ class AlertEngine:
                         emptied = observe(track, reading, at, th)
                         if emptied is not None:
                             collected[device_id] = emptied
-                    # Judged at the time of the data: the newest reading, else the newest status.
-                    data_time[device_id] = max(r.ts for r in mine)
+                    # Judged at the time of the data: the newest reading, else the newest status;
+                    # never before the track's newest reading. A batch sent again after a later
+                    # one was judged (its answer lost, the next already in flight) would
+                    # otherwise judge the newer track at the older time, and clear and reopen
+                    # its alerts (tests/faults/test_recovery.py).
+                    data_time[device_id] = max(max(r.ts for r in mine), track.last_ts or 0)
                 if seen_now:
                     for seen in sorted(seen_now, key=lambda s: s.received_at):
                         (came_online if seen.online else went_offline)(track, seen.received_at)

@@ -131,6 +131,22 @@ def test_burnt_lamp_tells_the_electricians_once_and_clears_when_fixed(setup) -> 
     assert [e.what for e in store.alert_events()] == ["opened", "cleared"]
 
 
+def test_a_batch_sent_again_after_a_later_one_changes_no_alert(setup) -> None:  # type: ignore[no-untyped-def]
+    """A gateway with two batches in flight resends the first when its answer is lost, after
+    the second was judged: the lamp's fault is neither cleared nor opened again."""
+    engine, outbox, clock, _ = setup
+    t = evening()
+    feed(engine, clock, [lamp(s, t + 300 * s, True, 0.0) for s in range(5)])  # 20 minutes dark
+    [alert] = _active(engine)
+    sent = len(outbox.sent)
+    clock.now = t + 1300
+    with engine.engine.begin() as conn:  # the batch of seq 1 again, as the gateway resends it
+        again = lamp(1, t + 300, True, 0.0)
+        events = engine.on_ingest(conn, [again], {LAMP: clock.now}, [])
+    assert events == []
+    assert [a.id for a in _active(engine)] == [alert.id] and len(outbox.sent) == sent
+
+
 def test_full_bin_tells_the_collectors_and_emptying_records_the_collection(setup) -> None:  # type: ignore[no-untyped-def]
     engine, outbox, clock, _ = setup
     t = evening()
