@@ -26,6 +26,7 @@ from sangsach.contract import Channel, Reason, topic
 from . import db
 from .alerts.engine import AlertEngine, Seen
 from .api.schemas import IngestBatch, IngestResult, ReadingIn, Refusal, RejectionIn, StatusIn
+from .batchorder import BatchOrder
 from .domain.readings import (
     FIELDS,
     AlertEvent,
@@ -98,6 +99,7 @@ class Ingest:
         # One batch's transaction at a time, in the alert engine's order (AlertEngine.lock).
         self._serial = alerts.lock if alerts is not None else threading.RLock()
         self._shared = shared(engine)  # other backends may ingest into the same database
+        self.order = BatchOrder()  # each gateway's batches in the order it sent them
         self._today = 0
         self.monotonic: Callable[[], float] = time.monotonic
         self._backlog_until = 0.0
@@ -123,15 +125,24 @@ class Ingest:
         sent) cannot write on its stale snapshot: SQLite says "database is locked" at once,
         without the busy timeout. Everything rolled back, the batch is handled again from the
         start (its readings are idempotent), a few times, before the gateway would resend it."""
-        for attempt in range(1, STALE_SNAPSHOT_TRIES):
-            try:
-                return self._handle(batch)
-            except OperationalError as err:
-                if self._shared or "database is locked" not in str(err):
-                    raise
-                log.warning("batch met another writer's commit (attempt %d); again", attempt)
-                time.sleep(0.02 * attempt)
-        return self._handle(batch)  # the last try: its error goes to the caller
+        self.order.begin(batch.gateway, batch.key)
+        stored = False
+        try:
+            for attempt in range(1, STALE_SNAPSHOT_TRIES):
+                try:
+                    result = self._handle(batch)
+                    stored = True
+                    return result
+                except OperationalError as err:
+                    if self._shared or "database is locked" not in str(err):
+                        raise
+                    log.warning("batch met another writer's commit (attempt %d); again", attempt)
+                    time.sleep(0.02 * attempt)
+            result = self._handle(batch)  # the last try: its error goes to the caller
+            stored = True
+            return result
+        finally:
+            self.order.end(batch.gateway, batch.key, stored)
 
     def _handle(self, batch: IngestBatch) -> IngestResult:
         stored: list[StoredReading] = []
@@ -180,6 +191,9 @@ class Ingest:
         # the batch before it finishes its transaction.
         written = self._writer.submit(self.store.write, stored)
         try:
+            # The batch its gateway sent before this one first (batchorder.py); meanwhile this
+            # one's readings are on their way to the time series.
+            self.order.wait_for(batch.gateway, batch.after)
             with self._serial, self.engine.begin() as conn:
                 # Another backend on the same PostgreSQL may hold a batch of these devices:
                 # this one waits for it, and is judged on the state it leaves (replicas.py).

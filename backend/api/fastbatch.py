@@ -29,10 +29,11 @@ from sangsach.contract.limits import (
     MAX_TS,
 )
 
-from .schemas import IngestBatch, ReadingIn
+from .schemas import BATCH_KEY_PATTERN, IngestBatch, ReadingIn
 
 _ID: Final = re.compile(DEVICE_ID_PATTERN.removeprefix("^").removesuffix("$"))
 _GATEWAY: Final = re.compile(r"[A-Za-z0-9_-]{1,32}")
+_BATCH_KEY: Final = re.compile(BATCH_KEY_PATTERN.strip("^$"))
 Counter = Annotated[int, Meta(ge=0, le=MAX_COUNTER)]
 Ts = Annotated[int, Meta(ge=0, le=MAX_TS)]
 Received = Annotated[float, Meta(ge=0)]
@@ -105,6 +106,8 @@ class _Batch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     readings: Annotated[list[Lamp | Bin], Meta(max_length=10_000)] = []
     statuses: Annotated[list[Any], Meta(max_length=0)] = []
     rejections: Annotated[list[Any], Meta(max_length=0)] = []
+    key: str | None = None
+    after: str | None = None
 
 
 _DECODER: Final = msgspec.json.Decoder(_Batch)
@@ -118,6 +121,9 @@ def decode(body: bytes) -> IngestBatch | None:
         return None
     if not _GATEWAY.fullmatch(batch.gateway):
         return None
+    for name in (batch.key, batch.after):
+        if name is not None and not _BATCH_KEY.fullmatch(name):
+            return None
     for reading in batch.readings:
         # The models' own rules beyond the fields' limits (sangsach/contract/readings.py), and
         # the id's pattern matched whole (msgspec searches, and "$" matches before a "\n").
@@ -132,5 +138,6 @@ def decode(body: bytes) -> IngestBatch | None:
     # compare every field of every reading): what the ingest reads of a reading.
     readings = cast("list[ReadingIn]", batch.readings)
     return IngestBatch.model_construct(
-        gateway=batch.gateway, readings=readings, statuses=[], rejections=[], letters="gateway"
-    )
+        gateway=batch.gateway, readings=readings, statuses=[], rejections=[], letters="gateway",
+        key=batch.key, after=batch.after,
+    )  # fmt: skip

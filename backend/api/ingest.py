@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
 from ..auth.ratelimit import RateLimiter
+from ..batchorder import OutOfOrder
 from . import fastbatch
 from .deps import GatewayDep, ServicesDep, speaking_for
 from .schemas import IngestBatch, IngestResult
@@ -69,6 +70,8 @@ router = APIRouter(prefix="/api/v1", tags=["ingest"], route_class=_BatchRoute)
     "/ingest",
     responses={
         403: {"description": "the token is not a gateway's, or another gateway's"},
+        409: {"description": "the batch named in `after` was not stored here: nothing of this "
+              "one was stored; resend both, in order"},
         429: {"description": "this gateway sends faster than SANGSACH_INGEST_RATE_PER_S: "
               "resend the batch after Retry-After seconds"},
         503: {"description": "time-series store unavailable: resend the batch after "
@@ -92,4 +95,7 @@ def ingest(
             f"({limiter.rate:g} messages/s): resend this batch later",
             headers={"Retry-After": str(math.ceil(wait))},
         )
-    return services.ingest.handle(batch)  # the store down: 503 (backend/api/errors.py)
+    try:
+        return services.ingest.handle(batch)  # the store down: 503 (backend/api/errors.py)
+    except OutOfOrder as err:  # nothing stored: the gateway resends from its spool's head
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(err)) from err

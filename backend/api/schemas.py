@@ -52,6 +52,9 @@ class RejectionIn(BaseModel):
     )
 
 
+BATCH_KEY_PATTERN = r"^[0-9a-f]{1,32}$"
+
+
 class IngestBatch(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -64,6 +67,18 @@ class IngestBatch(BaseModel):
         description="who makes the dead letters of readings and statuses refused here (unknown "
         "device, wrong kind): `gateway`, which keeps each message's bytes, from `refused` in "
         "the answer; `backend` (older gateways), from the items themselves",
+    )
+    key: str | None = Field(
+        default=None,
+        pattern=BATCH_KEY_PATTERN,
+        description="this batch's name, made by the gateway, for the batch sent after it",
+    )
+    after: str | None = Field(
+        default=None,
+        pattern=BATCH_KEY_PATTERN,
+        description="the `key` of the batch this gateway sent just before this one and had no "
+        "answer for: this one is stored only after it, and refused with 409 if that one was "
+        "not stored (backend/batchorder.py)",
     )
 
 
@@ -85,6 +100,11 @@ class IngestResult(BaseModel):
         default_factory=list,
         description="with `letters: gateway`: the items refused here, whose dead letters the "
         "gateway makes and sends",
+    )
+    ordered: bool = Field(
+        default=True,
+        description="this backend stores a gateway's batches in the order `key` and `after` "
+        "name, so the gateway may send its next batch before this answer",
     )
 
 

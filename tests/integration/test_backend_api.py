@@ -4,6 +4,8 @@ ingest, state."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -72,7 +74,14 @@ def test_ingest_is_idempotent_and_tracks_state(api: TestClient) -> None:
     assert (
         first
         == again
-        == {"stored": 10, "rejected": 0, "statuses": 0, "dead_letters": 0, "refused": []}
+        == {
+            "stored": 10,
+            "rejected": 0,
+            "statuses": 0,
+            "dead_letters": 0,
+            "refused": [],
+            "ordered": True,
+        }
     )
     assert api.get("/api/v1/stats").json()["readings"] == {"lamp": 10, "bin": 0}
     device = api.get("/api/v1/devices/lamp-dong-ha-001").json()
@@ -85,7 +94,8 @@ def test_ingest_is_idempotent_and_tracks_state(api: TestClient) -> None:
 def test_unknown_device_and_wrong_kind_become_dead_letters(api: TestClient) -> None:
     readings = [lamp(1, device="lamp-atlantis-001"), lamp(2, device="bin-dong-ha-01")]
     result = api.post("/api/v1/ingest", json=batch(readings), headers=TOKEN).json()
-    assert result == {"stored": 0, "rejected": 2, "statuses": 0, "dead_letters": 2, "refused": []}
+    assert result == {"stored": 0, "rejected": 2, "statuses": 0, "dead_letters": 2, "refused": [],
+                      "ordered": True}  # fmt: skip
     letters = {d["device_id"]: d for d in api.get("/api/v1/dead-letters").json()}
     assert letters["lamp-atlantis-001"]["reason"] == "unknown_device"
     assert letters["bin-dong-ha-01"]["reason"] == "kind_mismatch"
@@ -196,3 +206,45 @@ def test_numbers_past_32_bits_are_stored_and_looked_up(api: TestClient) -> None:
     assert api.get("/api/v1/devices/lamp-dong-ha-001").json()["ts"] == late
     assert api.get(f"/api/v1/alerts/{2**62}").status_code == 404
     assert api.get("/api/v1/dead-letters", params={"offset": 2**62}).json() == []
+
+
+def test_a_batch_naming_the_one_it_follows_is_stored_after_it_or_refused(api: TestClient) -> None:
+    """backend/batchorder.py: a gateway with two batches in flight names the one each follows;
+    a batch whose predecessor this backend never saw stores nothing and gets a 409."""
+    first = api.post("/api/v1/ingest", json=batch([lamp(1)], key="a1"), headers=TOKEN)
+    assert first.status_code == 200 and first.json()["ordered"] is True
+    body = batch([lamp(2)], key="a2", after="a1", letters="gateway")  # the fast path too
+    assert api.post("/api/v1/ingest", json=body, headers=TOKEN).json()["stored"] == 1
+    services = api.app.state.services  # type: ignore[attr-defined]
+    services.ingest.order.unseen_wait_s = 0.1
+    lost = api.post("/api/v1/ingest", json=batch([lamp(3)], key="a3", after="ff"), headers=TOKEN)
+    assert lost.status_code == 409 and "'ff', sent before this one, never arrived" in lost.text
+    assert api.get("/api/v1/devices/lamp-dong-ha-001").json()["seq"] == 2, "nothing stored"
+    # and the one behind the refused batch is refused at once
+    behind = batch([lamp(4)], key="a4", after="a3")
+    assert api.post("/api/v1/ingest", json=behind, headers=TOKEN).status_code == 409
+    assert api.post("/api/v1/ingest", json=batch([lamp(5)], key="b1"), headers=TOKEN).is_success
+
+
+def test_two_batches_of_a_gateway_are_judged_in_the_order_sent(api: TestClient) -> None:
+    """The second batch arrives first: its transaction waits for the first one's."""
+    from sangsach.backend.api.ingest import parse_batch
+
+    ingest = api.app.state.services.ingest  # type: ignore[attr-defined]
+    judged: list[int] = []
+    handle = ingest._handle
+
+    def recording(one: Any) -> Any:
+        result = handle(one)
+        judged.append(one.readings[0].seq)
+        return result
+
+    ingest._handle = recording
+    second = parse_batch(json.dumps(batch([lamp(2)], key="b2", after="b1")).encode())
+    late = threading.Thread(target=ingest.handle, args=(second,))
+    late.start()
+    time.sleep(0.3)
+    assert judged == [], "the second went before the first arrived"
+    ingest.handle(parse_batch(json.dumps(batch([lamp(1)], key="b1")).encode()))
+    late.join(timeout=10)
+    assert judged == [1, 2]

@@ -33,8 +33,9 @@ def models(raw: bytes) -> IngestBatch | None:
 
 
 def assert_same(fast: IngestBatch, expected: IngestBatch) -> None:
-    assert (fast.gateway, fast.letters, fast.statuses, fast.rejections) == (
-        expected.gateway, expected.letters, expected.statuses, expected.rejections,
+    assert (fast.gateway, fast.letters, fast.statuses, fast.rejections, fast.key, fast.after) == (
+        expected.gateway, expected.letters, expected.statuses, expected.rejections, expected.key,
+        expected.after,
     )  # fmt: skip
     assert len(fast.readings) == len(expected.readings)
     for got, want in zip(fast.readings, expected.readings, strict=True):
@@ -86,6 +87,11 @@ LAMP = {"id": "lamp-dong-ha-001", "kind": "lamp", "boot": 1, "seq": 2, "ts": 1_7
         body([LAMP, {**LAMP, "kind": "pump"}]),
         b'{"gateway": "gw-1", "letters": "gateway", "readings": [' + b"1" * 30 + b"]}",
         b"not json",
+        body([LAMP], key="A1"),  # a batch's key: lower-case hex, 1 to 32 digits
+        body([LAMP], key=""),
+        body([LAMP], after="0" * 33),
+        body([LAMP], after="ab\n"),
+        body([LAMP], after=7),
     ],
 )
 def test_what_the_fast_path_leaves_to_the_models(raw: bytes) -> None:
@@ -98,4 +104,23 @@ def test_a_batch_of_both_kinds_reads_as_the_models_read_it() -> None:
     raw = body([LAMP, bin_, {**LAMP, "seq": 3, "fault": True, "rssi": -70}])
     fast, expected = fastbatch.decode(raw), models(raw)
     assert fast is not None and expected is not None
+    assert_same(fast, expected)
+
+
+@settings(max_examples=300)
+@given(*[st.none() | st.text(max_size=34) | st.from_regex(r"[0-9a-f]{1,33}", fullmatch=True)] * 2)
+def test_a_batchs_key_and_after_read_as_the_models_read_them(key: Any, after: Any) -> None:
+    order = {name: v for name, v in (("key", key), ("after", after)) if v is not None}
+    raw = body([LAMP], **order)
+    fast, expected = fastbatch.decode(raw), models(raw)
+    assert (fast is None) == (expected is None), raw  # the same answer both ways
+    if fast is not None and expected is not None:
+        assert_same(fast, expected)
+
+
+def test_a_batch_naming_the_one_it_follows_takes_the_fast_path() -> None:
+    raw = body([LAMP], key="0123456789abcdef", after="fedcba9876543210")
+    fast, expected = fastbatch.decode(raw), models(raw)
+    assert fast is not None and expected is not None
+    assert (fast.key, fast.after) == ("0123456789abcdef", "fedcba9876543210")
     assert_same(fast, expected)
