@@ -22,9 +22,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import secrets
 import sqlite3
 import threading
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -54,19 +56,33 @@ class ForwardStats:
 
 
 Posted = httpx.Response | str  # the backend's answer, or why there was none
+SINGLE_AFTER_409_S = 300.0  # one batch in flight for this long after the backend lost their order
+
+
+@dataclass(frozen=True, slots=True)
+class Flight:
+    """A batch sent and not yet answered."""
+
+    entries: list[Entry]
+    key: str | None  # its name, for the batch sent after it (None: one at a time)
+    posted: Future[Posted]
 
 
 PLURAL = {"reading": "readings", "status": "statuses", "rejection": "rejections"}
 
 
-def batch_body(gateway_id: str, entries: list[Entry]) -> bytes:
+def batch_body(
+    gateway_id: str, entries: list[Entry], key: str | None = None, after: str | None = None
+) -> bytes:
     """The JSON of one batch, assembled from the spooled JSON texts without parsing them. The
-    gateway makes the dead letters of what the backend refuses (``letters``)."""
+    gateway makes the dead letters of what the backend refuses (``letters``). ``key`` names
+    the batch, ``after`` the batch in flight it must be stored after (backend/batchorder.py)."""
     parts: dict[str, list[str]] = {"readings": [], "statuses": [], "rejections": []}
     for entry in entries:
         parts[PLURAL[entry.kind]].append(entry.text)
     lists = ",".join(f'"{name}":[{",".join(texts)}]' for name, texts in parts.items())
-    return f'{{"gateway":{json.dumps(gateway_id)},"letters":"gateway",{lists}}}'.encode()
+    order = "".join(f',"{n}":"{v}"' for n, v in (("key", key), ("after", after)) if v)
+    return f'{{"gateway":{json.dumps(gateway_id)},"letters":"gateway"{order},{lists}}}'.encode()
 
 
 class Forwarder:
@@ -80,18 +96,22 @@ class Forwarder:
         batch_max: int = 2000,
         retry_max_s: float = 30.0,
         timeout_s: float = 30.0,
+        window: int = 2,
     ) -> None:
         self.spool = spool
         self.gateway_id = gateway_id
         self.batch_max = batch_max
         self.retry_max_s = retry_max_s
+        self.window = max(1, window)  # batches in flight at most (docs/decisions.md)
+        self._ordered = False  # the backend keeps a gateway's batches in order (its answers)
+        self._single_until = 0.0  # one batch at a time until then (after a 409)
         self.stats = ForwardStats()
         self._size = batch_max  # halved after a 413, doubled back after each success
         self._pause_s = 0.0  # the backend's Retry-After
         self._refused: tuple[Entry, str] | None = None  # the one entry a 422 refused, and why
         self._again = False  # refused items became dead letters: send the batch again at once
-        # Posts a batch while the forwarder's thread reads the next from the spool.
-        self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forward-post")
+        # Posts the batches in flight while the forwarder's thread reads the next.
+        self._sender = ThreadPoolExecutor(self.window, thread_name_prefix="forward-post")
         self._http = httpx.Client(
             base_url=backend_url.rstrip("/"),
             headers={"Authorization": f"Bearer {token}"},
@@ -99,51 +119,60 @@ class Forwarder:
         )
 
     def run(self, stop: threading.Event) -> None:
-        """Forward until stopped, one batch in flight and the next read meanwhile.
+        """Forward until stopped, up to ``window`` batches in flight, in the spool's order.
 
-        While the backend stores a batch, the next one is read from the spool and its body
-        built, and once the answer comes the next is sent before the stored one is deleted
-        from the spool: the backend is not left waiting on the gateway's own SQLite work.
-        Nothing changes about what is kept: an entry is deleted only after its batch's 200,
-        and a batch that fails is read again from the spool's head.
+        While the backend stores a batch, the next is on its way: the backend parses it and
+        starts its time-series write meanwhile, and stores it after the one before (each batch
+        names the one it follows; backend/batchorder.py). Only with a backend that says it
+        keeps that order (``ordered`` in its answers); one batch at a time before that.
+        Nothing changes about what is kept: answers are taken in the order the batches were
+        sent, an entry is deleted only after its batch's 200 and every batch's before it, and
+        after any other answer the batches behind it are let land, their answers set aside,
+        and everything is read again from the spool's head (storing again changes nothing).
         """
         delay = 0.0
-        flying: tuple[list[Entry], Future[Posted]] | None = None
+        flying: deque[Flight] = deque()
         while not stop.is_set():
-            if flying is None:
-                entries = self.spool.peek(self._size)
+            while len(flying) < self._window_now():
+                last = flying[-1] if flying else None
+                entries = self.spool.peek(self._size, after=last.entries[-1].id if last else 0)
                 if not entries:
-                    stop.wait(0.05)
-                    continue
-                flying = entries, self._sender.submit(self._post, self._body(entries))
-            entries, posted = flying
-            ahead = self.spool.peek(self._size, after=entries[-1].id)
-            ahead_body = self._body(ahead) if ahead else b""
-            answer = posted.result()
-            flying = None
-            if self._accepted(entries, answer):
-                if ahead:
-                    flying = ahead, self._sender.submit(self._post, ahead_body)
-                if self._forget(entries):
-                    delay = 0.0
-                    continue
-                # The spool refused the delete (a full disk): wait as after a failure.
-            elif (
+                    break
+                key = secrets.token_hex(8) if self._ordered else None
+                body = batch_body(self.gateway_id, entries, key, last.key if last else None)
+                flying.append(Flight(entries, key, self._sender.submit(self._post, body)))
+            if not flying:
+                stop.wait(0.05)
+                continue
+            head = flying.popleft()
+            entries = head.entries
+            # A batch stored whose delete the spool refuses (a full disk) counts as a failure.
+            if self._accepted(entries, head.posted.result()) and self._forget(entries):
+                delay = 0.0
+                continue
+            for later in flying:  # sent after a batch not stored: from the head again
+                later.posted.result()
+            flying.clear()
+            if (
                 self._again
                 or self._size < len(entries)
                 or (self._refused is not None and self._set_aside(*self._refused))
-            ):  # refused items made dead letters; a 413 or a 422: halved; resend at once
+            ):  # refused items made dead letters; a 413 or a 422: halved; a 409; resend at once
                 self._again = False
                 continue
-            elif self._pause_s:  # a 429: the backend said how long to wait
+            if self._pause_s:  # a 429: the backend said how long to wait
                 stop.wait(self._pause_s)
                 self._pause_s = 0.0
                 continue
             delay = min(max(delay * 2, 0.25), self.retry_max_s)
             stop.wait(delay)
 
-    def _body(self, entries: list[Entry]) -> bytes:
-        return batch_body(self.gateway_id, entries)
+    def _window_now(self) -> int:
+        """Batches in flight at most: one until the backend keeps their order, and for a while
+        after it could not (a 409 for the oldest batch in flight)."""
+        if not self._ordered or time.monotonic() < self._single_until:
+            return 1
+        return self.window
 
     def _post(self, body: bytes) -> Posted:
         try:
@@ -163,9 +192,18 @@ class Forwarder:
         elif answer.status_code == 422:  # refused for good: find the entry, set it aside
             self._size = max(1, len(entries) // 2)
             self._refused = (entries[0], answer.text) if len(entries) == 1 else None
+        elif answer.status_code == 409:  # the batch it follows was not stored there
+            # The oldest batch in flight follows one already stored: the backend lost track of
+            # it (a restart), or another backend took it (several behind a balancer).
+            log.warning("the backend did not keep this gateway's batches in order; one batch "
+                        "at a time for %.0f s: %s", SINGLE_AFTER_409_S, answer.text[:300])  # fmt: skip
+            self._single_until = time.monotonic() + SINGLE_AFTER_409_S
+            self._again = True
         if answer.status_code != 200:
             return self._failed(f"backend answered {answer.status_code}: {answer.text[:300]}")
-        refused = _refusals(answer)
+        data = _answer(answer)
+        self._ordered = data.get("ordered") is True
+        refused = _refusals(data)
         if refused:
             return self._letters_for(entries, refused)
         self.stats.batches += 1
@@ -243,12 +281,18 @@ def _retry_after(response: httpx.Response) -> float:
         return 1.0
 
 
-def _refusals(answer: httpx.Response) -> list[dict[str, Any]]:
-    """The items the backend refused, from its answer (none from an older backend)."""
+def _answer(answer: httpx.Response) -> dict[str, Any]:
+    """The backend's answer to a stored batch, as a dict (empty if it is not one)."""
     try:
-        refused = answer.json().get("refused")
-    except (ValueError, AttributeError):
-        return []
+        data = answer.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _refusals(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The items the backend refused, from its answer (none from an older backend)."""
+    refused = data.get("refused")
     return [r for r in refused if isinstance(r, dict)] if isinstance(refused, list) else []
 
 

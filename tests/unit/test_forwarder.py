@@ -1,14 +1,18 @@
-"""The forwarder reads the next batch while one is in flight, yet deletes an entry only after
-its batch's 200, and after a failure starts again from the spool's head.
+"""The forwarder keeps up to two batches in flight, each naming the one it follows, once the
+backend says it keeps them in that order; yet it deletes an entry only after its batch's 200 and
+every batch's before it, and after a failure starts again from the spool's head.
 
-The backend here is a small real HTTP server answering a scripted list of statuses.
+The backend here is a small real HTTP server answering each batch with a scripted status,
+chosen by the batch's first seq (two batches in flight may reach it in either order).
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -19,29 +23,62 @@ from sangsach.gateway.forwarder import Forwarder, refused_letter
 from sangsach.gateway.spool import Entry, Origin, Spool
 
 
-class Backend(ThreadingHTTPServer):
-    """Answers each ingest with the next scripted status (200 once the script is spent) and
-    records, per request, the seqs it carried and how many entries the spool held then."""
+@dataclass
+class Seen:
+    seqs: list[int]
+    status: int
+    spooled: set[int]  # the seqs the spool held as the batch arrived
+    key: str | None
+    after: str | None
 
-    def __init__(self, spool: Spool, script: list[int]) -> None:
+
+class Backend(ThreadingHTTPServer):
+    """Answers a batch with the next status scripted for its first seq (200 once spent), after
+    ``delay_s``, saying whether it keeps a gateway's batches in order (``ordered``)."""
+
+    def __init__(
+        self, spool: Spool, script: dict[int, list[int]], delay_s: float, ordered: bool
+    ) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.spool = spool
         self.script = script
-        self.seen: list[tuple[list[int], int, int]] = []  # (seqs, status, spool rows)
+        self.delay_s = delay_s
+        self.ordered = ordered
+        self.lock = threading.Lock()
+        self.seen: list[Seen] = []
+        self.stored: set[int] = set()  # seqs of batches answered 200
+        self.in_flight = 0
+        self.most_in_flight = 0
+
+
+def _spooled(spool: Spool) -> set[int]:
+    return {json.loads(entry.text)["seq"] for entry in spool.peek(10_000)}
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: Backend
 
     def do_POST(self) -> None:
+        server = self.server
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        status = self.server.script.pop(0) if self.server.script else 200
         seqs = [r["seq"] for r in body["readings"]]
-        self.server.seen.append((seqs, status, len(self.server.spool)))
+        with server.lock:
+            server.in_flight += 1
+            server.most_in_flight = max(server.most_in_flight, server.in_flight)
+        time.sleep(server.delay_s)
+        with server.lock:
+            statuses = server.script.get(seqs[0], [])
+            status = statuses.pop(0) if statuses else 200
+            seen = Seen(seqs, status, _spooled(server.spool), body.get("key"), body.get("after"))
+            server.seen.append(seen)
+            if status == 200:
+                server.stored.update(seqs)
+            server.in_flight -= 1
+        answer = json.dumps({"ordered": True} if server.ordered else {}).encode()
         self.send_response(status)
-        self.send_header("Content-Length", "2")
+        self.send_header("Content-Length", str(len(answer)))
         self.end_headers()
-        self.wfile.write(b"{}")
+        self.wfile.write(answer)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -54,8 +91,14 @@ def spool(tmp_path: Path) -> Iterator[Spool]:
     spool.close()
 
 
-def _forward(spool: Spool, script: list[int], batch_max: int) -> Backend:
-    backend = Backend(spool, script)
+def _forward(
+    spool: Spool,
+    script: dict[int, list[int]],
+    batch_max: int,
+    delay_s: float = 0.0,
+    ordered: bool = True,
+) -> tuple[Backend, Forwarder]:
+    backend = Backend(spool, script, delay_s, ordered)
     threading.Thread(target=backend.serve_forever, daemon=True).start()
     forwarder = Forwarder(
         spool, gateway_id="gw-1", backend_url=f"http://127.0.0.1:{backend.server_port}",
@@ -75,28 +118,85 @@ def _forward(spool: Spool, script: list[int], batch_max: int) -> Backend:
         forwarder.close()
         backend.shutdown()
         backend.server_close()
-    return backend
+    return backend, forwarder
 
 
-def test_batches_go_in_order_and_leave_the_spool_only_once_stored(spool: Spool) -> None:
-    spool.append([("reading", {"seq": i}) for i in range(1, 8)])
-    backend = _forward(spool, [], batch_max=3)
-    assert [seqs for seqs, _, _ in backend.seen] == [[1, 2, 3], [4, 5, 6], [7]]
-    # As each batch arrived the spool still held every entry not yet answered 200 (the one
-    # before may or may not be deleted yet: the next batch goes first).
-    stored = 0
-    for seqs, _, rows in backend.seen:
-        assert rows >= 7 - stored, (seqs, rows)
-        stored += len(seqs)
+def _deleted_only_once_stored_in_order(backend: Backend, every: set[int]) -> None:
+    """At every request, whatever had left the spool was stored, and so was every seq below
+    it: deletes go in the spool's order, each after its batch's 200 and the batches before."""
+    for seen in backend.seen:
+        gone = every - seen.spooled
+        assert gone <= backend.stored, (seen, gone)
+        assert not gone or max(gone) < min(seen.spooled, default=max(every) + 1), (seen, gone)
+
+
+def _fill(spool: Spool, count: int) -> set[int]:
+    every = set(range(1, count + 1))
+    spool.append([("reading", {"seq": i}) for i in sorted(every)])
+    return every
+
+
+def test_batches_go_two_at_a_time_each_naming_the_one_before(spool: Spool) -> None:
+    every = _fill(spool, 10)
+    backend, _ = _forward(spool, {}, batch_max=3, delay_s=0.05)
+    assert sorted(seen.seqs for seen in backend.seen) == [[1, 2, 3], [4, 5, 6], [7, 8, 9], [10]]
+    assert backend.most_in_flight == 2  # the next batch was on its way, never a third
+    by_first = {seen.seqs[0]: seen for seen in backend.seen}
+    # The first goes alone (the backend has not said it keeps the order yet), unnamed.
+    assert (by_first[1].key, by_first[1].after) == (None, None)
+    assert by_first[4].key and by_first[7].key and by_first[10].key
+    assert by_first[7].after == by_first[4].key and by_first[10].after == by_first[7].key
+    _deleted_only_once_stored_in_order(backend, every)
     assert len(spool) == 0
 
 
-def test_a_failed_batch_is_sent_again_and_the_batch_read_ahead_waits(spool: Spool) -> None:
-    spool.append([("reading", {"seq": i}) for i in range(1, 6)])
-    backend = _forward(spool, [200, 503], batch_max=2)
-    sent = [(seqs, status) for seqs, status, _ in backend.seen]
-    assert sent == [([1, 2], 200), ([3, 4], 503), ([3, 4], 200), ([5], 200)]
+def test_a_backend_that_does_not_keep_the_order_gets_one_batch_at_a_time(spool: Spool) -> None:
+    every = _fill(spool, 7)
+    backend, _ = _forward(spool, {}, batch_max=2, delay_s=0.02, ordered=False)
+    assert [seen.seqs for seen in backend.seen] == [[1, 2], [3, 4], [5, 6], [7]]
+    assert backend.most_in_flight == 1
+    assert all(seen.key is None and seen.after is None for seen in backend.seen)
+    _deleted_only_once_stored_in_order(backend, every)
+
+
+def test_a_failed_batch_is_sent_again_with_the_one_behind_it(spool: Spool) -> None:
+    every = _fill(spool, 9)
+    backend, _ = _forward(spool, {5: [503]}, batch_max=2, delay_s=0.02)
+    by_batch: dict[int, list[int]] = {}
+    for seen in backend.seen:
+        by_batch.setdefault(seen.seqs[0], []).append(seen.status)
+    assert by_batch[5] == [503, 200]  # sent again from the spool's head
+    # The batch behind the failed one may have been stored already: it is sent again, and
+    # its entries stayed in the spool until then (storing again changes nothing).
+    assert len(by_batch[7]) == 2 and by_batch[7][-1] == 200
+    _deleted_only_once_stored_in_order(backend, every)
+    assert backend.stored == every and len(spool) == 0
+
+
+def test_a_batch_behind_one_not_stored_never_leaves_the_spool_first(spool: Spool) -> None:
+    """The batch behind is stored while the one before keeps failing: nothing is deleted."""
+    every = _fill(spool, 6)
+    backend, _ = _forward(spool, {3: [503, 503, 503]}, batch_max=2, delay_s=0.01)
+    failures = [n for n, seen in enumerate(backend.seen) if seen.status == 503]
+    assert len(failures) == 3
+    early = [(seen.seqs, seen.status) for seen in backend.seen[: failures[-1]]]
+    assert ([5, 6], 200) in early, "the case this test is for did not happen"
+    _deleted_only_once_stored_in_order(backend, every)
     assert len(spool) == 0
+
+
+def test_a_409_for_the_oldest_batch_means_one_at_a_time_for_a_while(spool: Spool) -> None:
+    """The backend lost the batch this one follows (a restart; another backend behind a
+    balancer took it): sent again at once, and no second batch in flight for a while."""
+    every = _fill(spool, 12)
+    backend, forwarder = _forward(spool, {5: [409]}, batch_max=2, delay_s=0.02)
+    statuses = [(seen.seqs[0], seen.status) for seen in backend.seen]
+    assert (5, 409) in statuses and statuses.count((5, 200)) == 1
+    after = statuses.index((5, 200))
+    assert all(seen.after is None for seen in backend.seen[after:])
+    assert forwarder._window_now() == 1
+    _deleted_only_once_stored_in_order(backend, every)
+    assert backend.stored == every and len(spool) == 0
 
 
 def test_the_letter_of_a_refused_item_is_its_message_with_the_gateways_bytes() -> None:
