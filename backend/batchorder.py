@@ -41,8 +41,11 @@ class BatchOrder:
         self._changed = threading.Condition()
         self._state: OrderedDict[tuple[str, str], str] = OrderedDict()
 
-    def begin(self, gateway: str, key: str | None) -> None:
-        """The batch arrived: a batch that follows it may wait for it from now."""
+    def begin(self, gateway: str, key: str | None, after: str | None = None) -> None:
+        """The batch arrived: a batch that follows it may wait for it from now. One that names
+        itself as the batch it follows would wait for itself: refused at once."""
+        if after is not None and after == key:
+            raise OutOfOrder(f"batch {key!r} names itself as the batch it follows")
         if key is not None:
             with self._changed:
                 self._set((gateway, key), BUSY)

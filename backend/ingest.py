@@ -125,7 +125,7 @@ class Ingest:
         sent) cannot write on its stale snapshot: SQLite says "database is locked" at once,
         without the busy timeout. Everything rolled back, the batch is handled again from the
         start (its readings are idempotent), a few times, before the gateway would resend it."""
-        self.order.begin(batch.gateway, batch.key)
+        self.order.begin(batch.gateway, batch.key, batch.after)
         stored = False
         try:
             for attempt in range(1, STALE_SNAPSHOT_TRIES):

@@ -87,3 +87,12 @@ def test_only_the_latest_outcomes_are_kept() -> None:
     order.wait_for("gw-1", "4")
     with pytest.raises(OutOfOrder):
         order.wait_for("gw-1", "0")
+
+
+def test_a_batch_that_names_itself_as_the_one_before_is_refused_at_once() -> None:
+    order = BatchOrder(busy_wait_s=30.0)
+    start = time.monotonic()
+    with pytest.raises(OutOfOrder, match="names itself"):
+        order.begin("gw-1", "ab", after="ab")
+    assert time.monotonic() - start < 1.0
+    order.begin("gw-1", "ab", after="cd")  # another name: as usual
