@@ -128,21 +128,22 @@ class Ingest:
         self.order.begin(batch.gateway, batch.key, batch.after)
         stored = False
         try:
-            for attempt in range(1, STALE_SNAPSHOT_TRIES):
-                try:
-                    result = self._handle(batch)
-                    stored = True
-                    return result
-                except OperationalError as err:
-                    if self._shared or "database is locked" not in str(err):
-                        raise
-                    log.warning("batch met another writer's commit (attempt %d); again", attempt)
-                    time.sleep(0.02 * attempt)
-            result = self._handle(batch)  # the last try: its error goes to the caller
+            result = self._handle_again_if_stale(batch)
             stored = True
             return result
         finally:
             self.order.end(batch.gateway, batch.key, stored)
+
+    def _handle_again_if_stale(self, batch: IngestBatch) -> IngestResult:
+        for attempt in range(1, STALE_SNAPSHOT_TRIES):
+            try:
+                return self._handle(batch)
+            except OperationalError as err:
+                if self._shared or "database is locked" not in str(err):
+                    raise
+                log.warning("batch met another writer's commit (attempt %d); again", attempt)
+                time.sleep(0.02 * attempt)
+        return self._handle(batch)  # the last try: its error goes to the caller
 
     def _handle(self, batch: IngestBatch) -> IngestResult:
         stored: list[StoredReading] = []
