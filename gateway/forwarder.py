@@ -226,9 +226,10 @@ class Forwarder:
             chosen.append((pool[index], refusal))
         try:
             origins = self.spool.origins([entry.id for entry, _ in chosen])
-            for entry, refusal in chosen:
-                letter = refused_letter(entry, origins.get(entry.id), refusal)
-                self.spool.replace(entry.id, "rejection", letter)
+            self.spool.replace_many(
+                (entry.id, "rejection", refused_letter(entry, origins.get(entry.id), refusal))
+                for entry, refusal in chosen
+            )
         except sqlite3.Error as err:
             return self._failed(f"spool cannot keep the backend's refusals: {err}")
         self.stats.refused += len(chosen)

@@ -101,3 +101,76 @@ def test_a_checkpoint_refused_by_a_full_disk_refuses_the_append_not_intake(
     with pytest.raises(SpoolFull, match="is full"):
         spool.append([("reading", {"id": "lamp-1", "seq": 1})])
     assert len(spool) == 0
+
+
+def test_a_batch_ending_inside_a_chunk_leaves_the_rest_of_it(tmp_path: Path) -> None:
+    """Each append is one chunk; the forwarder's batches need not end where a chunk ends. What
+    it removed of a chunk stays removed when the spool is opened again."""
+    spool = Spool(tmp_path / "spool.sqlite")
+    spool.append([("reading", {"seq": i}) for i in range(5)])
+    spool.append([("status", {"seq": i}) for i in range(5, 8)])
+    spool.append([("reading", {"seq": 8})])
+    first = spool.peek(3)
+    second = spool.peek(4, after=first[-1].id)  # crosses into the second chunk
+    assert [e.body["seq"] for e in first + second] == list(range(7))
+    assert [e.kind for e in second] == ["reading", "reading", "status", "status"]
+    assert all(a.id < b.id for a, b in zip(first + second, (first + second)[1:], strict=False))
+    spool.remove_through(first[-1].id)
+    assert len(spool) == 6
+    spool.remove_through(second[-1].id)
+    spool.close()
+    again = Spool(tmp_path / "spool.sqlite")
+    assert [e.body["seq"] for e in again.peek(10)] == [7, 8]
+    assert len(again) == 2
+    again.remove_through(again.peek(10)[-1].id)
+    assert len(again) == 0 and again.peek(10) == []
+    again.append([("reading", {"seq": 9})])
+    [entry] = again.peek(10)
+    assert entry.body == {"seq": 9} and entry.id > second[-1].id  # ids never go back
+
+
+def test_replacing_entries_keeps_their_places_and_drops_their_origins(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool.sqlite")
+    spool.append([("reading", {"seq": i}, Origin(f"m{i}", b"{}" if i % 2 else None))
+                  for i in range(6)])  # fmt: skip
+    entries = spool.peek(10)
+    ids = [e.id for e in entries]
+    assert spool.origins(ids) == {e.id: (f"m{i}", b"{}" if i % 2 else None)
+                                  for i, e in enumerate(entries)}  # fmt: skip
+    spool.replace_many([(ids[1], "rejection", {"id": "x1"}), (ids[4], "rejection", {"id": "x4"})])
+    after = spool.peek(10)
+    assert [e.id for e in after] == ids
+    assert [e.kind for e in after] == ["reading", "rejection", "reading", "reading",
+                                       "rejection", "reading"]  # fmt: skip
+    assert after[4].body == {"id": "x4"} and after[5].body == {"seq": 5}
+    assert set(spool.origins(ids)) == set(ids) - {ids[1], ids[4]}
+
+
+def test_a_spool_of_a_row_per_entry_moves_into_chunks_in_order(tmp_path: Path) -> None:
+    """The spool as gateways before kept it: a row per entry, with its origin. Opened now, its
+    25,000 entries come out in their order, with their kinds and origins, and none twice."""
+    path = tmp_path / "spool.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE spool (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,"
+            " body TEXT NOT NULL, raw_id TEXT, raw BLOB)"
+        )
+        db.executemany(
+            "INSERT INTO spool (kind, body, raw_id, raw) VALUES (?, ?, ?, ?)",
+            [("status" if i % 7 == 0 else "reading", f'{{"seq":{i}}}', f"m{i}",
+              b"raw" if i % 3 == 0 else None) for i in range(25_000)],
+        )  # fmt: skip
+        db.execute("DELETE FROM spool WHERE id <= 10")  # a forwarder had sent the first ten
+    db.close()
+    spool = Spool(path)
+    assert len(spool) == 24_990
+    entries = spool.peek(30_000)
+    assert [e.body["seq"] for e in entries] == list(range(10, 25_000))
+    assert [e.kind for e in entries[:5]] == ["reading", "reading", "reading", "reading", "status"]
+    probe = entries[20_000]  # seq 20,010
+    assert spool.origins([probe.id]) == {probe.id: ("m20010", b"raw")}
+    spool.close()
+    with sqlite3.connect(path) as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    db.close()
+    assert "spool" not in tables
