@@ -241,19 +241,15 @@ class Validator:
             self._reading(msg, device_id, item, f"readings[{index}]", out)
 
     def _one_reading(self, msg: Incoming, device_id: str, out: Checked) -> bool:
-        """The common message in one step: a single reading that orjson parses and
-        ``fastreading`` accepts, then placed as ``_reading`` places it. False for anything
-        else, which goes the whole way (the standard parse, the models) and is decided there.
+        """The common message in one step: a single reading that ``fastreading.decode``
+        takes, then placed as ``_reading`` places it. False for anything else, which goes the
+        whole way (the standard parse, the models) and is decided there.
 
         Without ``_parse``'s search for long integers (a third of the message's checking): of
-        an integer beyond 64 bits orjson may keep a float, but no such number is inside any of
-        the contract's ranges, so ``accept`` declines a reading that has one, and every value
-        it takes is what ``json.loads`` gives (tests/unit/test_fastreading.py)."""
-        try:
-            body = orjson.loads(msg.payload)
-        except orjson.JSONDecodeError:
-            return False
-        data = fastreading.accept(body)
+        an integer beyond 64 bits msgspec declines the reading (no field of the contract takes
+        one), and every value it takes is what ``json.loads`` gives
+        (tests/unit/test_fastreading.py)."""
+        data = fastreading.decode(msg.payload)
         if data is None:
             return False
         self._place(msg, device_id, data, "", out)

@@ -21,89 +21,33 @@ from typing import Annotated, Any, ClassVar, Final, Literal, cast
 import msgspec
 from msgspec import Meta
 
-from sangsach.contract.limits import (
-    DEVICE_ID_PATTERN,
-    EARLIEST_SYNCED_TS,
-    LIMITS,
-    MAX_COUNTER,
-    MAX_TS,
-)
+from sangsach.contract.structs import Bin, Lamp, cross_checked
 
 from .schemas import BATCH_KEY_PATTERN, IngestBatch, ReadingIn
 
-_ID: Final = re.compile(DEVICE_ID_PATTERN.removeprefix("^").removesuffix("$"))
 _GATEWAY: Final = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _BATCH_KEY: Final = re.compile(BATCH_KEY_PATTERN.strip("^$"))
-Counter = Annotated[int, Meta(ge=0, le=MAX_COUNTER)]
-Ts = Annotated[int, Meta(ge=0, le=MAX_TS)]
 Received = Annotated[float, Meta(ge=0)]
-Rssi = Annotated[int, Meta(ge=-127, le=0)]
 
 
-def _limits(name: str) -> Meta:
-    limit = LIMITS[name]
-    return Meta(ge=limit.low, le=limit.high)
-
-
-CurrentA = Annotated[float, _limits("current_a")]
-VoltageV = Annotated[float, _limits("voltage_v")]
-Lux = Annotated[float, _limits("lux")]
-DistanceCm = Annotated[float, _limits("distance_cm")]
-BatteryV = Annotated[float, _limits("battery_v")]
-TempC = Annotated[float, _limits("temp_c")]
-TiltDeg = Annotated[float, _limits("tilt_deg")]
-FillPct = Annotated[float, Meta(ge=0.0, le=100.0)]
-LampSensors = Annotated[
-    list[Literal["current", "voltage", "lux"]], Meta(min_length=1, max_length=3)
-]
-BinSensors = Annotated[
-    list[Literal["ultrasonic", "thermometer", "tilt", "battery"]], Meta(min_length=1, max_length=4)
-]
-
-
-class _Reading(
-    msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True, tag_field="kind"
-):
-    """The fields every reading has (``_Reading`` in sangsach/contract/readings.py)."""
-
-    kind: ClassVar[str]
-    id: str
-    boot: Counter
-    seq: Counter
-    ts: Ts
-    received_at: Received
-    synced: bool = True
-    rssi: Rssi | None = None
-
-
-class Lamp(_Reading, frozen=True, tag="lamp"):
-    """``LampIn``'s fields, with its limits."""
+class LampIn(Lamp, frozen=True, kw_only=True, tag="lamp"):
+    """``LampIn``'s fields: the contract's lamp reading and when the gateway received it."""
 
     kind: ClassVar[str] = "lamp"
-    on: bool
-    current_a: CurrentA | None = None
-    voltage_v: VoltageV | None = None
-    lux: Lux | None = None
-    fault: bool = False
-    sensor_errors: LampSensors | None = None
+    received_at: Received
 
 
-class Bin(_Reading, frozen=True, tag="bin"):
-    """``BinIn``'s fields, with its limits."""
+class BinIn(Bin, frozen=True, kw_only=True, tag="bin"):
+    """``BinIn``'s fields: the contract's bin reading and when the gateway received it."""
 
     kind: ClassVar[str] = "bin"
-    fill_pct: FillPct | None = None
-    distance_cm: DistanceCm | None = None
-    battery_v: BatteryV | None = None
-    temp_c: TempC | None = None
-    tilt_deg: TiltDeg | None = None
-    sensor_errors: BinSensors | None = None
+    received_at: Received
 
 
 class _Batch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     gateway: str
     letters: Literal["gateway"]
-    readings: Annotated[list[Lamp | Bin], Meta(max_length=10_000)] = []
+    readings: Annotated[list[LampIn | BinIn], Meta(max_length=10_000)] = []
     statuses: Annotated[list[Any], Meta(max_length=0)] = []
     rejections: Annotated[list[Any], Meta(max_length=0)] = []
     key: str | None = None
@@ -117,22 +61,15 @@ def decode(body: bytes) -> IngestBatch | None:
     """The batch, if this path takes it; None sends it to the models."""
     try:
         batch = _DECODER.decode(body)
-    except msgspec.DecodeError:  # ValidationError included: the models decide, and say why
-        return None
+    except (msgspec.DecodeError, RecursionError):  # ValidationError included: the models
+        return None  # decide, and say why; so does the models' parse of a body nested too deep
     if not _GATEWAY.fullmatch(batch.gateway):
         return None
     for name in (batch.key, batch.after):
         if name is not None and not _BATCH_KEY.fullmatch(name):
             return None
     for reading in batch.readings:
-        # The models' own rules beyond the fields' limits (sangsach/contract/readings.py), and
-        # the id's pattern matched whole (msgspec searches, and "$" matches before a "\n").
-        if not _ID.fullmatch(reading.id) or (reading.synced and reading.ts < EARLIEST_SYNCED_TS):
-            return None
-        errors = reading.sensor_errors
-        if errors is not None and len(set(errors)) != len(errors):
-            return None
-        if type(reading) is Bin and reading.fill_pct is None and "ultrasonic" not in (errors or ()):
+        if not cross_checked(reading):  # the models' own rules beyond the fields' limits
             return None
     # Not the models' classes, but their fields alike (the module's docstring; the tests
     # compare every field of every reading): what the ingest reads of a reading.

@@ -92,6 +92,10 @@ LAMP = {"id": "lamp-dong-ha-001", "kind": "lamp", "boot": 1, "seq": 2, "ts": 1_7
         body([LAMP], after="0" * 33),
         body([LAMP], after="ab\n"),
         body([LAMP], after=7),
+        # a reading nested deeper than msgspec recurses (it looks for the kind everywhere)
+        body([LAMP]).replace(
+            b'"readings": [', b'"readings": [{"x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}, "
+        ),
     ],
 )
 def test_what_the_fast_path_leaves_to_the_models(raw: bytes) -> None:

@@ -110,6 +110,45 @@ def test_every_reading_the_models_accept_takes_the_fast_path(item: dict[str, Any
         assert fastreading.accept(item) is not None, item
 
 
+def _twisted(item: dict[str, Any], twist: str) -> bytes:
+    """The item's JSON, as a node might send it: spaced, with a byte-order mark, a key given
+    twice (the last counts), or an integer too long for 64 bits."""
+    text = json.dumps(item)
+    if twist == "spaced":
+        text = f" \n{text}\t "
+    elif twist == "bom":
+        text = "\ufeff" + text
+    elif twist == "twice" and text.endswith("}") and item:
+        name = sorted(item)[len(text) % len(item)]
+        text = f'{text[:-1]}, "{name}": {json.dumps(item[name])}, "seq": 7}}'
+    elif twist == "long" and text.endswith("}") and item:
+        text = f'{text[:-1]}, "seq": 123456789012345678901}}'
+    return text.encode()
+
+
+@settings(max_examples=3000, suppress_health_check=[HealthCheck.too_slow])
+@given(candidate(), st.sampled_from(["", "spaced", "bom", "twice", "long"]))
+def test_the_msgspec_decode_takes_nothing_the_models_refuse_and_dumps_as_they_do(
+    item: dict[str, Any], twist: str
+) -> None:
+    payload = _twisted(item, twist)
+    fast = fastreading.decode(payload)
+    if fast is None:
+        return
+    parsed = json.loads(payload.decode("utf-8"))
+    expected = models(parsed) if isinstance(parsed, dict) else None
+    assert expected is not None, f"msgspec took what the models refuse: {payload!r}"
+    assert list(fast.items()) == list(expected.items())  # same values, types and key order
+    assert [type(v) for v in fast.values()] == [type(v) for v in expected.values()]
+
+
+@settings(max_examples=1000)
+@given(candidate())
+def test_every_reading_the_models_accept_takes_the_msgspec_decode(item: dict[str, Any]) -> None:
+    if models(item) is not None:
+        assert fastreading.decode(json.dumps(item).encode()) is not None, item
+
+
 @pytest.mark.parametrize(
     "payload",
     [b'{"a":123456789012345678901234567890}', b'{"a":NaN}', b'{"a":1e400}', b'"\\ud800"',
