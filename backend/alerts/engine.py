@@ -199,6 +199,7 @@ class AlertEngine:
             saved: list[Track] = []
             data_time: dict[str, int] = {}
             collected: dict[str, float] = {}
+            places, thresholds = self._places, self._thresholds
             # One pass a device (a batch has about one reading a device: the per-device steps
             # were each a loop over the batch's devices, docs/performance.md, issue 22).
             for device_id, committed in before.items():
@@ -206,7 +207,9 @@ class AlertEngine:
                 tracks[device_id] = track = committed.copy()
                 mine, seen_now = by_device.get(device_id), status_by_device.get(device_id)
                 if mine:
-                    th, at = self._th(device_id), received[device_id]
+                    place = places.get(device_id)  # self._th, without a call a device
+                    th = thresholds[place.village_id] if place else self.th
+                    at = received[device_id]
                     # In the order the node took them, as if each had come alone: an unsynced
                     # reading's ts is the gateway's receive time, later than the synced readings
                     # the node took after it when it was delivered late (a replayed backlog).
@@ -218,8 +221,9 @@ class AlertEngine:
                     # never before the track's newest reading. A batch sent again after a later
                     # one was judged (its answer lost, the next already in flight) would
                     # otherwise judge the newer track at the older time, and clear and reopen
-                    # its alerts (tests/faults/test_recovery.py).
-                    data_time[device_id] = max(max(r.ts for r in mine), track.last_ts or 0)
+                    # its alerts (tests/faults/test_recovery.py). ``observe`` has just made
+                    # ``last_ts`` the newest of the track's and these readings' times.
+                    data_time[device_id] = track.last_ts or 0
                 if seen_now:
                     for seen in sorted(seen_now, key=lambda s: s.received_at):
                         (came_online if seen.online else went_offline)(track, seen.received_at)
@@ -354,13 +358,17 @@ class AlertEngine:
         now = self.clock()
         active = self._active_by_device(conn, set(tracks))
         touched: list[Alert] = []
+        places, schedules, thresholds = self._places, self._schedules, self._thresholds
         for device_id, track in tracks.items():
-            place = self._places.get(device_id)
+            place = places.get(device_id)
             if place is None:
                 continue
-            at = data_time[device_id]
-            found = conditions(track, at, self._required(device_id), self._th(device_id))
+            at, village_id = data_time[device_id], place.village_id
+            # self._required and self._th, without two calls a device
+            found = conditions(track, at, schedules[village_id].is_lit, thresholds[village_id])
             mine = active.get(device_id, {})
+            if not mine and not found.holding:
+                continue  # nothing to open, nothing to clear: most devices of a batch
             changes = apply_conditions(mine, device_id, place.village_id, found, at, clock=now)
             for alert in changes.cleared:
                 if alert.type is AlertType.BIN_FULL and device_id in collected:
