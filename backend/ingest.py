@@ -191,6 +191,7 @@ class Ingest:
         # Submitted before taking the lock: this batch's readings go to the time series while
         # the batch before it finishes its transaction.
         written = self._writer.submit(self.store.write, stored)
+        queued = self.alerts.sms_queued if self.alerts is not None else 0
         try:
             # The batch its gateway sent before this one first (batchorder.py); meanwhile this
             # one's readings are on their way to the time series.
@@ -219,8 +220,8 @@ class Ingest:
                 self.store.write_alert_events(alert_events)
         finally:
             wait([written])  # never leave a write running behind a failed batch
-        if self.alerts is not None:
-            self.alerts.on_queued()
+        if self.alerts is not None and self.alerts.sms_queued != queued:
+            self.alerts.on_queued()  # this batch's SMS leave now; a batch without any wakes none
         return IngestResult(
             stored=len(stored),
             rejected=rejected,

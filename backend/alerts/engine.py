@@ -147,6 +147,8 @@ class AlertEngine:
                 for village_id in team.villages:
                     self._teams[(village_id, team.role)] += [m.phone for m in team.members]
         self._office = list(office_phones)
+        # SMS put in the outbox since the start: a caller that sees it move wakes the sender.
+        self.sms_queued = 0
         # Called after a transaction that queued SMS has committed (set by the wiring).
         self.on_queued: Callable[[], None] = lambda: None
         # On PostgreSQL other backends may judge the same devices (backend/replicas.py): their
@@ -408,6 +410,7 @@ class AlertEngine:
             messages.append(self._sms(phone, mine, now))
         self._save(conn, [n.alert for n in notices])
         self.outbox.put(conn, messages)
+        self.sms_queued += len(messages)
 
     def _sms(self, phone: str, notices: list[Notice], now: float) -> Sms:
         if len(notices) > 1:

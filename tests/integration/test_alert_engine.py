@@ -3,6 +3,7 @@ people, clear."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -13,8 +14,10 @@ from sangsach.backend.alerts.engine import AlertEngine, Sms
 from sangsach.backend.alerts.lifecycle import Alert, Level, State
 from sangsach.backend.alerts.model import AlertType, Policy, Thresholds
 from sangsach.backend.alerts.tables import alerts, from_row
+from sangsach.backend.api.ingest import parse_batch
 from sangsach.backend.db import make_engine
 from sangsach.backend.domain.readings import StoredReading, Value
+from sangsach.backend.ingest import Ingest
 from sangsach.backend.registry.load import load_commune
 from sangsach.backend.timeseries.sqlite import SqliteStore
 from sangsach.lighting import LightingSchedule
@@ -145,6 +148,34 @@ def test_a_batch_sent_again_after_a_later_one_changes_no_alert(setup) -> None:  
         events = engine.on_ingest(conn, [again], {LAMP: clock.now}, [])
     assert events == []
     assert [a.id for a in _active(engine)] == [alert.id] and len(outbox.sent) == sent
+
+
+def test_the_sms_sender_is_woken_by_a_batch_that_queued_sms_and_by_no_other(setup) -> None:  # type: ignore[no-untyped-def]
+    """A batch that puts SMS in the outbox wakes the sender once it has committed; the many
+    batches that queue none leave it asleep (it read the outbox after every batch)."""
+    engine, outbox, clock, store = setup
+    woken: list[int] = []
+    engine.on_queued = lambda: woken.append(len(outbox.sent))
+    ingest = Ingest(engine.engine, store, engine)
+    t = evening()
+
+    def send(seq: int, ts: int, current: float) -> None:
+        clock.now = ts + 1
+        reading = {"id": LAMP, "kind": "lamp", "boot": 1, "seq": seq, "ts": ts, "on": True,
+                   "current_a": current, "fault": current == 0, "received_at": ts + 1.0}  # fmt: skip
+        body = {"gateway": "gw-1", "letters": "gateway", "readings": [reading]}
+        ingest.handle(parse_batch(json.dumps(body).encode()))
+
+    try:
+        for seq in range(3):
+            send(seq, t + 300 * seq, 0.18)  # lit
+        assert woken == [] and outbox.sent == []
+        for seq in range(3, 7):
+            send(seq, t + 300 * seq, 0.0)  # dark: after 15 minutes, a lamp fault and its SMS
+        assert outbox.sent, "the lamp fault should have queued its SMS"
+        assert woken == [len(outbox.sent)], "one wake, after the batch that queued them"
+    finally:
+        ingest.close()
 
 
 def test_full_bin_tells_the_collectors_and_emptying_records_the_collection(setup) -> None:  # type: ignore[no-untyped-def]
