@@ -120,11 +120,11 @@ class Ingest:
         return self._today
 
     def handle(self, batch: IngestBatch) -> IngestResult:
-        """Store, judge and keep a batch in one transaction. On SQLite (WAL) a batch whose
-        transaction read before another writer committed (the SMS dispatcher marking a text
-        sent) cannot write on its stale snapshot: SQLite says "database is locked" at once,
-        without the busy timeout. Everything rolled back, the batch is handled again from the
-        start (its readings are idempotent), a few times, before the gateway would resend it."""
+        """Store, judge and keep a batch in one transaction. On SQLite it begins with the write
+        lock (``BEGIN IMMEDIATE`` in ``_handle``), so another writer's commit cannot leave it on
+        a stale snapshot; should SQLite still say "database is locked" (its busy timeout spent),
+        everything is rolled back and the batch handled again from the start (its readings are
+        idempotent), a few times, before the gateway would resend it."""
         self.order.begin(batch.gateway, batch.key, batch.after)
         stored = False
         try:
@@ -201,6 +201,14 @@ class Ingest:
                 # this one waits for it, and is judged on the state it leaves (replicas.py).
                 if self._shared:
                     lock_devices(conn, {r.device_id for r in stored} | {s.id for s in statuses})
+                else:
+                    # SQLite's transaction, begun now: the driver (pysqlite) begins one only
+                    # before its first INSERT, UPDATE or DELETE. A batch that wrote nothing
+                    # before the alerts' savepoint had its SAVEPOINT begin the transaction and
+                    # its RELEASE commit it: the alerts and their SMS were kept even when the
+                    # time-series write failed after them. IMMEDIATE: the write lock at once,
+                    # so no other writer's commit can leave this batch on a stale snapshot.
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
                 self._keep_dead_letters(conn, dead, batch.gateway)
                 if stored and min(r.ts for r in stored) < self._today_starts():
                     late.mark(conn, (r.ts for r in stored))

@@ -4,6 +4,7 @@ people, clear."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -13,11 +14,13 @@ from sqlalchemy import Connection, select
 from sangsach.backend.alerts.engine import AlertEngine, Sms
 from sangsach.backend.alerts.lifecycle import Alert, Level, State
 from sangsach.backend.alerts.model import AlertType, Policy, Thresholds
+from sangsach.backend.alerts.sms import SmsOutbox
 from sangsach.backend.alerts.tables import alerts, from_row
 from sangsach.backend.api.ingest import parse_batch
 from sangsach.backend.db import make_engine
 from sangsach.backend.domain.readings import StoredReading, Value
 from sangsach.backend.ingest import Ingest
+from sangsach.backend.notify import outbox as outbox_table
 from sangsach.backend.registry.load import load_commune
 from sangsach.backend.timeseries.sqlite import SqliteStore
 from sangsach.lighting import LightingSchedule
@@ -51,11 +54,12 @@ class Clock:
         return self.now
 
 
-def evening() -> int:
-    """Two hours after sunset on a fixed day, when every lamp must be lit."""
+def evening(after: int = 1_780_000_000) -> int:
+    """Two hours after sunset on a fixed day (or the first after ``after``), when every lamp
+    must be lit."""
     info = COMMUNE.commune
     schedule = LightingSchedule(info.latitude, info.longitude)
-    t = 1_780_000_000
+    t = after
     while schedule.is_lit(t):  # to the next day...
         t += 600
     while not schedule.is_lit(t):  # ...and its sunset
@@ -174,6 +178,61 @@ def test_the_sms_sender_is_woken_by_a_batch_that_queued_sms_and_by_no_other(setu
             send(seq, t + 300 * seq, 0.0)  # dark: after 15 minutes, a lamp fault and its SMS
         assert outbox.sent, "the lamp fault should have queued its SMS"
         assert woken == [len(outbox.sent)], "one wake, after the batch that queued them"
+    finally:
+        ingest.close()
+
+
+def test_a_batch_whose_time_series_write_fails_changes_nothing_and_its_resend_all(setup) -> None:  # type: ignore[no-untyped-def]
+    """The batch that opens a lamp fault cannot store its readings (the time series fails):
+    nothing of it stays, neither the alert, nor its SMS, nor the track. Sent again, it opens
+    the alert once, queues its SMS once and keeps the alert's "opened" event. (On SQLite the
+    alerts' savepoint once opened the transaction itself, and its release committed them.)"""
+    recording, clock, store = setup[1], setup[2], setup[3]
+    engine = AlertEngine(  # with the real outbox: its rows roll back with the batch
+        setup[0].engine, store, COMMUNE, SmsOutbox("gsm7", clock),
+        policy=Policy(quiet_start_min=0, quiet_end_min=0), clock=clock,
+    )  # fmt: skip
+    failing = {"now": False}
+    real_write = store.write
+
+    def write(readings: Sequence[StoredReading]) -> None:
+        if failing["now"]:
+            raise OSError("the time series is down")
+        real_write(readings)
+
+    store.write = write
+    ingest = Ingest(engine.engine, store, engine)
+    # Tonight or later: readings of an earlier day are marked late for the scores, a write
+    # before the alerts' savepoint that hid the bug this test was written for.
+    t = evening(int(time.time()))
+
+    def body(seq: int) -> bytes:
+        ts = t + 300 * seq
+        reading = {"id": LAMP, "kind": "lamp", "boot": 1, "seq": seq, "ts": ts, "on": True,
+                   "current_a": 0.0, "fault": True, "received_at": ts + 1.0}  # fmt: skip
+        return json.dumps({"gateway": "gw-1", "letters": "gateway", "readings": [reading]}).encode()
+
+    try:
+        for seq in range(2):  # dark for 5 minutes: not yet a fault
+            clock.now = t + 300 * seq + 1
+            ingest.handle(parse_batch(body(seq)))
+        assert _active(engine) == []
+        with engine.engine.connect() as conn:
+            tracks_before = engine._read_tracks(conn, {LAMP})[LAMP].to_json()
+        clock.now = t + 600 + 1
+        failing["now"] = True
+        with pytest.raises(OSError):
+            ingest.handle(parse_batch(body(2)))  # 10 minutes dark: the fault, but not stored
+        assert _active(engine) == [] and _queued(engine) == [] and store.alert_events() == []
+        with engine.engine.connect() as conn:
+            assert engine._read_tracks(conn, {LAMP})[LAMP].to_json() == tracks_before
+        failing["now"] = False
+        ingest.handle(parse_batch(body(2)))
+        [alert] = _active(engine)
+        assert alert.type is AlertType.LAMP_FAULT
+        queued = _queued(engine)
+        assert sorted(queued) == sorted(ELECTRICIANS) and recording.sent == []
+        assert [(e.alert_id, e.what) for e in store.alert_events()] == [(alert.id, "opened")]
     finally:
         ingest.close()
 
@@ -475,3 +534,9 @@ def test_how_a_backlog_is_cut_into_batches_does_not_change_an_unsynced_nodes_ale
         opened = [from_row(row._mapping) for row in conn.execute(select(alerts))]
     found = {d: sorted(a.type for a in opened if a.device_id == d) for d in (one, two)}
     assert found[one] == found[two] == [], found
+
+
+def _queued(engine: AlertEngine) -> list[str]:
+    """The phones of the SMS in the outbox."""
+    with engine.engine.connect() as conn:
+        return [entry.sms.to for entry in outbox_table.due(conn, engine.clock() + 10**9, 1000)]
