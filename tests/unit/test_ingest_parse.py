@@ -72,3 +72,22 @@ def test_valid_batches_take_the_fast_way() -> None:
     assert isinstance(parsed, IngestBatch)
     assert parsed == _fastapi_way(body)
     assert [r.kind for r in parsed.readings] == ["lamp", "bin"]
+
+
+def test_each_kinds_measured_values_are_its_fields_in_their_order() -> None:
+    """The ingest takes a reading's values with one dict display a kind (``MEASURED``): the
+    fields of ``FIELDS``, in its order, each read from the reading's own attribute, on both the
+    fast path's classes and the models."""
+    from sangsach.backend.domain.readings import FIELDS
+    from sangsach.backend.ingest import MEASURED
+
+    assert MEASURED.keys() == FIELDS.keys()
+    for body in (LAMP, BIN):
+        batch = parse_batch(json.dumps({"gateway": "gw-1", "readings": [body]}).encode())
+        fast = parse_batch(
+            json.dumps({"gateway": "gw-1", "letters": "gateway", "readings": [body]}).encode()
+        )
+        for reading in (batch.readings[0], fast.readings[0]):
+            values = MEASURED[reading.kind](reading)
+            assert list(values) == list(FIELDS[reading.kind])
+            assert values == {name: getattr(reading, name) for name in FIELDS[reading.kind]}
