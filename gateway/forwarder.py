@@ -37,6 +37,7 @@ from sangsach.contract import Reason, topic
 
 from .spool import Entry, Origin, Spool
 from .validate import KEPT_PAYLOAD_CHARS, MAX_DETAIL_CHARS, Incoming, kept_payload
+from .validate import letter_id as message_letter_id
 
 log = logging.getLogger(__name__)
 
@@ -310,8 +311,12 @@ def refused_letter(entry: Entry, origin: Origin | None, refusal: dict[str, Any])
         sent = {k: v for k, v in body.items() if k not in ("received_at", "retained")}
         payload = json.dumps(sent, separators=(",", ":"), ensure_ascii=False)
         size = len(payload.encode(errors="backslashreplace"))
-    if origin is not None:
+    if origin is not None and origin.raw_id is not None:
         letter_id = origin.raw_id
+    elif origin is not None and origin.raw is not None:
+        # A message of one item: its id as intake would have made it. Its topic is the one the
+        # item names: intake takes no other (validate.py; a reading's id is its topic's).
+        letter_id = message_letter_id(Incoming(where, origin.raw, 0.0))
     else:  # from a spool of an older gateway: named by topic and the item's bytes
         named = f"{where}\0{payload}".encode(errors="backslashreplace")
         letter_id = hashlib.sha256(named).hexdigest()[:32]

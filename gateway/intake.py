@@ -147,7 +147,9 @@ class Intake:
         Each reading and status keeps its message's origin beside it in the spool (its
         dead-letter id, and with the first item the bytes): should the backend refuse it (an
         unknown device, a wrong kind), the gateway keeps the message as it came. One copy of
-        the bytes a message: a batch of 500 readings must not hold 500.
+        the bytes a message: a batch of 500 readings must not hold 500. The id of a message of
+        one item (nearly all) is made only if it is refused: from its bytes and its topic, which
+        the item names (``forwarder.refused_letter``); a hash a message was 5 % of intake.
         """
         items: list[Item] = []
         stats = self.stats
@@ -161,7 +163,15 @@ class Intake:
                 )
                 checked = Checked(rejections=[unprocessable(msg, err)])
             stats.dropped_by_nodes += checked.dropped
-            if checked.readings or checked.statuses:
+            if len(checked.readings) + len(checked.statuses) == 1:
+                only = Origin(None, msg.payload)
+                for reading in checked.readings:
+                    items.append(("reading", reading, only))
+                stats.accepted += len(checked.readings)
+                for status in checked.statuses:
+                    items.append(("status", status, only))
+                stats.statuses += len(checked.statuses)
+            elif checked.readings or checked.statuses:
                 raw_id = letter_id(msg)
                 first, rest = Origin(raw_id, msg.payload), Origin(raw_id, None)
                 for n, reading in enumerate(checked.readings):

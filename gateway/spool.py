@@ -44,7 +44,7 @@ class Origin(NamedTuple):
     """The device message a reading or status came from, kept beside it in the spool but not
     forwarded: should the backend refuse the item, the gateway makes its dead letter from it."""
 
-    raw_id: str  # the message's dead-letter id
+    raw_id: str | None  # the message's dead-letter id; None: made from ``raw`` when needed
     raw: bytes | None  # the message's bytes, with its first item only (one copy a message)
 
 
@@ -77,7 +77,7 @@ def _text(body: dict[str, Any]) -> str:
 
 
 _ORIGINS_ENCODER: Final = msgspec.msgpack.Encoder()
-_ORIGINS_DECODER: Final = msgspec.msgpack.Decoder(list[tuple[str, bytes | None] | None])
+_ORIGINS_DECODER: Final = msgspec.msgpack.Decoder(list[tuple[str | None, bytes | None] | None])
 
 
 def _origins_blob(origins: Sequence[Origin | None]) -> bytes | None:

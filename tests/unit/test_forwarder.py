@@ -218,3 +218,26 @@ def test_the_letter_of_a_refused_item_is_its_message_with_the_gateways_bytes() -
     assert later["id"] == "m" * 32 and "received_at" not in later["payload"]
     older = refused_letter(entry, None, refusal)  # from a spool of an older gateway
     assert older["id"] != "m" * 32 and older["id"] == refused_letter(entry, None, refusal)["id"]
+
+
+def test_a_refused_message_of_one_item_gets_the_id_intake_would_have_made() -> None:
+    """Intake leaves the dead-letter id of a one-item message unmade (most messages are one
+    reading, none is refused); made when the backend refuses the item, it is the id intake made
+    before: the message's topic and bytes, so a redelivery still makes no second letter."""
+    from sangsach.gateway.dedup import RecentKeys
+    from sangsach.gateway.intake import Intake
+    from sangsach.gateway.validate import Incoming, Limits, Validator, letter_id
+
+    now = time.time()
+    for topic, body in (
+        ("sangsach/v1/lamp-x-01/telemetry",
+         {"id": "lamp-x-01", "kind": "lamp", "boot": 1, "seq": 2, "ts": int(now), "on": True}),
+        ("sangsach/v1/bin-x-01/status", {"id": "bin-x-01", "state": "online"}),
+    ):  # fmt: skip
+        msg = Incoming(topic, json.dumps(body).encode(), now)
+        intake = Intake(Validator(Limits()), RecentKeys(1000), None, lambda m, g: None)  # type: ignore[arg-type]
+        [(kind, item, origin)] = intake.process([msg])  # type: ignore[misc]
+        assert origin == Origin(None, msg.payload)
+        refusal = {"kind": kind, "index": 0, "reason": "unknown_device", "detail": "not here"}
+        letter = refused_letter(Entry(1, kind, json.dumps(item)), origin, refusal)
+        assert letter["id"] == letter_id(msg) and letter["topic"] == topic
