@@ -128,7 +128,9 @@ class GatewaySettings(MqttSettings):
         default=200_000, ge=1000, description="reading keys remembered to drop duplicates"
     )
     spool_max_rows: int = Field(
-        default=5_000_000, ge=1000, description="entries spooled (readings, statuses, dead letters) at which intake pauses"
+        default=5_000_000,
+        ge=1000,
+        description="entries spooled (readings, statuses, dead letters) at which intake pauses",
     )
     spool_dir: Path | None = Field(
         default=None,
