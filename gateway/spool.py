@@ -92,12 +92,20 @@ def _origins_of(blob: bytes | None, count: int) -> list[Origin | None]:
     return [None if o is None else Origin(*o) for o in _ORIGINS_DECODER.decode(blob)]
 
 
-def _chunk_row(items: Sequence[Item]) -> tuple[int, str, str, bytes | None]:
+def _chunk_row(
+    kinds: Sequence[Kind], texts: Sequence[str], origins: Sequence[Origin | None]
+) -> tuple[int, str, str, bytes | None]:
     """The row of a chunk: its entries' count, kinds, texts and origins."""
-    kinds = "".join([_CODE[item[0]] for item in items])
-    texts = "\n".join([_text(item[1]) for item in items])
-    origins = [item[2] if len(item) == 3 else None for item in items]
-    return len(items), kinds, texts, _origins_blob(origins)
+    code = "".join([_CODE[kind] for kind in kinds])
+    return len(kinds), code, "\n".join(texts), _origins_blob(origins)
+
+
+def _items_row(items: Sequence[Item]) -> tuple[int, str, str, bytes | None]:
+    return _chunk_row(
+        [item[0] for item in items],
+        [_text(item[1]) for item in items],
+        [item[2] if len(item) == 3 else None for item in items],
+    )
 
 
 @dataclass(slots=True)
@@ -194,7 +202,7 @@ class Spool:
                 raise SpoolFull(f"spool {self.path} holds {self._rows} of {self.max_rows} rows")
         self._check_room()
         chunks = [
-            _chunk_row(items[first : first + MAX_CHUNK])
+            _items_row(items[first : first + MAX_CHUNK])
             for first in range(0, len(items), MAX_CHUNK)
         ]
         db = self._db()
@@ -388,14 +396,12 @@ def _convert_rows_of_before(db: sqlite3.Connection) -> None:
     origin = "raw_id, raw" if {"raw_id", "raw"} <= columns else "NULL, NULL"
     cursor = db.execute(f"SELECT kind, body, {origin} FROM spool ORDER BY id")  # noqa: S608 - fixed names
     while rows := cursor.fetchmany(10_000):
-        origins = [None if raw_id is None else Origin(raw_id, raw) for _, _, raw_id, raw in rows]
         db.execute(
             "INSERT INTO chunks (count, kinds, texts, origins) VALUES (?, ?, ?, ?)",
-            (
-                len(rows),
-                "".join([_CODE[kind] for kind, _, _, _ in rows]),
-                "\n".join([body for _, body, _, _ in rows]),
-                _origins_blob(origins),
+            _chunk_row(
+                [kind for kind, _, _, _ in rows],
+                [body for _, body, _, _ in rows],
+                [None if raw_id is None else Origin(raw_id, raw) for _, _, raw_id, raw in rows],
             ),
         )
     db.execute("DROP TABLE spool")
