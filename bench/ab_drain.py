@@ -102,6 +102,13 @@ def main(argv: list[str] | None = None) -> None:
         print(f"SUMMARY {name}: {row['readings_per_s']}/s ({rate:.2f}x Node-RED), all CPU "
               f"{row['all_cpu_ms_per_1000']} ms per 1,000 ({cpu:.2f}x) {row['cpu_ms_per_1000']}; "
               f"lost {row['lost']}, duplicated {row['duplicated']}")  # fmt: skip
+        if "from_start" in row:
+            s = row["from_start"]
+            rate = s["readings_per_s"] / reference["readings_per_s"]
+            cpu = s["all_cpu_ms_per_1000"] / reference["all_cpu_ms_per_1000"]
+            print(f"  {name} from its start: {s['readings_per_s']}/s ({rate:.2f}x), "
+                  f"{s['all_cpu_ms_per_1000']} ms per 1,000 ({cpu:.2f}x); start-up "
+                  f"{row['startup_s']} s, {row['startup_cpu_ms']} ms of CPU")  # fmt: skip
 
 
 if __name__ == "__main__":

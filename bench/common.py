@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -28,6 +29,8 @@ TICK = os.sysconf("SC_CLK_TCK")
 # Benchmarks keep their broker's queue in memory; a save of a million queued messages every
 # minute (the policy's autosave_interval) would land inside the timed drains.
 BROKER_CONF = "autosave_interval 3600\n"
+# The gateway's log line when its connection to the broker is acknowledged (gateway/mqtt.py).
+CONNECTED = re.compile(rb"\bconnected to \S+ \(session present")
 
 
 def curl_times(
@@ -305,6 +308,39 @@ class OurStack:
             lambda: all(self.health(i).get("subscribed") for i in range(len(self.gateways))),
             120, "the gateways' subscriptions", every=0.2,
         )  # fmt: skip
+
+    def start_gateways_metered(self) -> tuple[float, float, dict[str, float]]:
+        """Start the gateways as Node-RED is started in the drain: timed from the connection.
+
+        Returns when they were started and when the first one logged its connection to the
+        broker (monotonic), and each one's CPU seconds at its connection: its start-up (imports,
+        settings, the spool), which the drain leaves out as it leaves out Node-RED's. The logs
+        are read every 2 ms from where they ended (a log holds the registration's start too).
+        """
+        offsets = [g.log_path.stat().st_size if g.log_path.exists() else 0 for g in self.gateways]
+        started = time.monotonic()
+        for gateway in self.gateways:
+            gateway.start()
+        at: dict[int, float] = {}
+        startup: dict[str, float] = {}
+        deadline = started + 120
+        while len(at) < len(self.gateways):
+            for i, gateway in enumerate(self.gateways):
+                if i in at:
+                    continue
+                with gateway.log_path.open("rb") as log:
+                    log.seek(offsets[i])
+                    if CONNECTED.search(log.read()):
+                        at[i] = time.monotonic()
+                        startup[f"gateway {i + 1}"] = cpu_seconds(gateway.pid)
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the gateways did not connect within 120 s: {self.root}")
+            time.sleep(0.002)
+        wait_until(
+            lambda: all(self.health(i).get("subscribed") for i in range(len(self.gateways))),
+            120, "the gateways' subscriptions", every=0.2,
+        )  # fmt: skip
+        return started, min(at.values()), startup
 
     def register(self) -> None:
         """Start the gateways once so that the broker keeps their sessions, then stop them."""
