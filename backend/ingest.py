@@ -31,6 +31,7 @@ from .domain.readings import (
     StatusEvent,
     StoredReading,
     Value,
+    recency,
     sensor_errors_text,
 )
 from .firmware import store as firmware
@@ -345,9 +346,7 @@ class Ingest:
         latest: dict[str, StoredReading] = {}
         for reading in stored:
             current = latest.get(reading.device_id)
-            if current is None or (reading.ts, reading.boot, reading.seq) > (
-                current.ts, current.boot, current.seq,
-            ):  # fmt: skip
+            if current is None or recency(reading) > recency(current):
                 latest[reading.device_id] = reading
         rows = [
             (r.device_id, r.ts, r.boot, r.seq, r.synced, json_text(r.values),

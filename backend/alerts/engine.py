@@ -15,12 +15,13 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import orjson
 from sqlalchemy import (
     Connection,
     Engine,
+    Select,
     Text,
     bindparam,
     cast,
@@ -37,7 +38,7 @@ from sangsach.province_file import Province, each_commune
 from sangsach.registry_file import Commune
 
 from .. import db
-from ..domain.readings import AlertEvent, StoredReading
+from ..domain.readings import AlertEvent, StoredReading, recency
 from ..domain.rules import thresholds_of
 from ..notify.inbound import UnknownAlert
 from ..replicas import lock_devices, shared
@@ -62,8 +63,11 @@ from .rules import (
     catch_up,
     conditions,
     freshness,
+    newest_kept,
     observe,
     same_but_freshness,
+    same_history,
+    take_newest,
     went_offline,
 )
 from .tables import ALERT_COLUMNS, from_row, from_values, to_row
@@ -235,10 +239,11 @@ class AlertEngine:
                 rest_same = same_but_freshness(committed, track)
                 if not rest_same or freshness(track) != freshness(committed):
                     changed[device_id] = track
-                    # Not a track that only got fresher.
+                    # Not a track that only got fresher (and took its newest reading's values).
                     if not state_kept or not _unsaved(
-                        committed, track, received[device_id], bool(seen_now), rest_same
-                    ):
+                        committed, track, received[device_id], bool(seen_now),
+                        rest_same or (mine is not None and _only_newest(committed, track, mine)),
+                    ):  # fmt: skip
                         saved.append(track)
             self._save_tracks(conn, saved)
             if not self._shared:
@@ -471,24 +476,19 @@ class AlertEngine:
         loaded: dict[str, Track] = {}
         if missing or (devices is None and not cache.complete):
             generation = cache.generation
-            table, state = tables.alert_tracks, db.device_state
             # The JSON as text, parsed here only for a device the cache lacks: the tick's
             # first read of every track skips those already in memory (at 100,000 devices,
-            # parsing them all again cost tens of MB at once). With it, the device's newest
-            # reading as the ingest stored it: a track is not saved when only that moved.
-            query = select(
-                table.c.device_id, cast(table.c.track, Text), state.c.ts, state.c.last_seen
-            ).outerjoin(state, state.c.device_id == table.c.device_id)
+            # parsing them all again cost tens of MB at once).
+            query = _tracks_read_back()
             if missing is not None:
-                query = query.where(table.c.device_id.in_(missing))
+                query = query.where(tables.alert_tracks.c.device_id.in_(missing))
             known = cache.known
-            for device_id, text, ts, last_seen in conn.execute(query):
+            for device_id, text, ts, last_seen, values in conn.execute(query):
                 if missing is None and device_id in known:
                     continue
-                track = Track.from_json(orjson.loads(text))
+                track = _read_back(text, ts, last_seen, values)
                 track.kind = sys.intern(track.kind)  # one "lamp" for all: tracks stay in memory
                 track.device_id = sys.intern(track.device_id)  # and the registry's own id
-                catch_up(track, ts, last_seen)
                 loaded[track.device_id] = track
             cache.fill(loaded, missing, generation)
         known = cache.known
@@ -510,20 +510,16 @@ class AlertEngine:
     def _read_tracks(self, conn: Connection, devices: set[str] | None) -> dict[str, Track]:
         """The stored tracks of these devices (or of all), read now and caught up with their
         newest stored reading (``_unsaved``); a new track for a device of these that has none."""
-        table, state = tables.alert_tracks, db.device_state
-        query = select(
-            table.c.device_id, cast(table.c.track, Text), state.c.ts, state.c.last_seen
-        ).outerjoin(state, state.c.device_id == table.c.device_id)
+        query = _tracks_read_back()
         if devices is not None:
             if not devices:
                 return {}
-            query = query.where(table.c.device_id.in_(devices))
+            query = query.where(tables.alert_tracks.c.device_id.in_(devices))
         places = self._places
         found = {}
-        for device_id, text, ts, last_seen in conn.execute(query):
+        for device_id, text, ts, last_seen, values in conn.execute(query):
             if device_id in places:
-                track = found[device_id] = Track.from_json(orjson.loads(text))
-                catch_up(track, ts, last_seen)
+                found[device_id] = _read_back(text, ts, last_seen, values)
         if devices is not None:
             for device_id in devices:
                 if device_id in places and device_id not in found:
@@ -586,6 +582,34 @@ _INSERT_ALERTS = insert(tables.alerts).returning(tables.alerts.c.id, sort_by_par
 _UPDATE_ALERTS = update(tables.alerts).where(tables.alerts.c.id == bindparam("_id"))
 
 
+def _tracks_read_back() -> Select[Any]:
+    """Each stored track as JSON text, with its device's newest stored reading (``device_state``)
+    as the ingest stored it: a track is not saved when only that moved (``_unsaved``)."""
+    table, state = tables.alert_tracks, db.device_state
+    return select(
+        table.c.device_id,
+        cast(table.c.track, Text),
+        state.c.ts,
+        state.c.last_seen,
+        cast(state.c["values"], Text),
+    ).outerjoin(state, state.c.device_id == table.c.device_id)
+
+
+def _read_back(text: str, ts: int | None, last_seen: float | None, values: str | None) -> Track:
+    """A stored track, caught up with its device's newest stored reading (``_unsaved``)."""
+    track = Track.from_json(orjson.loads(text))
+    if catch_up(track, ts, last_seen) and values is not None and track.kind == "bin":
+        take_newest(track, orjson.loads(values))  # a lamp's track keeps none of its values
+    return track
+
+
+def _only_newest(before: Track, after: Track, mine: list[StoredReading]) -> bool:
+    """Besides its freshness, the batch moved only the track's newest values (``NEWEST``), to
+    those of the batch's newest reading, which ``Ingest`` stores in ``device_state``."""
+    newest = mine[0] if len(mine) == 1 else max(mine, key=recency)
+    return same_history(before, after) and newest_kept(after, newest.values)
+
+
 def _node_order(reading: StoredReading) -> tuple[int, int]:
     """A device's readings in the order the node took them: its boot counter, then the sequence
     number within the boot (the wire contract, docs/protocol.md). The same order as by ``ts``
@@ -598,17 +622,23 @@ def _unsaved(
     after: Track,
     received_at: float,
     statuses: bool,
-    rest_same: bool,  # same_but_freshness(before, after): the caller has asked it already
+    rest_same: bool,  # same but freshness, or but freshness and _only_newest: the caller's
 ) -> bool:
     """Whether a track a batch changed need not be saved: only its freshness moved, to the
     newest reading that ``Ingest`` stored in ``device_state`` in the same transaction
-    (``on_ingest(..., state_kept=True)``). A healthy lamp's track changes only so.
+    (``on_ingest(..., state_kept=True)``), and perhaps its newest values, to that reading's
+    (``_only_newest``). A healthy lamp's track changes only so, and a filling bin's.
 
     The row is written when the batch's newest reading is newer than the row's. A track's
     ``last_ts`` is never behind the row's ``ts`` (a track read back from SQL catches up with
     it: ``catch_up``), so a ``last_ts`` that moved forward means the row was written, with
     that ``ts`` and the batch's ``received`` as ``last_seen``. A birth or a will is not in the
     row: a track that took one is saved.
+
+    The newest values too: read back, a track whose row is behind ``device_state`` takes that
+    reading's values (``take_newest``, each kept as it was where the reading lacks it). A batch
+    leaves them unsaved only when each is that reading's own or None (``newest_kept``), so
+    whatever older values the row holds, the track read back has the ones this batch left.
     """
     return (
         not statuses

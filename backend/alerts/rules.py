@@ -96,6 +96,15 @@ _track_rest: Callable[[Track], tuple[Any, ...]] = attrgetter(
 )
 
 
+# A bin's newest values, each the newest reading's own (``observe`` keeps the one before when a
+# reading lacks it): ``device_state`` holds that reading too, so a batch that moved only these
+# besides the freshness need not save the track either (``newest_kept``, ``take_newest``).
+NEWEST = {"fill": "fill_pct", "temp": "temp_c", "tilt": "tilt_deg", "battery": "battery_v"}
+_track_history: Callable[[Track], tuple[Any, ...]] = attrgetter(
+    *(name for name in _TRACK_FIELDS if name not in FRESHNESS and name not in NEWEST)
+)
+
+
 freshness: Callable[[Track], tuple[Any, ...]] = attrgetter(*FRESHNESS)
 
 
@@ -104,13 +113,39 @@ def same_but_freshness(a: Track, b: Track) -> bool:
     return _track_rest(a) == _track_rest(b)
 
 
-def catch_up(track: Track, ts: int | None, last_seen: float | None) -> None:
+def same_history(a: Track, b: Track) -> bool:
+    """The two tracks differ at most in their freshness and their newest values (``NEWEST``)."""
+    return _track_history(a) == _track_history(b)
+
+
+def newest_kept(track: Track, values: dict[str, Any]) -> bool:
+    """Whether ``take_newest`` of a reading's ``values`` gives a track read back from SQL the
+    newest values this one holds, whatever older ones the stored row has: each is that
+    reading's own, or None (never measured: a value once set is never None again)."""
+    for name, key in NEWEST.items():
+        mine = getattr(track, name)
+        if mine is not None and mine != _number(values.get(key), None):
+            return False
+    return True
+
+
+def take_newest(track: Track, values: dict[str, Any]) -> None:
+    """Take the newest values of the device's newest stored reading, as ``observe`` does."""
+    for name, key in NEWEST.items():
+        setattr(track, name, _number(values.get(key), getattr(track, name)))
+
+
+def catch_up(track: Track, ts: int | None, last_seen: float | None) -> bool:
     """Take the device's newest stored reading (``device_state``) into a track read back from
-    SQL: its freshness, when the track was not saved for it. Never moves the track back."""
-    if ts is not None and (track.last_ts is None or ts > track.last_ts):
+    SQL: its freshness, when the track was not saved for it. Never moves the track back.
+    Returns whether that reading is newer than the track's (then its newest values are due:
+    ``take_newest``)."""
+    behind = ts is not None and (track.last_ts is None or ts > track.last_ts)
+    if behind:
         track.last_ts = ts
     if last_seen is not None and (track.last_seen is None or last_seen > track.last_seen):
         track.last_seen = last_seen
+    return behind
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,10 +211,7 @@ def _observe_bin(track: Track, ts: int, values: dict[str, Any], th: Thresholds) 
         )
         full = AlertType.BIN_FULL in track.held
         track.full_since = (track.full_since or ts) if full else None
-        track.fill = float(fill)
-    track.temp = _number(values.get("temp_c"), track.temp)
-    track.tilt = _number(values.get("tilt_deg"), track.tilt)
-    track.battery = _number(values.get("battery_v"), track.battery)
+    take_newest(track, values)  # fill, temp, tilt, battery: the reading's, else as they were
     if track.temp is not None:
         _hold(
             track,

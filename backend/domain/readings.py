@@ -75,6 +75,12 @@ class StoredReading:
         return (self.device_id, self.boot, self.seq)
 
 
+def recency(reading: StoredReading) -> tuple[int, int, int]:
+    """Which of a device's readings is its newest (``device_state``): the latest ``ts``, then
+    boot and sequence number."""
+    return (reading.ts, reading.boot, reading.seq)
+
+
 @dataclass(frozen=True, slots=True)
 class AlertEvent:
     """An alert opened or cleared, kept as time series for Grafana's annotations."""
