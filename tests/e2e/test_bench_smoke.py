@@ -48,6 +48,11 @@ def test_drain_benchmark_counts_every_reading_once(
     ours = rows["ours, 2 gateways"]
     assert ours["stored"] == 3_000
     assert set(ours["cpu_ms_per_1000"]) >= {"backend", "gateway 1", "gateway 2", "influxd"}
+    # Timed from the gateways' connection, as Node-RED is: their start-up left out, and kept.
+    assert ours["startup_s"] > 0 and ours["startup_cpu_ms"] > 0
+    start = ours["from_start"]
+    assert start["readings_per_s"] < ours["readings_per_s"]
+    assert start["cpu_ms_per_1000"]["gateway 1"] > ours["cpu_ms_per_1000"]["gateway 1"]
     text = report.markdown({"machine": {"cpus": 2, "cpu": "x", "python": "3", "system": "y",
                                         "load_before": "0"}, "drain": result})  # fmt: skip
     assert "| ours, 2 gateways |" in text
