@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..domain.readings import StoredReading
 from ..domain.rules import (
@@ -148,8 +148,10 @@ def catch_up(track: Track, ts: int | None, last_seen: float | None) -> bool:
     return behind
 
 
-@dataclass(frozen=True, slots=True)
-class Conditions:
+class Conditions(NamedTuple):
+    """What holds, and what cannot be judged now. A named tuple: one is made for every device
+    of every batch, in a third of a frozen dataclass's time."""
+
     holding: frozenset[AlertType]
     unknown: frozenset[AlertType]  # not judged now: the device's data is stale
 
@@ -258,66 +260,84 @@ def came_online(track: Track, at: float) -> None:
 
 
 def conditions(track: Track, now: int, required: Required, th: Thresholds) -> Conditions:
-    judged = LAMP_JUDGED if track.kind == "lamp" else BIN_JUDGED
-    interval = th.lamp_report_interval_s if track.kind == "lamp" else th.bin_report_interval_s
+    lamp = track.kind == "lamp"
+    judged = LAMP_JUDGED if lamp else BIN_JUDGED
+    interval = th.lamp_report_interval_s if lamp else th.bin_report_interval_s
     silent = track.last_seen is None or now - track.last_seen > th.offline_intervals * interval
     if track.will_at is not None or (silent and track.last_seen is not None):
-        return Conditions(frozenset({AlertType.DEVICE_OFFLINE}), judged)
+        return Conditions(_OFFLINE, judged)
     if track.last_seen is None:  # never heard from: nothing to say yet
-        return Conditions(frozenset(), judged)
+        return Conditions(_NONE, judged)
     device = _device(track, now, th)
-    if track.kind == "bin":
-        return Conditions(frozenset(_bin(track, now, th) | device), frozenset())
-    return Conditions(
-        frozenset(_lamp(track, now, required, th) | device), _lamp_unknown(track, now, required)
-    )
+    if not lamp:
+        found = _bin(track, now, th)
+        return Conditions(found | device if device else found, _NONE)
+    # Every lamp of every batch is judged (docs/decisions.md): the sets here are shared
+    # constants where they can be, and the schedule is asked about ``now`` once.
+    required_now = required(now)
+    found = _lamp(track, now, required_now, required, th)
+    return Conditions(found | device if device else found, _lamp_unknown(track, required_now))
 
 
-def _device(track: Track, now: int, th: Thresholds) -> set[AlertType]:
+_NONE: frozenset[AlertType] = frozenset()
+_OFFLINE = frozenset({AlertType.DEVICE_OFFLINE})
+_SENSOR_FAULT = frozenset({AlertType.SENSOR_FAULT})
+_LAMP_FAULT = frozenset({AlertType.LAMP_FAULT})
+_DAY_BURNING = frozenset({AlertType.DAY_BURNING})
+
+
+def _device(track: Track, now: int, th: Thresholds) -> frozenset[AlertType]:
     """Conditions of the node itself, lamp or bin: a sensor that keeps failing."""
     since = track.failed_since
     if track.failed and since is not None and now - since >= th.sensor_fault_debounce_s:
-        return {AlertType.SENSOR_FAULT}
-    return set()
+        return _SENSOR_FAULT
+    return _NONE
 
 
-def _lamp(track: Track, now: int, required: Required, th: Thresholds) -> set[AlertType]:
-    found = set()
+def _lamp(
+    track: Track, now: int, required_now: bool, required: Required, th: Thresholds
+) -> frozenset[AlertType]:
+    found = []
     debounce = th.lamp_fault_debounce_s
     if (
         track.dark_since is not None
-        and required(now)
+        and required_now
         and required(now - debounce)
         and now - track.dark_since >= debounce
     ):
-        found.add(AlertType.LAMP_FAULT)
+        found.append(AlertType.LAMP_FAULT)
     burn = th.day_burning_debounce_s
     if (
         track.lit_since is not None
-        and not required(now)
+        and not required_now
         and not required(now - burn)
         and now - track.lit_since >= burn
     ):
-        found.add(AlertType.DAY_BURNING)
-    recent = [t for t in track.switches if t > now - th.cycling_window_s]
-    if len(recent) >= th.cycling_switches:
-        found.add(AlertType.CYCLING)
-    return found
+        found.append(AlertType.DAY_BURNING)
+    switches = track.switches
+    if len(switches) >= th.cycling_switches:  # never more recent switches than switches
+        since = now - th.cycling_window_s
+        if sum(1 for t in switches if t > since) >= th.cycling_switches:
+            found.append(AlertType.CYCLING)
+    return frozenset(found) if found else _NONE
 
 
-def _lamp_unknown(track: Track, now: int, required: Required) -> frozenset[AlertType]:
+def _lamp_unknown(track: Track, required_now: bool) -> frozenset[AlertType]:
     """A dark lamp by day says nothing about its fault, nor a lit lamp by night about burning
     by day: those alerts stay as they are until the lamp shows otherwise."""
-    if required(now):
-        return frozenset() if track.lit is False else frozenset({AlertType.DAY_BURNING})
-    return frozenset() if track.lit else frozenset({AlertType.LAMP_FAULT})
+    if required_now:
+        return _NONE if track.lit is False else _DAY_BURNING
+    return _NONE if track.lit else _LAMP_FAULT
 
 
-def _bin(track: Track, now: int, th: Thresholds) -> set[AlertType]:
+def _bin(track: Track, now: int, th: Thresholds) -> frozenset[AlertType]:
+    overdue = track.full_since is not None and now - track.full_since >= th.collection_sla_s
+    if not track.held and not overdue:
+        return _NONE
     found = {AlertType(name) for name in track.held}
-    if track.full_since is not None and now - track.full_since >= th.collection_sla_s:
+    if overdue:
         found.add(AlertType.BIN_OVERDUE)
-    return found
+    return frozenset(found)
 
 
 LAMP_JUDGED = frozenset(
