@@ -102,6 +102,10 @@ def reading_line(reading: StoredReading) -> str:
     a call per field was a third of the line's cost (docs/performance.md, issue 22).
     """
     values = reading.values
+    if reading.kind == "lamp":
+        line = _common_lamp_line(reading, values)
+        if line is not None:
+            return line
     order = _FIELD_ORDER[reading.kind]
     if not values.keys() <= order.keys():
         stored_values(reading)  # raises: the reading has fields its kind does not have
@@ -136,6 +140,46 @@ def reading_line(reading: StoredReading) -> str:
             append(text)
     head = _reading_head(reading.kind, reading.device_id, reading.village_id, reading.place_id)
     return f"{head}{','.join(parts)} {timestamp_ns(reading)}"
+
+
+def _common_lamp_line(reading: StoredReading, values: dict[str, Value]) -> str | None:
+    """The common lamp reading's line in one step: synced, every value present (but perhaps the
+    signal strength) and of its stored type, its floats finite, no sensor failed. None for any other lamp reading, which
+    ``reading_line`` then writes field by field (the same bytes: tests/unit/test_influx_lines.py).
+    The fields in Point's order: boot, current_a, fault, lux, on, rssi (when known), seq,
+    voltage_v."""
+    on, fault, rssi = values.get("on"), values.get("fault"), values.get("rssi")
+    current, voltage, lux = values.get("current_a"), values.get("voltage_v"), values.get("lux")
+    if (
+        not reading.synced
+        or type(on) is not bool
+        or type(fault) is not bool
+        or (rssi is not None and type(rssi) is not int)
+        or type(current) is not float
+        or type(voltage) is not float
+        or type(lux) is not float
+        or current - current != 0.0  # inf - inf and nan - nan are nan
+        or voltage - voltage != 0.0
+        or lux - lux != 0.0
+        or values.get("sensor_errors") is not None
+        or not values.keys() <= _LAMP_KEYS
+    ):
+        return None
+    head = _reading_head("lamp", reading.device_id, reading.village_id, reading.place_id)
+    current_text, voltage_text, lux_text = repr(current), repr(voltage), repr(lux)
+    return (
+        f"{head}boot={reading.boot}i,"
+        f"current_a={current_text[:-2] if current_text.endswith('.0') else current_text},"
+        f"fault={'true' if fault else 'false'},"
+        f"lux={lux_text[:-2] if lux_text.endswith('.0') else lux_text},"
+        f"on={'true' if on else 'false'},{'' if rssi is None else f'rssi={rssi}i,'}"
+        f"seq={reading.seq}i,"
+        f"voltage_v={voltage_text[:-2] if voltage_text.endswith('.0') else voltage_text} "
+        f"{timestamp_ns(reading)}"
+    )
+
+
+_LAMP_KEYS = frozenset(FIELDS["lamp"])
 
 
 # Per kind, its fields in Point's (sorted) order with their stored type; None: a reading's own.

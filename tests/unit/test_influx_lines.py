@@ -10,6 +10,7 @@ from influxdb_client.client.write.point import Point
 
 from sangsach.backend.domain.readings import StatusEvent, StoredReading
 from sangsach.backend.timeseries.influx import (
+    _common_lamp_line,
     _line,
     _plain_line,
     reading_line,
@@ -100,6 +101,34 @@ def test_the_fast_reading_line_is_the_line_point_writes(
                              "time": timestamp_ns(r)})  # fmt: skip
 
     assert reading_line(r) == point.to_line_protocol()
+
+
+_finite = st.floats(allow_nan=False, allow_infinity=False)
+
+
+@given(
+    device=_ids | st.just("lamp-thon-1-0001"), village=_ids | st.just("thon-1"),
+    place=_ids | st.just("thon-1-ngo-3"), boot=st.integers(0, MAX_COUNTER),
+    seq=st.integers(0, MAX_COUNTER), on=st.booleans(), fault=st.booleans(), current=_finite,
+    voltage=_finite, lux=_finite, rssi=st.integers(-120, 0) | st.none(), synced=st.booleans(),
+)  # fmt: skip
+def test_the_common_lamp_line_in_one_step_is_the_line_point_writes(
+    device: str, village: str, place: str, boot: int, seq: int, on: bool, fault: bool,
+    current: float, voltage: float, lux: float, rssi: int | None, synced: bool,
+) -> None:  # fmt: skip
+    """The common lamp reading (every value present, floats finite) takes the one-step line;
+    it is Point's line, and a reading not synced takes the field-by-field way to the same."""
+    values: dict[str, Any] = {"on": on, "current_a": current, "voltage_v": voltage, "lux": lux,
+                              "fault": fault, "rssi": rssi, "sensor_errors": None}  # fmt: skip
+    r = StoredReading(device, "lamp", village, place, boot, seq, T0, synced, values)
+    fields = {"boot": boot, "seq": seq, **stored_values(r)}
+    if not synced:
+        fields["synced"] = False
+    tags = {"device": device, "village": village, "place": place}
+    point = Point.from_dict({"measurement": "lamp", "tags": tags, "fields": fields,
+                             "time": timestamp_ns(r)})  # fmt: skip
+    assert reading_line(r) == point.to_line_protocol()
+    assert (_common_lamp_line(r, values) is None) is not synced
 
 
 # Any number for any field: the line types each as stored_values does (an int lux is a float).
