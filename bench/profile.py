@@ -41,6 +41,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--gateways", type=int, default=1)
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     parser.add_argument("--out", type=Path, default=Path("var/profile"))
+    parser.add_argument(
+        "--gil", action="store_true",
+        help="sample only the thread holding the interpreter lock: where Python's CPU goes, "
+        "without the threads waiting for it or for I/O",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="sangsach-profile-") as tmp:
@@ -63,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
                     start = time.monotonic()
                     stack.start_gateways()
                     spies = [
-                        _spy(pid, args.out / f"{name.replace(' ', '')}.txt", args.rate)
+                        _spy(pid, args.out / f"{name.replace(' ', '')}.txt", args.rate, args.gil)
                         for name, pid in stack.pids().items()
                     ]
                     end = wait_stored(
@@ -85,10 +90,12 @@ def main(argv: list[str] | None = None) -> None:
             print(f"== {path.stem}\n{top}")
 
 
-def _spy(pid: int, out: Path, rate: int) -> subprocess.Popen[bytes]:
-    """py-spy sampling one process, all its threads, in collapsed-stack format."""
+def _spy(pid: int, out: Path, rate: int, gil: bool = False) -> subprocess.Popen[bytes]:
+    """py-spy sampling one process, all its threads (or only the lock's holder), in
+    collapsed-stack format."""
     command = [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid)]
     command += ["--threads", "--rate", str(rate), "--format", "raw", "--nonblocking"]
+    command += ["--gil"] if gil else []
     command += ["--output", str(out)]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
