@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .dedup import RecentKeys
 from .spool import Item, Origin, Spool, SpoolFull
@@ -153,8 +154,18 @@ class Intake:
         """
         items: list[Item] = []
         stats = self.stats
+        common = self.validator.common_reading
         for msg in messages:
             stats.received += 1
+            try:
+                reading = common(msg)
+            except Exception:  # noqa: BLE001 - the whole way below decides, and keeps it
+                reading = None
+            if reading is not None:  # nearly every message: one reading, accepted
+                if self._fresh(reading, msg):
+                    items.append(("reading", reading, Origin(None, msg.payload)))
+                    stats.accepted += 1
+                continue
             try:
                 checked = self._check(msg)
             except Exception as err:
@@ -190,17 +201,19 @@ class Intake:
             stats.flooded = self.throttle.folded
         return items
 
+    def _fresh(self, reading: dict[str, Any], msg: Incoming) -> bool:
+        """A reading not seen before (else counted as a duplicate) and within its device's
+        rate (else folded into a flood letter)."""
+        if not self.dedup.first_time((reading["id"], reading["boot"], reading["seq"])):
+            self.stats.duplicates += 1
+            return False
+        return self.throttle is None or self.throttle.allow(reading["id"], reading["ts"], msg)
+
     def _check(self, msg: Incoming) -> Checked:
         """One message validated, its duplicates dropped and its flood throttled."""
         checked = self.validator.check(msg)
         throttle = self.throttle
-        fresh = []
-        for reading in checked.readings:
-            if not self.dedup.first_time((reading["id"], reading["boot"], reading["seq"])):
-                self.stats.duplicates += 1
-            elif throttle is None or throttle.allow(reading["id"], reading["ts"], msg):
-                fresh.append(reading)
-        checked.readings = fresh
+        checked.readings = [reading for reading in checked.readings if self._fresh(reading, msg)]
         if throttle is not None and (checked.statuses or checked.rejections):
             when = msg.received_at  # everything else counts in the minute it arrived
             checked.statuses = [s for s in checked.statuses if throttle.allow(s["id"], when, msg)]

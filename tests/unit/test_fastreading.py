@@ -262,3 +262,43 @@ def test_the_topic_match_reads_as_the_contract_parses(
     except TopicError as err:
         got = ("error", str(err))
     assert got == expected
+
+
+@settings(max_examples=2000, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    candidate(),
+    st.sampled_from(["", "spaced", "bom", "twice", "long"]),
+    st.sampled_from(["sangsach/v1/lamp-dong-ha-001/telemetry", "sangsach/v1/bin-an-01/telemetry",
+                     "sangsach/v1/lamp-dong-ha-001/status", "sangsach/v1/lamp-dong-ha-001/cmd",
+                     "sangsach/v1/Lamp/telemetry", "other/lamp-dong-ha-001/telemetry"]),
+    st.sampled_from([0.5, 299.0, 301.0, -86_400.0, -31 * 86_400.0]),
+)  # fmt: skip
+def test_intake_s_common_reading_is_what_check_accepts(
+    item: dict[str, Any], twist: str, topic: str, after: float
+) -> None:
+    """Intake asks ``common_reading`` first and keeps what it gives without ``check``: it must
+    be exactly the one reading ``check`` accepts, with no rejection beside it, or None. The
+    gateway's clock is ``after`` seconds past the reading's time: near, ahead, far behind."""
+    validator = Validator(Limits())
+    ts = item.get("ts")
+    received_at = (ts if type(ts) is int else 1_780_000_000) + after
+    msg = Incoming(topic, _twisted(item, twist), received_at)
+    common = validator.common_reading(msg)
+    if common is None:
+        return
+    checked = validator.check(msg)
+    assert (checked.readings, checked.rejections, checked.statuses) == ([common], [], [])
+    assert [type(v) for v in common.values()] == [type(v) for v in checked.readings[0].values()]
+
+
+def test_a_common_message_takes_intake_s_short_way() -> None:
+    validator = Validator(Limits())
+    payload = json.dumps({"id": "lamp-dong-ha-001", "kind": "lamp", "boot": 1, "seq": 2,
+                          "ts": 1_780_000_000, "on": True, "current_a": 0.2}).encode()  # fmt: skip
+    msg = Incoming("sangsach/v1/lamp-dong-ha-001/telemetry", payload, 1_780_000_000.5)
+    common = validator.common_reading(msg)
+    assert common is not None and common["received_at"] == 1_780_000_000.5
+    assert validator.check(msg).readings == [common]
+    wrong = Incoming("sangsach/v1/lamp-dong-ha-002/telemetry", payload, 1_780_000_000.5)
+    assert validator.common_reading(wrong) is None, "not its device: check names why"
+    assert [r.reason for r in validator.check(wrong).rejections] == ["id_mismatch"]
