@@ -30,14 +30,14 @@ _BATCH_KEY: Final = re.compile(BATCH_KEY_PATTERN.strip("^$"))
 Received = Annotated[float, Meta(ge=0)]
 
 
-class LampIn(Lamp, frozen=True, kw_only=True, tag="lamp"):
+class LampIn(Lamp, frozen=True, kw_only=True, tag="lamp", gc=False):
     """``LampIn``'s fields: the contract's lamp reading and when the gateway received it."""
 
     kind: ClassVar[str] = "lamp"
     received_at: Received
 
 
-class BinIn(Bin, frozen=True, kw_only=True, tag="bin"):
+class BinIn(Bin, frozen=True, kw_only=True, tag="bin", gc=False):
     """``BinIn``'s fields: the contract's bin reading and when the gateway received it."""
 
     kind: ClassVar[str] = "bin"
