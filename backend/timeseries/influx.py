@@ -12,7 +12,8 @@ left out when true, as nearly every reading is: one value fewer per point, which
 parse and store for nothing (writing the benchmark's lamp lines without it costs influxd 15 to
 20 % less CPU: docs/performance.md, round 4). ``WHERE "synced" = false`` still finds the
 gateway-stamped readings. A point without the flag reads back as synced, as do points written
-before this change (with ``synced=true``).
+before this change (with ``synced=true``). A lamp's ``fault`` is written only when true, for
+the same reason (``port.STORED_WHEN_TRUE``), and reads back false when left out.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from ..domain.readings import (
 from .port import (
     FIELD_TYPES,
     KINDS,
+    STORED_WHEN_TRUE,
     DailySums,
     FieldType,
     Kind,
@@ -124,15 +126,17 @@ def reading_line(reading: StoredReading) -> str:
             continue
         if type(value) is not typed:
             value = coerce(name, value)
-        elif type(value) is float:
+        if value is False and name in STORED_WHEN_TRUE:
+            continue
+        if type(value) is float:
             if value - value == 0.0:  # finite: inf - inf and nan - nan are nan
                 text = repr(value)
                 append(f"{name}={text[:-2] if text.endswith('.0') else text}")
             continue
-        elif type(value) is bool:
+        if type(value) is bool:
             append(f"{name}={'true' if value else 'false'}")
             continue
-        elif type(value) is int:
+        if type(value) is int:
             append(f"{name}={value}i")
             continue
         text = _field(name, value)
@@ -146,8 +150,8 @@ def _common_lamp_line(reading: StoredReading, values: dict[str, Value]) -> str |
     """The common lamp reading's line in one step: synced, every value present (but perhaps the
     signal strength) and of its stored type, its floats finite, no sensor failed. None for any other lamp reading, which
     ``reading_line`` then writes field by field (the same bytes: tests/unit/test_influx_lines.py).
-    The fields in Point's order: boot, current_a, fault, lux, on, rssi (when known), seq,
-    voltage_v."""
+    The fields in Point's order: boot, current_a, fault (when true), lux, on, rssi (when known),
+    seq, voltage_v."""
     on, fault, rssi = values.get("on"), values.get("fault"), values.get("rssi")
     current, voltage, lux = values.get("current_a"), values.get("voltage_v"), values.get("lux")
     if (
@@ -170,7 +174,7 @@ def _common_lamp_line(reading: StoredReading, values: dict[str, Value]) -> str |
     return (
         f"{head}boot={reading.boot}i,"
         f"current_a={current_text[:-2] if current_text.endswith('.0') else current_text},"
-        f"fault={'true' if fault else 'false'},"
+        f"{'fault=true,' if fault else ''}"  # stored only when true (STORED_WHEN_TRUE)
         f"lux={lux_text[:-2] if lux_text.endswith('.0') else lux_text},"
         f"on={'true' if on else 'false'},{'' if rssi is None else f'rssi={rssi}i,'}"
         f"seq={reading.seq}i,"
@@ -482,6 +486,7 @@ class InfluxStore(TimeSeriesStore):
             start, end = within[0][0], within[-1][1]
         # boot and seq are always there: a row whose selected fields are all null is left out.
         selected = ", ".join(_identifier(name) for name in ("boot", "seq", *names))
+        flags = [3 + n for n, name in enumerate(names) if name in STORED_WHEN_TRUE]
         for chunk in self._device_chunks(ids):
             where = _where(start=start, end=end)
             where = f"{where} AND ({chunk})" if where else f" WHERE {chunk}"
@@ -499,6 +504,8 @@ class InfluxStore(TimeSeriesStore):
                     )
                     for row in one.get("values", [])
                 ]
+                if flags:  # left out when false (STORED_WHEN_TRUE): false, as readings gives
+                    rows = [_flags_false(row, flags) for row in rows]
                 rows.sort(key=itemgetter(0, 1, 2))  # time order is (ts, boot, seq) below boot 1000
                 found[one["tags"]["device"]] = [(row[0], *row[3:]) for row in rows]
         if within is not None:
@@ -524,7 +531,12 @@ class InfluxStore(TimeSeriesStore):
                     values = dict(zip(columns, row, strict=True))
                     found[one["tags"]["device"]] = (
                         row[0] // SECOND_NS,
-                        *(values.get(name) for name in names),
+                        *(
+                            values.get(name) is True
+                            if name in STORED_WHEN_TRUE
+                            else values.get(name)
+                            for name in names
+                        ),
                     )
         return found
 
@@ -617,6 +629,16 @@ def _reason(response: httpx.Response) -> str:
         return response.text[:500] or response.reason_phrase
 
 
+def _flags_false(row: tuple[Any, ...], at: list[int]) -> tuple[Any, ...]:
+    """The row with each flag at ``at`` true or false: left out of the point means false."""
+    if all(row[i] is not None for i in at):
+        return row
+    out = list(row)
+    for i in at:
+        out[i] = out[i] is True
+    return tuple(out)
+
+
 def _rows(series: list[Row]) -> Iterator[Row]:
     for one in series:
         for values in one.get("values", []):
@@ -634,7 +656,10 @@ def _reading(kind: Kind, row: Row) -> StoredReading:
         seq=int(row["seq"]),
         ts=row["time"] // SECOND_NS,
         synced=row.get("synced") is not False,  # left out when true
-        values={name: coerce(name, row.get(name)) for name in FIELDS[kind]},
+        values={
+            name: row.get(name) is True if name in STORED_WHEN_TRUE else coerce(name, row.get(name))
+            for name in FIELDS[kind]
+        },  # a flag left out when false (STORED_WHEN_TRUE) reads back false
     )
 
 

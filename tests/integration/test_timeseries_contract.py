@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from uuid import uuid4
 
@@ -26,6 +27,7 @@ from sangsach.backend.timeseries import (
     influx,
 )
 from sangsach.backend.timeseries.influx import InfluxStore
+from sangsach.backend.timeseries.port import stored_values
 from sangsach.backend.timeseries.sqlite import SqliteStore
 from sangsach.localbroker import free_port
 from tests.services import InfluxD
@@ -111,11 +113,31 @@ def test_round_trip_keeps_every_field_none_and_type(store: TimeSeriesStore) -> N
 
     for reading in written:
         (got,) = store.readings(reading.device_id)
-        assert got == reading
+        # As stored: a lamp's fault only when true (STORED_WHEN_TRUE), the rest as written.
+        stored = replace(reading, values=stored_values(reading))
+        assert got == stored
         # Equality alone hides 29 == 29.0 and 0 == False; the stored types must survive too.
         assert {k: type(v) for k, v in got.values.items()} == {
-            k: type(v) for k, v in reading.values.items()
+            k: type(v) for k, v in stored.values.items()
         }
+
+
+def test_a_lamp_s_fault_reads_back_true_or_false(store: TimeSeriesStore) -> None:
+    """A flag false unless set (STORED_WHEN_TRUE): InfluxDB writes it only when true; every
+    read gives it back true or false, None counting as false."""
+    flags = [False, True, False, None, True]
+    store.write(
+        [StoredReading("lamp-01", "lamp", "thon-1", "cho-1", 1, seq, T0 + seq, True,
+                       {"on": True, "fault": fault}) for seq, fault in enumerate(flags)]
+    )  # fmt: skip
+    expected = [False, True, False, False, True]
+    assert [r.values["fault"] for r in store.readings("lamp-01")] == expected
+    assert [f for _, f in store.series("lamp", ["lamp-01"], ("fault",))["lamp-01"]] == expected
+    both = store.series("lamp", ["lamp-01"], ("on", "fault"))["lamp-01"]
+    assert [(on, fault) for _, on, fault in both] == [(True, f) for f in expected]
+    assert store.last_before("lamp", ["lamp-01"], ("fault",), T0 + 4) == {
+        "lamp-01": (T0 + 3, False)
+    }
 
 
 def test_a_bin_reading_without_its_fill_keeps_its_other_fields_and_sensor_errors(
@@ -183,13 +205,26 @@ def test_a_point_written_with_synced_true_reads_back_synced(influxd: InfluxD) ->
         assert got.values["on"] is True
 
 
+def test_a_point_written_with_fault_false_reads_back_so(influxd: InfluxD) -> None:
+    """Points written before the flag was left out when false carry ``fault=false``: not a
+    fault, as None is."""
+    for store in influx_store(influxd):
+        assert isinstance(store, InfluxStore)
+        old = "lamp,device=lamp-01,place=cho-1,village=thon-1 boot=1i,fault=false,on=true,seq=0i"
+        store._write_lines([f"{old} {T0 * 10**9}"])  # the line as the adapter once wrote it
+
+        [got] = store.readings("lamp-01")
+        assert got.values["fault"] is False and got.values["on"] is True
+
+
 def test_fields_left_out_read_back_as_none(store: TimeSeriesStore) -> None:
     store.write(
         [StoredReading("lamp-01", "lamp", "thon-1", "cho-1", 1, 0, T0, True, {"on": False})]
     )
 
     (got,) = store.readings("lamp-01")
-    assert got.values == {name: None for name in LAMP_VALUES} | {"on": False}
+    # but a flag false unless set (STORED_WHEN_TRUE): false
+    assert got.values == {name: None for name in LAMP_VALUES} | {"on": False, "fault": False}
 
 
 def test_an_integer_for_a_float_field_is_stored_as_float(store: TimeSeriesStore) -> None:

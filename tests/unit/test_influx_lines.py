@@ -17,10 +17,17 @@ from sangsach.backend.timeseries.influx import (
     status_line,
     timestamp_ns,
 )
-from sangsach.backend.timeseries.port import stored_values
+from sangsach.backend.timeseries.port import STORED_WHEN_TRUE, stored_values
 from sangsach.contract.limits import BIN_SENSORS, MAX_COUNTER
 
 T0 = 1_700_000_000
+
+
+def as_written(r: StoredReading) -> dict[str, Any]:
+    """The reading's stored values as InfluxDB is given them: a flag only when true."""
+    return {
+        k: v for k, v in stored_values(r).items() if v is not False or k not in STORED_WHEN_TRUE
+    }
 
 
 def reading(boot: int = 3, seq: int = 42, **tags: str) -> StoredReading:
@@ -95,7 +102,7 @@ def test_the_fast_reading_line_is_the_line_point_writes(
         device, "lamp", village, place, boot, seq, T0, True,
         {"on": on, "current_a": current, "voltage_v": voltage, "lux": lux, "rssi": rssi},
     )  # fmt: skip
-    fields = {"boot": boot, "seq": seq, **stored_values(r)}  # synced: left out when true
+    fields = {"boot": boot, "seq": seq, **as_written(r)}  # synced: left out when true
     tags = {"device": device, "village": village, "place": place}
     point = Point.from_dict({"measurement": "lamp", "tags": tags, "fields": fields,
                              "time": timestamp_ns(r)})  # fmt: skip
@@ -121,7 +128,7 @@ def test_the_common_lamp_line_in_one_step_is_the_line_point_writes(
     values: dict[str, Any] = {"on": on, "current_a": current, "voltage_v": voltage, "lux": lux,
                               "fault": fault, "rssi": rssi, "sensor_errors": None}  # fmt: skip
     r = StoredReading(device, "lamp", village, place, boot, seq, T0, synced, values)
-    fields = {"boot": boot, "seq": seq, **stored_values(r)}
+    fields = {"boot": boot, "seq": seq, **as_written(r)}
     if not synced:
         fields["synced"] = False
     tags = {"device": device, "village": village, "place": place}
@@ -149,7 +156,7 @@ def test_the_fast_line_types_a_bin_readings_values_as_point_does(
     values = {"fill_pct": fill, "distance_cm": distance, "battery_v": battery, "temp_c": temp,
               "tilt_deg": tilt, "rssi": rssi, "sensor_errors": errors}  # fmt: skip
     r = StoredReading("bin-01", "bin", "thon-1", "cho-1", 7, 9, T0, synced, values)
-    fields = {"boot": 7, "seq": 9, **({} if synced else {"synced": False}), **stored_values(r)}
+    fields = {"boot": 7, "seq": 9, **({} if synced else {"synced": False}), **as_written(r)}
     tags = {"device": "bin-01", "village": "thon-1", "place": "cho-1"}
     point = Point.from_dict({"measurement": "bin", "tags": tags, "fields": fields,
                              "time": timestamp_ns(r)})  # fmt: skip
