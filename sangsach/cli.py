@@ -184,13 +184,17 @@ def _settled() -> None:
     the process. Frozen, the garbage collector stops walking it at every full collection (in
     the drain benchmark that walking cost the backend about 15 ms of CPU per 1,000 readings).
 
-    The collector's thresholds stay Python's: young passes every 50,000 allocations instead
-    of 700 saved 2 to 3 ms of the backend's CPU per 1,000 readings before its batches were
-    decoded by msgspec (0.9 since), and cost 15 MB of its peak RSS in bench.ingest and
-    30 to 40 MB of the gateway's in the memory benchmark (docs/performance.md, issue 22).
+    Young passes every ``YOUNG_PASS_EVERY`` allocations of tracked objects instead of 700:
+    the backend's collector went from 0.9 to 0.1 ms of CPU per 1,000 readings in bench.ingest.
+    Not 50,000: that cost 15 MB of the backend's peak RSS in bench.ingest and 30 to 40 MB of
+    the gateway's in the memory benchmark (docs/performance.md, issue 22).
     """
     gc.collect()
     gc.freeze()
+    gc.set_threshold(YOUNG_PASS_EVERY, *gc.get_threshold()[1:])
+
+
+YOUNG_PASS_EVERY = 10_000
 
 
 @main.command()
