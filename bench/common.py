@@ -302,12 +302,7 @@ class OurStack:
             return {}
 
     def start_gateways(self) -> None:
-        for gateway in self.gateways:
-            gateway.start()
-        wait_until(
-            lambda: all(self.health(i).get("subscribed") for i in range(len(self.gateways))),
-            120, "the gateways' subscriptions", every=0.2,
-        )  # fmt: skip
+        self.start_gateways_metered()
 
     def start_gateways_metered(self) -> tuple[float, float, dict[str, float]]:
         """Start the gateways as Node-RED is started in the drain: timed from the connection.

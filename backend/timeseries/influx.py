@@ -47,6 +47,7 @@ from .port import (
     TimeSeriesStore,
     TimeSeriesUnavailable,
     Window,
+    as_stored,
     check_names,
     check_windows,
     clip_windows,
@@ -148,10 +149,10 @@ def reading_line(reading: StoredReading) -> str:
 
 def _common_lamp_line(reading: StoredReading, values: dict[str, Value]) -> str | None:
     """The common lamp reading's line in one step: synced, every value present (but perhaps the
-    signal strength) and of its stored type, its floats finite, no sensor failed. None for any other lamp reading, which
-    ``reading_line`` then writes field by field (the same bytes: tests/unit/test_influx_lines.py).
-    The fields in Point's order: boot, current_a, fault (when true), lux, on, rssi (when known),
-    seq, voltage_v."""
+    signal strength) and of its stored type, its floats finite, no sensor failed. None for any
+    other lamp reading, which ``reading_line`` then writes field by field (the same bytes:
+    tests/unit/test_influx_lines.py). The fields in Point's order: boot, current_a, fault (when
+    true), lux, on, rssi (when known), seq, voltage_v."""
     on, fault, rssi = values.get("on"), values.get("fault"), values.get("rssi")
     current, voltage, lux = values.get("current_a"), values.get("voltage_v"), values.get("lux")
     if (
@@ -486,7 +487,7 @@ class InfluxStore(TimeSeriesStore):
             start, end = within[0][0], within[-1][1]
         # boot and seq are always there: a row whose selected fields are all null is left out.
         selected = ", ".join(_identifier(name) for name in ("boot", "seq", *names))
-        flags = [3 + n for n, name in enumerate(names) if name in STORED_WHEN_TRUE]
+        flags = {3 + n: name for n, name in enumerate(names) if name in STORED_WHEN_TRUE}
         for chunk in self._device_chunks(ids):
             where = _where(start=start, end=end)
             where = f"{where} AND ({chunk})" if where else f" WHERE {chunk}"
@@ -532,7 +533,7 @@ class InfluxStore(TimeSeriesStore):
                     found[one["tags"]["device"]] = (
                         row[0] // SECOND_NS,
                         *(
-                            values.get(name) is True
+                            as_stored(name, values.get(name))
                             if name in STORED_WHEN_TRUE
                             else values.get(name)
                             for name in names
@@ -629,13 +630,13 @@ def _reason(response: httpx.Response) -> str:
         return response.text[:500] or response.reason_phrase
 
 
-def _flags_false(row: tuple[Any, ...], at: list[int]) -> tuple[Any, ...]:
-    """The row with each flag at ``at`` true or false: left out of the point means false."""
+def _flags_false(row: tuple[Any, ...], at: dict[int, str]) -> tuple[Any, ...]:
+    """The row with each flag (position: name) as stored, true or false (``as_stored``)."""
     if all(row[i] is not None for i in at):
         return row
     out = list(row)
-    for i in at:
-        out[i] = out[i] is True
+    for i, name in at.items():
+        out[i] = as_stored(name, out[i])
     return tuple(out)
 
 
@@ -656,10 +657,7 @@ def _reading(kind: Kind, row: Row) -> StoredReading:
         seq=int(row["seq"]),
         ts=row["time"] // SECOND_NS,
         synced=row.get("synced") is not False,  # left out when true
-        values={
-            name: row.get(name) is True if name in STORED_WHEN_TRUE else coerce(name, row.get(name))
-            for name in FIELDS[kind]
-        },  # a flag left out when false (STORED_WHEN_TRUE) reads back false
+        values={name: as_stored(name, row.get(name)) for name in FIELDS[kind]},
     )
 
 

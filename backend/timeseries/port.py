@@ -293,7 +293,12 @@ def stored_values(reading: StoredReading) -> dict[str, Value]:
     unknown = set(reading.values) - set(names)
     if unknown:
         raise ValueError(f"{reading.kind} {reading.device_id} has unknown fields {sorted(unknown)}")
-    out = {name: coerce(name, reading.values.get(name)) for name in names}
-    for name in STORED_WHEN_TRUE.intersection(out):
-        out[name] = out[name] is True
-    return out
+    return {name: as_stored(name, reading.values.get(name)) for name in names}
+
+
+def as_stored(name: str, value: object) -> Value:
+    """Field ``name``'s value as a store keeps it and gives it back: its contract type, None
+    when absent; a flag of ``STORED_WHEN_TRUE`` true or false (left out, or None: false)."""
+    if name in STORED_WHEN_TRUE:
+        return coerce(name, value) is True
+    return coerce(name, value)

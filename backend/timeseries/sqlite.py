@@ -34,10 +34,10 @@ from .port import (
     TimeSeriesStore,
     TimeSeriesUnavailable,
     Window,
+    as_stored,
     check_names,
     check_windows,
     clip_windows,
-    coerce,
     kinds,
     stored_values,
 )
@@ -428,7 +428,7 @@ def _reading(kind: Kind, row: tuple[Any, ...]) -> StoredReading:
         ts=ts,
         synced=bool(synced),
         values={
-            name: coerce(name, value) for name, value in zip(FIELDS[kind], values, strict=True)
+            name: as_stored(name, value) for name, value in zip(FIELDS[kind], values, strict=True)
         },
     )
 
